@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Options } from 'tsup';
+
+/**
+ * The one tsup configuration every workspace package builds with: ESM + CJS + `.d.ts`, Lua files
+ * bundled as text, and `__PACKAGE_VERSION__` replaced by the package's version (used to suffix
+ * Redis script names so two installed versions never share a script name).
+ */
+export function packageConfig(overrides: Partial<Options> = {}): Options {
+  // tsup runs in the package directory (pnpm runs each package's script there).
+  const { version } = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return {
+    entry: ['src/index.ts'],
+    format: ['esm', 'cjs'],
+    dts: true,
+    clean: true,
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+    loader: { '.lua': 'text' },
+    define: { __PACKAGE_VERSION__: JSON.stringify(version) },
+    ...overrides,
+  };
+}

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import type { ClusterNodeAddress } from './cluster.js';
+import { deleteByPrefix, type RedisClient } from './keys.js';
+
+export { deleteByPrefix, type RedisClient, scanKeys } from './keys.js';
+
+/** What the global setup hands to every test file. */
+export interface ProvidedRedis {
+  standaloneUrl: string;
+  clusterNodes: ClusterNodeAddress[];
+}
+
+declare module 'vitest' {
+  interface ProvidedContext {
+    boxofficeRedis: ProvidedRedis;
+  }
+}
+
+/** A deployment a shared suite runs against. */
+export interface RedisTarget {
+  readonly name: 'standalone' | 'cluster';
+  /** A new client; the caller closes it (or let {@link useRedis} do it). */
+  connect(): RedisClient;
+}
+
+function provided(): ProvidedRedis {
+  const value = inject('boxofficeRedis');
+  if (!value) {
+    throw new Error(
+      'boxofficeRedis was not provided: run tests from the repository root (`npm test`), whose ' +
+        'vitest config registers @boxoffice/local-redis/global-setup',
+    );
+  }
+  return value;
+}
+
+/**
+ * The deployments every package suite must pass on: a standalone Redis and a 3-master Cluster.
+ * Use as `describe.each(redisTargets())('$name', (target) => { ... })`.
+ */
+export function redisTargets(): RedisTarget[] {
+  const { standaloneUrl, clusterNodes } = provided();
+  return [
+    { name: 'standalone', connect: () => new Redis(standaloneUrl) },
+    { name: 'cluster', connect: () => new Cluster(clusterNodes) },
+  ];
+}
+
+/** A fresh key prefix, unique to one test: `t` + 12 hex digits. */
+export function randomPrefix(): string {
+  return `t${randomBytes(6).toString('hex')}`;
+}
+
+/** Per-test Redis access set up by {@link useRedis}. */
+export interface RedisFixture {
+  /** The shared client of this describe block. */
+  readonly client: RedisClient;
+  /** This test's own key prefix; everything under it is deleted after the test. */
+  readonly prefix: string;
+  /** Another client to the same deployment, closed after the describe block. */
+  connect(): RedisClient;
+}
+
+/**
+ * Registers hooks in the current describe block: one client for the block, a new random prefix for
+ * each test, and after each test the deletion of that prefix's keys only (never a FLUSHALL).
+ */
+export function useRedis(target: RedisTarget): RedisFixture {
+  let client: RedisClient | undefined;
+  let prefix = '';
+  const extra: RedisClient[] = [];
+
+  beforeAll(() => {
+    client = target.connect();
+  });
+  beforeEach(() => {
+    prefix = randomPrefix();
+  });
+  afterEach(async () => {
+    if (client) await deleteByPrefix(client, prefix);
+  });
+  afterAll(async () => {
+    await Promise.all([client, ...extra].map((c) => c?.quit().catch(() => c.disconnect())));
+  });
+
+  return {
+    get client() {
+      if (!client) throw new Error('useRedis: client is only available inside tests and hooks');
+      return client;
+    },
+    get prefix() {
+      return prefix;
+    },
+    connect() {
+      const c = target.connect();
+      extra.push(c);
+      return c;
+    },
+  };
+}

@@ -1,0 +1,2 @@
+/** The version of @boxoffice/queue this build is (from its package.json). */
+export const VERSION: string = __PACKAGE_VERSION__;

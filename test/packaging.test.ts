@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// Checks what a user of the published packages gets: the built files, resolved by Node itself (not
+// by vite), through the `exports` map, from both ESM and CommonJS. Needs the build (`npm test` does it).
+const packagesDir = join(import.meta.dirname, '..', 'packages');
+const published = readdirSync(packagesDir)
+  .map((dir) => ({
+    dir: join(packagesDir, dir),
+    pkg: JSON.parse(readFileSync(join(packagesDir, dir, 'package.json'), 'utf8')),
+  }))
+  .filter(({ pkg }) => !pkg.private);
+
+describe.each(published)('$pkg.name', ({ dir, pkg }) => {
+  it('declares a dual ESM/CJS exports map whose files exist', () => {
+    expect(pkg.type).toBe('module');
+    expect(pkg.sideEffects).toBe(false);
+    expect(pkg.files).toEqual(['dist']);
+    expect(pkg.engines?.node).toBeTruthy();
+    expect(pkg.peerDependencies?.ioredis).toBeTruthy();
+    const entry = pkg.exports['.'];
+    expect(Object.keys(entry)).toEqual(['types', 'import', 'require']);
+    for (const file of Object.values<string>(entry)) {
+      expect(existsSync(join(dir, file)), `${pkg.name}: ${file} (run the build)`).toBe(true);
+    }
+    expect(existsSync(join(dir, 'README.md'))).toBe(true);
+  });
+
+  it('loads through Node from import and from require, with its version baked in', () => {
+    // Self-reference by package name from the package's own directory resolves through `exports`.
+    const script = `
+      import { createRequire } from 'node:module';
+      const esm = await import(${JSON.stringify(pkg.name)});
+      const cjs = createRequire(import.meta.url)(${JSON.stringify(pkg.name)});
+      process.stdout.write(JSON.stringify([esm.VERSION, cjs.VERSION]));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out)).toEqual([pkg.version, pkg.version]);
+  });
+});
