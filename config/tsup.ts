@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Options } from 'tsup';
 
 /**
@@ -15,7 +15,16 @@ export function packageConfig(overrides: Partial<Options> = {}): Options {
   return {
     entry: ['src/index.ts'],
     format: ['esm', 'cjs'],
-    dts: true,
+    // @boxoffice/internal is private: its code and its types are bundled into every package. The
+    // .d.ts bundler inlines it only when it resolves to a path outside node_modules, hence `paths`.
+    dts: {
+      compilerOptions: {
+        paths: {
+          '@boxoffice/internal': [resolve(process.cwd(), '../../packages/internal/src/index.ts')],
+        },
+      },
+    },
+    noExternal: [/^@boxoffice\/internal/],
     clean: true,
     sourcemap: true,
     target: 'node20',

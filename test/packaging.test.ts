@@ -28,6 +28,18 @@ describe.each(published)('$pkg.name', ({ dir, pkg }) => {
     expect(existsSync(join(dir, 'README.md'))).toBe(true);
   });
 
+  it('bundles @boxoffice/internal instead of importing it (it is never published)', () => {
+    const dist = join(dir, 'dist');
+    for (const file of readdirSync(dist).filter((f) => /\.(c?js|d\.c?ts)$/.test(f))) {
+      const code = readFileSync(join(dist, file), 'utf8');
+      expect(code.includes('@boxoffice/internal'), `${pkg.name}/dist/${file}`).toBe(false);
+      // Every relative import in the output must point at a file that exists.
+      for (const [, target] of code.matchAll(/from ['"](\.\/[^'"]+)['"]/g)) {
+        expect(existsSync(join(dist, target as string)), `${file} imports ${target}`).toBe(true);
+      }
+    }
+  });
+
   it('loads through Node from import and from require, with its version baked in', () => {
     // Self-reference by package name from the package's own directory resolves through `exports`.
     const script = `

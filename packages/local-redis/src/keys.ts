@@ -1,16 +1,7 @@
-import type { Cluster, Redis } from 'ioredis';
+import { masters, type RedisClient } from '@boxoffice/internal';
+import type { Redis } from 'ioredis';
 
-/** An ioredis client for either kind of deployment. */
-export type RedisClient = Redis | Cluster;
-
-function isCluster(client: RedisClient): client is Cluster {
-  return 'nodes' in client && typeof client.nodes === 'function';
-}
-
-/** The standalone server, or every master of a Cluster. */
-function masters(client: RedisClient): Redis[] {
-  return isCluster(client) ? client.nodes('master') : [client];
-}
+export type { RedisClient };
 
 async function scanNode(node: Redis, pattern: string): Promise<string[]> {
   const found: string[] = [];

@@ -1,0 +1,60 @@
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './client.js';
+
+/** A Lua script bound to a versioned command name, callable on any client or pipeline. */
+export interface RedisScript {
+  /** The ioredis command name: `bo_<package>_<name>_<version>`. */
+  readonly command: string;
+  /** Run with EVALSHA (ioredis falls back to EVAL once when the server lacks the script). */
+  run(
+    client: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown>;
+  /** Queue on a pipeline/multi created from a client this script already ran on or was `register`ed with. */
+  queue(
+    pipeline: ChainableCommander,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): void;
+  /** Define the command on `client` (done lazily by `run`; needed before `queue` on a fresh client). */
+  register(client: RedisClient): void;
+}
+
+type Callable = Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+
+/**
+ * Wrap one Lua file as an ioredis command. The version suffix keeps two installed versions of a
+ * package from sharing a command name with different script bodies.
+ *
+ * @example
+ * import acquireLua from './lua/acquire.lua';
+ * const acquire = luaScript('seatlock', 'acquire', acquireLua, __PACKAGE_VERSION__);
+ * await acquire.run(redis, [key], [token, ttlMs]);
+ */
+export function luaScript(pkg: string, name: string, lua: string, version: string): RedisScript {
+  const command = `bo_${pkg}_${name}_${version}`.replace(/[^A-Za-z0-9_]/g, '_');
+  const register = (client: RedisClient) => {
+    if (typeof (client as unknown as Callable)[command] !== 'function') {
+      client.defineCommand(command, { lua });
+    }
+  };
+  return {
+    command,
+    register,
+    run(client, keys, args) {
+      register(client);
+      const fn = (client as unknown as Callable)[command] as Callable[string];
+      return fn.call(client, keys.length, ...keys, ...args);
+    },
+    queue(pipeline, keys, args) {
+      const fn = (pipeline as unknown as Callable)[command];
+      if (typeof fn !== 'function') {
+        throw new Error(
+          `script ${command} is not registered on the client this pipeline came from`,
+        );
+      }
+      fn.call(pipeline, keys.length, ...keys, ...args);
+    },
+  };
+}
