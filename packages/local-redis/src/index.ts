@@ -11,6 +11,7 @@ export { freePort } from './free-port.js';
 export { deleteByPrefix, type RedisClient, scanKeys } from './keys.js';
 export { answersPing, waitFor } from './probe.js';
 export { hasBinary, type RedisProcess, type SpawnOptions, spawnRedis } from './redis-process.js';
+export { type SentinelGroup, type SentinelGroupOptions, startSentinelGroup } from './sentinel.js';
 export {
   type GetRedisOptions,
   getRedis,

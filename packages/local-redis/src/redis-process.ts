@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisProcessError } from './errors.js';
@@ -28,6 +28,13 @@ export interface SpawnOptions {
   port: number;
   /** Extra command-line arguments, e.g. `['--cluster-enabled', 'yes']`. */
   args?: readonly string[];
+  /**
+   * Text of a config file written into the process's directory and passed first. Sentinel needs
+   * one (it rewrites it with what it learns).
+   */
+  config?: string;
+  /** `'sentinel'` runs `redis-server <config> --sentinel`. @defaultValue 'server' */
+  mode?: 'server' | 'sentinel';
   /** How long to wait for the first PONG. @defaultValue 10_000 */
   startTimeoutMs?: number;
 }
@@ -75,7 +82,15 @@ export async function spawnRedis(options: SpawnOptions): Promise<RedisProcess> {
   dirs.add(dir);
   installExitHooks();
 
+  const head: string[] = [];
+  if (options.config !== undefined || options.mode === 'sentinel') {
+    const file = join(dir, options.mode === 'sentinel' ? 'sentinel.conf' : 'redis.conf');
+    writeFileSync(file, options.config ?? '');
+    head.push(file);
+  }
+  if (options.mode === 'sentinel') head.push('--sentinel');
   const args = [
+    ...head,
     '--port',
     String(port),
     '--bind',
