@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { RedisProcessError, RedisUnavailableError } from './errors.js';
 import { freePort } from './free-port.js';
-import { waitFor } from './probe.js';
+import { commandOnce, waitFor } from './probe.js';
 import { hasBinary, type RedisProcess, spawnRedis } from './redis-process.js';
 
 const run = promisify(execFile);
@@ -58,21 +57,7 @@ export function parseNodes(list: string): ClusterNodeAddress[] {
 }
 
 async function clusterInfo(node: ClusterNodeAddress): Promise<string> {
-  const client = new Redis({
-    ...node,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return (await client.call('CLUSTER', 'INFO')) as string;
-  } catch {
-    return '';
-  } finally {
-    client.disconnect();
-  }
+  return (await commandOnce<string>(node, 'CLUSTER', 'INFO')) ?? '';
 }
 
 /** True when every node reports `cluster_state:ok` and knows all the others. */

@@ -21,6 +21,32 @@ export async function answersPing(url: string, timeoutMs = 1_000): Promise<boole
   }
 }
 
+/**
+ * Run one command on a fresh connection to `node` and close it; `undefined` when the node cannot be
+ * reached or answers with an error (for polling a server's state while it starts or fails over).
+ */
+export async function commandOnce<T>(
+  node: { host: string; port: number },
+  command: string,
+  ...args: string[]
+): Promise<T | undefined> {
+  const client = new Redis({
+    ...node,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {}); // reported through the return value
+  try {
+    await client.connect();
+    return (await client.call(command, ...args)) as T;
+  } catch {
+    return undefined;
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** Poll `check` every `intervalMs` until it returns true or `timeoutMs` passes. */
 export async function waitFor(
   check: () => Promise<boolean>,

@@ -1,8 +1,7 @@
-import { Redis } from 'ioredis';
 import type { ClusterNodeAddress } from './cluster.js';
 import { RedisProcessError, RedisUnavailableError } from './errors.js';
 import { freePort } from './free-port.js';
-import { waitFor } from './probe.js';
+import { commandOnce, waitFor } from './probe.js';
 import { hasBinary, type RedisProcess, spawnRedis } from './redis-process.js';
 
 /** A master, one replica and a set of Sentinels watching them. */
@@ -43,24 +42,6 @@ export interface SentinelGroupOptions {
   readyTimeoutMs?: number;
 }
 
-async function query<T>(node: ClusterNodeAddress, ...args: string[]): Promise<T | undefined> {
-  const client = new Redis({
-    ...node,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return (await client.call(args[0] as string, ...args.slice(1))) as T;
-  } catch {
-    return undefined;
-  } finally {
-    client.disconnect();
-  }
-}
-
 const address = (p: RedisProcess): ClusterNodeAddress => ({ host: p.host, port: p.port });
 
 /**
@@ -98,7 +79,7 @@ export async function startSentinelGroup(
     all.push(replica);
     const synced = await waitFor(
       async () => {
-        const info = await query<string>(address(replica), 'INFO', 'replication');
+        const info = await commandOnce<string>(address(replica), 'INFO', 'replication');
         return info?.includes('master_link_status:up') ?? false;
       },
       readyTimeoutMs,
@@ -124,8 +105,18 @@ export async function startSentinelGroup(
       async () => {
         const views = await Promise.all(
           sentinels.map(async (s) => {
-            const replicas = await query<unknown[]>(address(s), 'SENTINEL', 'REPLICAS', masterName);
-            const peers = await query<unknown[]>(address(s), 'SENTINEL', 'SENTINELS', masterName);
+            const replicas = await commandOnce<unknown[]>(
+              address(s),
+              'SENTINEL',
+              'REPLICAS',
+              masterName,
+            );
+            const peers = await commandOnce<unknown[]>(
+              address(s),
+              'SENTINEL',
+              'SENTINELS',
+              masterName,
+            );
             return replicas?.length === 1 && peers?.length === count - 1;
           }),
         );
@@ -144,7 +135,7 @@ export async function startSentinelGroup(
     const reportedMaster = async (
       sentinel: RedisProcess,
     ): Promise<ClusterNodeAddress | undefined> => {
-      const reply = await query<[string, string]>(
+      const reply = await commandOnce<[string, string]>(
         address(sentinel),
         'SENTINEL',
         'GET-MASTER-ADDR-BY-NAME',
@@ -169,7 +160,7 @@ export async function startSentinelGroup(
         const from = await group.master();
         const started = Date.now();
         const first = sentinels[0] as RedisProcess;
-        const ok = await query<string>(address(first), 'SENTINEL', 'FAILOVER', masterName);
+        const ok = await commandOnce<string>(address(first), 'SENTINEL', 'FAILOVER', masterName);
         if (ok !== 'OK')
           throw new RedisProcessError(
             'SENTINEL FAILOVER was refused',
@@ -183,7 +174,7 @@ export async function startSentinelGroup(
             const candidate = views[0];
             if (!candidate || candidate.port === from.port) return false;
             if (!views.every((v) => v?.port === candidate.port)) return false;
-            const role = await query<unknown[]>(candidate, 'ROLE');
+            const role = await commandOnce<unknown[]>(candidate, 'ROLE');
             if (role?.[0] !== 'master') return false;
             to = candidate;
             return true;
