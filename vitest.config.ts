@@ -12,9 +12,6 @@ export default defineConfig({
     ],
     // CI logs list every test (and so every target it ran on); locally the compact summary.
     reporters: [process.env.CI ? 'verbose' : 'default', new TotalsReporter()],
-    // Redis-backed tests are I/O bound; a generous timeout avoids flakes on a loaded 2-core machine
-    // without hiding hangs (they still fail).
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Timeouts are set per project in config/vitest.ts (projects do not inherit them from here).
   },
 });

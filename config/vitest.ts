@@ -29,6 +29,10 @@ export function packageProject(dir: string, overrides: UserWorkspaceConfig['test
       name,
       root: dir,
       include: ['test/**/*.test.ts'],
+      // Projects do not inherit the root's timeouts. Redis-backed tests are I/O bound; generous
+      // limits avoid flakes on a loaded 2-core machine without hiding hangs (they still fail).
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
       ...overrides,
     },
   });

@@ -1,2 +1,28 @@
 /** The version of @boxoffice/seat-lock this build is (from its package.json). */
 export const VERSION: string = __PACKAGE_VERSION__;
+
+export {
+  HoldNotFoundError,
+  LockLostError,
+  LockTimeoutError,
+  type RedisFailureKind,
+  SeatLockError,
+  SeatLockRedisError,
+} from './errors.js';
+export { Lease } from './lease.js';
+export {
+  type Decision,
+  type ExpireOutcome,
+  type Hold,
+  type HoldState,
+  type PlacedHold,
+  type PlaceOptions,
+  SeatHolds,
+  type SeatHoldsOptions,
+} from './seat-holds.js';
+export {
+  type AcquireOptions,
+  type RetryOptions,
+  SeatLock,
+  type SeatLockOptions,
+} from './seat-lock.js';

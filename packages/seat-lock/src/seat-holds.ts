@@ -1,0 +1,470 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  check,
+  isCluster,
+  keyPrefix,
+  luaScript,
+  type RedisClient,
+  sleep,
+} from '@boxoffice/internal';
+import { type Job, Queue, Worker } from 'bullmq';
+import { bounded } from './bounded.js';
+import { HoldNotFoundError, SeatLockRedisError } from './errors.js';
+import type { Lease } from './lease.js';
+import claimLua from './lua/hold-claim.lua';
+import decideLua from './lua/hold-decide.lua';
+import finishLua from './lua/hold-finish.lua';
+import placeLua from './lua/hold-place.lua';
+import { SeatLock } from './seat-lock.js';
+
+const placeScript = luaScript('seatlock', 'hold_place', placeLua, __PACKAGE_VERSION__);
+const decideScript = luaScript('seatlock', 'hold_decide', decideLua, __PACKAGE_VERSION__);
+const claimScript = luaScript('seatlock', 'hold_claim', claimLua, __PACKAGE_VERSION__);
+const finishScript = luaScript('seatlock', 'hold_finish', finishLua, __PACKAGE_VERSION__);
+
+/** Where a hold is in its life. `expiring`: expiry decided, onExpire running (or to be retried). */
+export type HoldState = 'held' | 'confirmed' | 'cancelled' | 'expiring' | 'expired';
+
+/** A hold as stored in Redis (times in ms since epoch, Redis server clock). */
+export interface Hold {
+  readonly holdId: string;
+  readonly resources: readonly string[];
+  readonly data: unknown;
+  readonly state: HoldState;
+  readonly placedAt: number;
+  /** What the UI shows as the end of the hold. */
+  readonly expiresAt: number;
+  /** `expiresAt + graceMs`: confirm is accepted until then; expiry happens from then on. */
+  readonly deadline: number;
+  /** How many times onExpire was started for this hold (1 normally; more after a crash or error). */
+  readonly runs: number;
+}
+
+/** What `place` returns. */
+export interface PlacedHold {
+  readonly holdId: string;
+  /** The lease on the seats; it lives until `deadline` plus `lockMarginMs`. */
+  readonly lease: Lease;
+  readonly expiresAt: number;
+  readonly deadline: number;
+}
+
+/** Options of {@link SeatHolds}. */
+export interface SeatHoldsOptions {
+  /** The SeatLock placing the seat locks. @defaultValue `new SeatLock(redis, { prefix })` */
+  locks?: SeatLock;
+  /** Key prefix (hold records, BullMQ queue `prefix:{holds}`). @defaultValue 'bo' */
+  prefix?: string;
+  /** Default hold duration shown to the user. @defaultValue 300_000 (5 min) */
+  ttlMs?: number;
+  /** Default extra time after `expiresAt` during which confirm is still accepted. @defaultValue 10_000 */
+  graceMs?: number;
+  /** Extra lock lifetime past the deadline, so the seat stays locked until expiry is decided. @defaultValue 5_000 */
+  lockMarginMs?: number;
+  /** BullMQ queue name. @defaultValue 'seat-holds' */
+  queueName?: string;
+  /** onExpire callbacks run at once per process. @defaultValue 8 */
+  concurrency?: number;
+  /** Period of the sweep that expires holds whose delayed job was lost. @defaultValue 30_000 */
+  sweepIntervalMs?: number;
+  /** How long one onExpire run is claimed before another process may take it over. @defaultValue 60_000 */
+  claimMs?: number;
+  /** How long a decided hold's record is kept (for `get`, late confirms). @defaultValue 86_400_000 */
+  keepMs?: number;
+  /** Deadline of each Redis call. @defaultValue 2_000 */
+  commandTimeoutMs?: number;
+  /** Receives background errors (worker, sweep). @defaultValue emits a process warning */
+  onError?: (error: unknown) => void;
+}
+
+/** Options of one `place`. */
+export interface PlaceOptions {
+  /** @defaultValue the SeatHolds' `ttlMs` */
+  ttlMs?: number;
+  /** @defaultValue the SeatHolds' `graceMs` */
+  graceMs?: number;
+  /** JSON-serialisable data kept with the hold and handed to onExpire (at most 64 KiB as JSON). */
+  data?: unknown;
+}
+
+/** Outcome of `confirm`/`cancel`: whether this call decided the hold, and its state now. */
+export interface Decision {
+  readonly ok: boolean;
+  readonly state: HoldState;
+}
+
+/** Outcome of `expire`: this call ran onExpire (`expired`), or why not. */
+export type ExpireOutcome = 'expired' | 'not-due' | 'running' | 'done';
+
+const DEFAULTS = Object.freeze({
+  locks: undefined as SeatLock | undefined,
+  prefix: 'bo',
+  ttlMs: 300_000,
+  graceMs: 10_000,
+  lockMarginMs: 5_000,
+  queueName: 'seat-holds',
+  concurrency: 8,
+  sweepIntervalMs: 30_000,
+  claimMs: 60_000,
+  keepMs: 86_400_000,
+  commandTimeoutMs: 2_000,
+  onError: ((error: unknown) => {
+    process.emitWarning(`@boxoffice/seat-lock SeatHolds: ${String(error)}`);
+  }) as (error: unknown) => void,
+});
+const MAX_MS = 2 ** 31 - 1;
+
+/** A connection for BullMQ derived from the user's client (Workers need maxRetriesPerRequest null). */
+function bullConnection(client: RedisClient, blocking: boolean): RedisClient {
+  if (isCluster(client)) {
+    const redisOptions = { ...client.options.redisOptions, maxRetriesPerRequest: null };
+    return client.duplicate(undefined, blocking ? { redisOptions } : {});
+  }
+  return blocking ? client.duplicate({ maxRetriesPerRequest: null }) : client.duplicate();
+}
+
+type Claim =
+  | { kind: 'claimed'; hold: Hold; token: string; fences: Map<string, bigint> }
+  | { kind: 'not-due' | 'running'; ms: number }
+  | { kind: 'done'; state: string };
+
+/**
+ * Seat holds that always expire: `place` locks the seats and schedules a BullMQ delayed job
+ * (jobId = holdId) at the deadline; `confirm` and expiry race on one hold record and exactly one
+ * wins (decided in one Lua script); a sweep finds holds whose job was lost. Opens its own
+ * connections for BullMQ, derived from `redis` with `duplicate()`; `close()` ends them.
+ */
+export class SeatHolds {
+  readonly #redis: RedisClient;
+  readonly #locks: SeatLock;
+  readonly #ownLocks: boolean;
+  readonly #o: Readonly<Omit<typeof DEFAULTS, 'locks'>>;
+  readonly #recPrefix: string;
+  readonly #dueKey: string;
+  readonly #bullPrefix: string;
+  readonly #claimer = `${randomBytes(6).toString('hex')}`;
+  #queue: Queue | undefined;
+  #queueConn: RedisClient | undefined;
+  #worker: Worker | undefined;
+  #workerConn: RedisClient | undefined;
+  #handler: ((hold: Hold) => Promise<void> | void) | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(redis: RedisClient, options?: SeatHoldsOptions) {
+    if (
+      typeof redis !== 'object' ||
+      redis === null ||
+      typeof (redis as RedisClient).duplicate !== 'function'
+    ) {
+      throw new TypeError('redis must be an ioredis Redis or Cluster client');
+    }
+    const o = check.mergeOptions('SeatHolds options', DEFAULTS, options);
+    const prefix = keyPrefix('prefix', o.prefix);
+    check.integer('ttlMs', o.ttlMs, { min: 1, max: MAX_MS });
+    check.integer('graceMs', o.graceMs, { min: 0, max: MAX_MS });
+    check.integer('lockMarginMs', o.lockMarginMs, { min: 0, max: MAX_MS });
+    keyPrefix('queueName', o.queueName);
+    check.integer('concurrency', o.concurrency, { min: 1, max: 1000 });
+    check.integer('sweepIntervalMs', o.sweepIntervalMs, { min: 1, max: MAX_MS });
+    check.integer('claimMs', o.claimMs, { min: 1, max: MAX_MS });
+    check.integer('keepMs', o.keepMs, { min: 1, max: MAX_MS });
+    check.integer('commandTimeoutMs', o.commandTimeoutMs, { min: 1, max: MAX_MS });
+    check.func('onError', o.onError);
+    if (o.locks !== undefined && !(o.locks instanceof SeatLock)) {
+      throw new TypeError('locks must be a SeatLock');
+    }
+    this.#redis = redis;
+    this.#ownLocks = o.locks === undefined;
+    this.#locks = o.locks ?? new SeatLock(redis, { prefix, commandTimeoutMs: o.commandTimeoutMs });
+    this.#o = o;
+    // Every key of the holds shares the {holds} hash tag: records, index and BullMQ's keys.
+    this.#bullPrefix = `${prefix}:{holds}`;
+    this.#recPrefix = `${prefix}:{holds}:h:`;
+    this.#dueKey = `${prefix}:{holds}:due`;
+  }
+
+  /**
+   * Lock `resources` and start a hold: returns null when a seat is taken. The seats stay locked
+   * until `deadline` (= expiresAt + graceMs) plus `lockMarginMs`, unless confirmed or cancelled.
+   */
+  async place(resources: readonly string[], options?: PlaceOptions): Promise<PlacedHold | null> {
+    this.#open();
+    const o = check.mergeOptions(
+      'options',
+      { ttlMs: this.#o.ttlMs, graceMs: this.#o.graceMs, data: undefined as unknown },
+      options,
+    );
+    const ttlMs = check.integer('ttlMs', o.ttlMs, { min: 1, max: MAX_MS });
+    const graceMs = check.integer('graceMs', o.graceMs, { min: 0, max: MAX_MS });
+    const data = JSON.stringify(o.data ?? null);
+    if (data === undefined) throw new TypeError('data must be JSON-serialisable');
+    if (Buffer.byteLength(data) > 65_536)
+      throw new RangeError('data must be at most 64 KiB as JSON');
+    const lockTtl = ttlMs + graceMs + this.#o.lockMarginMs;
+    if (lockTtl > MAX_MS)
+      throw new RangeError(`ttlMs + graceMs + lockMarginMs must be <= ${MAX_MS}`);
+    const lease = await this.#locks.tryAcquire(resources, { ttlMs: lockTtl });
+    if (!lease) return null;
+    const holdId = randomUUID();
+    const fences = JSON.stringify(
+      Object.fromEntries([...lease.fences].map(([k, v]) => [k, String(v)])),
+    );
+    let times: number[];
+    try {
+      times = (await this.#call('place', () =>
+        placeScript.run(
+          this.#redis,
+          [this.#recKey(holdId), this.#dueKey],
+          [holdId, ttlMs, graceMs, JSON.stringify(lease.resources), lease.token, fences, data],
+        ),
+      )) as number[];
+    } catch (error) {
+      await lease.release().catch(() => false);
+      throw error;
+    }
+    const [, expiresAt = 0, deadline = 0] = times;
+    try {
+      await this.#call('place', () =>
+        this.#getQueue().add(
+          'expire',
+          { holdId },
+          {
+            jobId: holdId,
+            delay: Math.max(0, deadline - Date.now()),
+            attempts: 10,
+            backoff: { type: 'exponential', delay: 1_000 },
+            removeOnComplete: true,
+            removeOnFail: 1_000,
+          },
+        ),
+      );
+    } catch {
+      // The record is indexed by deadline: the sweep expires it even without its job.
+    }
+    return { holdId, lease, expiresAt, deadline };
+  }
+
+  /**
+   * Make the hold final before its deadline: cancels expiry and releases the seat locks (the seats
+   * now belong to the caller's DB). `ok: false` when expiry (or a cancel) won; throws
+   * `HoldNotFoundError` for an unknown id.
+   */
+  confirm(holdId: string): Promise<Decision> {
+    return this.#decide(holdId, 'confirmed');
+  }
+
+  /** End the hold early and free its seats; onExpire is not called (the caller undoes its own work). */
+  cancel(holdId: string): Promise<Decision> {
+    return this.#decide(holdId, 'cancelled');
+  }
+
+  /** The hold, or null when unknown (or its record was dropped `keepMs` after it ended). */
+  async get(holdId: string): Promise<Hold | null> {
+    check.text('holdId', holdId, { maxBytes: 128, printable: true });
+    this.#open();
+    const flat = (await this.#call('get', () =>
+      this.#redis.hgetall(this.#recKey(holdId)),
+    )) as Record<string, string>;
+    if (!flat.state) return null;
+    return toHold(holdId, flat);
+  }
+
+  /**
+   * Register the expiry callback (once) and start this process's BullMQ worker and sweep. The
+   * callback runs exactly once per expired hold when it succeeds (see README: at-least-once runs,
+   * one recorded success), even for holds that expired while every process was down.
+   */
+  onExpire(handler: (hold: Hold) => Promise<void> | void): void {
+    check.func('handler', handler);
+    this.#open();
+    if (this.#handler) throw new Error('onExpire handler is already registered');
+    this.#handler = handler;
+    this.#workerConn = bullConnection(this.#redis, true);
+    this.#worker = new Worker(
+      this.#o.queueName,
+      async (job: Job<{ holdId: string }>) => this.#runJob(job.data.holdId),
+      {
+        connection: this.#workerConn as never,
+        prefix: this.#bullPrefix,
+        concurrency: this.#o.concurrency,
+      },
+    );
+    this.#worker.on('error', (e) => this.#o.onError(e));
+    this.#worker.on('failed', (_job, e) => {
+      if (!this.#closed) this.#o.onError(e);
+    });
+    const sweep = () => {
+      this.sweep().catch((e) => this.#o.onError(e));
+    };
+    sweep();
+    this.#sweepTimer = setInterval(sweep, this.#o.sweepIntervalMs);
+    this.#sweepTimer.unref();
+  }
+
+  /**
+   * Expire `holdId` now if its deadline has passed, running onExpire (what the worker and the sweep
+   * do). `expired`: this call ran it; `not-due`; `running`: another process claimed it; `done`:
+   * nothing to do (confirmed, cancelled, already expired, or unknown).
+   */
+  async expire(holdId: string): Promise<ExpireOutcome> {
+    check.text('holdId', holdId, { maxBytes: 128, printable: true });
+    if (!this.#handler) throw new Error('expire needs an onExpire handler registered first');
+    const claim = await this.#claim(holdId);
+    if (claim.kind !== 'claimed') return claim.kind;
+    await this.#runClaimed(holdId, claim);
+    return 'expired';
+  }
+
+  /** Expire every hold past its deadline (up to 1000 per call); returns how many this call expired. */
+  async sweep(): Promise<number> {
+    if (!this.#handler) throw new Error('sweep needs an onExpire handler registered first');
+    const due = (await this.#call('sweep', () =>
+      this.#redis.zrangebyscore(this.#dueKey, '-inf', Date.now(), 'LIMIT', 0, 1_000),
+    )) as string[];
+    let expired = 0;
+    for (const holdId of due) {
+      if (this.#closed) break;
+      try {
+        if ((await this.expire(holdId)) === 'expired') expired++;
+      } catch (error) {
+        this.#o.onError(error);
+      }
+    }
+    return expired;
+  }
+
+  /** Stop the worker and the sweep and close the connections this instance opened. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    await this.#worker?.close().catch(() => {});
+    await this.#queue?.close().catch(() => {});
+    for (const c of [this.#workerConn, this.#queueConn]) {
+      if (c && c.status !== 'end') await c.quit().catch(() => c.disconnect());
+    }
+    if (this.#ownLocks) await this.#locks.close();
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  #open(): void {
+    if (this.#closed) throw new Error('SeatHolds is closed');
+  }
+
+  #recKey(holdId: string): string {
+    return `${this.#recPrefix}${holdId}`;
+  }
+
+  #getQueue(): Queue {
+    if (!this.#queue) {
+      this.#queueConn = bullConnection(this.#redis, false);
+      this.#queue = new Queue(this.#o.queueName, {
+        connection: this.#queueConn as never,
+        prefix: this.#bullPrefix,
+      });
+      this.#queue.on('error', (e) => this.#o.onError(e));
+    }
+    return this.#queue;
+  }
+
+  #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return bounded(this.#redis, operation, this.#o.commandTimeoutMs, fn);
+  }
+
+  async #decide(holdId: string, to: 'confirmed' | 'cancelled'): Promise<Decision> {
+    check.text('holdId', holdId, { maxBytes: 128, printable: true });
+    this.#open();
+    const rec = this.#recKey(holdId);
+    const [won, state] = (await this.#call(to === 'confirmed' ? 'confirm' : 'cancel', () =>
+      decideScript.run(this.#redis, [rec, this.#dueKey], [holdId, to, this.#o.keepMs]),
+    )) as [number, string];
+    if (state === 'missing') throw new HoldNotFoundError(holdId);
+    if (won !== 1) return { ok: false, state: state === 'due' ? 'expiring' : (state as HoldState) };
+    // The decision is made; the rest is cleanup that expiry and lock TTLs would also do.
+    const flat = (await this.#redis.hgetall(rec).catch(() => ({}))) as Record<string, string>;
+    if (flat.token && flat.resources) {
+      const resources = JSON.parse(flat.resources) as string[];
+      await this.#locks
+        .restore(resources, flat.token)
+        .release()
+        .catch(() => false);
+    }
+    await this.#getQueue()
+      .remove(holdId)
+      .catch(() => 0);
+    return { ok: true, state: to };
+  }
+
+  async #claim(holdId: string): Promise<Claim> {
+    const reply = (await this.#call('expire', () =>
+      claimScript.run(this.#redis, [this.#recKey(holdId)], [this.#claimer, this.#o.claimMs]),
+    )) as [number, unknown];
+    const [code, value] = reply;
+    if (code === 2) return { kind: 'not-due', ms: value as number };
+    if (code === 3) return { kind: 'running', ms: value as number };
+    if (code !== 1) return { kind: 'done', state: String(value) };
+    const list = value as string[];
+    const flat: Record<string, string> = {};
+    for (let i = 0; i + 1 < list.length; i += 2) flat[list[i] as string] = list[i + 1] as string;
+    const fences = new Map<string, bigint>(
+      Object.entries(JSON.parse(flat.fences ?? '{}') as Record<string, string>).map(([k, v]) => [
+        k,
+        BigInt(v),
+      ]),
+    );
+    return { kind: 'claimed', hold: toHold(holdId, flat), token: flat.token ?? '', fences };
+  }
+
+  async #runClaimed(holdId: string, claim: Claim & { kind: 'claimed' }): Promise<void> {
+    const handler = this.#handler as (hold: Hold) => Promise<void> | void;
+    const finish = (ok: boolean) =>
+      this.#call('expire', () =>
+        finishScript.run(
+          this.#redis,
+          [this.#recKey(holdId), this.#dueKey],
+          [holdId, this.#claimer, ok ? '1' : '0', this.#o.keepMs],
+        ),
+      );
+    try {
+      await handler(claim.hold);
+    } catch (error) {
+      await finish(false).catch(() => 0);
+      throw error;
+    }
+    await finish(true);
+    // Free the seats after the rollback, so nobody books a seat the DB still shows as held.
+    await this.#locks
+      .restore(claim.hold.resources, claim.token, claim.fences)
+      .release()
+      .catch(() => false);
+  }
+
+  async #runJob(holdId: string): Promise<ExpireOutcome> {
+    for (;;) {
+      if (this.#closed) throw new SeatLockRedisError('expire', 'other', 'SeatHolds closed');
+      const claim = await this.#claim(holdId);
+      // A job may fire a little early (client and server clocks differ): wait for the deadline.
+      if (claim.kind === 'not-due') {
+        await sleep(Math.min(claim.ms, 60_000));
+        continue;
+      }
+      if (claim.kind !== 'claimed') return claim.kind;
+      await this.#runClaimed(holdId, claim);
+      return 'expired';
+    }
+  }
+}
+
+function toHold(holdId: string, flat: Record<string, string>): Hold {
+  return Object.freeze({
+    holdId,
+    resources: Object.freeze(JSON.parse(flat.resources ?? '[]') as string[]),
+    data: JSON.parse(flat.data ?? 'null') as unknown,
+    state: (flat.state ?? 'held') as HoldState,
+    placedAt: Number(flat.placedAt),
+    expiresAt: Number(flat.expiresAt),
+    deadline: Number(flat.deadline),
+    runs: Number(flat.runs ?? 0),
+  });
+}
