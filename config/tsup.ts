@@ -29,7 +29,7 @@ export function packageConfig(overrides: Partial<Options> = {}): Options {
     sourcemap: true,
     target: 'node20',
     platform: 'node',
-    loader: { '.lua': 'text' },
+    loader: { '.lua': 'text', '.sql': 'text' },
     define: { __PACKAGE_VERSION__: JSON.stringify(version) },
     ...overrides,
   };

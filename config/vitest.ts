@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineProject, type Plugin, type UserWorkspaceConfig } from 'vitest/config';
 
-/** Loads `*.lua` files as their text, like tsup's `loader: { '.lua': 'text' }` does in the build. */
-export function luaAsText(): Plugin {
+/** Files imported as their text (Lua scripts, SQL migrations), as tsup's `text` loader does. */
+export const TEXT_EXTENSIONS = ['.lua', '.sql'] as const;
+
+/** Loads {@link TEXT_EXTENSIONS} files as their text, like the build does. */
+export function filesAsText(): Plugin {
   return {
-    name: 'boxoffice:lua-as-text',
+    name: 'boxoffice:files-as-text',
     transform(code, id) {
-      if (!id.endsWith('.lua')) return null;
+      if (!TEXT_EXTENSIONS.some((ext) => id.endsWith(ext))) return null;
       return { code: `export default ${JSON.stringify(code)};`, map: null };
     },
   };
@@ -15,7 +18,7 @@ export function luaAsText(): Plugin {
 
 /**
  * The vitest project config of one workspace package (`dir` is the package directory): its tests in
- * `test/`, Lua as text, and the same `__PACKAGE_VERSION__` the build defines.
+ * `test/`, Lua and SQL as text, and the same `__PACKAGE_VERSION__` the build defines.
  */
 export function packageProject(dir: string, overrides: UserWorkspaceConfig['test'] = {}) {
   const { name, version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
@@ -23,7 +26,7 @@ export function packageProject(dir: string, overrides: UserWorkspaceConfig['test
     version: string;
   };
   return defineProject({
-    plugins: [luaAsText()],
+    plugins: [filesAsText()],
     define: { __PACKAGE_VERSION__: JSON.stringify(version) },
     test: {
       name,

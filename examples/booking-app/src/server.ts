@@ -1,29 +1,27 @@
-import { getRedis } from '@boxoffice/local-redis';
-import { Redis } from 'ioredis';
-import { createApp } from './app.js';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
+import { startRuntime } from './runtime.js';
 
-// Demo entry point: find or start a real Redis, then serve on PORT (default 3000).
-const server = await getRedis();
-const redis = new Redis(server.url);
-const app = createApp({ redis, redisDescription: `${server.url} (${server.source})` });
-const port = Number(process.env.PORT ?? 3000);
-
-const http = app.listen(port, () => {
-  const address = http.address();
-  const actual = typeof address === 'object' && address ? address.port : port;
-  console.log(`boxoffice demo listening on http://localhost:${actual}`);
-  console.log(`using Redis ${server.url} (${server.source})`);
-});
-http.on('error', (error) => {
-  console.error(`cannot listen on port ${port}: ${error.message} (set PORT to another port)`);
+// Entry point of `npm run demo` / `node dist/server.js`: works with nothing configured.
+try {
+  const runtime = await startRuntime(loadConfig());
+  console.log(`boxoffice demo listening on ${runtime.url}`);
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    await runtime.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+  } else if ((error as { code?: string }).code === 'EADDRINUSE') {
+    console.error(`cannot listen: ${(error as Error).message} (set PORT to another port, or 0)`);
+  } else {
+    console.error(`cannot start: ${(error as Error).message}`);
+  }
   process.exit(1);
-});
-
-async function shutdown(): Promise<void> {
-  http.close();
-  redis.disconnect();
-  await server.stop();
-  process.exit(0);
 }
-process.once('SIGINT', shutdown);
-process.once('SIGTERM', shutdown);

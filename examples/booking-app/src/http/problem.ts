@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 
-/** An RFC 9457 problem details body. `type` is a stable URN; `code` the same, short. */
+/** An RFC 9457 problem details body. `type` is a stable URN built from `code`. */
 export interface Problem {
   status: number;
   code: string;

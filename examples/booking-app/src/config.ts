@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const rate = z.coerce.number().min(0).max(1);
+const ms = z.coerce.number().int().min(0).max(600_000);
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+/** Every environment variable the app reads, with its default. `.env.example` documents the same. */
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REDIS_URL: optionalText,
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - only (1-64 chars)')
+    .default('bo'),
+  DATABASE_URL: optionalText,
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
+    .default('public'),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  PGLITE_DATA_DIR: optionalText,
+  SEED_DEMO_DATA: bool.default(true),
+  JWT_SECRET: optionalText.refine((value) => value === undefined || value.length >= 32, {
+    message: 'must be at least 32 characters',
+  }),
+  LOGIN_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  JWT_TTL_SEC: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(86_400 * 30)
+    .default(3600),
+  PG_LATENCY_MS: ms.default(50),
+  PG_TIMEOUT_MS: ms.default(3000),
+  PG_FAILURE_RATE: rate.default(0),
+  PG_TIMEOUT_RATE: rate.default(0),
+  PG_CHARGED_ON_TIMEOUT_RATE: rate.default(0.5),
+});
+
+/** The names of every environment variable the app reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+
+/** The app's configuration, read once from the environment. */
+export interface AppConfig {
+  port: number;
+  host: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  redis: { url: string | undefined; prefix: string };
+  database: {
+    /** Unset: embedded PGlite. */
+    url: string | undefined;
+    schema: string;
+    poolMax: number;
+    /** PGlite data directory; unset: in memory (fresh on every start). */
+    pgliteDataDir: string | undefined;
+    seed: boolean;
+  };
+  auth: {
+    /** Unset: a random secret per process (tokens do not survive a restart or cross instances). */
+    jwtSecret: string | undefined;
+    ttlSec: number;
+    /** Demo logins per client IP and minute; 0 = unlimited. */
+    loginRateLimit: number;
+  };
+  paymentGateway: {
+    latencyMs: number;
+    timeoutMs: number;
+    failureRate: number;
+    timeoutRate: number;
+    chargedOnTimeoutRate: number;
+  };
+}
+
+/**
+ * Read the configuration from `env` (default `process.env`). Empty values count as unset; every
+ * variable has a default that works on a machine with nothing configured.
+ * @throws ConfigError naming each invalid variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.')}: ${issue.message}`,
+    );
+    throw new ConfigError(problems);
+  }
+  const c = parsed.data;
+  if (c.PG_FAILURE_RATE + c.PG_TIMEOUT_RATE > 1) {
+    throw new ConfigError(['PG_FAILURE_RATE + PG_TIMEOUT_RATE: must not exceed 1']);
+  }
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    logLevel: c.LOG_LEVEL,
+    redis: { url: c.REDIS_URL, prefix: c.REDIS_PREFIX },
+    database: {
+      url: c.DATABASE_URL,
+      schema: c.DATABASE_SCHEMA,
+      poolMax: c.DATABASE_POOL_MAX,
+      pgliteDataDir: c.PGLITE_DATA_DIR,
+      seed: c.SEED_DEMO_DATA,
+    },
+    auth: { jwtSecret: c.JWT_SECRET, ttlSec: c.JWT_TTL_SEC, loginRateLimit: c.LOGIN_RATE_LIMIT },
+    paymentGateway: {
+      latencyMs: c.PG_LATENCY_MS,
+      timeoutMs: c.PG_TIMEOUT_MS,
+      failureRate: c.PG_FAILURE_RATE,
+      timeoutRate: c.PG_TIMEOUT_RATE,
+      chargedOnTimeoutRate: c.PG_CHARGED_ON_TIMEOUT_RATE,
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * Typed errors of the app. Every class has a stable `code`; the ones that extend {@link HttpError}
+ * also carry the HTTP status they map to (DESIGN.md "HTTP contract"), so the error handler turns
+ * them into RFC 9457 problem+json without a lookup table.
+ */
+
+/** An error with an HTTP status and a stable problem code. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    detail?: string,
+    /** Extra members of the problem body. */
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super(detail ?? title);
+  }
+}
+
+/** 400: one or more request fields are invalid. `errors` names each field. */
+export class RequestValidationError extends HttpError {
+  override name = 'RequestValidationError';
+  constructor(readonly errors: { field: string; message: string }[]) {
+    super(
+      400,
+      'validation-failed',
+      'The request is invalid',
+      errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+      { errors },
+    );
+  }
+}
+
+/** 404: a concert, seat, product or route that does not exist. */
+export class NotFoundError extends HttpError {
+  override name = 'NotFoundError';
+  constructor(
+    readonly resource: string,
+    readonly id: string | number,
+  ) {
+    super(404, `${resource}-not-found`, `Unknown ${resource}`, `no ${resource} with id ${id}`, {
+      resource,
+      id,
+    });
+  }
+}
+
+/** Why a bearer token was refused. */
+export type TokenProblem = 'token-missing' | 'token-expired' | 'token-invalid';
+
+/** 401: the user token is missing, expired or not ours. */
+export class UnauthorizedError extends HttpError {
+  override name = 'UnauthorizedError';
+  constructor(
+    readonly reason: TokenProblem,
+    detail: string,
+  ) {
+    super(401, reason, 'Authentication required', detail);
+  }
+}
+
+/** 409: an order asked for more units than are left. Nothing was decremented. */
+export class InsufficientStockError extends HttpError {
+  override name = 'InsufficientStockError';
+  constructor(
+    readonly productId: number,
+    readonly requested: number,
+  ) {
+    super(
+      409,
+      'insufficient-stock',
+      'Not enough stock',
+      `product ${productId} has fewer than ${requested} units left`,
+      { productId, requested },
+    );
+  }
+}
+
+/** 503: a backing service (the database or Redis) cannot be reached; retry later. */
+export class ServiceUnavailableError extends HttpError {
+  override name = 'ServiceUnavailableError';
+  constructor(
+    readonly service: 'database' | 'redis',
+    detail: string,
+    readonly retryAfterSec = 1,
+    options?: { cause?: unknown },
+  ) {
+    super(503, `${service}-unavailable`, `The ${service} is unavailable`, detail, { service });
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** The database cannot be reached (connection refused, closed, pool timeout). */
+export class DatabaseUnavailableError extends ServiceUnavailableError {
+  override name = 'DatabaseUnavailableError';
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super('database', detail, 1, options);
+  }
+}
+
+/** Redis cannot be reached (connection refused or closed, offline queue disabled, retries exhausted). */
+export class RedisUnavailableError extends ServiceUnavailableError {
+  override name = 'RedisUnavailableError';
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super('redis', detail, 1, options);
+  }
+}
+
+/** The environment holds an invalid value; `problems` lists `VAR: message` for each. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly code = 'config-invalid';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+/** The mock payment gateway declined the charge (also replayed for a retry with the same key). */
+export class PaymentDeclinedError extends Error {
+  override name = 'PaymentDeclinedError';
+  readonly code = 'payment-declined';
+  constructor(
+    readonly idempotencyKey: string,
+    readonly reason: string,
+    /** True when this is the stored answer to an earlier request with the same key. */
+    readonly replayed: boolean,
+  ) {
+    super(`payment declined (${reason}) for key ${JSON.stringify(idempotencyKey)}`);
+  }
+}
+
+/**
+ * The payment gateway did not answer in time. The outcome is unknown: the charge may or may not
+ * have happened. Retry with the same idempotency key (never a new one) to find out safely.
+ */
+export class PaymentGatewayTimeoutError extends Error {
+  override name = 'PaymentGatewayTimeoutError';
+  readonly code = 'payment-gateway-timeout';
+  constructor(
+    readonly idempotencyKey: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `payment gateway timed out after ${timeoutMs} ms (key ${JSON.stringify(idempotencyKey)})`,
+    );
+  }
+}
+
+/** A charge request reused an idempotency key with a different amount, currency or reference. */
+export class PaymentKeyReuseError extends Error {
+  override name = 'PaymentKeyReuseError';
+  readonly code = 'payment-key-reused';
+  constructor(
+    readonly idempotencyKey: string,
+    readonly field: 'amount' | 'currency' | 'reference',
+  ) {
+    super(`idempotency key ${JSON.stringify(idempotencyKey)} was used with a different ${field}`);
+  }
+}

@@ -1,0 +1,91 @@
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { ZodError } from 'zod';
+import { HttpError, RequestValidationError, ServiceUnavailableError } from '../errors.js';
+import { sendProblem } from './problem.js';
+import { redisUnavailable } from './unavailable.js';
+
+// Errors the body parser raises for what the client sent: answered with their own 4xx status.
+const BODY_PARSER = new Map<string, { code: string; title: string }>([
+  ['entity.parse.failed', { code: 'malformed-json', title: 'The body is not valid JSON' }],
+  ['entity.too.large', { code: 'body-too-large', title: 'The body is too large' }],
+  ['encoding.unsupported', { code: 'unsupported-encoding', title: 'Unsupported body encoding' }],
+  ['charset.unsupported', { code: 'unsupported-charset', title: 'Unsupported body charset' }],
+  ['request.aborted', { code: 'request-aborted', title: 'The request was aborted' }],
+]);
+
+/** Answers every unmatched route with a 404 problem. */
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(
+    new HttpError(
+      404,
+      'route-not-found',
+      'Unknown route',
+      `no route for ${req.method} ${req.path}`,
+    ),
+  );
+};
+
+function toHttpError(error: unknown): HttpError | null {
+  if (error instanceof HttpError) return error;
+  if (error instanceof ZodError) {
+    return new RequestValidationError(
+      error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })),
+    );
+  }
+  const e = error as { type?: string; status?: number; code?: string; message?: string };
+  const parser = e?.type ? BODY_PARSER.get(e.type) : undefined;
+  if (parser && typeof e.status === 'number') {
+    return new HttpError(e.status, parser.code, parser.title, e.message);
+  }
+  // SQLSTATE class 22 (data exception: a value out of range or of the wrong form) means the input
+  // slipped past validation; it is still the client's input, never a 500.
+  if (typeof e?.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code)) {
+    return new HttpError(400, 'invalid-input', 'The request has an invalid value', e.message);
+  }
+  return redisUnavailable(error);
+}
+
+/**
+ * The last middleware: every error becomes RFC 9457 problem+json with the DESIGN.md status; 503s
+ * carry `Retry-After`; anything unexpected is a 500 whose body leaks nothing and whose details go
+ * to the log with the request id.
+ */
+export function errorHandler(): ErrorRequestHandler {
+  return (error, req: Request, res, _next) => {
+    const known = toHttpError(error);
+    if (res.headersSent) {
+      req.log?.error({ err: error }, 'error after the response started');
+      res.destroy();
+      return;
+    }
+    const instance = req.originalUrl;
+    const requestId = String(req.id ?? '');
+    if (!known) {
+      req.log?.error({ err: error }, 'unhandled error');
+      sendProblem(res, {
+        status: 500,
+        code: 'internal-error',
+        title: 'Internal server error',
+        detail: `something went wrong; quote request id ${requestId}`,
+        instance,
+        requestId,
+      });
+      return;
+    }
+    if (known instanceof ServiceUnavailableError) {
+      req.log?.warn({ err: error }, known.message);
+      res.set('Retry-After', String(known.retryAfterSec));
+    } else if (known.status >= 500) {
+      req.log?.error({ err: error }, known.message);
+    }
+    sendProblem(res, {
+      status: known.status,
+      code: known.code,
+      title: known.title,
+      detail: known.message,
+      ...known.extensions,
+      instance,
+      requestId,
+    });
+  };
+}

@@ -1,0 +1,51 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The app's Prometheus metrics, in a registry of its own (two apps in one process — tests — do not
+ * collide). Metrics of the queue, locks, holds, idempotency and payments join here when those flows
+ * are built.
+ */
+export class AppMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly logins = new Counter({
+    name: 'boxoffice_demo_logins_total',
+    help: 'Demo logins (user tokens issued)',
+    registers: [this.registry],
+  });
+  readonly orders = new Counter({
+    name: 'boxoffice_orders_total',
+    help: 'Order attempts by outcome (placed, insufficient_stock, unknown_product)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly unitsSold = new Counter({
+    name: 'boxoffice_units_sold_total',
+    help: 'Product units sold through POST /orders',
+    registers: [this.registry],
+  });
+  readonly dependencyUp = new Gauge({
+    name: 'boxoffice_dependency_up',
+    help: '1 if the last readiness probe of the dependency succeeded, else 0',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import type { RequestHandler } from 'express';
+import { HttpError, RedisUnavailableError } from '../errors.js';
+import { redisUnavailable } from '../http/unavailable.js';
+import { TimeoutError, withTimeout } from '../with-timeout.js';
+import type { FixedWindowLimiter } from './fixed-window-limiter.js';
+
+/**
+ * Express middleware: 429 problem+json with `Retry-After` once a caller (by IP) exceeds the
+ * limiter's budget; `RateLimit-Limit`/`RateLimit-Remaining`/`RateLimit-Reset` on every answer.
+ * Redis unreachable or silent for `timeoutMs` → 503 with `Retry-After` (fail closed).
+ */
+export function rateLimit(limiter: FixedWindowLimiter, timeoutMs = 2000): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const result = await withTimeout(
+        limiter.hit(req.ip ?? req.socket.remoteAddress ?? 'unknown'),
+        timeoutMs,
+        'Redis (rate limit)',
+      );
+      const resetSec = Math.max(1, Math.ceil(result.resetMs / 1000));
+      res.set({
+        'RateLimit-Limit': String(limiter.limit),
+        'RateLimit-Remaining': String(result.remaining),
+        'RateLimit-Reset': String(resetSec),
+      });
+      if (result.allowed) return next();
+      res.set('Retry-After', String(resetSec));
+      next(
+        new HttpError(429, 'rate-limited', 'Too many requests', `retry in ${resetSec} s`, {
+          limit: limiter.limit,
+          retryAfterSec: resetSec,
+        }),
+      );
+    } catch (error) {
+      next(
+        error instanceof TimeoutError
+          ? new RedisUnavailableError(error.message, { cause: error })
+          : (redisUnavailable(error) ?? error),
+      );
+    }
+  };
+}

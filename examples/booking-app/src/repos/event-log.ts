@@ -1,0 +1,124 @@
+import type { Queryable } from '../db/database.js';
+
+/** One business event: what a user tried and how it went (the notes' success/failure rates). */
+export interface BusinessEvent {
+  /** Dotted name, e.g. `order.placed`, `user.login`. */
+  type: string;
+  outcome: 'success' | 'failure' | 'info';
+  /** Why it failed, as a stable code (e.g. `insufficient-stock`). */
+  reason?: string | undefined;
+  userId?: number | undefined;
+  /** What it was about, e.g. `order:<uuid>` or `product:3`. */
+  subject?: string | undefined;
+  data?: Record<string, unknown>;
+}
+
+/** A stored event with its id and time. */
+export interface StoredBusinessEvent extends BusinessEvent {
+  id: number;
+  occurredAt: Date;
+}
+
+/** Append-only business event log in the `business_events` table. */
+export class EventLog {
+  constructor(private readonly db: Queryable) {}
+
+  /** Append `event`; pass a transaction as `on` to commit it together with the change it describes. */
+  async record(event: BusinessEvent, on: Queryable = this.db): Promise<void> {
+    await on.query(
+      `INSERT INTO business_events (type, outcome, reason, user_id, subject, data)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        event.type,
+        event.outcome,
+        event.reason ?? null,
+        event.userId ?? null,
+        event.subject ?? null,
+        JSON.stringify(event.data ?? {}),
+      ],
+    );
+  }
+
+  /** The latest events of one type, newest first. */
+  async recent(type: string, limit = 50): Promise<StoredBusinessEvent[]> {
+    const { rows } = await this.db.query<{
+      id: string | number;
+      occurred_at: Date;
+      type: string;
+      outcome: 'success' | 'failure' | 'info';
+      reason: string | null;
+      user_id: number | null;
+      subject: string | null;
+      data: Record<string, unknown>;
+    }>(
+      `SELECT id, occurred_at, type, outcome, reason, user_id, subject, data
+       FROM business_events WHERE type = $1 ORDER BY id DESC LIMIT $2`,
+      [type, limit],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      occurredAt: r.occurred_at,
+      type: r.type,
+      outcome: r.outcome,
+      reason: r.reason ?? undefined,
+      userId: r.user_id ?? undefined,
+      subject: r.subject ?? undefined,
+      data: r.data,
+    }));
+  }
+
+  /**
+   * Success and failure counts per event type over the last `hours` hours, with the success rate
+   * (successes / (successes + failures), null when there were none) and failures by reason.
+   */
+  async stats(hours: number): Promise<EventStats[]> {
+    const { rows } = await this.db.query<{
+      type: string;
+      outcome: 'success' | 'failure' | 'info';
+      reason: string | null;
+      n: number;
+    }>(
+      `SELECT type, outcome, reason, count(*)::int AS n FROM business_events
+       WHERE occurred_at >= now() - make_interval(hours => $1)
+       GROUP BY type, outcome, reason ORDER BY type, outcome, reason`,
+      [hours],
+    );
+    const byType = new Map<string, EventStats>();
+    for (const r of rows) {
+      let s = byType.get(r.type);
+      if (!s) {
+        s = {
+          type: r.type,
+          successes: 0,
+          failures: 0,
+          info: 0,
+          successRate: null,
+          failureReasons: {},
+        };
+        byType.set(r.type, s);
+      }
+      if (r.outcome === 'success') s.successes += r.n;
+      else if (r.outcome === 'info') s.info += r.n;
+      else {
+        s.failures += r.n;
+        const reason = r.reason ?? 'unknown';
+        s.failureReasons[reason] = (s.failureReasons[reason] ?? 0) + r.n;
+      }
+    }
+    for (const s of byType.values()) {
+      const decided = s.successes + s.failures;
+      s.successRate = decided === 0 ? null : s.successes / decided;
+    }
+    return [...byType.values()];
+  }
+}
+
+/** Counts of one event type over a window (see {@link EventLog.stats}). */
+export interface EventStats {
+  type: string;
+  successes: number;
+  failures: number;
+  info: number;
+  successRate: number | null;
+  failureReasons: Record<string, number>;
+}

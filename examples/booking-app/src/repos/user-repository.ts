@@ -1,0 +1,29 @@
+import type { Database } from '../db/database.js';
+
+/** A user of the demo (identified by name only: there are no passwords in the demo login). */
+export interface User {
+  id: number;
+  name: string;
+}
+
+/** Users table access. */
+export class UserRepository {
+  constructor(private readonly db: Database) {}
+
+  /** The user called `name`, created on first use. Concurrent calls with one name get one row. */
+  async findOrCreate(name: string): Promise<User> {
+    const { rows } = await this.db.query<User>(
+      `INSERT INTO users (name) VALUES ($1)
+       ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+       RETURNING id, name`,
+      [name],
+    );
+    return rows[0] as User;
+  }
+
+  /** The user with `id`, or null. */
+  async get(id: number): Promise<User | null> {
+    const { rows } = await this.db.query<User>('SELECT id, name FROM users WHERE id = $1', [id]);
+    return rows[0] ?? null;
+  }
+}

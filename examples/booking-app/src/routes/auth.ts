@@ -1,0 +1,53 @@
+import { type RequestHandler, Router } from 'express';
+import { z } from 'zod';
+import type { DemoAuth } from '../auth/demo-auth.js';
+import { requireUser } from '../auth/require-user.js';
+import { parse } from '../http/validate.js';
+import type { AppMetrics } from '../observability/metrics.js';
+import type { FixedWindowLimiter } from '../rate-limit/fixed-window-limiter.js';
+import { rateLimit } from '../rate-limit/rate-limit.js';
+import type { EventLog } from '../repos/event-log.js';
+import type { UserRepository } from '../repos/user-repository.js';
+
+const loginBody = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(64, 'must be at most 64 characters')
+    .regex(/^[\p{L}\p{N} _.@-]+$/u, 'letters, digits, spaces and _ . @ - only'),
+});
+
+/** `POST /auth/demo-login` (DEMO: anyone gets a token for any name) and `GET /me`. */
+export function authRoutes(deps: {
+  auth: DemoAuth;
+  users: UserRepository;
+  events: EventLog;
+  metrics: AppMetrics;
+  /** Limits logins per client IP (429); unset: no limit. */
+  loginLimiter?: FixedWindowLimiter | undefined;
+}): Router {
+  const router = Router();
+  const limited: RequestHandler[] = deps.loginLimiter ? [rateLimit(deps.loginLimiter)] : [];
+
+  router.post('/auth/demo-login', ...limited, async (req, res) => {
+    const { name } = parse('body', loginBody, req.body);
+    const user = await deps.users.findOrCreate(name);
+    const { token, expiresAt } = await deps.auth.issue(user);
+    await deps.events.record({ type: 'user.login', outcome: 'success', userId: user.id });
+    deps.metrics.logins.inc();
+    res.json({
+      token,
+      tokenType: 'Bearer',
+      expiresAt: expiresAt.toISOString(),
+      user,
+      demo: 'DEMO LOGIN: no password is checked; never use this in production',
+    });
+  });
+
+  router.get('/me', requireUser(deps.auth), (req, res) => {
+    res.json({ user: req.user });
+  });
+
+  return router;
+}

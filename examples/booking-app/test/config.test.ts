@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+
+describe('loadConfig', () => {
+  it('works with nothing set: embedded PGlite, discovered Redis, no gateway failures', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      redis: { url: undefined, prefix: 'bo' },
+      database: {
+        url: undefined,
+        schema: 'public',
+        poolMax: 10,
+        pgliteDataDir: undefined,
+        seed: true,
+      },
+      auth: { jwtSecret: undefined, ttlSec: 3600, loginRateLimit: 30 },
+      paymentGateway: {
+        latencyMs: 50,
+        timeoutMs: 3000,
+        failureRate: 0,
+        timeoutRate: 0,
+        chargedOnTimeoutRate: 0.5,
+      },
+    });
+  });
+
+  it('reads every variable, treating empty values as unset', () => {
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '0.0.0.0',
+      LOG_LEVEL: 'debug',
+      REDIS_URL: 'redis://10.0.0.1:6380',
+      REDIS_PREFIX: 'shop',
+      DATABASE_URL: 'postgres://u@db/x',
+      DATABASE_SCHEMA: 'booking',
+      DATABASE_POOL_MAX: '25',
+      PGLITE_DATA_DIR: '',
+      SEED_DEMO_DATA: 'false',
+      JWT_SECRET: 's'.repeat(32),
+      JWT_TTL_SEC: '60',
+      LOGIN_RATE_LIMIT: '0',
+      PG_LATENCY_MS: '5',
+      PG_TIMEOUT_MS: '100',
+      PG_FAILURE_RATE: '0.1',
+      PG_TIMEOUT_RATE: '0.2',
+      PG_CHARGED_ON_TIMEOUT_RATE: '1',
+    });
+    expect(config).toEqual({
+      port: 0,
+      host: '0.0.0.0',
+      logLevel: 'debug',
+      redis: { url: 'redis://10.0.0.1:6380', prefix: 'shop' },
+      database: {
+        url: 'postgres://u@db/x',
+        schema: 'booking',
+        poolMax: 25,
+        pgliteDataDir: undefined,
+        seed: false,
+      },
+      auth: { jwtSecret: 's'.repeat(32), ttlSec: 60, loginRateLimit: 0 },
+      paymentGateway: {
+        latencyMs: 5,
+        timeoutMs: 100,
+        failureRate: 0.1,
+        timeoutRate: 0.2,
+        chargedOnTimeoutRate: 1,
+      },
+    });
+  });
+
+  it('names every invalid variable', () => {
+    const error = (() => {
+      try {
+        loadConfig({
+          PORT: 'eighty',
+          PG_FAILURE_RATE: '2',
+          JWT_SECRET: 'short',
+          DATABASE_SCHEMA: 'Bad-Name',
+          SEED_DEMO_DATA: 'maybe',
+        });
+      } catch (e) {
+        return e;
+      }
+    })() as ConfigError;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.code).toBe('config-invalid');
+    const vars = error.problems.map((p) => p.split(':')[0]).sort();
+    expect(vars).toEqual([
+      'DATABASE_SCHEMA',
+      'JWT_SECRET',
+      'PG_FAILURE_RATE',
+      'PORT',
+      'SEED_DEMO_DATA',
+    ]);
+    expect(() => loadConfig({ PG_FAILURE_RATE: '0.6', PG_TIMEOUT_RATE: '0.6' })).toThrow(
+      /must not exceed 1/,
+    );
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every variable the app reads, and only those', () => {
+    const text = readFileSync(join(import.meta.dirname, '..', '.env.example'), 'utf8');
+    const documented = [...text.matchAll(/^#?\s?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]);
+    expect([...new Set(documented)].sort()).toEqual([...CONFIG_VARIABLES].sort());
+  });
+});

@@ -1,0 +1,180 @@
+-- Record events of one bucket of a Trending: optional Bloom dedupe, Count-Min Sketch update, then
+-- the bucket's bounded top-K candidate ZSET (score = the item's estimate in this bucket). Needs
+-- bitfield.lua prepended.
+-- The bucket's counters string holds depth×width u32 counters (BITFIELD, big-endian, saturating),
+-- then at bit offset ARGV[3] an i64 total and a u32 admission threshold: a past minimum score of the
+-- full candidate set. Minimum scores never decrease and a member's estimate always grows past its
+-- score, so an estimate at or below the threshold is not a member and cannot enter: most events of a
+-- skewed stream skip the ZSET entirely. Bucket keys get their expiry (ARGV[4]) when created.
+-- KEYS[1] metadata hash (field `layout`), KEYS[2] bucket counters string, KEYS[3] bucket candidate
+-- ZSET, KEYS[4] bucket Bloom bit string (dedupe)
+-- ARGV[1] layout, ARGV[2] '1' for conservative update, ARGV[3] bit offset of the total,
+-- ARGV[4] expiry (unix ms), ARGV[5] top-K size, ARGV[6] depth d, ARGV[7] Bloom hashes k,
+-- ARGV[8] Bloom bits, then per event: item, n, '1' if deduped else '0', d counter offsets ('#i'),
+-- and k Bloom bit positions when deduped
+-- Returns {0, 1 if counted else 0 (a repeat of item+dedupeBy in this bucket), per event}
+-- or {1, stored layout} on a layout mismatch.
+local stored = redis.call('HGET', KEYS[1], 'layout')
+if not stored then
+  redis.call('HSET', KEYS[1], 'layout', ARGV[1])
+elseif stored ~= ARGV[1] then
+  return {1, stored}
+end
+local MAX = 4294967295
+local cms = KEYS[2]
+local top = KEYS[3]
+local seen = KEYS[4]
+local conservative = ARGV[2] == '1'
+local total_off = tonumber(ARGV[3])
+local thr_off = total_off + 64
+local top_k = tonumber(ARGV[5])
+local d = tonumber(ARGV[6])
+local k = tonumber(ARGV[7])
+local n_args = #ARGV
+
+local argv = ARGV
+
+-- pass 1: which counters and bits this batch touches, in order
+local offsets = {}
+local n_offsets = 0
+local positions = {}
+local n_positions = 0
+local i = 9
+while i <= n_args do
+  local c = i + 3
+  for r = 0, d - 1 do
+    n_offsets = n_offsets + 1
+    offsets[n_offsets] = argv[c + r]
+  end
+  if argv[i + 2] == '1' then
+    for h = 0, k - 1 do
+      n_positions = n_positions + 1
+      positions[n_positions] = argv[c + d + h]
+    end
+    i = c + d + k
+  else
+    i = c + d
+  end
+end
+local vals, head = bf_read_list(cms, 'u32', offsets, {'GET', 'i64', total_off, 'GET', 'u32', thr_off})
+local old_total = head[1]
+local threshold = head[2]
+if old_total == 0 and redis.call('EXISTS', cms) == 0 then
+  bf_create(cms, thr_off / 8 + 4)
+  redis.call('PEXPIREAT', cms, argv[4])
+end
+local bits = {}
+if n_positions > 0 then
+  if bf_create(seen, math.ceil(tonumber(argv[8]) / 8)) then
+    redis.call('PEXPIREAT', seen, argv[4])
+  end
+  bits = bf_read_list(seen, 'u1', positions, {})
+end
+-- writes, in order (a counter set twice keeps the later, larger value)
+local sets = {}
+local n_sets = 0
+local bit_sets = {}
+local n_bit_sets = 0
+local new_threshold = threshold
+
+local card = nil
+local function candidate(item, est)
+  if est <= new_threshold then return end
+  -- XX GT CH: 1 if it was a member (its estimate only grows), without a separate ZSCORE
+  if redis.call('ZADD', top, 'XX', 'GT', 'CH', est, item) == 1 then return end
+  if not card then card = redis.call('ZCARD', top) end
+  if card < top_k then
+    redis.call('ZADD', top, est, item)
+    card = card + 1
+    if card == 1 then redis.call('PEXPIREAT', top, ARGV[4]) end
+    return
+  end
+  local low = redis.call('ZRANGE', top, 0, 0, 'WITHSCORES')
+  local low_score = tonumber(low[2])
+  if est > low_score then
+    redis.call('ZREM', top, low[1])
+    redis.call('ZADD', top, est, item)
+  end
+  if low_score > new_threshold then new_threshold = low_score end
+end
+
+local out = {0}
+local total = 0
+i = 9
+while i <= n_args do
+  local item = argv[i]
+  local n = tonumber(argv[i + 1])
+  local c = i + 3
+  local counted = true
+  if argv[i + 2] == '1' then
+    counted = false
+    for h = c + d, c + d + k - 1 do
+      local p = argv[h]
+      if bits[p] == 0 then
+        counted = true
+        bits[p] = 1
+        bit_sets[n_bit_sets + 1] = 'SET'
+        bit_sets[n_bit_sets + 2] = 'u1'
+        bit_sets[n_bit_sets + 3] = p
+        bit_sets[n_bit_sets + 4] = 1
+        n_bit_sets = n_bit_sets + 4
+      end
+    end
+    i = c + d + k
+  else
+    i = c + d
+  end
+  if counted then
+    total = total + n
+    local est
+    local last = c + d - 1
+    if conservative then
+      local low = vals[argv[c]]
+      for r = c + 1, last do
+        local v = vals[argv[r]]
+        if v < low then low = v end
+      end
+      est = low + n
+      if est > MAX then est = MAX end
+      for r = c, last do
+        local off = argv[r]
+        if vals[off] < est then
+          vals[off] = est
+          sets[n_sets + 1] = 'SET'
+          sets[n_sets + 2] = 'u32'
+          sets[n_sets + 3] = off
+          sets[n_sets + 4] = est
+          n_sets = n_sets + 4
+        end
+      end
+    else
+      for r = c, last do
+        local off = argv[r]
+        local v = vals[off] + n
+        if v > MAX then v = MAX end
+        vals[off] = v
+        sets[n_sets + 1] = 'SET'
+        sets[n_sets + 2] = 'u32'
+        sets[n_sets + 3] = off
+        sets[n_sets + 4] = v
+        n_sets = n_sets + 4
+        if not est or v < est then est = v end
+      end
+    end
+    candidate(item, est)
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+local tail = {}
+if total > 0 then tail = {'OVERFLOW', 'SAT', 'INCRBY', 'i64', total_off, total} end
+if new_threshold > threshold then
+  tail[#tail + 1] = 'SET'
+  tail[#tail + 1] = 'u32'
+  tail[#tail + 1] = thr_off
+  tail[#tail + 1] = new_threshold
+end
+bf_run(cms, sets, tail)
+bf_run(seen, bit_sets, {})
+return out

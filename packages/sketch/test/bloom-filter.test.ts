@@ -1,0 +1,67 @@
+import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
+import { describe, expect, it } from 'vitest';
+import { BloomFilter, SketchLayoutError } from '../src/index.js';
+
+describe.each(redisTargets())('BloomFilter on $name', (target) => {
+  const redis = useRedis(target);
+
+  it('sizes by the textbook formulas', () => {
+    const bf = new BloomFilter(redis.client, {
+      key: 'k',
+      prefix: redis.prefix,
+      capacity: 1_000_000,
+      errorRate: 0.001,
+    });
+    expect(bf.bits).toBe(Math.ceil((-1_000_000 * Math.log(0.001)) / Math.LN2 ** 2));
+    expect(bf.hashes).toBe(10);
+  });
+
+  it('at capacity: no false negatives, false-positive rate within 1.5× of errorRate', async () => {
+    const capacity = 50_000;
+    const errorRate = 0.002; // 100,000 strangers → ~200 expected false positives, 1.5× = 300 (≈ 7σ)
+    const bf = new BloomFilter(redis.client, {
+      key: 'fp',
+      prefix: redis.prefix,
+      capacity,
+      errorRate,
+    });
+    const members = Array.from({ length: capacity }, (_, i) => `user-${i}`);
+    const added = await bf.addMany(members);
+    // A handful of "already present" answers at insertion are false positives too.
+    expect(added.filter((x) => !x).length).toBeLessThan(capacity * errorRate * 1.5);
+    expect((await bf.hasMany(members)).every(Boolean)).toBe(true);
+    const strangers = Array.from({ length: 100_000 }, (_, i) => `stranger-${i}`);
+    const positives = (await bf.hasMany(strangers)).filter(Boolean).length;
+    expect(positives / strangers.length).toBeLessThanOrEqual(errorRate * 1.5);
+  }, 60_000);
+
+  it('add resolves to true only the first time; has reflects adds', async () => {
+    const bf = new BloomFilter(redis.client, { key: 'one', prefix: redis.prefix, capacity: 1000 });
+    expect(await bf.has('a')).toBe(false);
+    expect(await bf.add('a')).toBe(true);
+    expect(await bf.add('a')).toBe(false);
+    expect(await bf.has('a')).toBe(true);
+    expect(await bf.addMany(['b', 'b', 7])).toEqual([true, false, true]);
+    expect(await bf.has('7')).toBe(true);
+    expect(await bf.addMany([])).toEqual([]);
+  });
+
+  it('concurrent adds of the same item from two clients: exactly one sees it as new', async () => {
+    const other = redis.connect();
+    const a = new BloomFilter(redis.client, { key: 'race', prefix: redis.prefix, capacity: 1000 });
+    const b = new BloomFilter(other, { key: 'race', prefix: redis.prefix, capacity: 1000 });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).add('same-item')),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('refuses a filter written with another size', async () => {
+    await new BloomFilter(redis.client, { key: 'x', prefix: redis.prefix, capacity: 1000 }).add(
+      'a',
+    );
+    const other = new BloomFilter(redis.client, { key: 'x', prefix: redis.prefix, capacity: 2000 });
+    await expect(other.add('a')).rejects.toThrow(SketchLayoutError);
+    await expect(other.has('a')).rejects.toThrow(SketchLayoutError);
+  });
+});
