@@ -1,2 +1,49 @@
+export {
+  type AccessClaims,
+  type AccessTokenAlgorithm,
+  type AccessTokenKey,
+  AccessTokens,
+  type AccessTokensOptions,
+  type IssuedToken,
+  type IssueOptions,
+  type VerifyOptions,
+} from './access-tokens.js';
+export {
+  AccessTokenError,
+  type AccessTokenErrorCode,
+  QueueClosedError,
+  QueueError,
+  TokenExpiredError,
+  TokenForbiddenError,
+  TokenInvalidError,
+  TokenRevokedError,
+} from './errors.js';
+export {
+  type AccessMiddleware,
+  type RequireAccessOptions,
+  requireAccess,
+} from './require-access.js';
+export {
+  type AdmittedEvent,
+  type EvictedEvent,
+  estimatePosition,
+  type PositionEvent,
+  type RoomEvent,
+  RoomEvents,
+  type TickMessage,
+} from './room-events.js';
+export {
+  type ActiveStatus,
+  type JoinResult,
+  type PreQueueOptions,
+  type RoomStats,
+  type RoomStatus,
+  type TickResult,
+  type UnknownStatus,
+  WaitingRoom,
+  type WaitingRoomOptions,
+  type WaitingStatus,
+} from './waiting-room.js';
+
 /** The version of @boxoffice/queue this build is (from its package.json). */
 export const VERSION: string = __PACKAGE_VERSION__;

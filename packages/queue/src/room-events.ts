@@ -1,0 +1,156 @@
+import type { RedisClient } from '@boxoffice/internal';
+
+/** A user was let into the booking area; fetch the token with `status()`/`heartbeat()`. */
+export interface AdmittedEvent {
+  type: 'admitted';
+  userId: string;
+  /** Expiry shown to the UI (epoch ms). */
+  expiresAt: number;
+  tick: number;
+}
+
+/** A user left the room involuntarily: silent too long (`'timeout'`) or active past its deadline (`'expired'`). */
+export interface EvictedEvent {
+  type: 'evicted';
+  userId: string;
+  reason: 'timeout' | 'expired';
+  tick: number;
+}
+
+/**
+ * Broadcast once per tick for everyone (no `userId`): the "serving number". A client that knows its
+ * own `ticket` (from `join()`) bounds its position by `ticket - servingTicket + 1` without asking
+ * Redis (see `estimatePosition`); `status()` gives the exact figure.
+ */
+export interface PositionEvent {
+  type: 'position';
+  /** Lowest ticket still waiting (0 when the line is empty). */
+  servingTicket: number;
+  /** Users waiting (line + pre-queue). */
+  waiting: number;
+  /** Users in the booking area. */
+  active: number;
+  tick: number;
+  /** Redis time of the tick (epoch ms). */
+  at: number;
+}
+
+/** What {@link RoomEvents} yields. */
+export type RoomEvent = AdmittedEvent | EvictedEvent | PositionEvent;
+
+/** The message one tick publishes (one PUBLISH per tick, whatever the number of users). */
+export interface TickMessage {
+  tick: number;
+  at: number;
+  servingTicket: number;
+  waiting: number;
+  active: number;
+  admitted: [userId: string, expiresAt: number][];
+  evicted: string[];
+  expired: string[];
+}
+
+/** Upper bound of a waiter's position from a {@link PositionEvent} and its own ticket. */
+export function estimatePosition(ticket: number, event: PositionEvent): number {
+  if (event.servingTicket === 0) return 1;
+  return Math.max(1, ticket - event.servingTicket + 1);
+}
+
+/**
+ * An async iterator over a room's events, on its own subscriber connection (a `duplicate()` of the
+ * room's client), closed by `return()`/`break`, `close()` or the abort signal. Events published
+ * before `ready` resolves are not delivered. Unconsumed events are buffered up to `maxBuffer`, then the
+ * oldest are dropped (a slow consumer never grows memory without bound).
+ */
+export class RoomEvents implements AsyncIterableIterator<RoomEvent> {
+  /** Resolves once the subscription is active. */
+  readonly ready: Promise<void>;
+  readonly #sub: RedisClient;
+  readonly #buffer: RoomEvent[] = [];
+  readonly #waiters: ((r: IteratorResult<RoomEvent>) => void)[] = [];
+  readonly #maxBuffer: number;
+  #done = false;
+  #dropped = 0;
+
+  constructor(client: RedisClient, channel: string, maxBuffer: number, signal?: AbortSignal) {
+    this.#maxBuffer = maxBuffer;
+    this.#sub = (client.duplicate as () => RedisClient).call(client);
+    this.#sub.on('error', () => {});
+    this.#sub.on('message', (ch: string, message: string) => {
+      if (ch === channel) this.#deliver(message);
+    });
+    this.ready = this.#sub.subscribe(channel).then(() => undefined);
+    this.ready.catch(() => this.close());
+    signal?.addEventListener('abort', () => void this.close(), { once: true });
+    if (signal?.aborted) void this.close();
+  }
+
+  /** Events dropped because the consumer fell more than `maxBuffer` behind. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  #deliver(message: string): void {
+    let m: TickMessage;
+    try {
+      m = JSON.parse(message) as TickMessage;
+    } catch {
+      return;
+    }
+    const events: RoomEvent[] = [];
+    for (const [userId, expiresAt] of m.admitted) {
+      events.push({ type: 'admitted', userId, expiresAt, tick: m.tick });
+    }
+    for (const userId of m.evicted)
+      events.push({ type: 'evicted', userId, reason: 'timeout', tick: m.tick });
+    for (const userId of m.expired)
+      events.push({ type: 'evicted', userId, reason: 'expired', tick: m.tick });
+    events.push({
+      type: 'position',
+      servingTicket: m.servingTicket,
+      waiting: m.waiting,
+      active: m.active,
+      tick: m.tick,
+      at: m.at,
+    });
+    for (const event of events) {
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter({ value: event, done: false });
+      else {
+        this.#buffer.push(event);
+        if (this.#buffer.length > this.#maxBuffer) {
+          this.#buffer.shift();
+          this.#dropped++;
+        }
+      }
+    }
+  }
+
+  /** The next event; waits for one, or ends (`done`) once closed. */
+  next(): Promise<IteratorResult<RoomEvent>> {
+    const value = this.#buffer.shift();
+    if (value) return Promise.resolve({ value, done: false });
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Called by `break` in `for await`: closes the subscription. */
+  async return(): Promise<IteratorResult<RoomEvent>> {
+    await this.close();
+    return { value: undefined, done: true };
+  }
+
+  /** Unsubscribe and close the subscriber connection; pending `next()` calls end. */
+  async close(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    this.#buffer.length = 0;
+    for (const waiter of this.#waiters.splice(0)) waiter({ value: undefined, done: true });
+    await this.#sub.quit().catch(() => this.#sub.disconnect());
+  }
+
+  /** Itself: iterate with `for await`. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<RoomEvent> {
+    return this;
+  }
+}

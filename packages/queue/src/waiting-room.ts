@@ -1,0 +1,602 @@
+import { randomUUID } from 'node:crypto';
+import { check, keyPrefix, luaScript, type RedisClient, sleep } from '@boxoffice/internal';
+import type { AccessClaims, AccessTokens } from './access-tokens.js';
+import { QueueClosedError, TokenRevokedError } from './errors.js';
+import closeLua from './lua/close.lua';
+import completeLua from './lua/complete.lua';
+import leaveLua from './lua/leave.lua';
+import releaseLua from './lua/release.lua';
+import statsLua from './lua/stats.lua';
+import tickLua from './lua/tick.lua';
+import visitLua from './lua/visit.lua';
+import { RoomEvents, type TickMessage } from './room-events.js';
+import { decodeUserId, encodeUserId } from './user-id.js';
+
+const visitScript = luaScript('queue', 'visit', visitLua, __PACKAGE_VERSION__);
+const tickScript = luaScript('queue', 'tick', tickLua, __PACKAGE_VERSION__);
+const leaveScript = luaScript('queue', 'leave', leaveLua, __PACKAGE_VERSION__);
+const completeScript = luaScript('queue', 'complete', completeLua, __PACKAGE_VERSION__);
+const statsScript = luaScript('queue', 'stats', statsLua, __PACKAGE_VERSION__);
+const closeScript = luaScript('queue', 'close', closeLua, __PACKAGE_VERSION__);
+const releaseScript = luaScript('queue', 'release', releaseLua, __PACKAGE_VERSION__);
+
+/** Arrivals between `opensAt` and `startsAt` are shuffled fairly at `startsAt`, then served FIFO. */
+export interface PreQueueOptions {
+  /** Joins before this are refused with `QueueClosedError` (reason `'not-open'`). */
+  opensAt: Date;
+  /** When the shuffled pre-queue moves into the line, ahead of everyone who arrives later. */
+  startsAt: Date;
+}
+
+/** Options of {@link WaitingRoom}. */
+export interface WaitingRoomOptions {
+  /** The room (e.g. the concert id): 1–128 printable characters, no braces. */
+  roomId: string;
+  /**
+   * Key prefix; keys are `<prefix>:q:{<roomId>}:<name>`.
+   * @defaultValue `'bo'`
+   */
+  prefix?: string;
+  /** Signs the `queue_entry` tokens of admitted users. */
+  tokens: AccessTokens;
+  /** Capacity: users allowed in the booking area at once (≥ 1). */
+  maxActive: number;
+  /**
+   * Most users admitted by one tick.
+   * @defaultValue 100
+   */
+  admitPerTick?: number;
+  /**
+   * Interval of the ticker started by `start()` (≥ 10).
+   * @defaultValue 1000
+   */
+  tickMs?: number;
+  /**
+   * A waiter without join/heartbeat for this long is evicted (within a further quarter of it).
+   * @defaultValue 30000
+   */
+  heartbeatTimeoutMs?: number;
+  /**
+   * Time an admitted user may stay in the booking area (the UI timer).
+   * @defaultValue 300000
+   */
+  activeTtlMs?: number;
+  /**
+   * Extra time after `activeTtlMs` before the slot is freed and the token stops verifying.
+   * @defaultValue 10000
+   */
+  graceMs?: number;
+  /**
+   * Fair pre-queue before the sale starts.
+   * @defaultValue undefined (no pre-queue: FIFO from the first join)
+   */
+  preQueue?: PreQueueOptions;
+  /**
+   * Most evictions (silent waiters + expired active users) per tick; keeps a tick bounded.
+   * @defaultValue 1000
+   */
+  evictPerTick?: number;
+  /**
+   * `scope` of the tokens this room issues.
+   * @defaultValue `'queue_entry'`
+   */
+  scope?: string;
+  /**
+   * How long a closed room keeps refusing joins (its only remaining key expires then).
+   * @defaultValue 86400000 (24 h)
+   */
+  closedTtlMs?: number;
+  /**
+   * Called after each tick this instance's ticker ran (not on rounds where another instance holds
+   * the lease).
+   * @defaultValue undefined
+   */
+  onTick?: (result: TickResult) => void;
+  /**
+   * Called when a ticker round fails (e.g. Redis restarting); the ticker keeps going.
+   * @defaultValue undefined (errors are dropped)
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** A user in the line. */
+export interface WaitingStatus {
+  state: 'waiting';
+  /** 1 = next to be admitted. */
+  position: number;
+  /** Everyone waiting (line + pre-queue). */
+  total: number;
+  /** Estimated wait, from the admissions of the last minute (or admitPerTick/tickMs before any). */
+  etaMs: number;
+  /** When to call `heartbeat()` next; always well under `heartbeatTimeoutMs`. */
+  pollAfterMs: number;
+  /** The user's ticket number (0 while in the pre-queue); compare with `PositionEvent.servingTicket`. */
+  ticket: number;
+  /** True while the user is in the pre-queue (its position may still change until `startsAt`). */
+  preQueue: boolean;
+}
+
+/** A user admitted to the booking area. */
+export interface ActiveStatus {
+  state: 'active';
+  /** `queue_entry` JWT (aud = roomId, sub = userId); the same `jti` on every call. */
+  token: string;
+  /** Expiry to show in the UI (epoch ms); the server accepts until `expiresAt + graceMs`. */
+  expiresAt: number;
+  jti: string;
+}
+
+/** Neither waiting nor active: never joined, left, evicted, expired, or the room is closed. */
+export interface UnknownStatus {
+  state: 'unknown';
+}
+
+/** What `join()` returns. */
+export type JoinResult = WaitingStatus | ActiveStatus;
+/** What `heartbeat()` and `status()` return. */
+export type RoomStatus = WaitingStatus | ActiveStatus | UnknownStatus;
+
+/** What one admission round did. */
+export interface TickResult {
+  /** Sequence number of this round in the room (strictly increasing across all instances). */
+  tick: number;
+  /** Redis time of the round (epoch ms). */
+  at: number;
+  admitted: { userId: string; expiresAt: number; jti: string }[];
+  /** Waiters evicted for silence. */
+  evicted: string[];
+  /** Active users whose `expiresAt + graceMs` passed. */
+  expired: string[];
+  /** Lowest ticket still waiting (0 if none). */
+  servingTicket: number;
+  waiting: number;
+  /** Active users after the round; never above `maxActive`. */
+  active: number;
+}
+
+/** Room counters. */
+export interface RoomStats {
+  waiting: number;
+  active: number;
+  /** Admissions during the last minute (10-second buckets, so 50–60 s). */
+  admittedPerMin: number;
+  evictedTotal: number;
+  admittedTotal: number;
+  ticks: number;
+}
+
+const DEFAULTS: Readonly<Omit<WaitingRoomOptions, 'roomId' | 'tokens' | 'maxActive'>> =
+  Object.freeze({
+    prefix: 'bo',
+    admitPerTick: 100,
+    tickMs: 1000,
+    heartbeatTimeoutMs: 30_000,
+    activeTtlMs: 300_000,
+    graceMs: 10_000,
+    preQueue: undefined,
+    evictPerTick: 1000,
+    scope: 'queue_entry',
+    closedTtlMs: 86_400_000,
+    onTick: undefined,
+    onError: undefined,
+  });
+
+const RING = 8;
+const TOKEN_CACHE = 10_000;
+
+/** Validate a user id: 1–256 printable characters. */
+function userIdOf(value: unknown): string {
+  const id = check.text('userId', value, { maxBytes: 1024, printable: true });
+  // UTF-16 length ≥ code points, so only long strings need counting.
+  if (id.length > 256 && [...id].length > 256) {
+    throw new RangeError('userId must be at most 256 characters');
+  }
+  return id;
+}
+
+/**
+ * A virtual waiting room in Redis: a FIFO line with heartbeat eviction, capacity-based admission by a
+ * ticker that runs once cluster-wide, an optional fair pre-queue, push events and `queue_entry` tokens.
+ *
+ * join/heartbeat/status/leave/complete are one Lua call each, O(log N). `tick()` is one Lua call
+ * bounded by `admitPerTick + evictPerTick` (plus the pre-queue move batch), never O(N).
+ */
+export class WaitingRoom {
+  /** The room id. */
+  readonly roomId: string;
+  /** The merged, validated options. */
+  readonly options: Readonly<
+    Required<Omit<WaitingRoomOptions, 'preQueue' | 'onTick' | 'onError'>>
+  > & {
+    preQueue: PreQueueOptions | undefined;
+  };
+  /** Pub/sub channel of this room's tick messages. */
+  readonly channel: string;
+  readonly #client: RedisClient;
+  readonly #tokens: AccessTokens;
+  readonly #keys: string[];
+  readonly #lease: string;
+  readonly #genMs: number;
+  readonly #opensAt: number;
+  readonly #startsAt: number;
+  readonly #onTick: ((result: TickResult) => void) | undefined;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #tokenCache = new Map<string, string>();
+  #closed = false;
+  #ticker: { abort: AbortController; done: Promise<void>; token: string } | undefined;
+
+  constructor(client: RedisClient, options: WaitingRoomOptions) {
+    if (client === null || typeof client !== 'object' || typeof client.evalsha !== 'function') {
+      throw new TypeError('client must be an ioredis Redis or Cluster');
+    }
+    const o = check.mergeOptions('WaitingRoom options', DEFAULTS as WaitingRoomOptions, options, [
+      'roomId',
+      'tokens',
+      'maxActive',
+    ]);
+    const roomId = check.text('roomId', o.roomId, { maxBytes: 512, printable: true });
+    if ([...roomId].length > 128) throw new RangeError('roomId must be at most 128 characters');
+    if (/[{}]/.test(roomId))
+      throw new TypeError(`roomId must not contain braces, got ${JSON.stringify(roomId)}`);
+    const tokens = o.tokens as AccessTokens;
+    if (typeof tokens?.issue !== 'function' || typeof tokens.verify !== 'function') {
+      throw new TypeError('tokens must be an AccessTokens');
+    }
+    const prefix = keyPrefix('prefix', o.prefix);
+    const maxActive = check.integer('maxActive', o.maxActive, { min: 1, max: 10_000_000 });
+    const admitPerTick = check.integer('admitPerTick', o.admitPerTick, { min: 1, max: 100_000 });
+    const tickMs = check.integer('tickMs', o.tickMs, { min: 10, max: 3_600_000 });
+    const heartbeatTimeoutMs = check.integer('heartbeatTimeoutMs', o.heartbeatTimeoutMs, {
+      min: 100,
+      max: 86_400_000,
+    });
+    const activeTtlMs = check.integer('activeTtlMs', o.activeTtlMs, { min: 100, max: 86_400_000 });
+    const graceMs = check.integer('graceMs', o.graceMs, { max: 3_600_000 });
+    const evictPerTick = check.integer('evictPerTick', o.evictPerTick, { min: 1, max: 100_000 });
+    const scope = check.text('scope', o.scope, { maxBytes: 256, printable: true });
+    const closedTtlMs = check.integer('closedTtlMs', o.closedTtlMs, { min: 1000 });
+    let preQueue: PreQueueOptions | undefined;
+    if (o.preQueue !== undefined) {
+      const p = check.plainObject('preQueue', o.preQueue);
+      for (const key of Object.keys(p)) {
+        if (key !== 'opensAt' && key !== 'startsAt')
+          throw new TypeError(`preQueue: unknown option '${key}'`);
+      }
+      const opensAt = check.date('preQueue.opensAt', p.opensAt);
+      const startsAt = check.date('preQueue.startsAt', p.startsAt);
+      if (startsAt.getTime() < opensAt.getTime()) {
+        throw new RangeError('preQueue.startsAt must not be before preQueue.opensAt');
+      }
+      preQueue = Object.freeze({ opensAt, startsAt });
+    }
+    this.#onTick =
+      o.onTick === undefined
+        ? undefined
+        : check.func<(result: TickResult) => void>('onTick', o.onTick);
+    this.#onError =
+      o.onError === undefined
+        ? undefined
+        : check.func<(error: unknown) => void>('onError', o.onError);
+    this.roomId = roomId;
+    this.#client = client;
+    this.#tokens = tokens;
+    this.options = Object.freeze({
+      roomId,
+      prefix,
+      tokens,
+      maxActive,
+      admitPerTick,
+      tickMs,
+      heartbeatTimeoutMs,
+      activeTtlMs,
+      graceMs,
+      evictPerTick,
+      scope,
+      closedTtlMs,
+      preQueue,
+    });
+    const base = `${prefix}:q:{${roomId}}:`;
+    // w p a t m s h0..h7, then the lease: the order every script's KEYS header documents.
+    this.#keys = [
+      ...['w', 'p', 'a', 't', 'm', 's'].map((k) => base + k),
+      ...Array.from({ length: RING }, (_, i) => `${base}h${i}`),
+    ];
+    this.#lease = `${base}l`;
+    this.channel = `${base}events`;
+    this.#genMs = Math.ceil(heartbeatTimeoutMs / 4);
+    this.#opensAt = preQueue ? preQueue.opensAt.getTime() : -1;
+    this.#startsAt = preQueue ? preQueue.startsAt.getTime() : -1;
+  }
+
+  /** Every Redis key this room can create (for inspection; `close()` deletes them). */
+  get keys(): readonly string[] {
+    return [...this.#keys, this.#lease];
+  }
+
+  /**
+   * Enter the line (or the pre-queue), or refresh the place already held: idempotent per user, so a
+   * reload or a second tab keeps the same place. Counts as a heartbeat.
+   * @throws {QueueClosedError} the room is closed, or the pre-queue has not opened yet
+   */
+  async join(userId: string): Promise<JoinResult> {
+    const user = userIdOf(userId);
+    if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
+    const result = await this.#visit(user, 'j');
+    if (result.state === 'unknown') throw new Error('unreachable: join returned unknown');
+    return result;
+  }
+
+  /** Keep a waiting user alive; returns the same as `status()`. Does not join an unknown user. */
+  async heartbeat(userId: string): Promise<RoomStatus> {
+    const user = userIdOf(userId);
+    if (this.#closed) return { state: 'unknown' };
+    return this.#visit(user, 'h');
+  }
+
+  /** Read-only: where the user stands (`unknown` if evicted, expired, left or never joined). */
+  async status(userId: string): Promise<RoomStatus> {
+    const user = userIdOf(userId);
+    if (this.#closed) return { state: 'unknown' };
+    return this.#visit(user, 's');
+  }
+
+  async #visit(user: string, mode: 'j' | 'h' | 's'): Promise<RoomStatus> {
+    const r = (await visitScript.run(this.#client, this.#keys, [
+      encodeUserId(user),
+      mode,
+      this.#genMs,
+      this.#opensAt,
+      this.#startsAt,
+      this.#startsAt < 0 ? 0 : Math.random(),
+    ])) as [number, number, ...(number | string)[]];
+    const [code, now] = r;
+    if (code === -1) {
+      throw new QueueClosedError(this.roomId, 'closed');
+    }
+    if (code === -2)
+      throw new QueueClosedError(this.roomId, 'not-open', this.options.preQueue?.opensAt);
+    if (code === 0) return { state: 'unknown' };
+    if (code === 2) {
+      const expiresAt = r[2] as number;
+      const jti = r[3] as string;
+      return { state: 'active', token: await this.#token(user, expiresAt, jti), expiresAt, jti };
+    }
+    const [, , position, total, ticket, pre, perMin] = r as number[];
+    const { admitPerTick, tickMs, heartbeatTimeoutMs } = this.options;
+    let etaMs =
+      (perMin as number) > 0
+        ? Math.ceil(((position as number) / (perMin as number)) * 60_000)
+        : Math.ceil((position as number) / admitPerTick) * tickMs;
+    if (this.#startsAt > now) etaMs += this.#startsAt - now;
+    const pollAfterMs = Math.max(
+      50,
+      Math.min(Math.floor(heartbeatTimeoutMs / 3), Math.max(tickMs, Math.floor(etaMs / 4))),
+    );
+    return {
+      state: 'waiting',
+      position: position as number,
+      total: total as number,
+      etaMs,
+      pollAfterMs,
+      ticket: ticket as number,
+      preQueue: pre === 1,
+    };
+  }
+
+  async #token(user: string, expiresAt: number, jti: string): Promise<string> {
+    const cached = this.#tokenCache.get(jti);
+    if (cached) return cached;
+    const { token } = await this.#tokens.issue({
+      sub: user,
+      scope: this.options.scope,
+      aud: this.roomId,
+      expiresAt,
+      graceMs: this.options.graceMs,
+      jti,
+    });
+    if (this.#tokenCache.size >= TOKEN_CACHE) {
+      const oldest = this.#tokenCache.keys().next().value;
+      if (oldest !== undefined) this.#tokenCache.delete(oldest);
+    }
+    this.#tokenCache.set(jti, token);
+    return token;
+  }
+
+  /** Leave the line, the pre-queue or the booking area now (e.g. from `navigator.sendBeacon`). */
+  async leave(userId: string): Promise<boolean> {
+    const user = userIdOf(userId);
+    const k = this.#keys;
+    const n = await leaveScript.run(this.#client, [k[0], k[1], k[2], k[3]] as string[], [
+      encodeUserId(user),
+    ]);
+    return n === 1;
+  }
+
+  /** The purchase finished: free the user's active slot now (revokes its token in stateful mode). */
+  async complete(userId: string): Promise<boolean> {
+    const user = userIdOf(userId);
+    const n = await completeScript.run(this.#client, [this.#keys[2], this.#keys[3]] as string[], [
+      encodeUserId(user),
+    ]);
+    return n === 1;
+  }
+
+  /**
+   * One admission round (what the ticker runs): move the pre-queue after `startsAt`, expire active
+   * users past `activeTtlMs + graceMs`, evict silent waiters, admit up to
+   * `min(admitPerTick, maxActive - active)` from the head, then publish one message on `channel`.
+   * Atomic in Redis, so concurrent calls from many instances never over-admit.
+   * Tokens are signed lazily when the admitted user next calls `status`/`heartbeat`/`join`.
+   */
+  async tick(): Promise<TickResult> {
+    if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
+    const result = await this.#tick('');
+    if (!result) throw new QueueClosedError(this.roomId, 'closed');
+    return result;
+  }
+
+  async #tick(leaseToken: string): Promise<TickResult | null | undefined> {
+    const o = this.options;
+    const r = (await tickScript.run(
+      this.#client,
+      [...this.#keys, this.#lease],
+      [
+        leaseToken,
+        this.#leaseTtl(),
+        this.#genMs,
+        o.heartbeatTimeoutMs,
+        o.evictPerTick,
+        o.admitPerTick,
+        o.maxActive,
+        o.activeTtlMs,
+        o.graceMs,
+        this.#startsAt,
+        Math.max(1000, o.admitPerTick),
+      ],
+    )) as [number, number, number, number, number, number, (string | number)[], string[], string[]];
+    if (r[0] === 0) return undefined;
+    if (r[0] === -1) return null;
+    const [, tick, at, servingTicket, waiting, active, flat] = r;
+    const evicted = r[7].map(decodeUserId);
+    const expired = r[8].map(decodeUserId);
+    const admitted: TickResult['admitted'] = [];
+    for (let i = 0; i < flat.length; i += 3) {
+      admitted.push({
+        userId: decodeUserId(flat[i] as string),
+        expiresAt: flat[i + 1] as number,
+        jti: flat[i + 2] as string,
+      });
+    }
+    const message: TickMessage = {
+      tick,
+      at,
+      servingTicket,
+      waiting,
+      active,
+      admitted: admitted.map((a) => [a.userId, a.expiresAt]),
+      evicted,
+      expired,
+    };
+    await this.#client.publish(this.channel, JSON.stringify(message));
+    return { tick, at, admitted, evicted, expired, servingTicket, waiting, active };
+  }
+
+  #leaseTtl(): number {
+    return Math.max(3 * this.options.tickMs, 2000);
+  }
+
+  /**
+   * Run `tick()` every `tickMs` until `stop()`. Safe with any number of app instances: a fenced Redis
+   * lease (checked inside the tick script itself) lets exactly one of them tick; if it dies, another
+   * takes over after `max(3 × tickMs, 2 s)`. Errors go to `onError`; the ticker keeps trying.
+   */
+  start(): void {
+    if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
+    if (this.#ticker) return;
+    const abort = new AbortController();
+    const token = randomUUID();
+    const loop = async () => {
+      while (!abort.signal.aborted) {
+        const began = Date.now();
+        try {
+          const result = await this.#tick(token);
+          if (result === null) break;
+          if (result) this.#onTick?.(result);
+        } catch (error) {
+          this.#onError?.(error);
+        }
+        await sleep(Math.max(0, this.options.tickMs - (Date.now() - began)), abort.signal).catch(
+          () => {},
+        );
+      }
+    };
+    this.#ticker = { abort, token, done: loop() };
+  }
+
+  /** Stop this instance's ticker (waits for a running round) and give up the lease if it holds it. */
+  async stop(): Promise<void> {
+    const ticker = this.#ticker;
+    if (!ticker) return;
+    this.#ticker = undefined;
+    ticker.abort.abort();
+    await ticker.done;
+    await releaseScript.run(this.#client, [this.#lease], [ticker.token]).catch(() => {});
+  }
+
+  /** True while this instance's ticker loop runs (leading or standing by). */
+  get running(): boolean {
+    return this.#ticker !== undefined;
+  }
+
+  /**
+   * Subscribe to the room's events (a new connection, `client.duplicate()`, closed when iteration
+   * ends). For SSE/WebSocket gateways: `admitted`/`evicted` name a user, `position` is one broadcast
+   * per tick.
+   */
+  events(options: { signal?: AbortSignal; maxBuffer?: number } = {}): RoomEvents {
+    const o = check.plainObject('events options', options);
+    const signal = check.optionalSignal('signal', o.signal);
+    const maxBuffer = check.integer('maxBuffer', o.maxBuffer ?? 10_000, { min: 1 });
+    return new RoomEvents(this.#client, this.channel, maxBuffer, signal);
+  }
+
+  /** Counters of the room. */
+  async stats(): Promise<RoomStats> {
+    const k = this.#keys;
+    const r = (await statsScript.run(
+      this.#client,
+      [k[0], k[1], k[2], k[4]] as string[],
+      [],
+    )) as number[];
+    const [waiting, active, admittedPerMin, evictedTotal, admittedTotal, ticks] = r as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    return { waiting, active, admittedPerMin, evictedTotal, admittedTotal, ticks };
+  }
+
+  /**
+   * Stateful check for revocable tokens: true while the token's user is active in this room with
+   * this `jti`. `complete()`, `leave()` and expiry revoke at once. Pass the room as
+   * `requireAccess(tokens, { ..., revocation: room })`.
+   */
+  async isTokenActive(claims: Pick<AccessClaims, 'sub' | 'aud' | 'jti'>): Promise<boolean> {
+    if (claims.aud !== this.roomId) return false;
+    const rec = await this.#client.hget(
+      this.#keys[3] as string,
+      encodeUserId(userIdOf(claims.sub)),
+    );
+    return rec !== null && rec.slice(rec.indexOf('|') + 1) === claims.jti;
+  }
+
+  /**
+   * Verify a token of this room statefully: signature, expiry, scope and audience, then that the
+   * user is still active.
+   * @throws {AccessTokenError} 401/403 as in `AccessTokens.verify`; {@link TokenRevokedError} if revoked
+   */
+  async verify(jwt: string): Promise<AccessClaims> {
+    const claims = await this.#tokens.verify(jwt, {
+      scope: this.options.scope,
+      audience: this.roomId,
+    });
+    if (!(await this.isTokenActive(claims))) throw new TokenRevokedError(claims.jti);
+    return claims;
+  }
+
+  /**
+   * Close the room: stop the ticker, delete every key of the room, and refuse joins (from every
+   * instance) for `closedTtlMs`. Waiting and active users become `unknown`.
+   */
+  async close(): Promise<void> {
+    await this.stop();
+    this.#closed = true;
+    const meta = this.#keys[4] as string;
+    const others = this.#keys.filter((k) => k !== meta);
+    await closeScript.run(this.#client, [meta, ...others, this.#lease], [this.options.closedTtlMs]);
+    this.#tokenCache.clear();
+  }
+}
