@@ -9,19 +9,19 @@ export interface RedisScript {
   run(
     client: RedisClient,
     keys: readonly string[],
-    args: readonly (string | number)[],
+    args: readonly (string | number | Buffer)[],
   ): Promise<unknown>;
   /** Queue on a pipeline/multi created from a client this script already ran on or was `register`ed with. */
   queue(
     pipeline: ChainableCommander,
     keys: readonly string[],
-    args: readonly (string | number)[],
+    args: readonly (string | number | Buffer)[],
   ): void;
   /** Define the command on `client` (done lazily by `run`; needed before `queue` on a fresh client). */
   register(client: RedisClient): void;
 }
 
-type Callable = Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+type Callable = Record<string, (...args: (string | number | Buffer)[]) => Promise<unknown>>;
 
 /**
  * Wrap one Lua file as an ioredis command. The version suffix keeps two installed versions of a
