@@ -1,6 +1,6 @@
 export { isCluster, masters, type RedisClient } from './client.js';
 export { bracesBalanced, hashTagOf, keyPart, keyPrefix } from './keys.js';
-export { luaScript, type RedisScript } from './script.js';
+export { type LuaScriptOptions, luaScript, type RedisScript } from './script.js';
 export { abortReason, sleep } from './sleep.js';
 export { clusterSlot } from './slot.js';
 export * as check from './validate.js';

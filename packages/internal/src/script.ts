@@ -23,21 +23,47 @@ export interface RedisScript {
 
 type Callable = Record<string, (...args: (string | number | Buffer)[]) => Promise<unknown>>;
 
+/** Options of {@link luaScript}. */
+export interface LuaScriptOptions {
+  /**
+   * The script's fixed number of KEYS. Give it whenever the script has one: ioredis then sends the
+   * first key first, which is what Cluster routing with `enableAutoPipelining` hashes (with a
+   * variable count the first argument is the count itself, and auto-pipelined batches land on the
+   * wrong slot). Omit it for scripts taking a variable number of keys.
+   */
+  keys?: number;
+}
+
 /**
  * Wrap one Lua file as an ioredis command. The version suffix keeps two installed versions of a
- * package from sharing a command name with different script bodies.
+ * package from sharing a command name with different script bodies. Call `register(client)` in the
+ * constructor of whatever uses the script: with `enableAutoPipelining`, a pipeline opened before the
+ * command was defined would not know it.
  *
  * @example
  * import acquireLua from './lua/acquire.lua';
- * const acquire = luaScript('seatlock', 'acquire', acquireLua, __PACKAGE_VERSION__);
- * await acquire.run(redis, [key], [token, ttlMs]);
+ * const acquire = luaScript('seatlock', 'acquire', acquireLua, __PACKAGE_VERSION__, { keys: 2 });
+ * await acquire.run(redis, [lockKey, fenceKey], [token, ttlMs]);
  */
-export function luaScript(pkg: string, name: string, lua: string, version: string): RedisScript {
+export function luaScript(
+  pkg: string,
+  name: string,
+  lua: string,
+  version: string,
+  { keys: numberOfKeys }: LuaScriptOptions = {},
+): RedisScript {
   const command = `bo_${pkg}_${name}_${version}`.replace(/[^A-Za-z0-9_]/g, '_');
   const register = (client: RedisClient) => {
     if (typeof (client as unknown as Callable)[command] !== 'function') {
-      client.defineCommand(command, { lua });
+      client.defineCommand(command, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
     }
+  };
+  const argv = (keys: readonly string[], args: readonly (string | number | Buffer)[]) => {
+    if (numberOfKeys === undefined) return [keys.length, ...keys, ...args];
+    if (keys.length !== numberOfKeys) {
+      throw new TypeError(`script ${command} takes ${numberOfKeys} keys, got ${keys.length}`);
+    }
+    return [...keys, ...args];
   };
   return {
     command,
@@ -45,7 +71,7 @@ export function luaScript(pkg: string, name: string, lua: string, version: strin
     run(client, keys, args) {
       register(client);
       const fn = (client as unknown as Callable)[command] as Callable[string];
-      return fn.call(client, keys.length, ...keys, ...args);
+      return fn.call(client, ...argv(keys, args));
     },
     queue(pipeline, keys, args) {
       const fn = (pipeline as unknown as Callable)[command];
@@ -54,7 +80,7 @@ export function luaScript(pkg: string, name: string, lua: string, version: strin
           `script ${command} is not registered on the client this pipeline came from`,
         );
       }
-      fn.call(pipeline, keys.length, ...keys, ...args);
+      fn.call(pipeline, ...argv(keys, args));
     },
   };
 }

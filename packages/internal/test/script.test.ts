@@ -41,6 +41,27 @@ describe.each(redisTargets())('luaScript on $name', (target) => {
     expect(() => other.queue(fresh.pipeline(), ['k'], [])).toThrow(/not registered/);
   });
 
+  it('with a fixed key count, routes auto-pipelined calls by their first key', async () => {
+    // Keys in many slots, all sent in the same tick through an auto-pipelining client.
+    const setIfBigger = luaScript(
+      'test',
+      'max',
+      "local v = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > v then redis.call('SET', KEYS[1], ARGV[1]) end return redis.call('GET', KEYS[1])",
+      '1',
+      { keys: 1 },
+    );
+    const client = redis.connect({ enableAutoPipelining: true });
+    setIfBigger.register(client);
+    const keys = Array.from({ length: 40 }, (_, i) => `${redis.prefix}:{m${i}}`);
+    const results = await Promise.all(
+      keys.map((key, i) => setIfBigger.run(client, [key], [i + 1])),
+    );
+    expect(results).toEqual(keys.map((_, i) => String(i + 1)));
+    expect(() => setIfBigger.run(client, [keys[0] as string, 'x'], [1])).toThrow(
+      /takes 1 keys, got 2/,
+    );
+  });
+
   it('tells a Cluster from a standalone client', () => {
     expect(isCluster(redis.client)).toBe(target.name === 'cluster');
     expect(masters(redis.client)).toHaveLength(target.name === 'cluster' ? 3 : 1);

@@ -18,11 +18,16 @@ declare module 'vitest' {
   }
 }
 
+/** Client options a suite may vary; the rest are ioredis defaults. */
+export interface ClientOptions {
+  enableAutoPipelining?: boolean;
+}
+
 /** A deployment a shared suite runs against. */
 export interface RedisTarget {
   readonly name: 'standalone' | 'cluster';
   /** A new client; the caller closes it (or let {@link useRedis} do it). */
-  connect(): RedisClient;
+  connect(options?: ClientOptions): RedisClient;
 }
 
 function provided(): ProvidedRedis {
@@ -43,8 +48,8 @@ function provided(): ProvidedRedis {
 export function redisTargets(): RedisTarget[] {
   const { standaloneUrl, clusterNodes } = provided();
   return [
-    { name: 'standalone', connect: () => new Redis(standaloneUrl) },
-    { name: 'cluster', connect: () => new Cluster(clusterNodes) },
+    { name: 'standalone', connect: (options = {}) => new Redis(standaloneUrl, options) },
+    { name: 'cluster', connect: (options = {}) => new Cluster(clusterNodes, options) },
   ];
 }
 
@@ -60,7 +65,7 @@ export interface RedisFixture {
   /** This test's own key prefix; everything under it is deleted after the test. */
   readonly prefix: string;
   /** Another client to the same deployment, closed after the describe block. */
-  connect(): RedisClient;
+  connect(options?: ClientOptions): RedisClient;
 }
 
 /**
@@ -93,8 +98,8 @@ export function useRedis(target: RedisTarget): RedisFixture {
     get prefix() {
       return prefix;
     },
-    connect() {
-      const c = target.connect();
+    connect(options) {
+      const c = target.connect(options);
       extra.push(c);
       return c;
     },
