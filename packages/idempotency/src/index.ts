@@ -1,2 +1,34 @@
 /** The version of @boxoffice/idempotency this build is (from its package.json). */
 export const VERSION: string = __PACKAGE_VERSION__;
+
+export {
+  IdempotencyInFlightError,
+  IdempotencyKeyInvalidError,
+  IdempotencyKeyReuseError,
+  IdempotencyStoreUnavailableError,
+  type KeyProblem,
+} from './errors.js';
+export { canonicalJson, defaultFingerprint } from './fingerprint.js';
+export { MAX_KEY_LENGTH, parseIdempotencyKey } from './header.js';
+export { type KeepAliveOptions, Lease, type ResultToStore } from './lease.js';
+export {
+  DEFAULT_REPLAY_HEADERS,
+  HEADERS,
+  type IdempotencyOptions,
+  idempotency,
+} from './middleware.js';
+export { PROBLEM_TYPES } from './problem.js';
+export {
+  type ClaimOptions,
+  type ClaimResult,
+  type DedupeOptions,
+  type DedupeResult,
+  type IdempotencyRecord,
+  IdempotencyStore,
+  type IdempotencyStoreOptions,
+  type KeyOptions,
+  type RunContext,
+  type RunOptions,
+  type RunResult,
+  type StoredResult,
+} from './store.js';

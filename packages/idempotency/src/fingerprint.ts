@@ -1,0 +1,45 @@
+import { createHash, hash } from 'node:crypto';
+import type { Request } from 'express';
+
+/**
+ * JSON with object keys sorted at every level, so that `{"a":1,"b":2}` and `{"b":2,"a":1}` have
+ * the same fingerprint. `toJSON` is honoured and `undefined` members are dropped, as in `JSON.stringify`.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value !== null && typeof value === 'object') {
+    const withToJson = value as { toJSON?: () => unknown };
+    if (typeof withToJson.toJSON === 'function') return canonicalJson(withToJson.toJSON());
+    if (Array.isArray(value)) {
+      return `[${value.map((item) => (isAbsent(item) ? 'null' : canonicalJson(item))).join(',')}]`;
+    }
+    const record = value as Record<string, unknown>;
+    const members: string[] = [];
+    for (const name of Object.keys(record).sort()) {
+      const member = record[name];
+      if (!isAbsent(member)) members.push(`${JSON.stringify(name)}:${canonicalJson(member)}`);
+    }
+    return `{${members.join(',')}}`;
+  }
+  return isAbsent(value) ? 'null' : (JSON.stringify(value) ?? 'null');
+}
+
+function isAbsent(value: unknown): boolean {
+  return value === undefined || typeof value === 'function' || typeof value === 'symbol';
+}
+
+/**
+ * The default request fingerprint: SHA-256 (base64url) of the method, the URL (path and query) and
+ * the parsed body — canonical JSON for objects, the bytes for `express.raw()`, the text for
+ * `express.text()`. Mount a body parser before the middleware, or the body is not covered.
+ */
+export function defaultFingerprint(req: Request): string {
+  const head = `${req.method} ${req.originalUrl ?? req.url}\n`;
+  const body: unknown = req.body;
+  if (Buffer.isBuffer(body)) {
+    return createHash('sha256').update(head).update('b').update(body).digest('base64url');
+  }
+  // One-shot hashing: no Hash object per request.
+  if (typeof body === 'string') return hash('sha256', `${head}s${body}`, 'base64url');
+  if (body === undefined) return hash('sha256', head, 'base64url');
+  return hash('sha256', `${head}j${canonicalJson(body)}`, 'base64url');
+}

@@ -1,0 +1,71 @@
+import { IdempotencyKeyInvalidError } from './errors.js';
+
+/** Longest accepted key, in characters (all ASCII). */
+export const MAX_KEY_LENGTH = 255;
+
+/**
+ * Parse an `Idempotency-Key` header value: a Structured Field string (`"..."`, with `\"` and `\\`
+ * escapes, parameters after it ignored) as the IETF draft specifies, or for compatibility a bare
+ * token. The key must be 1–255 printable ASCII characters. Throws
+ * {@link IdempotencyKeyInvalidError} (`reason` `'missing'`, `'malformed'` or `'too_long'`).
+ */
+export function parseIdempotencyKey(header: string | string[] | undefined): string {
+  if (header === undefined) {
+    throw new IdempotencyKeyInvalidError('missing', 'the Idempotency-Key header is required');
+  }
+  if (Array.isArray(header)) {
+    if (header.length !== 1) return malformed('the Idempotency-Key header must appear once');
+    header = header[0] as string;
+  }
+  const value = header.replace(/^[ \t]+|[ \t]+$/g, '');
+  let key: string;
+  if (value.startsWith('"')) {
+    let i = 1;
+    key = '';
+    for (;;) {
+      if (i >= value.length) return malformed('the Idempotency-Key string is not closed');
+      const ch = value.charCodeAt(i);
+      if (ch === 0x22) break;
+      if (ch === 0x5c) {
+        const next = value[i + 1];
+        if (next !== '"' && next !== '\\') {
+          return malformed('the Idempotency-Key string has an invalid escape');
+        }
+        key += next;
+        i += 2;
+        continue;
+      }
+      if (ch < 0x20 || ch > 0x7e) {
+        return malformed('the Idempotency-Key must contain only printable ASCII characters');
+      }
+      key += value[i];
+      i++;
+    }
+    const rest = value.slice(i + 1);
+    // Structured Field parameters (`;name=value`) may follow the string; they carry nothing here.
+    if (rest !== '' && !/^;[\x20-\x7e]*$/.test(rest)) {
+      return malformed('unexpected characters after the Idempotency-Key string');
+    }
+  } else {
+    if (!/^[\x21-\x7e]+$/.test(value) || value.includes('"')) {
+      return malformed(
+        value === ''
+          ? 'the Idempotency-Key header is empty'
+          : 'the Idempotency-Key must be a quoted string or a token of printable ASCII characters',
+      );
+    }
+    key = value;
+  }
+  if (key.length === 0) return malformed('the Idempotency-Key must not be empty');
+  if (key.length > MAX_KEY_LENGTH) {
+    throw new IdempotencyKeyInvalidError(
+      'too_long',
+      `the Idempotency-Key must be at most ${MAX_KEY_LENGTH} characters, got ${key.length}`,
+    );
+  }
+  return key;
+}
+
+function malformed(message: string): never {
+  throw new IdempotencyKeyInvalidError('malformed', message);
+}

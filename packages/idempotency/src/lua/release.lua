@@ -1,0 +1,13 @@
+-- Give a claim up (the handler failed or its result is not cached) so that a retry runs again.
+-- Only the current owner can release; a lapsed owner cannot delete a newer owner's claim.
+--
+-- KEYS[1]  the record hash
+-- ARGV[1]  owner token of the claim
+--
+-- Returns 1 when released, 0 when the caller no longer owns the claim.
+local key = KEYS[1]
+if redis.call('HGET', key, 'owner') ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', key)
+return 1

@@ -1,0 +1,353 @@
+import { check } from '@boxoffice/internal';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { type IdempotencyKeyInvalidError, IdempotencyStoreUnavailableError } from './errors.js';
+import { defaultFingerprint } from './fingerprint.js';
+import { parseIdempotencyKey } from './header.js';
+import type { Lease } from './lease.js';
+import { sendProblem } from './problem.js';
+import { IdempotencyStore, type StoredResult } from './store.js';
+
+/** Response headers the middleware sets. */
+export const HEADERS = Object.freeze({
+  /** Request header carrying the key. */
+  key: 'idempotency-key',
+  /** On replays: `true`. */
+  replayed: 'idempotent-replayed',
+  /** When the key's record expires (HTTP-date), on every response to a request with a valid key. */
+  expires: 'idempotency-key-expires',
+  /** `false` when the response body was too large to store (replays then carry no body). */
+  bodyStored: 'idempotency-body-stored',
+});
+
+/** Headers stored and replayed by default (plus those in `replayHeaders`). */
+export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
+  'content-type',
+  'content-language',
+  'location',
+  'etag',
+  'last-modified',
+  'cache-control',
+]);
+
+/** Options of {@link idempotency}. */
+export interface IdempotencyOptions {
+  /** Where claims and results live. Required. */
+  store: IdempotencyStore;
+  /** Answer 400 when a request has no `Idempotency-Key`; when false such requests pass through. @defaultValue true */
+  required?: boolean;
+  /**
+   * The caller a key belongs to, so one user can never replay another's response. Mind Express's
+   * `trust proxy` setting behind a proxy. @defaultValue (req) => req.user?.id ?? req.ip
+   */
+  scope?: (req: Request) => string | number | null | undefined;
+  /** Digest of the request; the same key with another fingerprint is answered 422. @defaultValue {@link defaultFingerprint} */
+  fingerprint?: (req: Request) => string;
+  /** While the first request with a key runs: answer 409 at once, or wait for its result. @defaultValue 'reject' */
+  inFlight?: 'reject' | 'wait';
+  /** Longest wait in `'wait'` mode before answering 409. @defaultValue 5_000 */
+  waitMs?: number;
+  /** Which final statuses are stored and replayed; for the others the key is released so a retry runs again. @defaultValue (status) => status < 500 */
+  cache?: (status: number) => boolean;
+  /** Bodies larger than this are not stored (status and headers are; see README). @defaultValue 1_048_576 */
+  maxBodyBytes?: number;
+  /** Response headers to store and replay besides {@link DEFAULT_REPLAY_HEADERS} (case-insensitive). @defaultValue [] */
+  replayHeaders?: readonly string[];
+  /** When Redis is unreachable, run the handler unguarded instead of answering 503. @defaultValue false */
+  failOpen?: boolean;
+  /**
+   * The lease is renewed while the handler runs, for at most this long; a handler that has not
+   * responded by then loses its key once the lease lapses, and a retry may run. @defaultValue 60_000
+   */
+  handlerTimeoutMs?: number;
+  /** Reports failures that cannot reach the client (storing a result, renewing a lease). @defaultValue process.emitWarning */
+  onError?: (error: unknown, req: Request) => void;
+}
+
+const DEFAULTS = Object.freeze({
+  store: undefined as unknown as IdempotencyStore,
+  required: true,
+  scope: (req: Request): string | number | null | undefined =>
+    (req as Request & { user?: { id?: string | number } }).user?.id ?? req.ip,
+  fingerprint: defaultFingerprint as (req: Request) => string,
+  inFlight: 'reject' as 'reject' | 'wait',
+  waitMs: 5_000,
+  cache: (status: number) => status < 500,
+  maxBodyBytes: 1_048_576,
+  replayHeaders: [] as readonly string[],
+  failOpen: false,
+  handlerTimeoutMs: 60_000,
+  onError: (error: unknown, _req: Request): void => {
+    process.emitWarning(error instanceof Error ? error : String(error), {
+      code: 'BOXOFFICE_IDEMPOTENCY',
+    });
+  },
+});
+
+const PASS_THROUGH = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+type Chunk = string | Uint8Array | null | undefined;
+
+function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+function retryAfterSec(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)));
+}
+
+/**
+ * Express middleware implementing the IETF `Idempotency-Key` header: the first request with a key
+ * runs the handler and its response (status, allowlisted headers, body bytes) is stored; later
+ * requests with the same key (per `scope`) get it replayed with `Idempotent-Replayed: true`,
+ * without running the handler. 400 for a missing/malformed key, 422 for a key reused with another
+ * payload, 409 (+ `Retry-After`) while the first request is in flight (or, in `'wait'` mode, its
+ * result), 503 (+ `Retry-After`) when Redis is unreachable. `GET`, `HEAD` and `OPTIONS` pass through.
+ */
+export function idempotency(options: IdempotencyOptions): RequestHandler {
+  const o = check.mergeOptions('idempotency options', DEFAULTS, options);
+  if (!(o.store instanceof IdempotencyStore)) {
+    throw new TypeError(`store must be an IdempotencyStore, got ${check.show(o.store)}`);
+  }
+  const { store } = o;
+  check.boolean('required', o.required);
+  check.func('scope', o.scope);
+  check.func('fingerprint', o.fingerprint);
+  check.oneOf('inFlight', o.inFlight, ['reject', 'wait']);
+  check.integer('waitMs', o.waitMs, { max: 3_600_000 });
+  check.func('cache', o.cache);
+  check.integer('maxBodyBytes', o.maxBodyBytes, { max: 512 * 1_048_576 });
+  if (!Array.isArray(o.replayHeaders)) {
+    throw new TypeError(`replayHeaders must be an array, got ${check.show(o.replayHeaders)}`);
+  }
+  const replayHeaders = [
+    ...new Set([
+      ...DEFAULT_REPLAY_HEADERS,
+      ...o.replayHeaders.map((h, i) =>
+        check.text(`replayHeaders[${i}]`, h, { maxBytes: 256, printable: true }).toLowerCase(),
+      ),
+    ]),
+  ];
+  check.boolean('failOpen', o.failOpen);
+  check.integer('handlerTimeoutMs', o.handlerTimeoutMs, { min: 1 });
+  check.func('onError', o.onError);
+  const waitMs = o.inFlight === 'wait' ? o.waitMs : 0;
+  const retentionMs = store.options.retentionSec * 1000;
+
+  return function idempotencyMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (PASS_THROUGH.has(req.method)) {
+      next();
+      return;
+    }
+    const header = req.headers[HEADERS.key];
+    if (header === undefined && !o.required) {
+      next();
+      return;
+    }
+    let key: string;
+    try {
+      key = parseIdempotencyKey(header);
+    } catch (error) {
+      const e = error as IdempotencyKeyInvalidError;
+      sendProblem(res, {
+        status: 400,
+        code: 'IDEMPOTENCY_KEY_INVALID',
+        title: e.reason === 'missing' ? 'Idempotency-Key missing' : 'Idempotency-Key malformed',
+        detail: e.message,
+      });
+      return;
+    }
+    let scope: string;
+    let fingerprint: string;
+    try {
+      scope = String(o.scope(req) ?? '');
+      fingerprint = o.fingerprint(req);
+    } catch (error) {
+      if (o.fingerprint !== defaultFingerprint) {
+        next(error);
+        return;
+      }
+      // Only bad input makes the default fail (e.g. JSON nested deeper than the stack allows).
+      sendProblem(res, {
+        status: 400,
+        code: 'IDEMPOTENCY_FINGERPRINT_FAILED',
+        title: 'Request cannot be fingerprinted',
+        detail: (error as Error).message,
+      });
+      return;
+    }
+    store
+      .claim(key, { scope, fingerprint, waitMs })
+      .then(
+        (claim) => {
+          switch (claim.outcome) {
+            case 'claimed':
+              return guard(claim.lease, req, res, next);
+            case 'done':
+              return replay(res, claim.result);
+            case 'busy':
+              return sendProblem(
+                res,
+                {
+                  status: 409,
+                  code: 'IDEMPOTENCY_IN_FLIGHT',
+                  title: 'Request in flight',
+                  detail: `a request with this Idempotency-Key is still being processed; retry later`,
+                },
+                {
+                  'retry-after': retryAfterSec(claim.retryAfterMs),
+                  [HEADERS.expires]: httpDate(claim.expiresAt),
+                },
+              );
+            case 'mismatch':
+              return sendProblem(
+                res,
+                {
+                  status: 422,
+                  code: 'IDEMPOTENCY_KEY_REUSED',
+                  title: 'Idempotency-Key reused',
+                  detail: 'this Idempotency-Key was already used with a different request payload',
+                },
+                claim.expiresAt > 0 ? { [HEADERS.expires]: httpDate(claim.expiresAt) } : {},
+              );
+          }
+        },
+        (error: unknown) => {
+          if (!(error instanceof IdempotencyStoreUnavailableError)) return next(error);
+          if (o.failOpen) return next();
+          sendProblem(
+            res,
+            {
+              status: 503,
+              code: 'IDEMPOTENCY_STORE_UNAVAILABLE',
+              title: 'Idempotency store unavailable',
+              detail: 'the request was not processed because its Idempotency-Key cannot be checked',
+            },
+            { 'retry-after': '1' },
+          );
+        },
+      )
+      // A throw while replaying or answering (e.g. a stored header Node refuses) goes to Express.
+      .catch(next);
+  };
+
+  function replay(res: Response, result: StoredResult): void {
+    const headers: Record<string, string | string[] | number> = { ...result.headers };
+    headers[HEADERS.replayed] = 'true';
+    if (result.expiresAt > 0) headers[HEADERS.expires] = httpDate(result.expiresAt);
+    headers['content-length'] = result.body.length;
+    res.writeHead(result.status, headers);
+    res.end(result.body);
+  }
+
+  // Records what the handler sends and, before the response completes, stores it (or releases the
+  // key). Storing before the last byte leaves means a client that saw the response can only be
+  // answered with its replay, never with a 409.
+  function guard(lease: Lease, req: Request, res: Response, next: NextFunction): void {
+    res.setHeader(HEADERS.expires, httpDate(Date.now() + retentionMs));
+    const stopRenewal = lease.keepAlive({
+      maxMs: o.handlerTimeoutMs,
+      onError: (error) => o.onError(error, req),
+    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let oversize = false;
+    let ended = false;
+    const record = (chunk: Chunk, encoding?: BufferEncoding) => {
+      if (chunk == null || oversize) return;
+      const buffer =
+        typeof chunk === 'string'
+          ? Buffer.from(chunk, encoding ?? 'utf8')
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      size += buffer.length;
+      if (size > o.maxBodyBytes) {
+        oversize = true;
+        chunks.length = 0;
+      } else {
+        chunks.push(buffer);
+      }
+    };
+
+    const originalWriteHead = res.writeHead;
+    const originalWrite = res.write;
+    const originalEnd = res.end;
+
+    res.writeHead = function writeHead(this: Response, status: number, ...rest: unknown[]) {
+      if (!o.cache(status)) this.removeHeader(HEADERS.expires);
+      else if (Number(this.getHeader('content-length')) > o.maxBodyBytes) {
+        this.setHeader(HEADERS.bodyStored, 'false');
+      }
+      return (originalWriteHead as (...args: unknown[]) => Response).call(this, status, ...rest);
+    } as Response['writeHead'];
+
+    res.write = function write(this: Response, chunk: Chunk, encoding?: unknown, cb?: unknown) {
+      if (!ended)
+        record(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined);
+      return (originalWrite as (...args: unknown[]) => boolean).call(this, chunk, encoding, cb);
+    } as Response['write'];
+
+    res.end = function end(this: Response, chunk?: unknown, encoding?: unknown, cb?: unknown) {
+      if (typeof chunk === 'function') {
+        cb = chunk;
+        chunk = undefined;
+        encoding = undefined;
+      } else if (typeof encoding === 'function') {
+        cb = encoding;
+        encoding = undefined;
+      }
+      const finish = () =>
+        (originalEnd as (...args: unknown[]) => Response).call(
+          this,
+          ...(chunk === undefined ? [] : encoding === undefined ? [chunk] : [chunk, encoding]),
+          ...(cb === undefined ? [] : [cb]),
+        );
+      if (ended) return finish();
+      ended = true;
+      stopRenewal();
+      record(
+        chunk as Chunk,
+        typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined,
+      );
+      settle().then(finish, (error: unknown) => {
+        o.onError(error, req);
+        finish();
+      });
+      return this;
+    } as Response['end'];
+
+    async function settle(): Promise<void> {
+      const status = res.statusCode;
+      if (!o.cache(status)) {
+        await lease.release();
+        return;
+      }
+      const headers: Record<string, string | string[]> = {};
+      for (const name of replayHeaders) {
+        const value = res.getHeader(name);
+        if (value !== undefined) headers[name] = Array.isArray(value) ? value : String(value);
+      }
+      if (oversize) {
+        // The operation happened, so the key must not run again; its replay carries no body.
+        delete headers['content-type'];
+        headers[HEADERS.bodyStored] = 'false';
+        if (!res.headersSent) res.setHeader(HEADERS.bodyStored, 'false');
+      }
+      const expiresAt = await lease.complete({
+        status,
+        headers,
+        body: oversize ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+      });
+      if (expiresAt === null) {
+        o.onError(
+          new Error(
+            `idempotency key ${JSON.stringify(lease.key)}: the lease lapsed and another request took the key over; this response was not stored`,
+          ),
+          req,
+        );
+      } else if (!res.headersSent) {
+        res.setHeader(HEADERS.expires, httpDate(expiresAt));
+      }
+    }
+
+    next();
+  }
+}

@@ -1,0 +1,449 @@
+import { hash, randomUUID } from 'node:crypto';
+import { check, keyPrefix, type RedisClient, type RedisScript, sleep } from '@boxoffice/internal';
+import {
+  IdempotencyInFlightError,
+  IdempotencyKeyReuseError,
+  IdempotencyStoreUnavailableError,
+} from './errors.js';
+import { Lease, type LeaseBackend } from './lease.js';
+import { Renewer } from './renewer.js';
+import { scripts } from './scripts.js';
+import { Deadlines } from './timeout.js';
+
+/** Options of {@link IdempotencyStore}. */
+export interface IdempotencyStoreOptions {
+  /** First part of every Redis key. @defaultValue 'bo' */
+  prefix?: string;
+  /** How long a stored result is kept (and replayed), counted from when it is stored. @defaultValue 86_400 */
+  retentionSec?: number;
+  /**
+   * How long a claim stays valid without renewal. A crashed owner blocks its key for at most this
+   * long; then the next caller takes it over. @defaultValue 10_000
+   */
+  leaseMs?: number;
+  /**
+   * Longest wait for one Redis call (checked every `timeoutMs / 4`, so up to 1.25× this); past it
+   * the operation fails with {@link IdempotencyStoreUnavailableError} (the middleware answers 503).
+   * @defaultValue 2_000
+   */
+  timeoutMs?: number;
+}
+
+const DEFAULTS: Readonly<Required<IdempotencyStoreOptions>> = Object.freeze({
+  prefix: 'bo',
+  retentionSec: 86_400,
+  leaseMs: 10_000,
+  timeoutMs: 2_000,
+});
+
+/** Which key, for whom, with which payload. */
+export interface KeyOptions {
+  /** Namespace of the key, e.g. the caller's user id: the same key in two scopes is two records. @defaultValue '' */
+  scope?: string;
+  /** Digest of the payload; a replay with a different one is refused. @defaultValue '' */
+  fingerprint?: string;
+}
+
+/** Options of {@link IdempotencyStore.claim}. */
+export interface ClaimOptions extends KeyOptions {
+  /** While another owner's lease is live, poll (with backoff) up to this long. 0: answer at once. @defaultValue 0 */
+  waitMs?: number;
+  /** Stops waiting early (rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/** A stored result, as replayed. */
+export interface StoredResult {
+  /** HTTP status (0 for `store.run` values). */
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+  /** When the key was first claimed (ms since the epoch, Redis server time). */
+  createdAt: number;
+  completedAt: number;
+  /** When the record expires (ms since the epoch, Redis server time). */
+  expiresAt: number;
+}
+
+/** The outcome of {@link IdempotencyStore.claim}. */
+export type ClaimResult =
+  | { readonly outcome: 'claimed'; readonly lease: Lease; readonly expiresAt: number }
+  | { readonly outcome: 'busy'; readonly retryAfterMs: number; readonly expiresAt: number }
+  | { readonly outcome: 'done'; readonly result: StoredResult }
+  | { readonly outcome: 'mismatch'; readonly expiresAt: number };
+
+/** What {@link IdempotencyStore.get} shows about a key. */
+export interface IdempotencyRecord {
+  state: 'in_flight' | 'done';
+  fingerprint: string;
+  /** The stored status, for `done` records. */
+  status?: number;
+  createdAt: number;
+  completedAt?: number;
+  /** For `in_flight` records: when the owner's lease lapses unless renewed. */
+  leaseUntil?: number;
+  /** How many owners claimed the key (more than 1 after takeovers of lapsed leases). */
+  attempt: number;
+  /** When the record expires (ms since the epoch); -1 if it has no expiry. */
+  expiresAt: number;
+}
+
+/** Options of {@link IdempotencyStore.run}. */
+export interface RunOptions extends KeyOptions {
+  /** While another caller runs the same key: wait for its result, or throw at once. @defaultValue 'wait' */
+  inFlight?: 'reject' | 'wait';
+  /** Longest wait in `'wait'` mode before {@link IdempotencyInFlightError}. @defaultValue 5_000 */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+/** What {@link IdempotencyStore.run} returns. */
+export interface RunResult<T> {
+  /** True when `value` is a stored result of an earlier run (the function did not run). */
+  replayed: boolean;
+  value: T;
+  /**
+   * False when the function ran but its value could not be stored (Redis failed, or the lease
+   * lapsed and another caller took the key over).
+   */
+  stored: boolean;
+}
+
+/** What the function given to `run` learns about its claim. */
+export interface RunContext {
+  /** 1 on the first claim; > 1 when an earlier owner's lease lapsed (it may have partly run). */
+  attempt: number;
+}
+
+/** Options of {@link IdempotencyStore.dedupe}. */
+export interface DedupeOptions {
+  /** Namespace, e.g. the consumer's name: each consumer dedupes on its own. @defaultValue '' */
+  scope?: string;
+  /** Longest wait while another delivery of the same event is being processed. @defaultValue 5_000 */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+/** What {@link IdempotencyStore.dedupe} returns. */
+export interface DedupeResult<T> {
+  /** True when the event was already processed: the function did not run. */
+  duplicate: boolean;
+  /** The function's value (stored and returned again for duplicates). */
+  value: T;
+}
+
+const RUN_DEFAULTS = Object.freeze({
+  scope: '',
+  fingerprint: '',
+  inFlight: 'wait' as 'reject' | 'wait',
+  waitMs: 5_000,
+  signal: undefined as AbortSignal | undefined,
+});
+
+const DEDUPE_DEFAULTS = Object.freeze({
+  scope: '',
+  waitMs: 5_000,
+  signal: undefined as AbortSignal | undefined,
+});
+
+function optionalString(name: string, value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`${name} must be a string, got ${check.show(value)}`);
+  }
+  const bytes = check.byteLength(value);
+  if (bytes > 1024) throw new RangeError(`${name} must be at most 1024 bytes, got ${bytes}`);
+  return value;
+}
+
+/** An integer reply element: a number, or a numeric string/Buffer; nil is 0. */
+function int(value: unknown): number {
+  if (typeof value === 'number') return value;
+  return value == null ? 0 : Number(String(value));
+}
+
+/**
+ * Idempotency records in Redis: claim a key (one atomic step), then store the result or release
+ * the claim. Claims are leases: a crashed owner blocks its key for at most `leaseMs`, after which
+ * the next caller takes it over atomically. Results are kept `retentionSec` from when they are stored.
+ *
+ * Keys: one hash per (scope, key) at `<prefix>:idem:{<sha256(scope, key)>}`, so user input never
+ * breaks key rules and each record lives in one Cluster slot.
+ */
+export class IdempotencyStore {
+  /** The validated options. */
+  readonly options: Readonly<Required<IdempotencyStoreOptions>>;
+  private readonly backend: LeaseBackend;
+  private readonly deadlines: Deadlines;
+
+  constructor(
+    readonly client: RedisClient,
+    options?: IdempotencyStoreOptions,
+  ) {
+    if (
+      client === null ||
+      typeof client !== 'object' ||
+      typeof client.defineCommand !== 'function'
+    ) {
+      throw new TypeError(`client must be an ioredis Redis or Cluster, got ${check.show(client)}`);
+    }
+    const o = check.mergeOptions('IdempotencyStore options', DEFAULTS, options);
+    keyPrefix('prefix', o.prefix);
+    check.integer('retentionSec', o.retentionSec, { min: 1, max: 365 * 86_400 });
+    check.integer('leaseMs', o.leaseMs, { min: 30, max: 86_400_000 });
+    check.integer('timeoutMs', o.timeoutMs, { min: 1, max: 600_000 });
+    this.options = o;
+    this.deadlines = new Deadlines(o.timeoutMs);
+    // Define every script now, not on first use: with `enableAutoPipelining`, ioredis copies the
+    // defined commands into each auto-pipeline when it creates it, so a script first defined while a
+    // pipeline is open for the current tick is missing from it (and ioredis then fails the batch).
+    for (const script of Object.values(scripts)) script.register(client);
+    this.backend = {
+      leaseMs: o.leaseMs,
+      retentionSec: o.retentionSec,
+      renewer: new Renewer(o.leaseMs),
+      exec: (operation, script, key, args) => this.exec(operation, script, key, args),
+    };
+  }
+
+  /** The Redis key of the record of (scope, key). */
+  redisKey(key: string, scope = ''): string {
+    const digest = hash('sha256', `${scope.length}:${scope}:${key}`, 'base64url');
+    return `${this.options.prefix}:idem:{${digest}}`;
+  }
+
+  private exec(
+    operation: string,
+    script: RedisScript,
+    key: string,
+    args: (string | number | Buffer)[],
+    onLateReply?: (reply: unknown) => void,
+    binaryReply = false,
+  ): Promise<unknown> {
+    let pending: Promise<unknown>;
+    try {
+      if (binaryReply) {
+        // ioredis defines `<command>Buffer` beside every script command: bulk replies as Buffers,
+        // so stored bodies come back byte for byte without an encoding step.
+        script.register(this.client);
+        const fn = (
+          this.client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+        )[`${script.command}Buffer`] as (...a: unknown[]) => Promise<unknown>;
+        pending = fn.call(this.client, 1, key, ...args);
+      } else {
+        pending = script.run(this.client, [key], args as (string | number)[]);
+      }
+    } catch (error) {
+      return Promise.reject(new IdempotencyStoreUnavailableError(operation, { cause: error }));
+    }
+    return this.deadlines.race(pending, `idempotency ${operation}`).catch((error: unknown) => {
+      // A command that timed out may still run later (ioredis queues commands while reconnecting).
+      pending.then(onLateReply, () => {});
+      throw new IdempotencyStoreUnavailableError(operation, { cause: error });
+    });
+  }
+
+  private validateKey(key: unknown, options: KeyOptions): { scope: string; fingerprint: string } {
+    check.text('key', key, { maxBytes: 1024, printable: true });
+    return {
+      scope: optionalString('scope', options.scope ?? ''),
+      fingerprint: optionalString('fingerprint', options.fingerprint ?? ''),
+    };
+  }
+
+  /**
+   * Claim `key` in one atomic step. Outcomes: `claimed` (you own it: run, then `complete` or
+   * `release` the lease, renewing it meanwhile), `busy` (another owner's lease is live, even after
+   * waiting `waitMs`), `done` (replay the stored result), `mismatch` (stored with another fingerprint).
+   * Throws {@link IdempotencyStoreUnavailableError} when Redis fails.
+   */
+  async claim(key: string, options: ClaimOptions = {}): Promise<ClaimResult> {
+    check.plainObject('options', options);
+    const { scope, fingerprint } = this.validateKey(key, options);
+    const waitMs = check.integer('waitMs', options.waitMs ?? 0, { max: 3_600_000 });
+    const signal = check.optionalSignal('signal', options.signal);
+    const redisKey = this.redisKey(key, scope);
+    if (waitMs === 0) return this.claimOnce(redisKey, key, scope, fingerprint);
+    const deadline = Date.now() + waitMs;
+    let pause = 10;
+    for (;;) {
+      const result = await this.claimOnce(redisKey, key, scope, fingerprint);
+      if (result.outcome !== 'busy') return result;
+      const left = deadline - Date.now();
+      if (left <= 0) return result;
+      // Poll with backoff, but never sleep far past the moment the owner's lease could lapse.
+      await sleep(Math.max(1, Math.min(pause, left, result.retryAfterMs + 5)), signal);
+      pause = Math.min(pause * 1.5, 250);
+    }
+  }
+
+  private claimOnce(
+    redisKey: string,
+    key: string,
+    scope: string,
+    fingerprint: string,
+  ): Promise<ClaimResult> {
+    const token = randomUUID();
+    return this.exec(
+      'claim',
+      scripts.claim,
+      redisKey,
+      [token, fingerprint, this.options.leaseMs, this.options.retentionSec * 1000],
+      // The caller was told the store is unavailable; if the claim lands after all, give it up at
+      // once instead of blocking the key for a whole lease.
+      (late) => {
+        if (Array.isArray(late) && late[0] === 1) {
+          this.exec('release', scripts.release, redisKey, [token]).catch(() => {});
+        }
+      },
+      true,
+    ).then((reply) =>
+      this.parseClaim(reply as (string | number | Buffer | null)[], redisKey, key, scope, token),
+    );
+  }
+
+  private parseClaim(
+    reply: (string | number | Buffer | null)[],
+    redisKey: string,
+    key: string,
+    scope: string,
+    token: string,
+  ): ClaimResult {
+    switch (reply[0]) {
+      case 1:
+        return {
+          outcome: 'claimed',
+          lease: new Lease(this.backend, redisKey, key, scope, token, int(reply[1]), int(reply[2])),
+          expiresAt: int(reply[3]),
+        };
+      case 2:
+        return {
+          outcome: 'busy',
+          retryAfterMs: Math.max(0, int(reply[1]) - int(reply[3])),
+          expiresAt: int(reply[2]),
+        };
+      case 3:
+        return {
+          outcome: 'done',
+          result: {
+            status: int(reply[1]),
+            headers: reply[2] ? (JSON.parse(String(reply[2])) as StoredResult['headers']) : {},
+            body: Buffer.isBuffer(reply[3]) ? reply[3] : Buffer.alloc(0),
+            createdAt: int(reply[4]),
+            completedAt: int(reply[5]),
+            expiresAt: int(reply[6]),
+          },
+        };
+      case 4:
+        return { outcome: 'mismatch', expiresAt: int(reply[1]) };
+      default:
+        throw new IdempotencyStoreUnavailableError('claim', {
+          cause: new Error(`unexpected reply ${JSON.stringify(reply)}`),
+        });
+    }
+  }
+
+  /** Inspect a key: `null` when there is no record (never claimed, released, or expired). */
+  async get(key: string, options: { scope?: string } = {}): Promise<IdempotencyRecord | null> {
+    check.plainObject('options', options);
+    const { scope } = this.validateKey(key, options);
+    const r = (await this.exec('get', scripts.inspect, this.redisKey(key, scope), [])) as (
+      | string
+      | number
+      | null
+    )[];
+    if (r.length === 0) return null;
+    const state = r[0] === 'done' ? 'done' : 'in_flight';
+    const record: IdempotencyRecord = {
+      state,
+      fingerprint: String(r[1] ?? ''),
+      createdAt: int(r[3]),
+      attempt: int(r[6] ?? 1),
+      expiresAt: int(r[7]),
+    };
+    if (state === 'done') {
+      record.status = int(r[2]);
+      record.completedAt = int(r[4]);
+    } else {
+      record.leaseUntil = int(r[5]);
+    }
+    return record;
+  }
+
+  /**
+   * Run `fn` at most once per (scope, key) while its result is retained: the first caller runs it
+   * and stores its value (JSON); later callers get that value with `replayed: true`. A caller that
+   * arrives while the first one runs waits for its result (or, with `inFlight: 'reject'`, throws
+   * {@link IdempotencyInFlightError}). If `fn` throws, the claim is released and the error rethrown,
+   * so a retry runs `fn` again. A different `fingerprint` for a stored key throws
+   * {@link IdempotencyKeyReuseError}. The value must be JSON-serialisable.
+   */
+  async run<T>(
+    key: string,
+    options: RunOptions,
+    fn: (context: RunContext) => Promise<T> | T,
+  ): Promise<RunResult<T>> {
+    const o = check.mergeOptions('run options', RUN_DEFAULTS, options);
+    const { scope, fingerprint } = this.validateKey(key, o);
+    check.oneOf('inFlight', o.inFlight, ['reject', 'wait']);
+    check.integer('waitMs', o.waitMs, { max: 3_600_000 });
+    check.optionalSignal('signal', o.signal);
+    check.func('fn', fn);
+    const claim = await this.claim(key, {
+      scope,
+      fingerprint,
+      waitMs: o.inFlight === 'wait' ? o.waitMs : 0,
+      signal: o.signal,
+    });
+    switch (claim.outcome) {
+      case 'done': {
+        const text = claim.result.body.toString('utf8');
+        return {
+          replayed: true,
+          value: (text === '' ? undefined : JSON.parse(text)) as T,
+          stored: true,
+        };
+      }
+      case 'mismatch':
+        throw new IdempotencyKeyReuseError(key, scope);
+      case 'busy':
+        throw new IdempotencyInFlightError(key, scope, claim.retryAfterMs);
+    }
+    const { lease } = claim;
+    const stopRenewal = lease.keepAlive();
+    let value: T;
+    let body: Buffer;
+    try {
+      value = await fn({ attempt: lease.attempt });
+      const json = value === undefined ? '' : JSON.stringify(value);
+      body = Buffer.from(json ?? '', 'utf8');
+    } catch (error) {
+      stopRenewal();
+      await lease.release().catch(() => {});
+      throw error;
+    }
+    stopRenewal();
+    const expiresAt = await lease.complete({ status: 0, body }).catch(() => null);
+    return { replayed: false, value, stored: expiresAt !== null };
+  }
+
+  /**
+   * Consumer-side dedupe for at-least-once delivery: runs `fn` at most once per (scope, eventId)
+   * while the record is retained. Concurrent deliveries of one event wait for the first (up to
+   * `waitMs`, then {@link IdempotencyInFlightError} so the message is redelivered later). If `fn`
+   * throws, nothing is recorded and a redelivery runs it again.
+   */
+  async dedupe<T>(
+    eventId: string,
+    fn: () => Promise<T> | T,
+    options?: DedupeOptions,
+  ): Promise<DedupeResult<T>> {
+    const o = check.mergeOptions('dedupe options', DEDUPE_DEFAULTS, options);
+    check.func('fn', fn);
+    const { replayed, value } = await this.run(
+      eventId,
+      { scope: o.scope, waitMs: o.waitMs, signal: o.signal, inFlight: 'wait' },
+      () => fn(),
+    );
+    return { duplicate: replayed, value };
+  }
+}
