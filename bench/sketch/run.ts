@@ -3,6 +3,7 @@
 // Zipf(1.1) stream of 1,000,000 events over 100,000 items spread over a 3-day window of hourly
 // buckets. Reports events/s, Redis memory of the window, top-10 recall and hashing cost.
 import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { deleteByPrefix, getRedis, scanKeys } from '@boxoffice/local-redis';
 import { counterIndexes, Trending } from '@boxoffice/sketch';
 import bloomFilters from 'bloom-filters';
@@ -25,7 +26,7 @@ const prefix = `benchsketch${randomUUID().slice(0, 8)}`;
 const now = Date.now();
 
 console.log(
-  `sketch bench: ${EVENTS} events, Redis ${server.url} (${server.source}), prefix ${prefix}`,
+  `sketch bench: ${EVENTS} events, Redis ${server.url} (${server.source}), prefix ${prefix}, load average ${loadavg()[0]?.toFixed(1)}`,
 );
 const items = zipfItems(EVENTS, ITEMS, 1.1, 20_251_125);
 // Chronological over the window (just under 3 days, so every event is inside it).
@@ -40,14 +41,23 @@ const exactTop10 = [...exact]
   .slice(0, 10)
   .map(([item]) => item);
 
-async function concurrently(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+async function concurrently(
+  n: number,
+  fn: (i: number) => Promise<unknown>,
+  count = EVENTS,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: n }, async () => {
-      while (next < EVENTS) await fn(next++);
+      while (next < count) await fn(next++);
     }),
   );
 }
+
+// Every timed method first runs on the stream's first WARMUP events into throw-away keys, so that
+// none is measured with cold JIT code or an unloaded script.
+const WARMUP = Math.min(50_000, EVENTS);
+const loadBefore = loadavg()[0] as number;
 
 async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
   const start = performance.now();
@@ -82,6 +92,11 @@ try {
   // (a) exact: ZINCRBY, 50 awaited commands in flight
   {
     const key = `${prefix}:a:${Math.floor(now / HOUR)}`;
+    await concurrently(
+      CONCURRENCY,
+      (i) => redis.zincrby(`${prefix}:w:a`, 1, items[i] as string),
+      WARMUP,
+    );
     const seconds = await timed(() =>
       concurrently(CONCURRENCY, (i) => redis.zincrby(key, 1, items[i] as string)),
     );
@@ -96,6 +111,11 @@ try {
   // (a') the same, pipelined in batches of 1,000
   {
     const key = `${prefix}:p:${Math.floor(now / HOUR)}`;
+    {
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < WARMUP; i++) pipeline.zincrby(`${prefix}:w:p`, 1, items[i] as string);
+      await pipeline.exec();
+    }
     const seconds = await timed(async () => {
       for (let start = 0; start < EVENTS; start += 1000) {
         const pipeline = redis.pipeline();
@@ -115,6 +135,8 @@ try {
   // (b) Trending.record, 50 awaited calls in flight
   {
     const trending = new Trending(redis, { name: 'b', prefix });
+    const warm = new Trending(redis, { name: 'wb', prefix });
+    await concurrently(CONCURRENCY, (i) => warm.record(items[i] as string), WARMUP);
     const seconds = await timed(() =>
       concurrently(CONCURRENCY, (i) => trending.record(items[i] as string)),
     );
@@ -130,6 +152,11 @@ try {
   for (const maxItems of [10_000, 100_000]) {
     const name = `c${maxItems}`;
     const trending = new Trending(redis, { name, prefix });
+    {
+      const warm = new Trending(redis, { name: `w${name}`, prefix }).buffered({ maxItems });
+      for (let i = 0; i < WARMUP; i++) warm.record(items[i] as string);
+      await warm.close();
+    }
     const seconds = await timed(async () => {
       const buffer = trending.buffered({ maxItems, flushMs: 1000 });
       for (let i = 0; i < EVENTS; i++) {
@@ -149,6 +176,8 @@ try {
   // (d) in-process bloom-filters CountMinSketch, sized explicitly (its create() gives 1 row at 0.99)
   {
     const ref = new ReferenceCms(2719, 5);
+    const warm = new ReferenceCms(2719, 5);
+    for (let i = 0; i < WARMUP; i++) warm.update(items[i] as string);
     const seconds = await timed(() => {
       for (let i = 0; i < EVENTS; i++) ref.update(items[i] as string);
     });
@@ -271,7 +300,8 @@ if (EVENTS === 1_000_000)
     '@boxoffice/sketch — trending counts',
     [liveTable, replayTable, hashTable],
     [
-      'The machine was shared with other jobs while this ran, so absolute numbers are noisy; compare the ratios within one run.',
+      `The machine was shared with other jobs while this ran (1-minute load average ${loadBefore.toFixed(1)} at the start, ${(loadavg()[0] as number).toFixed(1)} at the end, 2 cores), so absolute numbers are noisy; compare the ratios within one run.`,
+      `Every timed method first ran on the stream's first ${WARMUP.toLocaleString('en-US')} events into throw-away keys (warm JIT, scripts loaded).`,
       'Redis is the standalone server found by `@boxoffice/local-redis` (Redis 7, no RedisBloom module).',
     ],
   );

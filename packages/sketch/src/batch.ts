@@ -4,7 +4,7 @@ import { SketchLayoutError } from './errors.js';
 /** One script invocation: its keys and arguments. */
 export interface Call {
   keys: string[];
-  args: (string | number)[];
+  args: (string | number | Buffer)[];
 }
 
 /** Items per script call: keeps each call short so Redis is never blocked for long. */
@@ -39,26 +39,29 @@ export async function runAll(
 export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
- * Like {@link runAll}, but reports each call's outcome instead of rejecting, so a caller can retry only
+ * Like {@link runAll} (one script, or the script of each call), but reports each call's outcome instead of rejecting, so a caller can retry only
  * the calls that failed (a pipeline can fail part-way, e.g. when the connection drops).
  */
 export async function runSettled(
   client: RedisClient,
-  script: RedisScript,
+  scripts: RedisScript | ((call: number) => RedisScript),
   calls: readonly Call[],
 ): Promise<Settled[]> {
   if (calls.length === 0) return [];
+  const scriptOf = typeof scripts === 'function' ? scripts : () => scripts;
   if (calls.length === 1) {
     const only = calls[0] as Call;
     try {
-      return [{ ok: true, value: await script.run(client, only.keys, only.args) }];
+      return [{ ok: true, value: await scriptOf(0).run(client, only.keys, only.args) }];
     } catch (error) {
       return [{ ok: false, error }];
     }
   }
-  script.register(client);
+  for (let i = 0; i < calls.length; i++) scriptOf(i).register(client);
   const pipeline = client.pipeline();
-  for (const call of calls) script.queue(pipeline, call.keys, call.args);
+  calls.forEach((call, i) => {
+    scriptOf(i).queue(pipeline, call.keys, call.args);
+  });
   let results: [Error | null, unknown][];
   try {
     results = (await pipeline.exec()) ?? [];

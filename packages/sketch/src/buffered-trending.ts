@@ -13,7 +13,7 @@ export interface PendingEvent {
 
 /** @internal What a buffer needs from its Trending. */
 export interface BufferSink {
-  prepare(value: unknown, n: unknown, options: unknown): PendingEvent;
+  prepare(value: unknown, n: unknown, options: unknown, into: PendingEvent): PendingEvent;
   write(
     events: readonly PendingEvent[],
   ): Promise<{ counted: boolean[]; failed: PendingEvent[]; error: unknown }>;
@@ -47,11 +47,16 @@ export class BufferedTrending {
   readonly #maxItems: number;
   readonly #onError: ((error: FlushError) => void) | undefined;
   readonly #timer: NodeJS.Timeout;
-  // bucket → item → summed n
-  #counts = new Map<number, Map<string, number>>();
+  // bucket → item → summed n (in a holder: one Map lookup for a repeated item)
+  #counts = new Map<number, Map<string, { n: number }>>();
+  // record() validates into this object (no allocation per event); #add copies what it keeps
+  readonly #scratch: PendingEvent = { bucket: 0, item: '', n: 0, dedupeBy: undefined };
   // bucket/item/dedupeBy → first event (a repeat is a no-op in Redis anyway)
   #deduped = new Map<string, PendingEvent>();
   #size = 0;
+  // the bucket map used last (events mostly go to the current bucket): saves a lookup per event
+  #lastBucket = Number.NaN;
+  #lastItems: Map<string, { n: number }> | undefined;
   #inFlight: Promise<void> = Promise.resolve();
   #closed = false;
   #waiting = false;
@@ -78,7 +83,7 @@ export class BufferedTrending {
   /** Count `n` occurrences of `item` (validated now, sent with the next flush). */
   record(value: Item, n = 1, options?: RecordOptions): void {
     if (this.#closed) throw new TypeError('record: this buffer is closed');
-    this.#add(this.#sink.prepare(value, n, options));
+    this.#add(this.#sink.prepare(value, n, options, this.#scratch));
     if (this.#size >= this.#maxItems) this.#background();
   }
 
@@ -86,19 +91,25 @@ export class BufferedTrending {
     if (e.dedupeBy !== undefined) {
       const key = `${e.bucket}\u0000${e.item.length}:${e.item}${e.dedupeBy}`;
       if (!this.#deduped.has(key)) {
-        this.#deduped.set(key, e);
+        this.#deduped.set(key, { ...e });
         this.#size++;
       }
       return;
     }
-    let items = this.#counts.get(e.bucket);
+    let items = e.bucket === this.#lastBucket ? this.#lastItems : this.#counts.get(e.bucket);
     if (!items) {
       items = new Map();
       this.#counts.set(e.bucket, items);
     }
+    this.#lastBucket = e.bucket;
+    this.#lastItems = items;
     const current = items.get(e.item);
-    if (current === undefined) this.#size++;
-    items.set(e.item, (current ?? 0) + e.n);
+    if (current === undefined) {
+      items.set(e.item, { n: e.n });
+      this.#size++;
+    } else {
+      current.n += e.n;
+    }
   }
 
   // At most one background flush waits behind the one in flight; it takes everything recorded
@@ -126,9 +137,11 @@ export class BufferedTrending {
     if (this.#size === 0) return;
     const events: PendingEvent[] = [...this.#deduped.values()];
     for (const [bucket, items] of this.#counts) {
-      for (const [item, n] of items) events.push({ bucket, item, n, dedupeBy: undefined });
+      for (const [item, { n }] of items) events.push({ bucket, item, n, dedupeBy: undefined });
     }
     this.#counts = new Map();
+    this.#lastBucket = Number.NaN;
+    this.#lastItems = undefined;
     this.#deduped = new Map();
     this.#size = 0;
     let failed: PendingEvent[];

@@ -134,3 +134,24 @@ export function pushBitPositions(
   hash2(value);
   for (let i = 0; i < count; i++) args.push(indexOf(i, bits));
 }
+
+/**
+ * Write the `depth` counter indexes of `value` (row·width + column) as unsigned 32-bit big-endian
+ * words into `out` at byte `at`; returns the byte after them.
+ */
+export function packCounterIndexes(
+  out: Buffer,
+  at: number,
+  value: string,
+  width: number,
+  depth: number,
+): number {
+  hash2(value);
+  const h1 = hashes[0] as number;
+  const h2 = hashes[1] as number;
+  for (let r = 0; r < depth; r++) {
+    out.writeUInt32BE(r * width + ((h1 + r * h2) % width), at);
+    at += 4;
+  }
+  return at;
+}

@@ -5,10 +5,20 @@ import {
   type BufferedTrendingOptions,
   type PendingEvent,
 } from './buffered-trending.js';
-import { HASH_VERSION, pushBitPositions, pushCounterOffsets } from './hash.js';
-import { type Duration, duration, type Item, increment, item, list, tagged } from './input.js';
+import { HASH_VERSION, packCounterIndexes, pushBitPositions, pushCounterOffsets } from './hash.js';
+import {
+  type Duration,
+  duration,
+  type Item,
+  increment,
+  item,
+  list,
+  MAX_INCREMENT,
+  tagged,
+} from './input.js';
 import bitfieldLua from './lua/bitfield.lua';
 import addLua from './lua/trend-add.lua';
+import bulkLua from './lua/trend-bulk.lua';
 import candidatesLua from './lua/trend-candidates.lua';
 import estimateLua from './lua/trend-estimate.lua';
 import recordLua from './lua/trend-record.lua';
@@ -20,6 +30,7 @@ const addScript = luaScript(
   `${bitfieldLua}\n${addLua}`,
   __PACKAGE_VERSION__,
 );
+const bulkScript = luaScript('sketch', 'trend_bulk', bulkLua, __PACKAGE_VERSION__);
 const recordScript = luaScript('sketch', 'trend_record', recordLua, __PACKAGE_VERSION__);
 const candidatesScript = luaScript(
   'sketch',
@@ -33,6 +44,13 @@ const estimateScript = luaScript(
   `${bitfieldLua}\n${estimateLua}`,
   __PACKAGE_VERSION__,
 );
+
+/**
+ * Distinct items per bulk script call (see trend-bulk.lua): about 5 ms of Redis time on a quiet
+ * server; a whole default buffer flush (10,000 entries) is one call, so the counter array is decoded
+ * and encoded once per flush.
+ */
+const BULK_CHUNK = 10_000;
 
 /** Largest number of buckets in a window (keys one script touches). */
 export const MAX_BUCKETS = 1000;
@@ -307,17 +325,31 @@ export class Trending {
   buffered(options?: BufferedTrendingOptions): BufferedTrending {
     return new BufferedTrending(
       {
-        prepare: (value, n, opts) => this.prepare(value, n, opts, 'record'),
-        write: (events) => this.writeSettled(events),
+        prepare: (value, n, opts, into) => this.prepare(value, n, opts, 'record', into),
+        write: (events) => this.writeSettled(events, true),
       },
       options,
     );
   }
 
-  /** @internal Validate one event and place it in its bucket. */
-  prepare(value: unknown, n: unknown, options: unknown, name: string): PendingEvent {
-    const it = item(`${name} item`, value);
-    const count = increment(`${name} n`, n);
+  /** @internal Validate one event and place it in its bucket (in `into` if given, else a new object). */
+  prepare(
+    value: unknown,
+    n: unknown,
+    options: unknown,
+    name: string,
+    into?: PendingEvent,
+  ): PendingEvent {
+    // hot path (buffered record): the common valid cases are checked inline, without building the
+    // names used in error messages
+    const it =
+      typeof value === 'string' && value.length > 0 && value.length <= 341
+        ? value
+        : item(`${name} item`, value);
+    const count =
+      typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_INCREMENT
+        ? n
+        : increment(`${name} n`, n);
     const now = this.#clock();
     let at = now;
     let by: string | undefined;
@@ -337,7 +369,13 @@ export class Trending {
         `${name} options.at is more than one bucket in the future (${new Date(at).toISOString()})`,
       );
     }
-    return { bucket: Math.floor(at / this.bucketMs), item: it, n: count, dedupeBy: by };
+    const bucket = Math.floor(at / this.bucketMs);
+    if (into === undefined) return { bucket, item: it, n: count, dedupeBy: by };
+    into.bucket = bucket;
+    into.item = it;
+    into.n = count;
+    into.dedupeBy = by;
+    return into;
   }
 
   /** @internal Write prepared events; those whose bucket left the window are dropped (false). */
@@ -349,26 +387,48 @@ export class Trending {
 
   /**
    * @internal {@link write}, reporting the events of failed script calls (to be retried) and the first
-   * error instead of rejecting.
+   * error instead of rejecting. `unique`: no two events without dedupeBy share (bucket, item).
    */
   async writeSettled(
     events: readonly PendingEvent[],
+    unique = false,
   ): Promise<{ counted: boolean[]; failed: PendingEvent[]; error: unknown }> {
     const oldest = this.#oldestBucket();
-    const byBucket = new Map<number, number[]>();
+    // per bucket: events with dedupeBy (one by one, trend-add.lua) and the others for trend-bulk.lua,
+    // equal items summed (the same counters and estimate as applying them in a row) unless the
+    // caller says (bucket, item) pairs are unique already (a buffer flush)
+    const byBucket = new Map<
+      number,
+      { deduped: number[]; plain: (number | number[])[]; same: Map<string, number[]> }
+    >();
     events.forEach((e, i) => {
       if (e.bucket < oldest) return;
-      let idx = byBucket.get(e.bucket);
-      if (!idx) {
-        idx = [];
-        byBucket.set(e.bucket, idx);
+      let group = byBucket.get(e.bucket);
+      if (!group) {
+        group = { deduped: [], plain: [], same: new Map() };
+        byBucket.set(e.bucket, group);
       }
-      idx.push(i);
+      if (e.dedupeBy !== undefined) {
+        group.deduped.push(i);
+      } else if (unique) {
+        group.plain.push(i);
+      } else {
+        const same = group.same.get(e.item);
+        if (same) {
+          same.push(i);
+        } else {
+          const list = [i];
+          group.same.set(e.item, list);
+          group.plain.push(list);
+        }
+      }
     });
     const calls: Call[] = [];
     const order: number[][] = [];
+    const bulk: boolean[] = [];
     const conservative = this.#conservative ? '1' : '0';
-    for (const [bucket, idx] of byBucket) {
+    const stride = (this.depth + 3) * 4;
+    for (const [bucket, { deduped, plain }] of byBucket) {
       const expireAt = (bucket + 1) * this.bucketMs + this.windowMs;
       const keys = [
         this.#meta,
@@ -376,8 +436,65 @@ export class Trending {
         `${this.#base}:t:${bucket}`,
         `${this.#base}:s:${bucket}`,
       ];
-      for (let start = 0; start < idx.length; start += CHUNK) {
-        const chunk = idx.slice(start, start + CHUNK);
+      for (let start = 0; start < plain.length; start += BULK_CHUNK) {
+        const end = Math.min(plain.length, start + BULK_CHUNK);
+        let nameBytes = 0;
+        for (let g = start; g < end; g++) {
+          const first = plain[g] as number | number[];
+          nameBytes += (
+            events[typeof first === 'number' ? first : (first[0] as number)] as PendingEvent
+          ).item.length;
+        }
+        const blob = Buffer.allocUnsafe((end - start) * stride);
+        // ≤ 3 UTF-8 bytes per UTF-16 unit
+        let names = Buffer.allocUnsafe(nameBytes * 3);
+        let at = 0;
+        let nameAt = 0;
+        const idx: number[] = [];
+        for (let g = start; g < end; g++) {
+          const group = plain[g] as number | number[];
+          let n: number;
+          let value: string;
+          if (typeof group === 'number') {
+            const e = events[group] as PendingEvent;
+            n = e.n;
+            value = e.item;
+            idx.push(group);
+          } else {
+            n = 0;
+            for (const i of group) {
+              n += (events[i] as PendingEvent).n;
+              idx.push(i);
+            }
+            value = (events[group[0] as number] as PendingEvent).item;
+          }
+          at = packCounterIndexes(blob, at, value, this.width, this.depth);
+          const bytes = names.write(value, nameAt);
+          nameAt += bytes;
+          blob.writeUInt32BE(Math.floor(n / 4294967296), at);
+          blob.writeUInt32BE(n % 4294967296, at + 4);
+          blob.writeUInt32BE(bytes, at + 8);
+          at += 12;
+        }
+        names = names.subarray(0, nameAt);
+        calls.push({
+          keys: keys.slice(0, 3),
+          args: [
+            this.#layout,
+            conservative,
+            this.#totalOffset,
+            expireAt,
+            this.topK,
+            this.depth,
+            blob,
+            names,
+          ],
+        });
+        order.push(idx);
+        bulk.push(true);
+      }
+      for (let start = 0; start < deduped.length; start += CHUNK) {
+        const chunk = deduped.slice(start, start + CHUNK);
         const args: (string | number)[] = [
           this.#layout,
           conservative,
@@ -390,22 +507,25 @@ export class Trending {
         ];
         for (const i of chunk) {
           const e = events[i] as PendingEvent;
-          args.push(e.item, e.n, e.dedupeBy === undefined ? '0' : '1');
+          args.push(e.item, e.n, '1');
           pushCounterOffsets(args, e.item, this.width, this.depth);
-          if (e.dedupeBy !== undefined) {
-            pushBitPositions(
-              args,
-              `${e.item.length}:${e.item}${e.dedupeBy}`,
-              this.#bloomBits,
-              this.#bloomHashes,
-            );
-          }
+          pushBitPositions(
+            args,
+            `${e.item.length}:${e.item}${e.dedupeBy}`,
+            this.#bloomBits,
+            this.#bloomHashes,
+          );
         }
         calls.push({ keys, args });
         order.push(chunk);
+        bulk.push(false);
       }
     }
-    const settled = await runSettled(this.#client, addScript, calls);
+    const settled = await runSettled(
+      this.#client,
+      (c) => (bulk[c] ? bulkScript : addScript),
+      calls,
+    );
     const counted: boolean[] = new Array(events.length).fill(false);
     const failed: PendingEvent[] = [];
     let error: unknown;
@@ -415,7 +535,7 @@ export class Trending {
         if (!outcome.ok) throw outcome.error;
         const flags = payload(outcome.value, this.#meta, this.#layout) as number[];
         idx.forEach((i, j) => {
-          counted[i] = flags[j] === 1;
+          counted[i] = bulk[c] === true || flags[j] === 1;
         });
       } catch (e) {
         error ??= e;
