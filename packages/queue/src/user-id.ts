@@ -1,4 +1,6 @@
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Value of each lowercase hex digit by char code, -1 for anything else. */
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = i;
 
 /**
  * How a user id is stored in Redis. A canonical lowercase UUID (the common case) becomes 20 bytes,
@@ -9,24 +11,33 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * Stored ids that scripts return are decoded with {@link decodeUserId}.
  */
 export function encodeUserId(id: string): string {
-  if (id.length !== 36 || !UUID.test(id)) return id;
-  const codes = [1];
+  // Canonical form: 8-4-4-4-12 lowercase hex digits (checked char by char: this runs on every call).
+  if (
+    id.length !== 36 ||
+    id.charCodeAt(8) !== 45 ||
+    id.charCodeAt(13) !== 45 ||
+    id.charCodeAt(18) !== 45 ||
+    id.charCodeAt(23) !== 45
+  ) {
+    return id;
+  }
+  let out = '\x01';
   let acc = 0;
   let bits = 0;
   for (let i = 0; i < 36; i++) {
     if (i === 8 || i === 13 || i === 18 || i === 23) continue;
-    acc = acc * 16 + Number.parseInt(id[i] as string, 16);
+    const c = id.charCodeAt(i);
+    const v = c < 128 ? (HEX[c] as number) : -1;
+    if (v < 0) return id;
+    acc = (acc << 4) | v;
     bits += 4;
     if (bits >= 7) {
-      const scale = 2 ** (bits - 7);
-      const code = Math.floor(acc / scale);
-      codes.push(code);
-      acc -= code * scale;
       bits -= 7;
+      out += String.fromCharCode(acc >> bits);
+      acc &= (1 << bits) - 1;
     }
   }
-  codes.push(acc * 2 ** (7 - bits)); // the last 2 bits, left-aligned
-  return String.fromCharCode(...codes);
+  return out + String.fromCharCode(acc << (7 - bits)); // the last 2 bits, left-aligned
 }
 
 /** The inverse of {@link encodeUserId}. */

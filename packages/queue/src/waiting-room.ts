@@ -183,6 +183,17 @@ const DEFAULTS: Readonly<Omit<WaitingRoomOptions, 'roomId' | 'tokens' | 'maxActi
 
 const RING = 8;
 const TOKEN_CACHE = 10_000;
+/** Most visits in one Lua call: bounds the time one script holds Redis (a few µs per visit). */
+const MAX_BATCH = 256;
+
+/** A visit.lua reply (see its header) and where one user's four values start in it. */
+type BatchReply = { r: (number | string)[]; at: number };
+interface PendingVisit {
+  user: string;
+  mode: 'j' | 'h' | 's';
+  resolve: (reply: BatchReply) => void;
+  reject: (error: unknown) => void;
+}
 
 /** Validate a user id: 1–256 printable characters. */
 function userIdOf(value: unknown): string {
@@ -198,8 +209,10 @@ function userIdOf(value: unknown): string {
  * A virtual waiting room in Redis: a FIFO line with heartbeat eviction, capacity-based admission by a
  * ticker that runs once cluster-wide, an optional fair pre-queue, push events and `queue_entry` tokens.
  *
- * join/heartbeat/status/leave/complete are one Lua call each, O(log N). `tick()` is one Lua call
- * bounded by `admitPerTick + evictPerTick` (plus the pre-queue move batch), never O(N).
+ * join/heartbeat/status/leave/complete are one round trip each, O(log N); join/heartbeat/status
+ * calls made in the same event-loop tick share one Lua call (up to 256 per call, applied in call
+ * order). `tick()` is one Lua call bounded by `admitPerTick + evictPerTick` (plus the pre-queue move
+ * batch), never O(N).
  */
 export class WaitingRoom {
   /** The room id. */
@@ -222,6 +235,7 @@ export class WaitingRoom {
   readonly #onTick: ((result: TickResult) => void) | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #tokenCache = new Map<string, string>();
+  #pending: PendingVisit[] = [];
   #closed = false;
   #ticker: { abort: AbortController; done: Promise<void>; token: string } | undefined;
 
@@ -340,16 +354,55 @@ export class WaitingRoom {
     return this.#visit(user, 's');
   }
 
-  async #visit(user: string, mode: 'j' | 'h' | 's'): Promise<RoomStatus> {
-    const r = (await visitScript.run(this.#client, this.#keys, [
-      encodeUserId(user),
-      mode,
-      this.#genMs,
-      this.#opensAt,
-      this.#startsAt,
-      this.#startsAt < 0 ? 0 : Math.random(),
-    ])) as [number, number, ...(number | string)[]];
-    const [code, now] = r;
+  /**
+   * Queue one visit for the next batch. Every join/heartbeat/status this instance makes in the same
+   * tick of the event loop goes to Redis as one Lua call (in call order, atomically), so many
+   * concurrent requests cost one round trip and one script run instead of one each.
+   */
+  #visit(user: string, mode: 'j' | 'h' | 's'): Promise<RoomStatus> {
+    return new Promise<BatchReply>((resolve, reject) => {
+      const pending = this.#pending;
+      pending.push({ user, mode, resolve, reject });
+      if (pending.length === 1) process.nextTick(this.#flush);
+    }).then((reply) => this.#visitResult(user, reply));
+  }
+
+  /**
+   * Send the pending batch now. Every other command of the room calls this first, so commands reach
+   * Redis in call order even when a batched visit and e.g. a `leave()` are made in the same tick.
+   */
+  readonly #flush = (): void => {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    for (let from = 0; from < batch.length; from += MAX_BATCH) {
+      this.#send(batch.slice(from, from + MAX_BATCH));
+    }
+  };
+
+  #send(batch: PendingVisit[]): void {
+    let modes = '';
+    for (const v of batch) modes += v.mode;
+    const args: (string | number)[] = [this.#genMs, this.#opensAt, this.#startsAt, modes];
+    for (const v of batch) args.push(encodeUserId(v.user));
+    if (this.#startsAt >= 0) for (const _ of batch) args.push(Math.random());
+    const fail = (error: unknown) => {
+      for (const v of batch) v.reject(error);
+    };
+    try {
+      visitScript.run(this.#client, this.#keys, args).then((reply) => {
+        const r = reply as (number | string)[];
+        for (let i = 0; i < batch.length; i++) {
+          (batch[i] as PendingVisit).resolve({ r, at: 2 + 4 * i });
+        }
+      }, fail);
+    } catch (error) {
+      fail(error); // a client that throws instead of rejecting: still answer every caller
+    }
+  }
+
+  async #visitResult(user: string, { r, at }: BatchReply): Promise<RoomStatus> {
+    const code = r[at];
     if (code === -1) {
       throw new QueueClosedError(this.roomId, 'closed');
     }
@@ -357,16 +410,18 @@ export class WaitingRoom {
       throw new QueueClosedError(this.roomId, 'not-open', this.options.preQueue?.opensAt);
     if (code === 0) return { state: 'unknown' };
     if (code === 2) {
-      const expiresAt = r[2] as number;
-      const jti = r[3] as string;
+      const expiresAt = r[at + 1] as number;
+      const jti = r[at + 2] as string;
       return { state: 'active', token: await this.#token(user, expiresAt, jti), expiresAt, jti };
     }
-    const [, , position, total, ticket, pre, perMin] = r as number[];
+    const now = r[0] as number;
+    const perMin = r[1] as number;
+    const position = r[at + 1] as number;
     const { admitPerTick, tickMs, heartbeatTimeoutMs } = this.options;
     let etaMs =
-      (perMin as number) > 0
-        ? Math.ceil(((position as number) / (perMin as number)) * 60_000)
-        : Math.ceil((position as number) / admitPerTick) * tickMs;
+      perMin > 0
+        ? Math.ceil((position / perMin) * 60_000)
+        : Math.ceil(position / admitPerTick) * tickMs;
     if (this.#startsAt > now) etaMs += this.#startsAt - now;
     const pollAfterMs = Math.max(
       50,
@@ -374,12 +429,12 @@ export class WaitingRoom {
     );
     return {
       state: 'waiting',
-      position: position as number,
-      total: total as number,
+      position,
+      total: r[at + 2] as number,
       etaMs,
       pollAfterMs,
-      ticket: ticket as number,
-      preQueue: pre === 1,
+      ticket: r[at + 3] as number,
+      preQueue: code === 3,
     };
   }
 
@@ -406,6 +461,7 @@ export class WaitingRoom {
   async leave(userId: string): Promise<boolean> {
     const user = userIdOf(userId);
     const k = this.#keys;
+    this.#flush();
     const n = await leaveScript.run(this.#client, [k[0], k[1], k[2], k[3]] as string[], [
       encodeUserId(user),
     ]);
@@ -415,6 +471,7 @@ export class WaitingRoom {
   /** The purchase finished: free the user's active slot now (revokes its token in stateful mode). */
   async complete(userId: string): Promise<boolean> {
     const user = userIdOf(userId);
+    this.#flush();
     const n = await completeScript.run(this.#client, [this.#keys[2], this.#keys[3]] as string[], [
       encodeUserId(user),
     ]);
@@ -437,6 +494,7 @@ export class WaitingRoom {
 
   async #tick(leaseToken: string): Promise<TickResult | null | undefined> {
     const o = this.options;
+    this.#flush();
     const r = (await tickScript.run(
       this.#client,
       [...this.#keys, this.#lease],
@@ -543,6 +601,7 @@ export class WaitingRoom {
   /** Counters of the room. */
   async stats(): Promise<RoomStats> {
     const k = this.#keys;
+    this.#flush();
     const r = (await statsScript.run(
       this.#client,
       [k[0], k[1], k[2], k[4]] as string[],
@@ -566,10 +625,9 @@ export class WaitingRoom {
    */
   async isTokenActive(claims: Pick<AccessClaims, 'sub' | 'aud' | 'jti'>): Promise<boolean> {
     if (claims.aud !== this.roomId) return false;
-    const rec = await this.#client.hget(
-      this.#keys[3] as string,
-      encodeUserId(userIdOf(claims.sub)),
-    );
+    const user = encodeUserId(userIdOf(claims.sub));
+    this.#flush();
+    const rec = await this.#client.hget(this.#keys[3] as string, user);
     return rec !== null && rec.slice(rec.indexOf('|') + 1) === claims.jti;
   }
 
@@ -596,6 +654,7 @@ export class WaitingRoom {
     this.#closed = true;
     const meta = this.#keys[4] as string;
     const others = this.#keys.filter((k) => k !== meta);
+    this.#flush();
     await closeScript.run(this.#client, [meta, ...others, this.#lease], [this.options.closedTtlMs]);
     this.#tokenCache.clear();
   }

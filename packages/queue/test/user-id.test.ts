@@ -19,6 +19,26 @@ describe('user id encoding', () => {
     expect(decodeUserId(encodeUserId(zero))).toBe(zero);
   });
 
+  it('keeps the stored form of earlier versions (keys already in Redis stay valid)', () => {
+    const stored = encodeUserId('0123abcd-4567-89ef-fedc-ba9876543210');
+    expect([...stored].map((c) => c.charCodeAt(0))).toEqual([
+      1, 0, 72, 117, 60, 106, 21, 79, 9, 119, 127, 91, 75, 84, 97, 108, 84, 25, 4, 0,
+    ]);
+  });
+
+  it('keeps near-UUIDs as is', () => {
+    for (const id of [
+      '0123abcd-4567-89ef-fedc-ba987654321g', // not hex
+      '0123abcd-4567-89ef-fedc-ba987654321\u00e9', // not ASCII
+      '0123abcd-4567-89ef-fedcb-a987654321', // hyphen misplaced
+      '0123abcd-4567-89ef-fedc-ba98765432100', // too long
+      '0123abcd-4567-89ef-fedc-ba98765432 0', // space
+    ]) {
+      expect(encodeUserId(id)).toBe(id);
+      expect(decodeUserId(encodeUserId(id))).toBe(id);
+    }
+  });
+
   it('keeps every other id as is, and distinct ids stay distinct', () => {
     const upper = randomUUID().toUpperCase();
     expect(encodeUserId(upper)).toBe(upper);
