@@ -5,9 +5,14 @@ import { SeatLockRedisError } from './errors.js';
 // once so a Redis outage is reported quickly rather than as a hang.
 const DOWN = new Set(['end', 'close', 'reconnecting', 'disconnecting']);
 
+/** One call in flight, linked into its guard's list (oldest first). */
 interface Pending {
   deadline: number;
-  expire(): void;
+  operation: string;
+  settled: boolean;
+  reject: (error: unknown) => void;
+  prev: Pending | null;
+  next: Pending | null;
 }
 
 /** Map an ioredis failure to {@link SeatLockRedisError}. */
@@ -21,11 +26,15 @@ export function redisError(operation: string, error: unknown): SeatLockRedisErro
 /**
  * Bounds Redis calls: fails fast when the client is down and rejects any call still unanswered
  * after `timeoutMs` (checked by one shared timer, not one timer per call, which matters on the hot
- * path). Generic: candidate for @boxoffice/internal.
+ * path). Calls in flight sit in an intrusive doubly linked list in deadline order: O(1) to add and
+ * remove, and the check stops at the first call not yet due. (A `Set` of pending calls made the
+ * scavenger promote most per-call objects: the guard alone doubled the CPU cost of an
+ * acquire/release pair, most of it garbage collection.) Generic: candidate for @boxoffice/internal.
  */
 export class CallGuard {
   readonly #timeoutMs: number;
-  readonly #pending = new Set<Pending>();
+  #head: Pending | null = null;
+  #tail: Pending | null = null;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(timeoutMs: number) {
@@ -47,44 +56,47 @@ export class CallGuard {
       );
     }
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const pending: Pending = {
+      const p: Pending = {
         deadline: Date.now() + this.#timeoutMs,
-        expire: () => {
-          settled = true;
-          reject(
-            new SeatLockRedisError(
-              operation,
-              'timeout',
-              `no answer from Redis within ${this.#timeoutMs} ms`,
-            ),
-          );
-        },
+        operation,
+        settled: false,
+        reject,
+        prev: this.#tail,
+        next: null,
       };
-      this.#pending.add(pending);
-      this.#arm();
+      if (this.#tail) this.#tail.next = p;
+      else this.#head = p;
+      this.#tail = p;
+      if (!this.#timer) this.#arm();
       call().then(
         (value) => {
-          if (settled) {
+          if (p.settled) {
             onLateResult?.();
             return;
           }
-          settled = true;
-          this.#pending.delete(pending);
+          this.#unlink(p);
           resolve(value);
         },
         (error: unknown) => {
-          if (settled) return;
-          settled = true;
-          this.#pending.delete(pending);
+          if (p.settled) return;
+          this.#unlink(p);
           reject(redisError(operation, error));
         },
       );
     });
   }
 
+  #unlink(p: Pending): void {
+    p.settled = true;
+    if (p.prev) p.prev.next = p.next;
+    else this.#head = p.next;
+    if (p.next) p.next.prev = p.prev;
+    else this.#tail = p.prev;
+    p.prev = null;
+    p.next = null;
+  }
+
   #arm(): void {
-    if (this.#timer) return;
     const every = Math.max(5, Math.min(100, Math.floor(this.#timeoutMs / 4)));
     this.#timer = setInterval(() => this.#check(), every);
     this.#timer.unref();
@@ -92,13 +104,19 @@ export class CallGuard {
 
   #check(): void {
     const now = Date.now();
-    for (const p of this.#pending) {
-      if (p.deadline <= now) {
-        this.#pending.delete(p);
-        p.expire();
-      }
+    // Every call has the same timeout, so the list is in deadline order.
+    while (this.#head && this.#head.deadline <= now) {
+      const p = this.#head;
+      this.#unlink(p);
+      p.reject(
+        new SeatLockRedisError(
+          p.operation,
+          'timeout',
+          `no answer from Redis within ${this.#timeoutMs} ms`,
+        ),
+      );
     }
-    if (this.#pending.size === 0) {
+    if (!this.#head) {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }

@@ -83,6 +83,21 @@ type Failed = Attempt & { ok: false };
 const QUEUED_POLL_MAX_FACTOR = 4;
 type Outcome = Failed | { ok: true; fences: Map<string, bigint>; validityMs: number };
 
+const CALL_OPTION_KEYS = new Set(['ttlMs', 'waitMs', 'signal']);
+
+/**
+ * The hot-path shortcut of `check.mergeOptions` for per-call options: true for undefined or a plain
+ * object with known keys only; anything else goes through mergeOptions (which throws).
+ */
+function isCallOptions(value: unknown): value is AcquireOptions | undefined {
+  if (value === undefined) return true;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key of Object.keys(value)) if (!CALL_OPTION_KEYS.has(key)) return false;
+  return true;
+}
+
 function looksLikeClient(value: unknown): value is RedisClient {
   return (
     typeof value === 'object' &&
@@ -112,6 +127,11 @@ export class SeatLock implements LeaseOwner {
   readonly #batchers = new Map<RedisClient, Batcher>();
   readonly #cluster = new Map<RedisClient, boolean>();
   readonly #guard: CallGuard;
+  // Lock keys this instance last found taken: its next one-seat acquire joins the line first.
+  readonly #hot = new Set<string>();
+  // Leases made by restore(): their fences come from the caller, so a release must not extend them.
+  readonly #restored = new WeakSet<Lease>();
+  readonly #oneSeat = new Map<string, ResourceKeys>();
   // Tokens only need to be unique: a random per-instance part and a counter (cheaper than 16 random bytes per call).
   readonly #tokenBase = randomBytes(12).toString('base64url');
   #tokenCount = 0;
@@ -175,7 +195,7 @@ export class SeatLock implements LeaseOwner {
     resources: readonly string[],
     options?: Omit<AcquireOptions, 'waitMs' | 'signal'>,
   ): Promise<Lease | null> {
-    const keys = checkResources(this.#prefix, resources);
+    const keys = this.#check(resources);
     const ttlMs =
       options === undefined
         ? this.#ttlMs
@@ -196,19 +216,28 @@ export class SeatLock implements LeaseOwner {
    * `SeatLockRedisError` when Redis fails.
    */
   async acquire(resources: readonly string[], options?: AcquireOptions): Promise<Lease> {
-    const keys = checkResources(this.#prefix, resources);
-    const o = check.mergeOptions(
-      'options',
-      {
-        ttlMs: this.#ttlMs,
-        waitMs: this.#retry.waitMs,
-        signal: undefined as AbortSignal | undefined,
-      },
-      options,
+    const keys = this.#check(resources);
+    const o = isCallOptions(options)
+      ? options
+      : check.mergeOptions(
+          'options',
+          {
+            ttlMs: this.#ttlMs,
+            waitMs: this.#retry.waitMs,
+            signal: undefined as AbortSignal | undefined,
+          },
+          options,
+        );
+    const ttlMs = check.integer('ttlMs', o?.ttlMs === undefined ? this.#ttlMs : o.ttlMs, {
+      min: 1,
+      max: MAX_TTL,
+    });
+    const waitMs = check.integer(
+      'waitMs',
+      o?.waitMs === undefined ? this.#retry.waitMs : o.waitMs,
+      { min: 0, max: MAX_TTL },
     );
-    const ttlMs = check.integer('ttlMs', o.ttlMs, { min: 1, max: MAX_TTL });
-    const waitMs = check.integer('waitMs', o.waitMs, { min: 0, max: MAX_TTL });
-    const signal = check.optionalSignal('signal', o.signal);
+    const signal = check.optionalSignal('signal', o?.signal);
     signal?.throwIfAborted();
     return this.#acquire(keys, ttlMs, waitMs, signal);
   }
@@ -291,10 +320,15 @@ export class SeatLock implements LeaseOwner {
       await this.#leave(keys, token, direct, ttlMs).catch(() => {});
     }
     const failed = last && !last.ok ? last : undefined;
+    let holder = failed?.holder ?? null;
+    if (failed && holder === null && !this.#redlock) {
+      // A waiter that joined the line without trying the lock did not read the holder.
+      holder = await this.owner(failed.resource).catch(() => null);
+    }
     throw new LockTimeoutError(
       keys.map((k) => k.resource),
       failed?.resource,
-      failed?.holder ?? null,
+      holder,
       Date.now() - began,
     );
   }
@@ -398,7 +432,7 @@ export class SeatLock implements LeaseOwner {
   ): Lease {
     const keys = checkResources(this.#prefix, resources);
     check.text('token', token, { maxBytes: 128, printable: true });
-    return new Lease(
+    const lease = new Lease(
       this,
       keys.map((k) => k.resource),
       token,
@@ -406,6 +440,8 @@ export class SeatLock implements LeaseOwner {
       expiresAt,
       keys,
     );
+    this.#restored.add(lease);
+    return lease;
   }
 
   /** Close the wake-up subscriber connection, if one was opened. The injected clients stay open. */
@@ -468,6 +504,7 @@ export class SeatLock implements LeaseOwner {
           client,
           slotGroups(keys, this.#isCluster(client)),
           lease.token,
+          this.#restored.has(lease) ? undefined : lease.fences,
         )) === n
       );
     }
@@ -529,7 +566,7 @@ export class SeatLock implements LeaseOwner {
         queued,
         direct,
       );
-      return r.ok ? { ...r, validityMs: ttlMs } : r;
+      return r.ok ? { ok: true, fences: r.fences, validityMs: ttlMs } : r;
     }
     const start = Date.now();
     const results = await Promise.allSettled(
@@ -579,14 +616,25 @@ export class SeatLock implements LeaseOwner {
     const fences = new Map<string, bigint>();
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g] as ResourceKeys[];
-      const keys = group.flatMap((k) => [k.lock, k.fence, k.wait]);
-      const args = [
-        token,
-        ttlMs,
-        queueTtl,
-        direct ? '1' : '0',
-        ...group.map((k) => (queued.has(k.lock) ? '1' : '0')),
-      ];
+      let mode = '0';
+      const only = group[0] as ResourceKeys;
+      if (direct && queueTtl > 0 && !queued.has(only.lock) && this.#hot.has(only.lock)) {
+        // Seen contended lately: join the line with one plain command; only a caller alone in it
+        // needs the script (the seat may be free). Those in line before us are served first anyway.
+        const entry = `${token}/${ttlMs}`;
+        const n = await this.#guard.run(client, 'acquire', () =>
+          this.#batch(client).send(() => client.rpush(only.wait, entry)),
+        );
+        queued.add(only.lock);
+        if (n > 1) return { ok: false, resource: only.resource, holder: null, pttl: -1 };
+        mode = '3';
+      }
+      const keys: string[] = [];
+      const args: (string | number)[] = [token, ttlMs, queueTtl, direct ? '1' : '0'];
+      for (const k of group) {
+        keys.push(k.lock, k.fence, k.wait);
+        args.push(mode === '3' ? mode : queued.has(k.lock) ? '1' : '0');
+      }
       let reply: unknown[];
       try {
         reply = (await this.#guard.run(
@@ -601,13 +649,19 @@ export class SeatLock implements LeaseOwner {
         throw error;
       }
       if (reply[0] === 1) {
-        group.forEach((k, i) => {
+        for (let i = 0; i < group.length; i++) {
+          const k = group[i] as ResourceKeys;
           fences.set(k.resource, BigInt(reply[i + 1] as string));
           queued.delete(k.lock);
-        });
+          if (direct) this.#hot.delete(k.lock);
+        }
         continue;
       }
       const blocked = group[(reply[1] as number) - 1] as ResourceKeys;
+      if (direct && queueTtl > 0) {
+        if (this.#hot.size >= 10_000) this.#hot.clear();
+        this.#hot.add(blocked.lock);
+      }
       if (reply[3] === 1) queued.add(blocked.lock);
       else queued.delete(blocked.lock);
       // Roll back the groups already locked, so no partial hold is left behind.
@@ -622,22 +676,44 @@ export class SeatLock implements LeaseOwner {
     return { ok: true, fences };
   }
 
+  /** `fences`: the fences this SeatLock handed out for the lease (lets a handoff skip a counter bump). */
   async #releaseGroups(
     client: RedisClient,
     groups: ResourceKeys[][],
     token: string,
+    fences?: ReadonlyMap<string, bigint>,
   ): Promise<number> {
     let released = 0;
     for (const group of groups) {
-      released += (await this.#guard.run(client, 'release', () =>
-        this.#batch(client).run(
-          releaseScript,
-          group.flatMap((k) => [k.lock, k.fence, k.wait]),
-          [token, this.#channel],
-        ),
-      )) as number;
+      const keys: string[] = [];
+      const args: string[] = [token, this.#channel, this.#waker ? this.#tokenBase : ''];
+      for (const k of group) {
+        keys.push(k.lock, k.fence, k.wait);
+        const f = fences?.get(k.resource);
+        args.push(f === undefined ? '0' : f.toString());
+      }
+      const reply = (await this.#guard.run(client, 'release', () =>
+        this.#batch(client).run(releaseScript, keys, args),
+      )) as unknown[];
+      released += reply[0] as number;
+      for (let i = 1; i + 2 < reply.length; i += 3) {
+        this.#waker?.deliver(reply[i] as string, reply[i + 1] as string, reply[i + 2] as string);
+      }
     }
     return released;
+  }
+
+  /** checkResources, with the keys of one-seat lists remembered (the hot path validates a name once). */
+  #check(resources: readonly string[]): ResourceKeys[] {
+    if (Array.isArray(resources) && resources.length === 1) {
+      const known = this.#oneSeat.get(resources[0] as string);
+      if (known) return [known];
+      const keys = checkResources(this.#prefix, resources);
+      if (this.#oneSeat.size >= 10_000) this.#oneSeat.clear();
+      this.#oneSeat.set(resources[0] as string, keys[0] as ResourceKeys);
+      return keys;
+    }
+    return checkResources(this.#prefix, resources);
   }
 
   #newToken(): string {

@@ -73,14 +73,17 @@ export class Waker {
     const a = message.indexOf(' ');
     const b = a < 0 ? -1 : message.indexOf(' ', a + 1);
     if (b < 0) return;
-    const w = this.#waiting.get(message.slice(0, a));
+    this.deliver(message.slice(0, a), message.slice(a + 1, b), message.slice(b + 1));
+  }
+
+  /**
+   * Wake `token` if it waits here: `fence` is the handed-over fence, or '-' when only woken. Used for
+   * pub/sub messages and by a release in this process that handed the lock to one of our waiters.
+   */
+  deliver(token: string, fence: string, lockKey: string): void {
+    const w = this.#waiting.get(token);
     if (!w) return;
-    const fence = message.slice(a + 1, b);
-    const wake: Wake = {
-      lockKey: message.slice(b + 1),
-      fence: fence === '-' ? null : BigInt(fence),
-      at: Date.now(),
-    };
+    const wake: Wake = { lockKey, fence: fence === '-' ? null : BigInt(fence), at: Date.now() };
     if (w.wake) w.wake(wake);
     else w.pending = wake;
   }

@@ -218,6 +218,106 @@ describe.each(redisTargets())('SeatLock on $name', (target) => {
     await locks.close();
   });
 
+  // Wake-up messages published on this test's channel, from a subscriber of our own.
+  async function listen(): Promise<{ messages: string[]; close(): Promise<void> }> {
+    const sub = redis.connect();
+    const messages: string[] = [];
+    sub.on('message', (_channel: string, message: string) => messages.push(message));
+    await sub.subscribe(`${redis.prefix}:lock:wake`);
+    return { messages, close: async () => void (await sub.quit().catch(() => sub.disconnect())) };
+  }
+
+  it("hands a seat to another SeatLock's waiter through pub/sub, and to its own waiter without", async () => {
+    const slow = { waitMs: 25_000, baseDelayMs: 20_000, maxDelayMs: 20_000 };
+    const a = make({ retry: slow });
+    const b = make({ retry: slow });
+    const waitKey = `${redis.prefix}:wait:{A1}`;
+    const wire = await listen();
+    try {
+      // Another instance's waiter: only a published wake-up can explain a prompt handoff.
+      const held = (await a.tryAcquire(['A1'], { ttlMs: 60_000 })) as Lease;
+      const remote = b.acquire(['A1'], { ttlMs: 60_000 });
+      await until(async () => (await redis.client.llen(waitKey)) === 1);
+      expect(await held.release()).toBe(true);
+      const got = await remote;
+      expect(await b.owner('A1')).toBe(got.token);
+      expect(got.fence).toBeGreaterThan(held.fence);
+      await until(() => wire.messages.length === 1);
+      expect(wire.messages[0]?.startsWith(`${got.token} `)).toBe(true);
+      // Its own waiter: woken from the release's reply, nothing published.
+      const local = b.acquire(['A1'], { ttlMs: 60_000 });
+      await until(async () => (await redis.client.llen(waitKey)) === 1);
+      expect(await got.release()).toBe(true);
+      const mine = await local;
+      expect(await b.owner('A1')).toBe(mine.token);
+      expect(mine.fence).toBeGreaterThan(got.fence);
+      await mine.release();
+      // A later published message would arrive before this round trip's reply.
+      await wire.close();
+      expect(wire.messages).toHaveLength(1);
+    } finally {
+      await wire.close();
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
+
+  it('keeps fences strictly increasing across handoffs, restored leases and expiry', async () => {
+    const locks = make({ retry: { waitMs: 20_000, baseDelayMs: 5, maxDelayMs: 50 } });
+    const waitKey = `${redis.prefix}:wait:{A1}`;
+    const fences: bigint[] = [];
+    let lease = (await locks.tryAcquire(['A1'], { ttlMs: 60_000 })) as Lease;
+    fences.push(lease.fence);
+    for (let round = 0; round < 6; round++) {
+      const next = locks.acquire(['A1'], { ttlMs: round === 5 ? 100 : 60_000 });
+      await until(async () => (await redis.client.llen(waitKey)) === 1);
+      if (round % 2 === 1) {
+        // Released through a restored handle: its fences are the caller's word, not trusted.
+        expect(await locks.restore(['A1'], lease.token, new Map([['A1', 1n]])).release()).toBe(
+          true,
+        );
+      } else {
+        expect(await lease.release()).toBe(true);
+      }
+      lease = await next;
+      fences.push(lease.fence);
+    }
+    // The last one expires unreleased; the next holder starts after it.
+    let after: Lease | null = null;
+    await until(async () => {
+      after = await locks.tryAcquire(['A1']);
+      return after !== null;
+    });
+    fences.push((after as unknown as Lease).fence);
+    for (let i = 1; i < fences.length; i++) {
+      expect(fences[i]).toBeGreaterThan(fences[i - 1] as bigint);
+    }
+    await locks.close();
+  }, 60_000);
+
+  it('after contention, joins the line first yet takes a free seat and reports the holder', async () => {
+    const locks = make({ retry: { waitMs: 20_000, baseDelayMs: 5, maxDelayMs: 50 } });
+    const waitKey = `${redis.prefix}:wait:{A1}`;
+    const first = (await locks.tryAcquire(['A1'], { ttlMs: 60_000 })) as Lease;
+    const second = locks.acquire(['A1'], { ttlMs: 60_000 });
+    await until(async () => (await redis.client.llen(waitKey)) === 1);
+    await first.release();
+    const held = await second;
+    // This instance now knows A1 is contended: a timed-out waiter still names the holder.
+    const error = await locks.acquire(['A1'], { waitMs: 150 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockTimeoutError);
+    expect((error as LockTimeoutError).holder).toBe(held.token);
+    expect(await redis.client.llen(waitKey)).toBe(0);
+    await held.release();
+    // The seat is free: joining the line first still gets it at once, and leaves no line behind.
+    const free = await locks.acquire(['A1'], { waitMs: 0 });
+    expect(await locks.owner('A1')).toBe(free.token);
+    expect(free.fence).toBeGreaterThan(held.fence);
+    expect(await redis.client.exists(waitKey)).toBe(0);
+    await free.release();
+    await locks.close();
+  }, 60_000);
+
   it('using() extends the lease while the work runs and releases it after', async () => {
     const locks = make();
     const result = await locks.using(['A1'], { ttlMs: 300 }, async (signal, lease) => {
