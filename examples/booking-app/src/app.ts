@@ -1,13 +1,21 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { IdempotencyStore } from '@boxoffice/idempotency';
 import type { RedisClient } from '@boxoffice/internal';
+import { SeatHolds } from '@boxoffice/seat-lock';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { DemoAuth } from './auth/demo-auth.js';
+import { BookingEvents } from './booking/booking-events.js';
+import { PaymentService, type PaymentSettings } from './booking/payment-service.js';
+import { ProductTrends } from './booking/product-trends.js';
+import { ReservationService } from './booking/reservation-service.js';
 import type { Database } from './db/database.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { createLogger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
+import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
+import { ConcertRooms } from './queue/concert-rooms.js';
 import { FixedWindowLimiter } from './rate-limit/fixed-window-limiter.js';
 import { ConcertRepository } from './repos/concert-repository.js';
 import { EventLog } from './repos/event-log.js';
@@ -18,7 +26,10 @@ import { authRoutes } from './routes/auth.js';
 import { concertRoutes } from './routes/concerts.js';
 import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
+import { paymentRoutes } from './routes/payments.js';
 import { productRoutes } from './routes/products.js';
+import { queueRoutes } from './routes/queue.js';
+import { reservationRoutes } from './routes/reservations.js';
 import { statsRoutes } from './routes/stats.js';
 
 /** What the app is built from; the server (or a test) creates the parts and owns their lifecycle. */
@@ -38,14 +49,49 @@ export interface AppDeps {
   redisPrefix?: string;
   /** Demo logins allowed per client IP and minute; 0 turns the limit off. @defaultValue 30 */
   loginRateLimit?: number;
+  /**
+   * The concerts' waiting rooms (and the access-token signer). The caller owns it and closes it.
+   * @defaultValue rooms created on first use with a random token secret, closed by
+   * `app.locals.close()`
+   */
+  rooms?: ConcertRooms;
+  /**
+   * Seat holds behind reservations. The caller owns them and closes them. Expiry runs once
+   * `app.locals.startWorkers()` (or `app.locals.reservations.startExpiry()`) is called — the runtime
+   * does; a test may leave it off to play "the app was down".
+   * @defaultValue `new SeatHolds(redis, { prefix })` (5 min + 10 s), closed by `app.locals.close()`
+   */
+  holds?: SeatHolds;
+  /** @defaultValue `new MockPaymentGateway(db)` (no failures) */
+  paymentGateway?: MockPaymentGateway;
+  /** Gateway retry pacing. @defaultValue 1 s doubling, 5 attempts */
+  paymentRetries?: Partial<PaymentSettings>;
+}
+
+/**
+ * What `createApp` puts in `app.locals`: the flows, plus `startWorkers()` (hold expiry, payment
+ * retries, event consumers of this process) and `close()` (stops them and closes what createApp
+ * created itself; rooms and holds passed in stay the caller's).
+ */
+export interface AppLocals {
+  rooms: ConcertRooms;
+  holds: SeatHolds;
+  reservations: ReservationService;
+  payments: PaymentService;
+  bookingEvents: BookingEvents;
+  idempotencyStore: IdempotencyStore;
+  trends: ProductTrends;
+  startWorkers(): void;
+  close(): Promise<void>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * The reference app: demo login, concerts and seat maps, products and orders, health, readiness
- * and metrics. Queue, reservations, payments, SSE, pages and trending plug in here as their
- * packages become usable (see README, "Not built yet").
+ * The reference app: demo login, concerts and seat maps, the waiting room (`@boxoffice/queue`),
+ * reservations on seat holds (`@boxoffice/seat-lock`), payments with `Idempotency-Key`
+ * (`@boxoffice/idempotency`), products, orders and trending (`@boxoffice/sketch`), health,
+ * readiness and metrics. Background workers start with `app.locals.startWorkers()`.
  */
 export function createApp(deps: AppDeps): Express {
   const logger = deps.logger ?? createLogger();
@@ -66,7 +112,66 @@ export function createApp(deps: AppDeps): Express {
         })
       : undefined;
 
+  const rooms =
+    deps.rooms ??
+    new ConcertRooms(deps.redis, {
+      secret: randomBytes(32),
+      prefix: deps.redisPrefix ?? 'bo',
+      logger,
+      metrics,
+    });
+
+  const holds = deps.holds ?? new SeatHolds(deps.redis, { prefix: deps.redisPrefix ?? 'bo' });
+  const reservations = new ReservationService({
+    db: deps.db,
+    holds,
+    rooms,
+    events,
+    metrics,
+    logger,
+  });
+
+  const prefix = deps.redisPrefix ?? 'bo';
+  const store = new IdempotencyStore(deps.redis, { prefix });
+  const trends = new ProductTrends(deps.redis, { prefix, logger });
+  const bookingEvents = new BookingEvents(deps.redis, { prefix, db: deps.db, store, logger });
+  const payments = new PaymentService({
+    client: deps.redis,
+    prefix,
+    db: deps.db,
+    holds,
+    rooms,
+    gateway: deps.paymentGateway ?? new MockPaymentGateway(deps.db),
+    events,
+    bookingEvents,
+    store,
+    metrics,
+    logger,
+    settings: deps.paymentRetries ?? {},
+  });
+  const locals: AppLocals = {
+    rooms,
+    holds,
+    reservations,
+    payments,
+    bookingEvents,
+    idempotencyStore: store,
+    trends,
+    startWorkers() {
+      reservations.startExpiry();
+      payments.startRetries();
+      bookingEvents.startConsumers();
+    },
+    async close() {
+      await payments.close();
+      await bookingEvents.close();
+      if (!deps.holds) await holds.close();
+      if (!deps.rooms) await rooms.close();
+    },
+  };
+
   const app = express();
+  Object.assign(app.locals, locals);
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 
@@ -90,6 +195,7 @@ export function createApp(deps: AppDeps): Express {
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       end({ route });
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      if (res.getHeader('idempotent-replayed') === 'true') metrics.idempotentReplays.inc({ route });
     });
     next();
   });
@@ -105,8 +211,17 @@ export function createApp(deps: AppDeps): Express {
         'GET /me',
         'GET /concerts',
         'GET /concerts/:id',
+        'POST /concerts/:id/queue',
+        'GET /concerts/:id/queue',
+        'DELETE /concerts/:id/queue',
+        'GET /concerts/:id/queue/events',
+        'POST /concerts/:id/reservations',
+        'GET /reservations/:id',
+        'POST /payments',
+        'GET /payments/:id',
         'GET /products',
         'GET /products/:id',
+        'GET /products/popular?days=3&limit=10&by=sales|views',
         'GET /products/popular/exact?days=3&limit=10',
         'POST /orders',
         'GET /orders/:id',
@@ -115,8 +230,7 @@ export function createApp(deps: AppDeps): Express {
         'GET /readyz',
         'GET /metrics',
       ],
-      notBuiltYet:
-        'waiting room, reservations/holds, payments, SSE, web pages, trending (see README)',
+      notBuiltYet: 'web pages, flash-sale and browser tests (see README)',
     });
   });
   app.use(
@@ -129,8 +243,11 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(authRoutes({ auth: deps.auth, users, events, metrics, loginLimiter }));
   app.use(concertRoutes({ concerts }));
-  app.use(productRoutes({ products }));
-  app.use(orderRoutes({ auth: deps.auth, orders, metrics }));
+  app.use(queueRoutes({ auth: deps.auth, concerts, rooms, metrics }));
+  app.use(reservationRoutes({ auth: deps.auth, concerts, rooms, reservations }));
+  app.use(paymentRoutes({ auth: deps.auth, rooms, payments, store }));
+  app.use(productRoutes({ products, trends, auth: deps.auth }));
+  app.use(orderRoutes({ auth: deps.auth, orders, metrics, store, trends }));
   app.use(statsRoutes({ events }));
 
   app.use(notFound);

@@ -39,6 +39,14 @@ const schema = z.object({
     .min(1)
     .max(86_400 * 30)
     .default(3600),
+  QUEUE_MAX_ACTIVE: z.coerce.number().int().min(1).max(1_000_000).default(50),
+  QUEUE_ADMIT_PER_TICK: z.coerce.number().int().min(1).max(100_000).default(10),
+  QUEUE_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  QUEUE_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  QUEUE_ACTIVE_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(600_000),
+  QUEUE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  HOLD_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
+  HOLD_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   PG_LATENCY_MS: ms.default(50),
   PG_TIMEOUT_MS: ms.default(3000),
   PG_FAILURE_RATE: rate.default(0),
@@ -71,6 +79,17 @@ export interface AppConfig {
     /** Demo logins per client IP and minute; 0 = unlimited. */
     loginRateLimit: number;
   };
+  /** Every concert's waiting room. */
+  queue: {
+    maxActive: number;
+    admitPerTick: number;
+    tickMs: number;
+    heartbeatTimeoutMs: number;
+    activeTtlMs: number;
+    graceMs: number;
+  };
+  /** Seat holds behind reservations: the UI timer and the server grace after it. */
+  holds: { ttlMs: number; graceMs: number };
   paymentGateway: {
     latencyMs: number;
     timeoutMs: number;
@@ -115,6 +134,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       seed: c.SEED_DEMO_DATA,
     },
     auth: { jwtSecret: c.JWT_SECRET, ttlSec: c.JWT_TTL_SEC, loginRateLimit: c.LOGIN_RATE_LIMIT },
+    queue: {
+      maxActive: c.QUEUE_MAX_ACTIVE,
+      admitPerTick: c.QUEUE_ADMIT_PER_TICK,
+      tickMs: c.QUEUE_TICK_MS,
+      heartbeatTimeoutMs: c.QUEUE_HEARTBEAT_TIMEOUT_MS,
+      activeTtlMs: c.QUEUE_ACTIVE_TTL_MS,
+      graceMs: c.QUEUE_GRACE_MS,
+    },
+    holds: { ttlMs: c.HOLD_TTL_MS, graceMs: c.HOLD_GRACE_MS },
     paymentGateway: {
       latencyMs: c.PG_LATENCY_MS,
       timeoutMs: c.PG_TIMEOUT_MS,

@@ -78,6 +78,53 @@ export class InsufficientStockError extends HttpError {
   }
 }
 
+/** 400: a requested seat is BLOCKED or ASSIGNED (DESIGN.md: never reservable). */
+export class SeatUnavailableError extends HttpError {
+  override name = 'SeatUnavailableError';
+  constructor(
+    readonly seatId: number,
+    readonly seatStatus: 'BLOCKED' | 'ASSIGNED',
+  ) {
+    super(
+      400,
+      'seat-unavailable',
+      'The seat cannot be reserved',
+      `seat ${seatId} is ${seatStatus}`,
+      {
+        seatId,
+        seatStatus,
+      },
+    );
+  }
+}
+
+/** 409: a requested seat is locked by another hold (the seat lock was not acquired). */
+export class SeatLockedError extends HttpError {
+  override name = 'SeatLockedError';
+  constructor(readonly seatIds: number[]) {
+    super(
+      409,
+      'seat-locked',
+      'A seat is held by someone else',
+      `could not lock seats ${seatIds.join(', ')}; try other seats or later`,
+      { seatIds },
+    );
+  }
+}
+
+/** 401/403 for a queue_entry or payment token (from `@boxoffice/queue`'s AccessTokenError). */
+export class AccessTokenRefusedError extends HttpError {
+  override name = 'AccessTokenRefusedError';
+  constructor(status: 401 | 403, code: string, detail: string) {
+    super(
+      status,
+      code,
+      status === 401 ? 'A valid access token is required' : 'The token does not allow this',
+      detail,
+    );
+  }
+}
+
 /** 503: a backing service (the database or Redis) cannot be reached; retry later. */
 export class ServiceUnavailableError extends HttpError {
   override name = 'ServiceUnavailableError';

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRedis } from '@boxoffice/local-redis';
+import { SeatHolds } from '@boxoffice/seat-lock';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createApp } from './app.js';
+import { type AppLocals, createApp } from './app.js';
 import { DemoAuth } from './auth/demo-auth.js';
 import type { AppConfig } from './config.js';
 import type { Database } from './db/database.js';
@@ -13,6 +15,8 @@ import { seedDemoData } from './db/seed.js';
 import { createLogger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
 import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
+import { ConcertRooms } from './queue/concert-rooms.js';
+import { ConcertRepository } from './repos/concert-repository.js';
 
 /** A running app and everything it owns. */
 export interface Runtime {
@@ -20,7 +24,7 @@ export interface Runtime {
   readonly logger: Logger;
   readonly db: Database;
   readonly redis: Redis;
-  /** Built from `PG_*` now; the payment flow (waiting for @boxoffice/idempotency) will call it. */
+  /** The mock PSP that `POST /payments` and its retry worker call (configured from `PG_*`). */
   readonly paymentGateway: MockPaymentGateway;
   readonly server: Server;
   /** Stop serving, then close Redis, the database and any Redis the runtime started. Idempotent. */
@@ -64,16 +68,67 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
     }
     const auth = new DemoAuth({ secret: config.auth.jwtSecret, ttlSec: config.auth.ttlSec });
     const paymentGateway = new MockPaymentGateway(db, config.paymentGateway);
+    // An in-memory database starts empty at every start, but Redis keeps holds, locks, idempotency
+    // keys and sketches: with the same prefix a new run would meet the last run's state (seats locked
+    // by holds of reservations that no longer exist, a key of the old "alice" replayed to the new
+    // one). Such a run gets a prefix of its own.
+    const ephemeral = !config.database.url && !config.database.pgliteDataDir;
+    const redisPrefix = ephemeral
+      ? `${config.redis.prefix}:run-${randomBytes(4).toString('hex')}`
+      : config.redis.prefix;
+    if (ephemeral)
+      logger.info({ redisPrefix }, 'in-memory database: Redis keys under a per-run prefix');
+    const metrics = new AppMetrics();
+    // The rooms get a client of their own: room.events() subscribes on `client.duplicate()` right
+    // away, and a duplicate of `redis` (lazyConnect, no offline queue) refuses that SUBSCRIBE.
+    const roomsRedis = new Redis(found.url, { maxRetriesPerRequest: 1 });
+    roomsRedis.on('error', (error) =>
+      logger.warn({ err: error }, 'redis (rooms) connection error'),
+    );
+    cleanups.push(async () => roomsRedis.disconnect());
+    const rooms = new ConcertRooms(roomsRedis, {
+      secret: config.auth.jwtSecret ?? randomBytes(32),
+      prefix: redisPrefix,
+      settings: config.queue,
+      logger,
+      metrics,
+    });
+    cleanups.push(() => rooms.close());
+    // Every instance runs every concert's ticker; the package's lease lets one tick at a time, and
+    // another takes over if that instance dies.
+    for (const concert of await new ConcertRepository(db).list()) rooms.room(concert.id);
+    const holds = new SeatHolds(redis, {
+      prefix: redisPrefix,
+      ttlMs: config.holds.ttlMs,
+      graceMs: config.holds.graceMs,
+      onError: (error) => logger.warn({ err: error }, 'seat holds background error'),
+    });
+    cleanups.push(() => holds.close());
     const app = createApp({
+      rooms,
+      holds,
+      paymentGateway,
       db,
       redis,
       auth,
       logger,
-      metrics: new AppMetrics(),
+      metrics,
       redisDescription,
-      redisPrefix: config.redis.prefix,
+      redisPrefix: redisPrefix,
       loginRateLimit: config.auth.loginRateLimit,
     });
+
+    // Hold expiry (also of holds that expired while every instance was down), payment retries and
+    // the payment.succeeded consumers run in every instance; BullMQ hands each job to one of them.
+    const locals = app.locals as AppLocals;
+    locals.startWorkers();
+    // The seeded order history goes into an empty sales sketch (a Redis that outlived an in-memory
+    // database already has it), so /products/popular has data to compare with /popular/exact.
+    if (seeded && seeded.orders > 0 && (await locals.trends.sales.total()) === 0) {
+      const lines = await locals.trends.backfill(db);
+      logger.info({ lines }, 'sales sketch backfilled from the seeded orders');
+    }
+    cleanups.push(() => locals.close());
 
     const server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host);

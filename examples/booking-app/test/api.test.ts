@@ -288,10 +288,42 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
       }
     });
 
-    it('popular (sketch) is not built yet and says so instead of reading "popular" as an id', async () => {
-      const res = await call(http.base, 'GET', '/products/popular');
-      expectProblem(res, 501, 'not-implemented');
-      expect(res.body.detail).toMatch(/@boxoffice\/sketch/);
+    it('popular from the sketch: orders record sales, product views count once per user', async () => {
+      const alice = await login('alice');
+      const bob = await login('bob');
+      const order = (productId: number, quantity: number) =>
+        call(http.base, 'POST', '/orders', {
+          token: alice,
+          body: { items: [{ productId, quantity }] },
+        });
+      expect((await order(4, 5)).status).toBe(201);
+      expect((await order(1, 2)).status).toBe(201);
+      expect((await order(4, 1)).status).toBe(201);
+      const sales = await call(http.base, 'GET', '/products/popular?days=3&limit=2');
+      expect(sales.status).toBe(200);
+      expect(sales.body).toMatchObject({ source: 'sketch', by: 'sales', days: 3, limit: 2 });
+      // Only what went through POST /orders is in the sketch (the seeded history is SQL only here).
+      expect(sales.body.products.map((p: { id: number; sold: number }) => [p.id, p.sold])).toEqual([
+        [4, 6],
+        [1, 2],
+      ]);
+      expect(sales.body.products[0].name).toEqual(expect.any(String));
+
+      for (const token of [alice, alice, alice, bob]) {
+        expect((await call(http.base, 'GET', '/products/2', { token })).status).toBe(200);
+      }
+      await call(http.base, 'GET', '/products/3', { token: bob });
+      const views = await call(http.base, 'GET', '/products/popular?by=views');
+      expect(
+        views.body.products.map((p: { id: number; views: number }) => [p.id, p.views]),
+      ).toEqual([
+        [2, 2],
+        [3, 1],
+      ]);
+      for (const q of ['days=0', 'days=31', 'limit=0', 'limit=101', 'by=clicks']) {
+        const res = await call(http.base, 'GET', `/products/popular?${q}`);
+        expectProblem(res, 400, 'validation-failed');
+      }
     });
   });
 

@@ -50,6 +50,14 @@ describe('loadConfig', () => {
       PG_FAILURE_RATE: '0.1',
       PG_TIMEOUT_RATE: '0.2',
       PG_CHARGED_ON_TIMEOUT_RATE: '1',
+      QUEUE_MAX_ACTIVE: '7',
+      QUEUE_ADMIT_PER_TICK: '3',
+      QUEUE_TICK_MS: '250',
+      QUEUE_HEARTBEAT_TIMEOUT_MS: '5000',
+      QUEUE_ACTIVE_TTL_MS: '60000',
+      QUEUE_GRACE_MS: '2000',
+      HOLD_TTL_MS: '120000',
+      HOLD_GRACE_MS: '5000',
     });
     expect(config).toEqual({
       port: 0,
@@ -64,6 +72,15 @@ describe('loadConfig', () => {
         seed: false,
       },
       auth: { jwtSecret: 's'.repeat(32), ttlSec: 60, loginRateLimit: 0 },
+      queue: {
+        maxActive: 7,
+        admitPerTick: 3,
+        tickMs: 250,
+        heartbeatTimeoutMs: 5000,
+        activeTtlMs: 60_000,
+        graceMs: 2000,
+      },
+      holds: { ttlMs: 120_000, graceMs: 5000 },
       paymentGateway: {
         latencyMs: 5,
         timeoutMs: 100,

@@ -146,3 +146,20 @@ export async function call(
     body: /json/.test(type) && text ? JSON.parse(text) : text,
   };
 }
+
+/** Poll `fn` until `done(value)` holds (generous deadline: the machine is shared), then return it. */
+export async function waitFor<T>(
+  fn: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (done(value)) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`waitFor: condition not met; last value ${JSON.stringify(value)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

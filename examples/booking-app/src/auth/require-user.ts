@@ -11,24 +11,52 @@ declare global {
   }
 }
 
+/** Where {@link requireUser} may also look for the token, besides the `Authorization` header. */
+export interface TokenSources {
+  /**
+   * `?access_token=` (RFC 6750 §2.3), for `EventSource`, which cannot send headers.
+   * @defaultValue false
+   */
+  query?: boolean;
+  /**
+   * An `access_token` form field (RFC 6750 §2.2), for `navigator.sendBeacon`, which cannot send
+   * headers either.
+   * @defaultValue false
+   */
+  body?: boolean;
+}
+
 /**
- * Express middleware: `Authorization: Bearer <user token>` → `req.user`, else 401 problem+json
- * (`token-missing`, `token-expired`, `token-invalid`).
+ * The bearer token of a request (header first, then the allowed `sources`), or the 401 error to
+ * answer with.
  */
-export function requireUser(auth: DemoAuth): RequestHandler {
-  return async (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.get('authorization');
-    if (!header) {
-      return next(new UnauthorizedError('token-missing', 'send Authorization: Bearer <token>'));
-    }
+export function bearerToken(req: Request, sources: TokenSources = {}): string | UnauthorizedError {
+  const header = req.get('authorization');
+  if (header) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) {
-      return next(
-        new UnauthorizedError('token-invalid', 'the Authorization header must be Bearer <token>'),
-      );
-    }
+    return match
+      ? (match[1] as string)
+      : new UnauthorizedError('token-invalid', 'the Authorization header must be Bearer <token>');
+  }
+  const fromQuery = sources.query ? req.query.access_token : undefined;
+  if (typeof fromQuery === 'string' && fromQuery) return fromQuery;
+  const body = req.body as Record<string, unknown> | undefined;
+  const fromBody = sources.body && body && typeof body === 'object' ? body.access_token : undefined;
+  if (typeof fromBody === 'string' && fromBody) return fromBody;
+  return new UnauthorizedError('token-missing', 'send Authorization: Bearer <token>');
+}
+
+/**
+ * Express middleware: `Authorization: Bearer <user token>` (or, when allowed, `access_token` in
+ * the query or form body) → `req.user`, else 401 problem+json (`token-missing`, `token-expired`,
+ * `token-invalid`).
+ */
+export function requireUser(auth: DemoAuth, sources: TokenSources = {}): RequestHandler {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const token = bearerToken(req, sources);
+    if (token instanceof UnauthorizedError) return next(token);
     try {
-      req.user = await auth.verify(match[1] as string);
+      req.user = await auth.verify(token);
       next();
     } catch (error) {
       next(error);

@@ -1,6 +1,14 @@
+import { AccessTokenError } from '@boxoffice/queue';
+import { SeatLockRedisError } from '@boxoffice/seat-lock';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { ZodError } from 'zod';
-import { HttpError, RequestValidationError, ServiceUnavailableError } from '../errors.js';
+import {
+  AccessTokenRefusedError,
+  HttpError,
+  RedisUnavailableError,
+  RequestValidationError,
+  ServiceUnavailableError,
+} from '../errors.js';
 import { sendProblem } from './problem.js';
 import { redisUnavailable } from './unavailable.js';
 
@@ -27,6 +35,17 @@ export const notFound: RequestHandler = (req, _res, next) => {
 
 function toHttpError(error: unknown): HttpError | null {
   if (error instanceof HttpError) return error;
+  if (error instanceof AccessTokenError) {
+    // TOKEN_EXPIRED -> token-expired, the same codes as the user token's.
+    return new AccessTokenRefusedError(
+      error.status,
+      error.code.toLowerCase().replace('_', '-'),
+      error.message,
+    );
+  }
+  if (error instanceof SeatLockRedisError && error.kind !== 'script' && error.kind !== 'other') {
+    return new RedisUnavailableError(`Redis (seat locks): ${error.message}`, { cause: error });
+  }
   if (error instanceof ZodError) {
     return new RequestValidationError(
       error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })),

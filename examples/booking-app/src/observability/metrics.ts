@@ -36,6 +36,59 @@ export class AppMetrics {
     help: 'Product units sold through POST /orders',
     registers: [this.registry],
   });
+  readonly queueJoins = new Counter({
+    name: 'boxoffice_queue_joins_total',
+    help: 'POST /concerts/:id/queue calls that joined or refreshed a place',
+    labelNames: ['concert'] as const,
+    registers: [this.registry],
+  });
+  readonly queueAdmitted = new Counter({
+    name: 'boxoffice_queue_admitted_total',
+    help: 'Users admitted to a booking area by ticks this instance ran',
+    labelNames: ['concert'] as const,
+    registers: [this.registry],
+  });
+  readonly queueEvicted = new Counter({
+    name: 'boxoffice_queue_evicted_total',
+    help: 'Users evicted by ticks this instance ran (timeout = silent waiter, expired = active too long)',
+    labelNames: ['concert', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly queueWaiting = new Gauge({
+    name: 'boxoffice_queue_waiting',
+    help: 'Users waiting, as of the last tick this instance ran',
+    labelNames: ['concert'] as const,
+    registers: [this.registry],
+  });
+  readonly queueActive = new Gauge({
+    name: 'boxoffice_queue_active',
+    help: 'Users in the booking area, as of the last tick this instance ran',
+    labelNames: ['concert'] as const,
+    registers: [this.registry],
+  });
+  readonly reservations = new Counter({
+    name: 'boxoffice_reservations_total',
+    help: 'Reservation attempts by outcome (held, seat-locked, seat-unavailable, seat-not-found)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly holdsExpired = new Counter({
+    name: 'boxoffice_holds_expired_total',
+    help: 'Holds whose reservation this instance rolled back at expiry',
+    registers: [this.registry],
+  });
+  readonly payments = new Counter({
+    name: 'boxoffice_payments_total',
+    help: 'Payment gateway outcomes (succeeded, succeeded_replayed, declined, retry_scheduled, retries_exhausted, hold_lost)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly idempotentReplays = new Counter({
+    name: 'boxoffice_idempotent_replays_total',
+    help: 'Responses replayed from the idempotency store (Idempotent-Replayed: true) by route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
   readonly dependencyUp = new Gauge({
     name: 'boxoffice_dependency_up',
     help: '1 if the last readiness probe of the dependency succeeded, else 0',

@@ -53,7 +53,7 @@ function toConcert(r: ConcertRow): Concert {
   };
 }
 
-/** Concerts and seat maps (read side; holds and assignments arrive with the seat-lock package). */
+/** Concerts and seat maps (read side; ReservationService and PaymentService write seat states). */
 export class ConcertRepository {
   constructor(private readonly db: Database) {}
 
@@ -63,6 +63,12 @@ export class ConcertRepository {
       `SELECT ${CONCERT_COLUMNS} FROM concerts c ORDER BY c.starts_at, c.id`,
     );
     return rows.map(toConcert);
+  }
+
+  /** True if the concert exists. */
+  async exists(id: number): Promise<boolean> {
+    const { rows } = await this.db.query('SELECT 1 FROM concerts WHERE id = $1', [id]);
+    return rows.length > 0;
   }
 
   /** One concert and its seat map ordered by row and number, or null when unknown. */

@@ -1,7 +1,9 @@
+import { type IdempotencyStore, idempotency } from '@boxoffice/idempotency';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { DemoAuth } from '../auth/demo-auth.js';
 import { requireUser } from '../auth/require-user.js';
+import type { ProductTrends } from '../booking/product-trends.js';
 import { InsufficientStockError, NotFoundError } from '../errors.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
@@ -24,21 +26,35 @@ const orderBody = z.object({
 
 const orderParams = z.object({ id: z.uuid('must be a UUID') });
 
-/** `POST /orders` and `GET /orders/:id` (user token required; only your own orders). Idempotency-Key support arrives with @boxoffice/idempotency. */
+/**
+ * `POST /orders` and `GET /orders/:id` (user token required; only your own orders). `POST /orders`
+ * takes an optional `Idempotency-Key` (`@boxoffice/idempotency`, scoped per user): a retry gets the
+ * first answer replayed instead of a second order.
+ */
 export function orderRoutes(deps: {
   auth: DemoAuth;
+  store: IdempotencyStore;
+  trends: ProductTrends;
   orders: OrderService;
   metrics: AppMetrics;
 }): Router {
   const router = Router();
 
-  router.post('/orders', requireUser(deps.auth), async (req, res) => {
+  const once = idempotency({
+    store: deps.store,
+    required: false,
+    scope: (req) => `user:${(req.user as { id: number }).id}`,
+    inFlight: 'wait',
+  });
+
+  router.post('/orders', requireUser(deps.auth), once, async (req, res) => {
     const { items } = parse('body', orderBody, req.body);
     const user = req.user as { id: number };
     try {
       const order = await deps.orders.place(user.id, items);
       deps.metrics.orders.inc({ outcome: 'placed' });
       deps.metrics.unitsSold.inc(items.reduce((sum, i) => sum + i.quantity, 0));
+      await deps.trends.sold(items);
       res.status(201).location(`/orders/${order.id}`).json({ order });
     } catch (error) {
       if (error instanceof InsufficientStockError) {

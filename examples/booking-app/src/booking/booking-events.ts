@@ -1,0 +1,145 @@
+import type { IdempotencyStore } from '@boxoffice/idempotency';
+import type { RedisClient } from '@boxoffice/internal';
+import { Queue, Worker } from 'bullmq';
+import type { RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+import { duplicateClient } from '../duplicate-client.js';
+import { EventLog } from '../repos/event-log.js';
+
+/** The `payment.succeeded` domain event. */
+export interface PaymentSucceeded {
+  /** Unique per event; consumers dedupe on it. */
+  eventId: string;
+  paymentId: string;
+  reservationId: string;
+  userId: number;
+  concertId: number;
+  seatIds: number[];
+  amount: number;
+  at: string;
+}
+
+/** The consumers of `payment.succeeded`, one BullMQ queue each (fan-out). */
+export const CONSUMERS = ['confirmation-email', 'sales-stats'] as const;
+
+/**
+ * `payment.succeeded` on BullMQ: `publish` adds one job per consumer queue; `startConsumers` runs
+ * a worker per queue whose handler runs at most once per event id and consumer
+ * (`store.dedupe(eventId, …, { scope: consumer })`), since BullMQ delivers at least once. The
+ * confirmation e-mail is a log line plus an `email.sent` business event; sales statistics are a
+ * `sales.recorded` business event (what `/stats` reads). Queues live under `<prefix>:{events}`
+ * (one hash tag, so BullMQ works on Cluster). Connections: `client.duplicate()` for the queues and
+ * each worker; `close()` ends them.
+ */
+export class BookingEvents {
+  readonly #client: RedisClient;
+  readonly #prefix: string;
+  readonly #queues = new Map<string, Queue>();
+  readonly #workers: Worker[] = [];
+  readonly #connections: RedisClient[] = [];
+  readonly #deps: { db: Database; store: IdempotencyStore; logger: Logger };
+
+  constructor(
+    client: RedisClient,
+    options: { prefix: string; db: Database; store: IdempotencyStore; logger: Logger },
+  ) {
+    this.#client = client;
+    this.#prefix = `${options.prefix}:{events}`;
+    this.#deps = options;
+  }
+
+  // BullMQ does not close connections it was given: keep them to close them ourselves.
+  #connect(options: RedisOptions = {}): RedisClient {
+    const connection = duplicateClient(this.#client, options);
+    this.#connections.push(connection);
+    return connection;
+  }
+
+  #queue(name: string): Queue {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, {
+        connection: this.#connect() as never,
+        prefix: this.#prefix,
+        defaultJobOptions: {
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 500 },
+          removeOnComplete: 1000,
+          removeOnFail: 5000,
+        },
+      });
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Publish the event to every consumer (jobId from the event id — BullMQ refuses `:` — so a re-publish is one job). */
+  async publish(
+    event: PaymentSucceeded,
+    jobId: string = event.eventId.replaceAll(':', '-'),
+  ): Promise<void> {
+    await Promise.all(
+      CONSUMERS.map((c) => this.#queue(c).add('payment.succeeded', event, { jobId })),
+    );
+  }
+
+  /** Start this process's consumer workers. */
+  startConsumers(): void {
+    const { store, logger, db } = this.#deps;
+    const events = new EventLog(db);
+    const handlers: Record<(typeof CONSUMERS)[number], (e: PaymentSucceeded) => Promise<void>> = {
+      'confirmation-email': async (e) => {
+        logger.info(
+          {
+            to: `user-${e.userId}@example.invalid`,
+            reservationId: e.reservationId,
+            seats: e.seatIds,
+          },
+          'confirmation e-mail sent (logged, not delivered: demo)',
+        );
+        await events.record({
+          type: 'email.sent',
+          outcome: 'success',
+          userId: e.userId,
+          subject: `event:${e.eventId}`,
+          data: { template: 'booking-confirmed', reservationId: e.reservationId },
+        });
+      },
+      'sales-stats': async (e) => {
+        await events.record({
+          type: 'sales.recorded',
+          outcome: 'info',
+          userId: e.userId,
+          subject: `event:${e.eventId}`,
+          data: { concertId: e.concertId, seats: e.seatIds.length, amount: e.amount },
+        });
+      },
+    };
+    for (const consumer of CONSUMERS) {
+      const worker = new Worker(
+        consumer,
+        async (job) => {
+          const event = job.data as PaymentSucceeded;
+          await store.dedupe(event.eventId, () => handlers[consumer](event), { scope: consumer });
+        },
+        {
+          connection: this.#connect({ maxRetriesPerRequest: null }) as never,
+          prefix: this.#prefix,
+          concurrency: 4,
+        },
+      );
+      worker.on('error', (error) => logger.warn({ err: error, consumer }, 'event worker error'));
+      this.#workers.push(worker);
+    }
+  }
+
+  /** Stop the workers and close the connections this instance opened. */
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.splice(0).map((w) => w.close()));
+    const queues = [...this.#queues.values()];
+    this.#queues.clear();
+    await Promise.all(queues.map((q) => q.close()));
+    for (const c of this.#connections.splice(0)) c.disconnect();
+  }
+}

@@ -1,0 +1,247 @@
+import type { AccessClaims } from '@boxoffice/queue';
+import type { Hold, SeatHolds } from '@boxoffice/seat-lock';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+import { NotFoundError, SeatLockedError, SeatUnavailableError } from '../errors.js';
+import type { AppMetrics } from '../observability/metrics.js';
+import { ConcertRooms } from '../queue/concert-rooms.js';
+import type { EventLog } from '../repos/event-log.js';
+
+/** A reservation as the API shows it. */
+export interface Reservation {
+  id: string;
+  concertId: number;
+  userId: number;
+  seatIds: number[];
+  status: 'HELD' | 'CONFIRMED' | 'EXPIRED' | 'CANCELLED';
+  /** Total of the seats' prices, integer cents. */
+  amount: number;
+  currency: 'USD';
+  /** What the UI counts down to (ISO); the server accepts payment until a grace period later. */
+  expiresAt: string;
+  holdId: string;
+}
+
+/** What is kept with each hold in Redis (and handed back to onExpire). */
+interface HoldData {
+  concertId: number;
+  userId: number;
+  seatIds: number[];
+}
+
+/** The seat-lock resource of a seat: every seat of a concert shares the concert's hash tag. */
+export const seatResource = (concertId: number, seatId: number) =>
+  `{concert-${concertId}}:seat-${seatId}`;
+
+/**
+ * Reservations: a multi-seat lock + hold in Redis (`SeatHolds`), then the reservation row and the
+ * seats HELD in one database transaction guarded by the lock's fencing tokens; a payment token for
+ * the UI. Expiry (the holds' onExpire) rolls the database back once per hold, guarded by status.
+ */
+export class ReservationService {
+  constructor(
+    private readonly deps: {
+      db: Database;
+      holds: SeatHolds;
+      rooms: ConcertRooms;
+      events: EventLog;
+      metrics: AppMetrics;
+      logger: Logger;
+    },
+  ) {}
+
+  /**
+   * Hold `seatIds` of `concertId` for the holder of a verified `queue_entry` token.
+   * @throws NotFoundError unknown seat; SeatUnavailableError BLOCKED/ASSIGNED; SeatLockedError
+   * when the lock is taken (or the seat is HELD).
+   */
+  async reserve(
+    concertId: number,
+    access: AccessClaims,
+    seatIds: number[],
+  ): Promise<{ reservation: Reservation; paymentToken: string }> {
+    const { db, holds, events, metrics } = this.deps;
+    const userId = Number(access.sub);
+    const fail = async (reason: string, error: Error) => {
+      metrics.reservations.inc({ outcome: reason });
+      await events.record({
+        type: 'reservation.attempted',
+        outcome: 'failure',
+        reason,
+        userId,
+        subject: `concert:${concertId}`,
+        data: { seatIds },
+      });
+      return error;
+    };
+
+    const { rows: seats } = await db.query<{ id: number; status: string; price_cents: number }>(
+      'SELECT id, status, price_cents FROM seats WHERE concert_id = $1 AND id = ANY($2::int[])',
+      [concertId, seatIds],
+    );
+    const byId = new Map(seats.map((s) => [s.id, s]));
+    for (const id of seatIds) {
+      const seat = byId.get(id);
+      if (!seat) throw await fail('seat-not-found', new NotFoundError('seat', id));
+      if (seat.status === 'BLOCKED' || seat.status === 'ASSIGNED') {
+        throw await fail('seat-unavailable', new SeatUnavailableError(id, seat.status));
+      }
+    }
+
+    const resources = seatIds.map((id) => seatResource(concertId, id));
+    const data: HoldData = { concertId, userId, seatIds };
+    const placed = await holds.place(resources, { data });
+    if (!placed) throw await fail('seat-locked', new SeatLockedError(seatIds));
+
+    const amount = seatIds.reduce((sum, id) => sum + (byId.get(id)?.price_cents ?? 0), 0);
+    let reservationId: string;
+    try {
+      reservationId = await db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ id: string }>(
+          `INSERT INTO reservations (user_id, concert_id, status, hold_id, fence, amount_cents, expires_at)
+           VALUES ($1, $2, 'HELD', $3, $4, $5, $6) RETURNING id`,
+          [
+            userId,
+            concertId,
+            placed.holdId,
+            String(placed.lease.fence),
+            amount,
+            new Date(placed.expiresAt),
+          ],
+        );
+        const id = (rows[0] as { id: string }).id;
+        for (const seatId of seatIds) {
+          const fence = placed.lease.fences.get(seatResource(concertId, seatId)) as bigint;
+          // The fence refuses a write from a holder whose lock already passed to someone newer.
+          const updated = await tx.query(
+            `UPDATE seats SET status = 'HELD', reservation_id = $1, fence = $2, updated_at = now()
+             WHERE id = $3 AND status = 'AVAILABLE' AND fence < $2`,
+            [id, String(fence), seatId],
+          );
+          if (updated.rowCount !== 1) throw new SeatLockedError([seatId]);
+          await tx.query(
+            'INSERT INTO reservation_seats (reservation_id, seat_id, price_cents) VALUES ($1, $2, $3)',
+            [id, seatId, byId.get(seatId)?.price_cents ?? 0],
+          );
+        }
+        await events.record(
+          {
+            type: 'reservation.attempted',
+            outcome: 'success',
+            userId,
+            subject: `reservation:${id}`,
+            data: { concertId, seatIds, holdId: placed.holdId, amount },
+          },
+          tx,
+        );
+        return id;
+      });
+    } catch (error) {
+      // Nothing was written: give the seats back now rather than at the hold's deadline.
+      await holds.cancel(placed.holdId).catch(() => {});
+      if (error instanceof SeatLockedError) throw await fail('seat-locked', error);
+      throw error;
+    }
+    metrics.reservations.inc({ outcome: 'held' });
+
+    const issued = await this.deps.rooms.tokens.issue({
+      sub: String(userId),
+      scope: 'seat_reservation_payment',
+      aud: ConcertRooms.roomId(concertId),
+      expiresAt: placed.expiresAt,
+      graceMs: placed.deadline - placed.expiresAt,
+      claims: { reservationId, concertId, seatIds },
+    });
+    return {
+      reservation: {
+        id: reservationId,
+        concertId,
+        userId,
+        seatIds,
+        status: 'HELD',
+        amount,
+        currency: 'USD',
+        expiresAt: new Date(placed.expiresAt).toISOString(),
+        holdId: placed.holdId,
+      },
+      paymentToken: issued.token,
+    };
+  }
+
+  /** A reservation of `userId`, or null (unknown or someone else's). */
+  async get(id: string, userId: number): Promise<Reservation | null> {
+    const { rows } = await this.deps.db.query<{
+      id: string;
+      concert_id: number;
+      user_id: number;
+      status: Reservation['status'];
+      amount_cents: number;
+      expires_at: Date;
+      hold_id: string;
+      seat_ids: number[];
+    }>(
+      `SELECT r.id, r.concert_id, r.user_id, r.status, r.amount_cents, r.expires_at, r.hold_id,
+              coalesce((SELECT array_agg(seat_id ORDER BY seat_id) FROM reservation_seats rs
+                        WHERE rs.reservation_id = r.id), '{}') AS seat_ids
+       FROM reservations r WHERE r.id = $1 AND r.user_id = $2`,
+      [id, userId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id,
+      concertId: r.concert_id,
+      userId: r.user_id,
+      seatIds: r.seat_ids.map(Number),
+      status: r.status,
+      amount: r.amount_cents,
+      currency: 'USD',
+      expiresAt: r.expires_at.toISOString(),
+      holdId: r.hold_id,
+    };
+  }
+
+  /**
+   * onExpire of the holds: reservation HELD → EXPIRED and its seats back to AVAILABLE, in one
+   * transaction keyed by the hold id and guarded by status, so a second run changes nothing.
+   * Returns true if this call rolled back.
+   */
+  async expire(hold: Hold): Promise<boolean> {
+    const { db, events, metrics, logger } = this.deps;
+    const rolledBack = await db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ id: string; user_id: number }>(
+        `UPDATE reservations SET status = 'EXPIRED', updated_at = now()
+         WHERE hold_id = $1 AND status = 'HELD' RETURNING id, user_id`,
+        [hold.holdId],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      const seats = await tx.query(
+        `UPDATE seats SET status = 'AVAILABLE', reservation_id = NULL, updated_at = now()
+         WHERE reservation_id = $1 AND status = 'HELD'`,
+        [row.id],
+      );
+      await events.record(
+        {
+          type: 'reservation.expired',
+          outcome: 'info',
+          userId: row.user_id,
+          subject: `reservation:${row.id}`,
+          data: { holdId: hold.holdId, seats: seats.rowCount, runs: hold.runs },
+        },
+        tx,
+      );
+      return row.id;
+    });
+    if (rolledBack) {
+      metrics.holdsExpired.inc();
+      logger.info({ reservationId: rolledBack, holdId: hold.holdId }, 'reservation expired');
+    }
+    return rolledBack !== null;
+  }
+
+  /** Register {@link expire} as the holds' onExpire (starts this process's worker and sweep). */
+  startExpiry(): void {
+    this.deps.holds.onExpire((hold) => this.expire(hold).then(() => undefined));
+  }
+}

@@ -1,0 +1,83 @@
+import { type IdempotencyStore, idempotency, parseIdempotencyKey } from '@boxoffice/idempotency';
+import { TokenForbiddenError } from '@boxoffice/queue';
+import { type Request, Router } from 'express';
+import { z } from 'zod';
+import type { DemoAuth } from '../auth/demo-auth.js';
+import { bearerToken, requireUser } from '../auth/require-user.js';
+import type { PaymentService } from '../booking/payment-service.js';
+import { NotFoundError } from '../errors.js';
+import { parse } from '../http/validate.js';
+import { ConcertRooms } from '../queue/concert-rooms.js';
+
+const body = z.object({ reservationId: z.uuid('must be a UUID') });
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The user a verified payment token names (set on `POST /payments`). */
+      payer?: number;
+    }
+  }
+}
+
+/**
+ * `POST /payments {reservationId}` with the `seat_reservation_payment` token and an
+ * `Idempotency-Key` (`@boxoffice/idempotency` middleware, scoped per user: a retry replays the
+ * first answer, a concurrent duplicate waits for it, another body with the key is 422), and
+ * `GET /payments/:id` with the user token.
+ */
+export function paymentRoutes(deps: {
+  auth: DemoAuth;
+  rooms: ConcertRooms;
+  payments: PaymentService;
+  store: IdempotencyStore;
+}): Router {
+  const router = Router();
+
+  router.post(
+    '/payments',
+    async (req: Request, _res, next) => {
+      try {
+        const token = bearerToken(req);
+        if (typeof token !== 'string') throw token;
+        const { reservationId } = parse('body', body, req.body);
+        const reservation = await deps.payments.reservation(reservationId);
+        if (!reservation) throw new NotFoundError('reservation', reservationId);
+        const access = await deps.rooms.tokens.verify(token, {
+          scope: 'seat_reservation_payment',
+          audience: ConcertRooms.roomId(reservation.concert_id),
+          subject: String(reservation.user_id),
+        });
+        if (access.payload.reservationId !== reservationId) {
+          throw new TokenForbiddenError('scope', reservationId, access.payload.reservationId);
+        }
+        req.payer = reservation.user_id;
+        next();
+      } catch (error) {
+        next(error);
+      }
+    },
+    idempotency({
+      store: deps.store,
+      scope: (req) => `payer:${req.payer}`,
+      inFlight: 'wait',
+      waitMs: 10_000,
+      handlerTimeoutMs: 120_000,
+    }),
+    async (req, res) => {
+      const key = parseIdempotencyKey(req.get('idempotency-key'));
+      const { reservationId } = req.body as { reservationId: string };
+      const { status, payment } = await deps.payments.pay(reservationId, req.payer as number, key);
+      res.status(status).location(`/payments/${payment.id}`).json({ payment });
+    },
+  );
+
+  router.get('/payments/:id', requireUser(deps.auth), async (req, res) => {
+    const { id } = parse('params', z.object({ id: z.uuid('must be a UUID') }), req.params);
+    const payment = await deps.payments.get(id, (req.user as { id: number }).id);
+    if (!payment) throw new NotFoundError('payment', id);
+    res.json({ payment });
+  });
+
+  return router;
+}

@@ -1,0 +1,161 @@
+import { estimatePosition, type RoomEvent, type RoomStatus } from '@boxoffice/queue';
+import express, { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import type { DemoAuth } from '../auth/demo-auth.js';
+import { requireUser } from '../auth/require-user.js';
+import { NotFoundError } from '../errors.js';
+import { idParam } from '../http/schemas.js';
+import { parse } from '../http/validate.js';
+import type { AppMetrics } from '../observability/metrics.js';
+import type { ConcertRooms } from '../queue/concert-rooms.js';
+import type { ConcertRepository } from '../repos/concert-repository.js';
+
+const params = z.object({ id: idParam });
+const SSE_KEEPALIVE_MS = 15_000;
+
+/**
+ * The waiting room of each concert: `POST /concerts/:id/queue` (join), `GET` (poll = heartbeat),
+ * `DELETE` (leave; also `POST ?_method=DELETE` with an `access_token` form field, which is what
+ * `navigator.sendBeacon` can send), and `GET /concerts/:id/queue/events` (Server-Sent Events).
+ */
+export function queueRoutes(deps: {
+  auth: DemoAuth;
+  concerts: ConcertRepository;
+  rooms: ConcertRooms;
+  metrics: AppMetrics;
+}): Router {
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: '4kb' });
+
+  const concertOf = async (req: Request) => {
+    const { id } = parse('params', params, req.params);
+    if (!(await deps.concerts.exists(id))) throw new NotFoundError('concert', id);
+    return id;
+  };
+  const userOf = (req: Request) => String((req.user as { id: number }).id);
+
+  const leave = async (req: Request, res: Response) => {
+    const id = await concertOf(req);
+    const left = await deps.rooms.room(id).leave(userOf(req));
+    res.json({ left, state: 'unknown' });
+  };
+
+  router.post(
+    '/concerts/:id/queue',
+    form,
+    (req, _res, next) => {
+      // sendBeacon can only POST, and cannot set headers: the token comes as a form field.
+      if (req.query._method === 'DELETE') return next();
+      next('route');
+    },
+    requireUser(deps.auth, { body: true }),
+    leave,
+  );
+
+  router.post('/concerts/:id/queue', requireUser(deps.auth), async (req, res) => {
+    const id = await concertOf(req);
+    const status = await deps.rooms.room(id).join(userOf(req));
+    deps.metrics.queueJoins.inc({ concert: String(id) });
+    res.json(status);
+  });
+
+  router.get('/concerts/:id/queue', requireUser(deps.auth), async (req, res) => {
+    const id = await concertOf(req);
+    res.json(await deps.rooms.room(id).heartbeat(userOf(req)));
+  });
+
+  router.delete('/concerts/:id/queue', requireUser(deps.auth), leave);
+
+  router.get(
+    '/concerts/:id/queue/events',
+    requireUser(deps.auth, { query: true }),
+    async (req, res) => {
+      const id = await concertOf(req);
+      const userId = userOf(req);
+      const room = deps.rooms.room(id);
+      let status: RoomStatus = { state: 'unknown' };
+      let ended = false;
+      const timers: NodeJS.Timeout[] = [];
+      let unsubscribe = () => {};
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        for (const t of timers) clearTimeout(t);
+        unsubscribe();
+        res.end();
+      };
+      const send = (event: string, data: unknown) => {
+        if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+
+      // An open stream is a present user: it heartbeats on the client's behalf at the pace the
+      // room asks for, and sends the exact status each time.
+      const schedule = () => {
+        if (status.state === 'waiting') {
+          timers.push(setTimeout(() => void beat(), status.pollAfterMs));
+        }
+      };
+      const beat = async () => {
+        if (ended) return;
+        try {
+          status = await room.heartbeat(userId);
+          send('status', status);
+          if (status.state === 'unknown') return end();
+          schedule();
+        } catch (error) {
+          req.log?.warn({ err: error }, 'sse heartbeat failed');
+          timers.push(setTimeout(() => void beat(), 2000));
+        }
+      };
+
+      const onEvent = (event: RoomEvent) => {
+        if (ended) return;
+        if (event.type === 'position') {
+          if (status.state === 'waiting' && status.ticket > 0) {
+            send('position', {
+              position: Math.max(1, estimatePosition(status.ticket, event)),
+              servingTicket: event.servingTicket,
+              waiting: event.waiting,
+              active: event.active,
+            });
+          }
+        } else if (event.type === 'admitted') {
+          // "Your turn": the event carries no token (it is a broadcast); read it from the room.
+          void room.status(userId).then(
+            (s) => {
+              status = s;
+              send('admitted', s);
+            },
+            (error) => req.log?.warn({ err: error }, 'sse status failed'),
+          );
+        } else {
+          send('evicted', { reason: event.reason });
+          end();
+        }
+      };
+
+      // Subscribe before reading the status, so an admission in between is not missed.
+      unsubscribe = await deps.rooms.gateway(id).subscribe(userId, onEvent);
+      try {
+        status = await room.heartbeat(userId);
+      } catch (error) {
+        unsubscribe();
+        throw error;
+      }
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.flushHeaders();
+      res.on('close', end);
+      timers.push(setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS));
+      send('status', status);
+      if (status.state === 'unknown') return end();
+      schedule();
+    },
+  );
+
+  return router;
+}

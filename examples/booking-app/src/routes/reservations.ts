@@ -1,0 +1,54 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { DemoAuth } from '../auth/demo-auth.js';
+import { bearerToken, requireUser } from '../auth/require-user.js';
+import type { ReservationService } from '../booking/reservation-service.js';
+import { NotFoundError } from '../errors.js';
+import { idParam } from '../http/schemas.js';
+import { parse } from '../http/validate.js';
+import type { ConcertRooms } from '../queue/concert-rooms.js';
+import type { ConcertRepository } from '../repos/concert-repository.js';
+
+const params = z.object({ id: idParam });
+const body = z.object({
+  seatIds: z
+    .array(z.number().int().positive().max(2_147_483_647))
+    .min(1, 'must have at least one seat')
+    .max(10, 'must have at most 10 seats')
+    .refine((ids) => new Set(ids).size === ids.length, { message: 'must not list a seat twice' }),
+});
+
+/**
+ * `POST /concerts/:id/reservations {seatIds}` with the `queue_entry` token of that concert
+ * (`Authorization: Bearer`), and `GET /reservations/:id` with the user token.
+ */
+export function reservationRoutes(deps: {
+  auth: DemoAuth;
+  concerts: ConcertRepository;
+  rooms: ConcertRooms;
+  reservations: ReservationService;
+}): Router {
+  const router = Router();
+
+  router.post('/concerts/:id/reservations', async (req, res) => {
+    const { id } = parse('params', params, req.params);
+    if (!(await deps.concerts.exists(id))) throw new NotFoundError('concert', id);
+    const token = bearerToken(req);
+    if (typeof token !== 'string') throw token;
+    // Stateful: signature, expiry (+ grace), scope queue_entry, audience concert-<id>, and the
+    // user still active in the room (complete/leave/expiry revoke it at once). 401 or 403.
+    const access = await deps.rooms.room(id).verify(token);
+    const { seatIds } = parse('body', body, req.body);
+    const result = await deps.reservations.reserve(id, access, seatIds);
+    res.status(201).location(`/reservations/${result.reservation.id}`).json(result);
+  });
+
+  router.get('/reservations/:id', requireUser(deps.auth), async (req, res) => {
+    const { id } = parse('params', z.object({ id: z.uuid('must be a UUID') }), req.params);
+    const reservation = await deps.reservations.get(id, (req.user as { id: number }).id);
+    if (!reservation) throw new NotFoundError('reservation', id);
+    res.json({ reservation });
+  });
+
+  return router;
+}

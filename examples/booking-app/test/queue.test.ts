@@ -1,0 +1,252 @@
+import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
+import type { TickResult } from '@boxoffice/queue';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { DemoAuth } from '../src/auth/demo-auth.js';
+import { createLogger } from '../src/observability/logger.js';
+import { AppMetrics } from '../src/observability/metrics.js';
+import { ConcertRooms, type QueueSettings } from '../src/queue/concert-rooms.js';
+import { call, dbBackends, listen, useDatabase, waitFor } from './helpers.js';
+import { openSse } from './sse.js';
+
+const SECRET = 'test-secret-test-secret-test-secret!';
+const pglite = dbBackends[0] as (typeof dbBackends)[number];
+
+// The waiting room lives in Redis; the database only answers "does the concert exist", so these
+// run on both Redis targets with the embedded database.
+describe.each(redisTargets())('waiting room API on $name', (target) => {
+  const fixture = useDatabase(pglite, { seed: true });
+  const redis = useRedis(target);
+  const auth = new DemoAuth({ secret: SECRET });
+  const opened: { close(): Promise<unknown> }[] = [];
+
+  afterEach(async () => {
+    for (const o of opened.splice(0).reverse()) await o.close();
+  });
+
+  /** One app instance with its own Redis client and rooms (ticking unless told otherwise). */
+  const instance = async (
+    settings: Partial<QueueSettings> = {},
+    options: { tick?: boolean; onTick?: (id: number, r: TickResult) => void } = {},
+  ) => {
+    const client = redis.connect();
+    const rooms = new ConcertRooms(client, {
+      secret: SECRET,
+      prefix: redis.prefix,
+      settings: { maxActive: 1, admitPerTick: 1, tickMs: 100, ...settings },
+      tick: options.tick ?? true,
+      onTick: options.onTick,
+      logger: createLogger('silent'),
+    });
+    const app = createApp({
+      db: fixture.db,
+      redis: client,
+      auth,
+      rooms,
+      metrics: new AppMetrics({ defaultMetrics: false }),
+      logger: createLogger('silent'),
+      redisPrefix: redis.prefix,
+    });
+    const http = await listen(app);
+    opened.push({ close: () => rooms.close() }, http);
+    return { base: http.base, rooms };
+  };
+
+  const login = async (base: string, name: string) => {
+    const res = await call(base, 'POST', '/auth/demo-login', { body: { name } });
+    expect(res.status).toBe(200);
+    return res.body.token as string;
+  };
+
+  it('join, poll and leave; one place per user; 401, 404 and 400', async () => {
+    // No ticker: nobody is admitted, so positions are stable.
+    const { base } = await instance({}, { tick: false });
+    const alice = await login(base, 'alice');
+    const bob = await login(base, 'bob');
+
+    const a = await call(base, 'POST', '/concerts/1/queue', { token: alice });
+    expect(a.status).toBe(200);
+    expect(a.body).toMatchObject({ state: 'waiting', position: 1, total: 1 });
+    expect(a.body.etaMs).toBeGreaterThanOrEqual(0);
+    const b = await call(base, 'POST', '/concerts/1/queue', { token: bob });
+    expect(b.body).toMatchObject({ state: 'waiting', position: 2, total: 2 });
+    // A second join (another tab) keeps the place.
+    const again = await call(base, 'POST', '/concerts/1/queue', { token: alice });
+    expect(again.body).toMatchObject({ position: 1, ticket: a.body.ticket });
+    // Rooms are per concert.
+    expect((await call(base, 'POST', '/concerts/2/queue', { token: bob })).body.position).toBe(1);
+
+    const polled = await call(base, 'GET', '/concerts/1/queue', { token: bob });
+    expect(polled.body).toMatchObject({ state: 'waiting', position: 2 });
+
+    const left = await call(base, 'DELETE', '/concerts/1/queue', { token: alice });
+    expect(left.status).toBe(200);
+    expect(left.body).toEqual({ left: true, state: 'unknown' });
+    expect((await call(base, 'GET', '/concerts/1/queue', { token: alice })).body).toEqual({
+      state: 'unknown',
+    });
+    expect((await call(base, 'GET', '/concerts/1/queue', { token: bob })).body.position).toBe(1);
+
+    const anonymous = await call(base, 'POST', '/concerts/1/queue');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.code).toBe('token-missing');
+    const forged = await call(base, 'GET', '/concerts/1/queue', { token: `${bob}x` });
+    expect(forged.status).toBe(401);
+    expect((await call(base, 'POST', '/concerts/999/queue', { token: bob })).body.code).toBe(
+      'concert-not-found',
+    );
+    const bad = await call(base, 'DELETE', '/concerts/x/queue', { token: bob });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].field).toBe('params.id');
+  });
+
+  it('leaves through navigator.sendBeacon: POST ?_method=DELETE with an access_token form field', async () => {
+    const { base } = await instance({}, { tick: false });
+    const alice = await login(base, 'alice');
+    await call(base, 'POST', '/concerts/1/queue', { token: alice });
+    // What sendBeacon(url, new URLSearchParams({ access_token })) sends.
+    const beacon = await fetch(`${base}/concerts/1/queue?_method=DELETE`, {
+      method: 'POST',
+      body: new URLSearchParams({ access_token: alice }),
+    });
+    expect(beacon.status).toBe(200);
+    expect(await beacon.json()).toEqual({ left: true, state: 'unknown' });
+    expect((await call(base, 'GET', '/concerts/1/queue', { token: alice })).body.state).toBe(
+      'unknown',
+    );
+    const noToken = await fetch(`${base}/concerts/1/queue?_method=DELETE`, {
+      method: 'POST',
+      body: new URLSearchParams({}),
+    });
+    expect(noToken.status).toBe(401);
+    // The form field is only read for the beacon: a plain join still needs the header.
+    const join = await fetch(`${base}/concerts/1/queue`, {
+      method: 'POST',
+      body: new URLSearchParams({ access_token: alice }),
+    });
+    expect(join.status).toBe(401);
+  });
+
+  it('admits up to capacity; the queue_entry token is scoped to the concert; completing admits the next', async () => {
+    const { base, rooms } = await instance({ maxActive: 1 });
+    const alice = await login(base, 'alice');
+    const bob = await login(base, 'bob');
+    const aliceId = String((await call(base, 'GET', '/me', { token: alice })).body.user.id);
+    await call(base, 'POST', '/concerts/1/queue', { token: alice });
+    await call(base, 'POST', '/concerts/1/queue', { token: bob });
+
+    const active = await waitFor(
+      async () => (await call(base, 'GET', '/concerts/1/queue', { token: alice })).body,
+      (s) => s.state === 'active',
+    );
+    expect(active.expiresAt).toBeGreaterThan(Date.now());
+    const claims = await rooms.tokens.verify(active.token, {
+      scope: 'queue_entry',
+      audience: 'concert-1',
+    });
+    expect(claims.sub).toBe(aliceId);
+    await expect(
+      rooms.tokens.verify(active.token, { scope: 'queue_entry', audience: 'concert-2' }),
+    ).rejects.toMatchObject({ status: 403 });
+    // Capacity 1: bob keeps waiting at the head (polls are heartbeats, so he is not evicted).
+    for (let i = 0; i < 3; i++) {
+      const b = await call(base, 'GET', '/concerts/1/queue', { token: bob });
+      expect(b.body).toMatchObject({ state: 'waiting', position: 1 });
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await rooms.room(1).complete(aliceId);
+    const bobActive = await waitFor(
+      async () => (await call(base, 'GET', '/concerts/1/queue', { token: bob })).body,
+      (s) => s.state === 'active',
+    );
+    expect(bobActive.token).not.toBe(active.token);
+  });
+
+  it('SSE: status at once, position updates, then "your turn" with the token', async () => {
+    const { base, rooms } = await instance({ maxActive: 1 });
+    const alice = await login(base, 'alice');
+    const bob = await login(base, 'bob');
+    const aliceId = String((await call(base, 'GET', '/me', { token: alice })).body.user.id);
+    await call(base, 'POST', '/concerts/1/queue', { token: alice });
+    await waitFor(
+      async () => (await call(base, 'GET', '/concerts/1/queue', { token: alice })).body,
+      (s) => s.state === 'active',
+    );
+    await call(base, 'POST', '/concerts/1/queue', { token: bob });
+
+    // EventSource cannot send headers: the token goes in ?access_token=.
+    const stream = await openSse(
+      `${base}/concerts/1/queue/events?access_token=${encodeURIComponent(bob)}`,
+    );
+    opened.push(stream);
+    expect(stream.status).toBe(200);
+    expect(stream.contentType).toMatch(/^text\/event-stream/);
+    const first = await stream.next(() => true);
+    expect(first).toMatchObject({ event: 'status', data: { state: 'waiting', position: 1 } });
+    const position = await stream.next((e) => e.event === 'position');
+    expect(position.data).toMatchObject({ position: 1, active: 1 });
+
+    await rooms.room(1).complete(aliceId);
+    const admitted = await stream.next((e) => e.event === 'admitted');
+    expect(admitted.data.state).toBe('active');
+    const claims = await rooms.tokens.verify(admitted.data.token, {
+      scope: 'queue_entry',
+      audience: 'concert-1',
+    });
+    expect(claims.sub).not.toBe(aliceId);
+
+    const none = await fetch(`${base}/concerts/1/queue/events`);
+    expect(none.status).toBe(401);
+    const unknownConcert = await fetch(
+      `${base}/concerts/999/queue/events?access_token=${encodeURIComponent(bob)}`,
+    );
+    expect(unknownConcert.status).toBe(404);
+  });
+
+  it('SSE: a user who is not in the room gets one "unknown" status and the stream ends', async () => {
+    const { base } = await instance({}, { tick: false });
+    const carol = await login(base, 'carol');
+    const stream = await openSse(`${base}/concerts/1/queue/events`, {
+      authorization: `Bearer ${carol}`,
+    });
+    opened.push(stream);
+    await stream.done;
+    expect(stream.events).toEqual([{ event: 'status', data: { state: 'unknown' } }]);
+  });
+
+  it('two instances tick as one: each round runs on one instance, capacity is never exceeded', async () => {
+    const ticks: { instance: number; tick: number; active: number }[] = [];
+    const settings = { maxActive: 3, admitPerTick: 1, tickMs: 50 };
+    const one = await instance(settings, {
+      onTick: (_id, r) => ticks.push({ instance: 1, tick: r.tick, active: r.active }),
+    });
+    const two = await instance(settings, {
+      onTick: (_id, r) => ticks.push({ instance: 2, tick: r.tick, active: r.active }),
+    });
+    const tokens = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => login(i % 2 ? one.base : two.base, `user${i}`)),
+    );
+    // Users join one after another (so FIFO order is known) through either instance: their
+    // tokens are accepted by both.
+    for (const [i, t] of tokens.entries()) {
+      await call(i % 2 ? two.base : one.base, 'POST', '/concerts/3/queue', { token: t });
+    }
+    const statuses = await waitFor(
+      () =>
+        Promise.all(
+          tokens.map(
+            async (t, i) =>
+              (await call(i % 2 ? one.base : two.base, 'GET', '/concerts/3/queue', { token: t }))
+                .body,
+          ),
+        ),
+      (all) => all.filter((s) => s.state === 'active').length === 3 && ticks.length > 10,
+    );
+    expect(statuses.filter((s) => s.state === 'waiting')).toHaveLength(5);
+    // FIFO: the first three to join are the ones admitted.
+    expect(statuses.slice(0, 3).map((s) => s.state)).toEqual(['active', 'active', 'active']);
+    const numbers = ticks.map((t) => t.tick);
+    expect(new Set(numbers).size).toBe(numbers.length);
+    expect(Math.max(...ticks.map((t) => t.active))).toBeLessThanOrEqual(3);
+  });
+});
