@@ -71,7 +71,7 @@ export interface IssueOptions {
 export interface IssuedToken {
   /** The compact JWT. */
   token: string;
-  /** Expiry to show in the UI (epoch ms); the JWT `exp` is this plus the grace. */
+  /** Expiry to show in the UI (epoch ms), exactly as given; carried in the `eat` claim. */
   expiresAt: number;
   /** The token id. */
   jti: string;
@@ -83,9 +83,12 @@ export interface AccessClaims {
   scope: string;
   aud: string;
   jti: string;
-  /** Expiry shown to the UI (epoch ms). */
+  /** Expiry shown to the UI (epoch ms), to the millisecond given to `issue` (the `eat` claim). */
   expiresAt: number;
-  /** Hard expiry (epoch ms): `expiresAt + grace`. */
+  /**
+   * Hard expiry (epoch ms): the JWT `exp` × 1000 = `ceil((expiresAt + grace) / 1000) × 1000`, i.e.
+   * `expiresAt + grace` rounded up to a whole second (0–999 ms later).
+   */
   exp: number;
   /** The whole payload, including extra claims. */
   payload: JWTPayload;
@@ -101,7 +104,7 @@ export interface VerifyOptions {
   subject?: string;
 }
 
-const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'uexp']);
+const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'uexp', 'eat']);
 const DEFAULTS: Readonly<AccessTokensOptions> = Object.freeze({
   secret: undefined,
   privateKey: undefined,
@@ -138,8 +141,11 @@ function inferAlg(key: KeyObject | CryptoKey): AccessTokenAlgorithm | undefined 
 
 /**
  * Issues and verifies short-lived JWTs bound to a user (`sub`), an audience (`aud`, e.g. the room)
- * and a `scope`, with a unique `jti`. `expiresAt` is what the UI counts down to; the JWT `exp` is
- * `expiresAt + graceMs`, so a request sent in the last second of the UI timer still passes.
+ * and a `scope`, with a unique `jti`. `expiresAt` is what the UI counts down to, carried to the
+ * millisecond in the `eat` claim; the JWT `exp` is `ceil((expiresAt + graceMs) / 1000)` seconds, so a
+ * request sent in the last second of the UI timer still passes. A token verifies at time `t` iff
+ * `t < exp × 1000 + clockToleranceSec × 1000`: always until `expiresAt + graceMs`, never from
+ * `expiresAt + graceMs + 1000` on (plus the clock tolerance).
  * Verification is pinned to one algorithm (no `alg: none`, no HS/asymmetric confusion) and issuer.
  */
 export class AccessTokens {
@@ -225,7 +231,8 @@ export class AccessTokens {
     }
     if (!this.#signKey)
       throw new TypeError('this AccessTokens only verifies: it has no private key');
-    const token = await new SignJWT({ ...claims, scope, uexp: Math.floor(expiresAt / 1000) })
+    // `exp` has whole-second granularity (RFC 7519 NumericDate); `eat` keeps the exact ms for the UI.
+    const token = await new SignJWT({ ...claims, scope, eat: expiresAt })
       .setProtectedHeader({ alg: this.alg, typ: 'JWT' })
       .setIssuer(this.issuer)
       .setSubject(sub)
@@ -269,13 +276,18 @@ export class AccessTokens {
       throw new TokenForbiddenError('sub', subject, payload.sub);
     }
     const exp = (payload.exp as number) * 1000;
-    const uexp = typeof payload.uexp === 'number' ? payload.uexp * 1000 : exp;
+    // `uexp` (whole seconds): tokens signed by 0.1.0 before `eat` existed.
+    const expiresAt = Number.isSafeInteger(payload.eat)
+      ? (payload.eat as number)
+      : typeof payload.uexp === 'number'
+        ? payload.uexp * 1000
+        : exp;
     return {
       sub: payload.sub as string,
       scope,
       aud: audience,
       jti: payload.jti as string,
-      expiresAt: uexp,
+      expiresAt,
       exp,
       payload,
     };

@@ -20,6 +20,7 @@ export {
 } from './errors.js';
 export {
   type AccessMiddleware,
+  type AccessRequest,
   type RequireAccessOptions,
   requireAccess,
 } from './require-access.js';

@@ -6,6 +6,12 @@ import { AccessTokenError, TokenInvalidError, TokenRevokedError } from './errors
 interface RequestLike {
   headers: Record<string, string | string[] | undefined>;
 }
+
+/** What an `audience` function receives by default: the request, with Express route `params`. */
+export interface AccessRequest {
+  headers: Record<string, string | string[] | undefined>;
+  params: Record<string, string>;
+}
 interface ResponseLike {
   status(code: number): ResponseLike;
   setHeader(name: string, value: string): unknown;
@@ -20,12 +26,17 @@ export type AccessMiddleware = (
   next: (error?: unknown) => void,
 ) => void;
 
-/** What {@link requireAccess} checks. */
-export interface RequireAccessOptions {
+/** What {@link requireAccess} checks. `Req` is the request type an audience function receives. */
+export interface RequireAccessOptions<Req = AccessRequest> {
   /** Required `scope`, e.g. `'queue_entry'`. */
   scope: string;
-  /** Required `aud`, e.g. the room id. */
-  audience: string;
+  /**
+   * Required `aud`: a fixed string (e.g. the room id), or a function of the request returning it,
+   * e.g. `(req) => req.params.id`, so one middleware serves `/concerts/:id/...`. A function that
+   * throws or returns anything but a non-empty string (≤ 512 bytes), e.g. `undefined` for a route
+   * without that parameter, is a server bug: the error goes to `next(error)` (500), never a 401/403.
+   */
+  audience: string | ((req: Req) => string | undefined);
   /**
    * Stateful (revocable) mode: also ask this checker whether the token is still live, e.g.
    * `room` (a `WaitingRoom`), whose `isTokenActive` answers from Redis, so `complete()`, expiry or
@@ -40,14 +51,24 @@ export interface RequireAccessOptions {
  * `application/problem+json`: 401 missing/invalid/expired/revoked (with `WWW-Authenticate`), 403 wrong
  * scope or audience. Other failures (e.g. Redis down in revocable mode) go to `next(error)`.
  */
-export function requireAccess(
+export function requireAccess<Req = AccessRequest>(
   tokens: AccessTokens,
-  options: RequireAccessOptions,
+  options: RequireAccessOptions<Req>,
 ): AccessMiddleware {
   if (typeof tokens?.verify !== 'function') throw new TypeError('tokens must be an AccessTokens');
   const o = check.plainObject('requireAccess options', options);
   const scope = check.text('scope', o.scope, { maxBytes: 256 });
-  const audience = check.text('audience', o.audience, { maxBytes: 512 });
+  let audienceOf: (req: RequestLike) => string;
+  if (typeof o.audience === 'function') {
+    const resolve = o.audience as (req: RequestLike) => unknown;
+    audienceOf = (req) =>
+      check.text('audience (returned by the audience function)', resolve(req), { maxBytes: 512 });
+  } else {
+    const fixed = check.text('audience (a string or a function (req) => string)', o.audience, {
+      maxBytes: 512,
+    });
+    audienceOf = () => fixed;
+  }
   const revocation = o.revocation as RequireAccessOptions['revocation'];
   if (revocation !== undefined && typeof revocation?.isTokenActive !== 'function') {
     throw new TypeError(
@@ -60,7 +81,7 @@ export function requireAccess(
       const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
       if (!match)
         throw new TokenInvalidError('TOKEN_MISSING', 'an Authorization: Bearer token is required');
-      const claims = await tokens.verify(match[1] as string, { scope, audience });
+      const claims = await tokens.verify(match[1] as string, { scope, audience: audienceOf(req) });
       if (revocation && !(await revocation.isTokenActive(claims))) {
         throw new TokenRevokedError(claims.jti);
       }

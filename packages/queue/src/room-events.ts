@@ -1,4 +1,4 @@
-import type { RedisClient } from '@boxoffice/internal';
+import { isCluster, type RedisClient } from '@boxoffice/internal';
 
 /** A user was let into the booking area; fetch the token with `status()`/`heartbeat()`. */
 export interface AdmittedEvent {
@@ -58,7 +58,8 @@ export function estimatePosition(ticket: number, event: PositionEvent): number {
 
 /**
  * An async iterator over a room's events, on its own subscriber connection (a `duplicate()` of the
- * room's client), closed by `return()`/`break`, `close()` or the abort signal. Events published
+ * room's client with `lazyConnect: false` and `enableOfflineQueue: true`, so it works even when the
+ * user's client is lazy or has no offline queue), closed by `return()`/`break`, `close()` or the abort signal. Events published
  * before `ready` resolves are not delivered. Unconsumed events are buffered up to `maxBuffer`, then the
  * oldest are dropped (a slow consumer never grows memory without bound).
  */
@@ -74,7 +75,10 @@ export class RoomEvents implements AsyncIterableIterator<RoomEvent> {
 
   constructor(client: RedisClient, channel: string, maxBuffer: number, signal?: AbortSignal) {
     this.#maxBuffer = maxBuffer;
-    this.#sub = (client.duplicate as () => RedisClient).call(client);
+    // The subscriber connection is ours: whatever the user's client says about lazy connection
+    // and its offline queue, this one connects now and queues SUBSCRIBE until it is ready.
+    const own = { lazyConnect: false, enableOfflineQueue: true } as const;
+    this.#sub = isCluster(client) ? client.duplicate([], own) : client.duplicate(own);
     this.#sub.on('error', () => {});
     this.#sub.on('message', (ch: string, message: string) => {
       if (ch === channel) this.#deliver(message);

@@ -587,8 +587,9 @@ export class WaitingRoom {
   }
 
   /**
-   * Subscribe to the room's events (a new connection, `client.duplicate()`, closed when iteration
-   * ends). For SSE/WebSocket gateways: `admitted`/`evicted` name a user, `position` is one broadcast
+   * Subscribe to the room's events (a new connection, `client.duplicate()` that connects at once and
+   * queues the SUBSCRIBE, even if the room's client is lazy or has no offline queue; closed when
+   * iteration ends). For SSE/WebSocket gateways: `admitted`/`evicted` name a user, `position` is one broadcast
    * per tick.
    */
   events(options: { signal?: AbortSignal; maxBuffer?: number } = {}): RoomEvents {
