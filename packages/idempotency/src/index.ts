@@ -17,7 +17,13 @@ export {
   type IdempotencyOptions,
   idempotency,
 } from './middleware.js';
-export { PROBLEM_TYPES } from './problem.js';
+export {
+  defaultProblemBody,
+  type IdempotencyProblem,
+  PROBLEM_TYPES,
+  type ProblemBody,
+  type ProblemCode,
+} from './problem.js';
 export {
   type ClaimOptions,
   type ClaimResult,

@@ -4,7 +4,14 @@ import { type IdempotencyKeyInvalidError, IdempotencyStoreUnavailableError } fro
 import { defaultFingerprint } from './fingerprint.js';
 import { parseIdempotencyKey } from './header.js';
 import type { Lease } from './lease.js';
-import { sendProblem } from './problem.js';
+import {
+  defaultProblemBody,
+  type IdempotencyProblem,
+  PROBLEM_TYPES,
+  type ProblemBody,
+  type ProblemCode,
+  sendProblem,
+} from './problem.js';
 import { IdempotencyStore, type StoredResult } from './store.js';
 
 /** Response headers the middleware sets. */
@@ -61,6 +68,16 @@ export interface IdempotencyOptions {
   handlerTimeoutMs?: number;
   /** Reports failures that cannot reach the client (storing a result, renewing a lease). @defaultValue process.emitWarning */
   onError?: (error: unknown, req: Request) => void;
+  /**
+   * Shapes the body of the middleware's own problem responses (400, 409, 422, 503): receives the
+   * problem before it is sent and may return a replacement JSON object (`undefined` keeps the
+   * default body). The status and the middleware's headers (`Content-Type`, `Retry-After`,
+   * `Idempotency-Key-Expires`, …) stay; other headers may be set on `res`. Must be synchronous. If
+   * it throws or returns something unusable, the default body is sent and the failure goes to
+   * `onError`. @defaultValue undefined (the default body)
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only sets headers returns nothing
+  onProblem?: (problem: IdempotencyProblem, req: Request, res: Response) => ProblemBody | void;
 }
 
 const DEFAULTS = Object.freeze({
@@ -76,12 +93,28 @@ const DEFAULTS = Object.freeze({
   replayHeaders: [] as readonly string[],
   failOpen: false,
   handlerTimeoutMs: 60_000,
+  onProblem: undefined as IdempotencyOptions['onProblem'],
   onError: (error: unknown, _req: Request): void => {
     process.emitWarning(error instanceof Error ? error : String(error), {
       code: 'BOXOFFICE_IDEMPOTENCY',
     });
   },
 });
+
+function serialiseShaped(body: unknown): string {
+  if (
+    typeof body !== 'object' ||
+    Array.isArray(body) ||
+    typeof (body as PromiseLike<unknown>).then === 'function'
+  ) {
+    throw new TypeError(
+      `onProblem must return a plain object or undefined (synchronously), got ${check.show(body)}`,
+    );
+  }
+  const json = JSON.stringify(body);
+  if (typeof json !== 'string') throw new TypeError('onProblem returned a body JSON cannot encode');
+  return json;
+}
 
 const PASS_THROUGH = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -91,8 +124,8 @@ function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
 }
 
-function retryAfterSec(ms: number): string {
-  return String(Math.max(1, Math.ceil(ms / 1000)));
+function retryAfterSec(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }
 
 /**
@@ -130,6 +163,8 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
   check.boolean('failOpen', o.failOpen);
   check.integer('handlerTimeoutMs', o.handlerTimeoutMs, { min: 1 });
   check.func('onError', o.onError);
+  if (o.onProblem !== undefined) check.func('onProblem', o.onProblem);
+  const { onProblem } = o;
   const waitMs = o.inFlight === 'wait' ? o.waitMs : 0;
   const retentionMs = store.options.retentionSec * 1000;
 
@@ -148,18 +183,23 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
       key = parseIdempotencyKey(header);
     } catch (error) {
       const e = error as IdempotencyKeyInvalidError;
-      sendProblem(res, {
-        status: 400,
-        code: 'IDEMPOTENCY_KEY_INVALID',
+      answer(req, res, 400, 'IDEMPOTENCY_KEY_INVALID', {
         title: e.reason === 'missing' ? 'Idempotency-Key missing' : 'Idempotency-Key malformed',
         detail: e.message,
+        reason: e.reason,
+        cause: e,
       });
       return;
     }
     let scope: string;
-    let fingerprint: string;
     try {
       scope = String(o.scope(req) ?? '');
+    } catch (error) {
+      next(error);
+      return;
+    }
+    let fingerprint: string;
+    try {
       fingerprint = o.fingerprint(req);
     } catch (error) {
       if (o.fingerprint !== defaultFingerprint) {
@@ -167,11 +207,12 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
         return;
       }
       // Only bad input makes the default fail (e.g. JSON nested deeper than the stack allows).
-      sendProblem(res, {
-        status: 400,
-        code: 'IDEMPOTENCY_FINGERPRINT_FAILED',
+      answer(req, res, 400, 'IDEMPOTENCY_FINGERPRINT_FAILED', {
         title: 'Request cannot be fingerprinted',
         detail: (error as Error).message,
+        key,
+        scope,
+        cause: error,
       });
       return;
     }
@@ -184,28 +225,39 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
               return guard(claim.lease, req, res, next);
             case 'done':
               return replay(res, claim.result);
-            case 'busy':
-              return sendProblem(
+            case 'busy': {
+              const retryAfter = retryAfterSec(claim.retryAfterMs);
+              return answer(
+                req,
                 res,
+                409,
+                'IDEMPOTENCY_IN_FLIGHT',
                 {
-                  status: 409,
-                  code: 'IDEMPOTENCY_IN_FLIGHT',
                   title: 'Request in flight',
                   detail: `a request with this Idempotency-Key is still being processed; retry later`,
+                  key,
+                  scope,
+                  retryAfterSec: retryAfter,
+                  expiresAt: claim.expiresAt,
                 },
                 {
-                  'retry-after': retryAfterSec(claim.retryAfterMs),
+                  'retry-after': String(retryAfter),
                   [HEADERS.expires]: httpDate(claim.expiresAt),
                 },
               );
+            }
             case 'mismatch':
-              return sendProblem(
+              return answer(
+                req,
                 res,
+                422,
+                'IDEMPOTENCY_KEY_REUSED',
                 {
-                  status: 422,
-                  code: 'IDEMPOTENCY_KEY_REUSED',
                   title: 'Idempotency-Key reused',
                   detail: 'this Idempotency-Key was already used with a different request payload',
+                  key,
+                  scope,
+                  ...(claim.expiresAt > 0 ? { expiresAt: claim.expiresAt } : {}),
                 },
                 claim.expiresAt > 0 ? { [HEADERS.expires]: httpDate(claim.expiresAt) } : {},
               );
@@ -214,13 +266,18 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
         (error: unknown) => {
           if (!(error instanceof IdempotencyStoreUnavailableError)) return next(error);
           if (o.failOpen) return next();
-          sendProblem(
+          answer(
+            req,
             res,
+            503,
+            'IDEMPOTENCY_STORE_UNAVAILABLE',
             {
-              status: 503,
-              code: 'IDEMPOTENCY_STORE_UNAVAILABLE',
               title: 'Idempotency store unavailable',
               detail: 'the request was not processed because its Idempotency-Key cannot be checked',
+              key,
+              scope,
+              retryAfterSec: 1,
+              cause: error,
             },
             { 'retry-after': '1' },
           );
@@ -229,6 +286,42 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
       // A throw while replaying or answering (e.g. a stored header Node refuses) goes to Express.
       .catch(next);
   };
+
+  // Sends one of the middleware's own problems, shaped by `onProblem` when the app gave one. A hook
+  // failure must never turn a 4xx/503 into a 500 or let the request through, so it falls back to
+  // the default body.
+  function answer(
+    req: Request,
+    res: Response,
+    status: IdempotencyProblem['status'],
+    code: ProblemCode,
+    fields: Omit<IdempotencyProblem, 'status' | 'code' | 'type'>,
+    headers: Record<string, string> = {},
+  ): void {
+    const problem: IdempotencyProblem = Object.freeze({
+      status,
+      code,
+      type: PROBLEM_TYPES[code],
+      ...fields,
+    });
+    let json = JSON.stringify(defaultProblemBody(problem));
+    if (onProblem !== undefined) {
+      try {
+        const shaped: unknown = onProblem(problem, req, res);
+        if (shaped !== undefined && shaped !== null) json = serialiseShaped(shaped);
+      } catch (error) {
+        o.onError(
+          new Error(`idempotency onProblem failed for ${code}; the default problem was sent`, {
+            cause: error,
+          }),
+          req,
+        );
+      }
+      // The hook answered by itself (not the contract, but nothing more can be sent).
+      if (res.headersSent || res.writableEnded) return;
+    }
+    sendProblem(res, status, json, headers);
+  }
 
   function replay(res: Response, result: StoredResult): void {
     const headers: Record<string, string | string[] | number> = { ...result.headers };

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import type { KeyProblem } from './errors.js';
 
-/** Stable problem types (RFC 9457 `type`) of the middleware's own responses. */
+/** Stable problem types (RFC 9457 `type`) of the middleware's own responses, by `code`. */
 export const PROBLEM_TYPES = Object.freeze({
   IDEMPOTENCY_KEY_INVALID: 'urn:boxoffice:problem:idempotency-key-invalid',
   IDEMPOTENCY_KEY_REUSED: 'urn:boxoffice:problem:idempotency-key-reused',
@@ -9,32 +10,61 @@ export const PROBLEM_TYPES = Object.freeze({
   IDEMPOTENCY_FINGERPRINT_FAILED: 'urn:boxoffice:problem:idempotency-fingerprint-failed',
 });
 
-/** A problem the middleware answers with. */
-export interface Problem {
-  status: number;
-  code: keyof typeof PROBLEM_TYPES;
-  title: string;
-  detail: string;
+/** Stable `code` of a problem the middleware answers with. */
+export type ProblemCode = keyof typeof PROBLEM_TYPES;
+
+/**
+ * A problem the middleware answers with (frozen), as handed to the `onProblem` option before it is
+ * sent. The default body is `{ type, title, status, detail, code }`; the other fields are context.
+ */
+export interface IdempotencyProblem {
+  /** The HTTP status; an `onProblem` hook cannot change it. */
+  readonly status: 400 | 409 | 422 | 503;
+  readonly code: ProblemCode;
+  /** `PROBLEM_TYPES[code]`. */
+  readonly type: string;
+  readonly title: string;
+  readonly detail: string;
+  /** `IDEMPOTENCY_KEY_INVALID` only: why the header was refused. */
+  readonly reason?: KeyProblem;
+  /** The parsed key (every problem but `IDEMPOTENCY_KEY_INVALID`). */
+  readonly key?: string;
+  /** The caller's scope (every problem but `IDEMPOTENCY_KEY_INVALID`). */
+  readonly scope?: string;
+  /** The `Retry-After` value sent, in seconds (409 and 503). */
+  readonly retryAfterSec?: number;
+  /** When the key's record expires (ms since the epoch), as sent in `Idempotency-Key-Expires` (409, and 422 when known). */
+  readonly expiresAt?: number;
+  /** The error behind the problem, if any (`IdempotencyKeyInvalidError`, `IdempotencyStoreUnavailableError`, a fingerprint error). */
+  readonly cause?: unknown;
 }
 
-/** Send an `application/problem+json` response (RFC 9457) with extra headers. */
-export function sendProblem(
-  res: ServerResponse,
-  problem: Problem,
-  headers: Record<string, string> = {},
-): void {
-  const body = JSON.stringify({
-    type: PROBLEM_TYPES[problem.code],
+/** A JSON object sent as an `application/problem+json` body. */
+export type ProblemBody = Record<string, unknown>;
+
+/** The body the middleware sends for `problem` when no `onProblem` hook replaces it. */
+export function defaultProblemBody(problem: IdempotencyProblem): ProblemBody {
+  return {
+    type: problem.type,
     title: problem.title,
     status: problem.status,
     detail: problem.detail,
     code: problem.code,
-  });
-  res.writeHead(problem.status, {
+  };
+}
+
+/** Send a serialised `application/problem+json` body (RFC 9457) with extra headers. */
+export function sendProblem(
+  res: ServerResponse,
+  status: number,
+  json: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
     ...headers,
     'content-type': 'application/problem+json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
+    'content-length': Buffer.byteLength(json),
     'cache-control': 'no-store',
   });
-  res.end(body);
+  res.end(json);
 }
