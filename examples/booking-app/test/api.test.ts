@@ -6,9 +6,7 @@ import { DemoAuth } from '../src/auth/demo-auth.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { EventLog } from '../src/repos/event-log.js';
-import { call, count, dbBackends, listen, useDatabase } from './helpers.js';
-
-const SECRET = 'test-secret-test-secret-test-secret!';
+import { call, count, dbBackends, listen, SECRET, useDatabase } from './helpers.js';
 
 // The API is about the database; Redis only backs /readyz for now, so one Redis target suffices
 // here (readiness runs on both targets in unavailable.test.ts).

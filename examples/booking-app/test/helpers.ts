@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { redisTargets } from '@boxoffice/local-redis/testing';
 import { PGlite } from '@electric-sql/pglite';
 import type { Express } from 'express';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
@@ -13,6 +14,24 @@ import { seedDemoData } from '../src/db/seed.js';
 /** The PostgreSQL server the `postgres` backend tests use (trust auth, database `test`). */
 export const POSTGRES_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** The JWT secret the flow suites sign with. */
+export const SECRET = 'test-secret-test-secret-test-secret!';
+
+/**
+ * The (database, Redis) pairings the flow suites run on: both database engines and both Redis
+ * targets (the fourth pairing, PostgreSQL with Cluster, adds time, not coverage).
+ */
+export function flowCombos() {
+  const [standalone, cluster] = redisTargets();
+  const [pglite, postgres] = dbBackends;
+  if (!standalone || !cluster || !pglite || !postgres) throw new Error('missing a test target');
+  return [
+    { db: pglite, redis: standalone, name: 'pglite + standalone' },
+    { db: pglite, redis: cluster, name: 'pglite + cluster' },
+    { db: postgres, redis: standalone, name: 'postgres + standalone' },
+  ];
+}
 
 /** A database engine every DB suite runs on. */
 export interface DbBackend {

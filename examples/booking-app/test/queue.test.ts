@@ -6,10 +6,9 @@ import { DemoAuth } from '../src/auth/demo-auth.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { ConcertRooms, type QueueSettings } from '../src/queue/concert-rooms.js';
-import { call, dbBackends, listen, useDatabase, waitFor } from './helpers.js';
+import { call, dbBackends, listen, SECRET, useDatabase, waitFor } from './helpers.js';
 import { openSse } from './sse.js';
 
-const SECRET = 'test-secret-test-secret-test-secret!';
 const pglite = dbBackends[0] as (typeof dbBackends)[number];
 
 // The waiting room lives in Redis; the database only answers "does the concert exist", so these

@@ -1,4 +1,4 @@
-import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
+import { useRedis } from '@boxoffice/local-redis/testing';
 import { SeatHolds } from '@boxoffice/seat-lock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
@@ -8,20 +8,9 @@ import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { ConcertRooms } from '../src/queue/concert-rooms.js';
 import { EventLog } from '../src/repos/event-log.js';
-import { call, count, dbBackends, listen, useDatabase, waitFor } from './helpers.js';
+import { call, count, flowCombos, listen, SECRET, useDatabase, waitFor } from './helpers.js';
 
-const SECRET = 'test-secret-test-secret-test-secret!';
-const [standalone, cluster] = redisTargets() as [
-  ReturnType<typeof redisTargets>[number],
-  ReturnType<typeof redisTargets>[number],
-];
-const [pglite, postgres] = dbBackends as [(typeof dbBackends)[number], (typeof dbBackends)[number]];
-// Both database engines and both Redis targets (the fourth pairing adds time, not coverage).
-const combos = [
-  { db: pglite, redis: standalone, name: 'pglite + standalone' },
-  { db: pglite, redis: cluster, name: 'pglite + cluster' },
-  { db: postgres, redis: standalone, name: 'postgres + standalone' },
-];
+const combos = flowCombos();
 
 describe.each(combos)('reservations on $name', ({ db: backend, redis: target }) => {
   const fixture = useDatabase(backend, { seed: true });
