@@ -6,43 +6,6 @@
 -- BITFIELD subcommands per call: unpack() in Redis' Lua is limited to about 8000 values.
 local BATCH = 1500
 
--- Read the fields at the distinct offsets in `offsets` (a set: offset → true) of type `ftype`
--- ('u32' counters, 'u1' bits) into a table offset → value. `head` (a list of GET subcommands, may be
--- empty) is read in the first call; its results are returned second.
-local function bf_read(key, ftype, offsets, head)
-  local list = {}
-  for off in pairs(offsets) do list[#list + 1] = off end
-  local values = {}
-  local head_values = {}
-  local h = #head
-  if #list == 0 and h > 0 then
-    return values, redis.call('BITFIELD_RO', key, unpack(head))
-  end
-  for start = 1, #list, BATCH do
-    local last = math.min(#list, start + BATCH - 1)
-    local args = {}
-    local n = 0
-    if start == 1 then
-      for j = 1, h do args[j] = head[j] end
-      n = h
-    end
-    for j = start, last do
-      args[n + 1] = 'GET'
-      args[n + 2] = ftype
-      args[n + 3] = list[j]
-      n = n + 3
-    end
-    local res = redis.call('BITFIELD_RO', key, unpack(args))
-    local skip = 0
-    if start == 1 then
-      skip = h / 3
-      for j = 1, skip do head_values[j] = res[j] end
-    end
-    for j = start, last do values[list[j]] = res[skip + j - start + 1] end
-  end
-  return values, head_values
-end
-
 -- Write `changed` (offset → value) with SET subcommands of type `ftype`; `tail` (a list, may be
 -- empty) is appended to the last BITFIELD call, e.g. to add to the sketch's total in the same call.
 local function bf_write(key, ftype, changed, tail)
@@ -77,7 +40,8 @@ local function bf_create(key, bytes)
 end
 
 -- Read the fields at `list` (offsets in order, duplicates allowed) of type `ftype` into a table
--- offset → value; `head` as in bf_read. Cheaper than bf_read when few offsets repeat.
+-- offset → value. `head` (a list of GET subcommands, may be empty) is read in the first call; its
+-- results are returned second.
 local function bf_read_list(key, ftype, list, head)
   local values = {}
   local h = #head
@@ -110,6 +74,14 @@ local function bf_read_list(key, ftype, list, head)
     for j = start, last do values[list[j]] = res[skip + j - start + 1] end
   end
   return values, head_values
+end
+
+-- bf_read_list for the distinct offsets in `offsets` (a set: offset → true), e.g. when many of an
+-- item batch's counters coincide.
+local function bf_read(key, ftype, offsets, head)
+  local list = {}
+  for off in pairs(offsets) do list[#list + 1] = off end
+  return bf_read_list(key, ftype, list, head)
 end
 
 -- Run `args` (a flat list of BITFIELD subcommands, 4 values each) in calls of at most BATCH
