@@ -6,6 +6,22 @@ const bool = z
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 const rate = z.coerce.number().min(0).max(1);
 const ms = z.coerce.number().int().min(0).max(600_000);
+const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/;
+/** `host:port[,host:port...]` → the list, or undefined when unset. */
+const hostPortList = z
+  .string()
+  .optional()
+  .transform((value) =>
+    value === undefined || value.trim() === ''
+      ? undefined
+      : value
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean),
+  )
+  .refine((list) => list === undefined || list.every((item) => hostPort.test(item)), {
+    message: 'comma-separated host:port pairs',
+  });
 const optionalText = z
   .string()
   .optional()
@@ -17,6 +33,12 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: optionalText,
+  REDIS_CLUSTER_NODES: hostPortList,
+  REDIS_SENTINELS: hostPortList,
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only (1-64 chars)')
+    .default('mymaster'),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - only (1-64 chars)')
@@ -62,7 +84,16 @@ export interface AppConfig {
   port: number;
   host: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  redis: { url: string | undefined; prefix: string };
+  redis: {
+    /** Standalone Redis. Unset (and no cluster or sentinels): found or started by local-redis. */
+    url: string | undefined;
+    /** Seed nodes of a Redis Cluster (`host:port`); exclusive with `url` and `sentinels`. */
+    clusterNodes: string[] | undefined;
+    /** Sentinels (`host:port`) that name the master `sentinelName`; exclusive with the others. */
+    sentinels: string[] | undefined;
+    sentinelName: string;
+    prefix: string;
+  };
   database: {
     /** Unset: embedded PGlite. */
     url: string | undefined;
@@ -118,6 +149,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(problems);
   }
   const c = parsed.data;
+  const topologies = [
+    c.REDIS_URL && 'REDIS_URL',
+    c.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES',
+    c.REDIS_SENTINELS && 'REDIS_SENTINELS',
+  ].filter(Boolean);
+  if (topologies.length > 1) {
+    throw new ConfigError([`${topologies.join(', ')}: set at most one of them`]);
+  }
   if (c.PG_FAILURE_RATE + c.PG_TIMEOUT_RATE > 1) {
     throw new ConfigError(['PG_FAILURE_RATE + PG_TIMEOUT_RATE: must not exceed 1']);
   }
@@ -125,7 +164,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: c.PORT,
     host: c.HOST,
     logLevel: c.LOG_LEVEL,
-    redis: { url: c.REDIS_URL, prefix: c.REDIS_PREFIX },
+    redis: {
+      url: c.REDIS_URL,
+      clusterNodes: c.REDIS_CLUSTER_NODES,
+      sentinels: c.REDIS_SENTINELS,
+      sentinelName: c.REDIS_SENTINEL_NAME,
+      prefix: c.REDIS_PREFIX,
+    },
     database: {
       url: c.DATABASE_URL,
       schema: c.DATABASE_SCHEMA,

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getRedis } from '@boxoffice/local-redis';
+import type { RedisClient } from '@boxoffice/internal';
 import { SeatHolds } from '@boxoffice/seat-lock';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type AppLocals, createApp } from './app.js';
 import { DemoAuth } from './auth/demo-auth.js';
@@ -16,6 +15,7 @@ import { createLogger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
 import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
 import { ConcertRooms } from './queue/concert-rooms.js';
+import { connectRedis } from './redis-connection.js';
 import { ConcertRepository } from './repos/concert-repository.js';
 
 /** A running app and everything it owns. */
@@ -23,7 +23,8 @@ export interface Runtime {
   readonly url: string;
   readonly logger: Logger;
   readonly db: Database;
-  readonly redis: Redis;
+  /** Standalone, Sentinel-managed or Cluster, as configured. */
+  readonly redis: RedisClient;
   /** The mock PSP that `POST /payments` and its retry worker call (configured from `PG_*`). */
   readonly paymentGateway: MockPaymentGateway;
   readonly server: Server;
@@ -32,8 +33,9 @@ export interface Runtime {
 }
 
 /**
- * The composition root: connect Redis (REDIS_URL, else `@boxoffice/local-redis` finds or starts
- * one), open the database (DATABASE_URL, else embedded PGlite), migrate, seed, and listen.
+ * The composition root: connect Redis (a Cluster, a Sentinel-managed master, REDIS_URL, else one
+ * `@boxoffice/local-redis` finds or starts), open the database (DATABASE_URL, else embedded PGlite),
+ * migrate, seed, and listen.
  */
 export async function startRuntime(config: AppConfig): Promise<Runtime> {
   const logger = createLogger(config.logLevel);
@@ -43,19 +45,10 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
     cleanups.length = 0;
   };
   try {
-    const found = await getRedis({ url: config.redis.url });
-    cleanups.push(() => found.stop());
-    // No offline queue once connected: while Redis is down, commands fail at once (→ 503) instead
-    // of piling up until the request times out.
-    const redis = new Redis(found.url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-    });
-    redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
-    await redis.connect();
-    cleanups.push(async () => redis.disconnect());
-    const redisDescription = `${found.url} (${found.source})`;
+    const connection = await connectRedis(config.redis, logger);
+    cleanups.push(() => connection.close());
+    const redis = connection.client;
+    const redisDescription = connection.description;
 
     const db = await openDatabase(config.database);
     cleanups.push(() => db.close());
@@ -79,14 +72,7 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
     if (ephemeral)
       logger.info({ redisPrefix }, 'in-memory database: Redis keys under a per-run prefix');
     const metrics = new AppMetrics();
-    // The rooms get a client of their own: room.events() subscribes on `client.duplicate()` right
-    // away, and a duplicate of `redis` (lazyConnect, no offline queue) refuses that SUBSCRIBE.
-    const roomsRedis = new Redis(found.url, { maxRetriesPerRequest: 1 });
-    roomsRedis.on('error', (error) =>
-      logger.warn({ err: error }, 'redis (rooms) connection error'),
-    );
-    cleanups.push(async () => roomsRedis.disconnect());
-    const rooms = new ConcertRooms(roomsRedis, {
+    const rooms = new ConcertRooms(redis, {
       secret: config.auth.jwtSecret ?? randomBytes(32),
       prefix: redisPrefix,
       settings: config.queue,

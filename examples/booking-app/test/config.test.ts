@@ -37,6 +37,8 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'debug',
       REDIS_URL: 'redis://10.0.0.1:6380',
       REDIS_PREFIX: 'shop',
+      REDIS_CLUSTER_NODES: '',
+      REDIS_SENTINEL_NAME: 'sentinels-name',
       DATABASE_URL: 'postgres://u@db/x',
       DATABASE_SCHEMA: 'booking',
       DATABASE_POOL_MAX: '25',
@@ -63,7 +65,13 @@ describe('loadConfig', () => {
       port: 0,
       host: '0.0.0.0',
       logLevel: 'debug',
-      redis: { url: 'redis://10.0.0.1:6380', prefix: 'shop' },
+      redis: {
+        url: 'redis://10.0.0.1:6380',
+        clusterNodes: undefined,
+        sentinels: undefined,
+        sentinelName: 'sentinels-name',
+        prefix: 'shop',
+      },
       database: {
         url: 'postgres://u@db/x',
         schema: 'booking',
@@ -117,6 +125,27 @@ describe('loadConfig', () => {
     ]);
     expect(() => loadConfig({ PG_FAILURE_RATE: '0.6', PG_TIMEOUT_RATE: '0.6' })).toThrow(
       /must not exceed 1/,
+    );
+  });
+});
+
+describe('Redis topology', () => {
+  it('reads Cluster seed nodes and Sentinels as host:port lists', () => {
+    expect(
+      loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001,[::1]:7002' }).redis,
+    ).toMatchObject({ clusterNodes: ['10.0.0.1:7000', 'redis-b:7001', '[::1]:7002'] });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379' }).redis).toMatchObject({
+      url: undefined,
+      sentinels: ['s1:26379', 's2:26379'],
+      sentinelName: 'mymaster',
+    });
+  });
+
+  it('refuses malformed lists and more than one topology', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis://a:1' })).toThrow(/REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ REDIS_SENTINELS: 'a:1,b' })).toThrow(/REDIS_SENTINELS/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://a:1', REDIS_SENTINELS: 'a:26379' })).toThrow(
+      /REDIS_URL, REDIS_SENTINELS: set at most one/,
     );
   });
 });
