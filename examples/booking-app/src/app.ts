@@ -12,6 +12,7 @@ import { ProductTrends } from './booking/product-trends.js';
 import { ReservationService } from './booking/reservation-service.js';
 import type { Database } from './db/database.js';
 import { errorHandler, notFound } from './http/error-handler.js';
+import { staticPages } from './http/static-pages.js';
 import { createLogger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
 import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
@@ -200,6 +201,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(express.json({ limit: '100kb' }));
+  app.use(staticPages()); // web pages: `/` for browsers and public/*.html|js|css|svg
 
   app.get('/', (_req, res) => {
     res.json({

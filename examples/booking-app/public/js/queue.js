@@ -1,0 +1,153 @@
+// Waiting room (queue.html?concert=ID): join, live position over Server-Sent Events, "your turn",
+// and leaving the line when the tab closes (navigator.sendBeacon).
+import {
+  api,
+  describe,
+  el,
+  idParam,
+  renderSession,
+  requireUser,
+  roughly,
+  setEntry,
+  show,
+  when,
+} from './app.js';
+
+const concertId = idParam('concert');
+const user = requireUser();
+renderSession();
+
+/** What the line knows: 'joining' | 'waiting' | 'active' | 'gone'. */
+let state = 'joining';
+/** Milliseconds per place in line, from the last status (position events carry no ETA). */
+let msPerPlace = null;
+let stream = null;
+/** Set when the user moves on to the seat map, so leaving this page does not leave the line. */
+let proceeding = false;
+/** What the position area last said, as `position|eta`. */
+let lastSaid = '';
+
+const errorBox = document.getElementById('queue-error');
+
+function showWaiting(position, etaMs) {
+  if (etaMs != null && position > 0) msPerPlace = etaMs / position;
+  const eta = etaMs ?? (msPerPlace != null ? msPerPlace * position : null);
+  // The live region is re-rendered only when what it says changes (no repeated announcements).
+  const said = `${position}|${eta == null ? '' : roughly(eta)}`;
+  if (said === lastSaid) return;
+  lastSaid = said;
+  document.title = `#${position} in line — boxoffice demo`;
+  show(
+    'line',
+    el(
+      'p',
+      { class: 'position' },
+      'You are number ',
+      el('strong', { id: 'position' }, position),
+      ' in line.',
+    ),
+    eta != null ? el('p', { id: 'eta' }, `Estimated wait: ${roughly(eta)}.`) : null,
+  );
+}
+
+function showTurn(status) {
+  state = 'active';
+  stream?.close();
+  setEntry(concertId, { token: status.token, expiresAt: status.expiresAt });
+  document.title = 'Your turn — boxoffice demo';
+  document.getElementById('keep-open').hidden = true;
+  show(
+    'line',
+    el('p', { class: 'turn' }, 'It’s your turn!'),
+    el('p', {}, `Choose your seats before ${when(new Date(status.expiresAt).toISOString())}.`),
+  );
+  const go = el(
+    'a',
+    {
+      class: 'button',
+      href: `/seats.html?concert=${concertId}`,
+      onclick: () => (proceeding = true),
+    },
+    'Choose your seats',
+  );
+  show('actions', go);
+  go.focus();
+}
+
+function showGone(message) {
+  state = 'gone';
+  stream?.close();
+  document.title = 'Waiting room — boxoffice demo';
+  document.getElementById('keep-open').hidden = true;
+  show('line', el('p', {}, message));
+  show(
+    'actions',
+    el('button', { type: 'button', onclick: () => location.reload() }, 'Join the line again'),
+  );
+}
+
+function onStatus(status) {
+  if (status.state === 'waiting') {
+    state = 'waiting';
+    showWaiting(status.position, status.etaMs);
+  } else if (status.state === 'active') showTurn(status);
+  else showGone('You are no longer in line.');
+}
+
+function listen() {
+  const url = `/concerts/${concertId}/queue/events?access_token=${encodeURIComponent(user.token)}`;
+  stream = new EventSource(url);
+  stream.addEventListener('status', (e) => onStatus(JSON.parse(e.data)));
+  stream.addEventListener('admitted', (e) => onStatus(JSON.parse(e.data)));
+  stream.addEventListener('position', (e) => {
+    if (state === 'waiting') showWaiting(JSON.parse(e.data).position, null);
+  });
+  stream.addEventListener('evicted', () =>
+    showGone('You were removed from the line because this page stopped answering.'),
+  );
+  // EventSource reconnects by itself after a network error; the next `status` brings the truth.
+}
+
+async function leave() {
+  state = 'gone';
+  stream?.close();
+  try {
+    await api(`/concerts/${concertId}/queue`, { method: 'DELETE', token: user.token });
+  } finally {
+    location.assign('/');
+  }
+}
+
+// Closing or leaving the tab gives the place up. sendBeacon cannot send headers, so the route
+// takes `?_method=DELETE` and the token as a form field.
+addEventListener('pagehide', () => {
+  if (proceeding || state === 'gone' || state === 'joining') return;
+  stream?.close();
+  navigator.sendBeacon(
+    `/concerts/${concertId}/queue?_method=DELETE`,
+    new URLSearchParams({ access_token: user.token }),
+  );
+});
+
+async function start() {
+  if (!user) return;
+  if (!concertId) return showGone('No concert was chosen.');
+  try {
+    const { body } = await api(`/concerts/${concertId}`);
+    document.getElementById('title').textContent = `Waiting room: ${body.concert.name}`;
+    show('concert-info', `${body.concert.venue} · `, when(body.concert.startsAt));
+    const joined = await api(`/concerts/${concertId}/queue`, { method: 'POST', token: user.token });
+    show(
+      'actions',
+      el('button', { type: 'button', class: 'secondary', onclick: leave }, 'Leave the line'),
+    );
+    onStatus(joined.body);
+    if (state === 'waiting') listen();
+  } catch (e) {
+    state = 'gone';
+    errorBox.textContent = describe(e);
+    show('line', el('p', {}, 'Could not join the line.'));
+  }
+}
+
+await start();

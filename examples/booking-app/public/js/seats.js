@@ -1,0 +1,208 @@
+// Seat map (seats.html?concert=ID): pick seats, hold them with the queue_entry token, and count
+// the hold down to its expiresAt before moving on to payment.
+import {
+  ApiError,
+  api,
+  countdown,
+  describe,
+  el,
+  entryFor,
+  idParam,
+  money,
+  renderSession,
+  requireUser,
+  setEntry,
+  setHold,
+  show,
+  when,
+} from './app.js';
+
+const MAX_SEATS = 10;
+const STATUS_TEXT = {
+  AVAILABLE: 'available',
+  HELD: 'held by someone else',
+  ASSIGNED: 'sold',
+  BLOCKED: 'not for sale',
+};
+
+const concertId = idParam('concert');
+const user = requireUser();
+renderSession();
+
+const errorBox = document.getElementById('seats-error');
+const holdButton = document.getElementById('hold');
+/** Selected seat ids, in click order. */
+const selected = new Set();
+let seats = [];
+
+function gate(message) {
+  document.getElementById('picker').hidden = true;
+  show(
+    'gate',
+    el(
+      'div',
+      { class: 'panel' },
+      el('p', {}, message),
+      el(
+        'a',
+        { class: 'button', href: `/queue.html?concert=${concertId}` },
+        'Go to the waiting room',
+      ),
+    ),
+  );
+}
+
+function seatLabel(seat, pressed) {
+  const state = pressed ? 'selected' : STATUS_TEXT[seat.status];
+  return `Seat ${seat.label}, ${seat.section}, ${money(seat.price, seat.currency)}, ${state}`;
+}
+
+function renderSelection() {
+  const chosen = seats.filter((s) => selected.has(s.id));
+  const total = chosen.reduce((sum, s) => sum + s.price, 0);
+  document.getElementById('selection').textContent = chosen.length
+    ? `Selected: ${chosen.map((s) => s.label).join(', ')} — ${money(total, chosen[0].currency)}`
+    : 'No seats selected.';
+  holdButton.disabled = chosen.length === 0;
+}
+
+function toggle(seat, button) {
+  const on = !selected.has(seat.id);
+  if (on && selected.size >= MAX_SEATS) {
+    errorBox.textContent = `You can hold at most ${MAX_SEATS} seats.`;
+    return;
+  }
+  errorBox.textContent = '';
+  if (on) selected.add(seat.id);
+  else selected.delete(seat.id);
+  button.setAttribute('aria-pressed', String(on));
+  button.setAttribute('aria-label', seatLabel(seat, on));
+  renderSelection();
+}
+
+function renderMap() {
+  // Sections, then rows, in the order the API gives (by row and number).
+  const sections = new Map();
+  for (const seat of seats) {
+    if (!sections.has(seat.section)) sections.set(seat.section, new Map());
+    const rows = sections.get(seat.section);
+    if (!rows.has(seat.row)) rows.set(seat.row, []);
+    rows.get(seat.row).push(seat);
+  }
+  for (const id of [...selected]) {
+    if (seats.find((s) => s.id === id)?.status !== 'AVAILABLE') selected.delete(id);
+  }
+  show(
+    'map',
+    [...sections].map(([section, rows]) =>
+      el(
+        'div',
+        { class: 'section', role: 'group', 'aria-label': section },
+        el('h3', {}, section),
+        [...rows].map(([row, list]) =>
+          el(
+            'div',
+            { class: 'row', role: 'group', 'aria-label': `Row ${row}` },
+            el('span', { class: 'row-name', 'aria-hidden': 'true' }, row),
+            list.map((seat) => {
+              const pressed = selected.has(seat.id);
+              const button = el(
+                'button',
+                {
+                  type: 'button',
+                  class: `seat ${seat.status.toLowerCase()}`,
+                  'aria-pressed': String(pressed),
+                  'aria-label': seatLabel(seat, pressed),
+                  title: `${seat.label} · ${money(seat.price, seat.currency)}`,
+                  disabled: seat.status !== 'AVAILABLE',
+                  'data-seat': seat.label,
+                },
+                seat.number,
+              );
+              button.addEventListener('click', () => toggle(seat, button));
+              return button;
+            }),
+            new Set(list.map((s) => s.price)).size === 1
+              ? el(
+                  'span',
+                  { class: 'row-price', 'aria-hidden': 'true' },
+                  money(list[0].price, list[0].currency),
+                )
+              : null,
+          ),
+        ),
+      ),
+    ),
+  );
+  renderSelection();
+}
+
+async function loadMap() {
+  const { body } = await api(`/concerts/${concertId}`);
+  document.getElementById('title').textContent = `Choose your seats: ${body.concert.name}`;
+  show('concert-info', `${body.concert.venue} · `, when(body.concert.startsAt));
+  seats = body.seats;
+  renderMap();
+}
+
+function showHeld(reservation) {
+  document.getElementById('picker').hidden = true;
+  const labels = seats.filter((s) => reservation.seatIds.includes(s.id)).map((s) => s.label);
+  document.getElementById('held-seats').textContent = `Seats ${labels.join(', ')} — ${money(
+    reservation.amount,
+    reservation.currency,
+  )}, held until ${when(reservation.expiresAt)}.`;
+  const pay = document.getElementById('to-pay');
+  pay.href = `/pay.html?reservation=${reservation.id}`;
+  const panel = document.getElementById('held');
+  panel.hidden = false;
+  countdown('timer', 'timer-announce', reservation.expiresAt, () => {
+    pay.remove();
+    errorBox.textContent = 'Your hold has expired and the seats were released.';
+  });
+  pay.focus();
+}
+
+async function hold() {
+  const entry = entryFor(concertId);
+  if (!entry) return gate('Your turn has ended. Join the waiting room again to pick seats.');
+  holdButton.disabled = true;
+  errorBox.textContent = '';
+  try {
+    const { body } = await api(`/concerts/${concertId}/reservations`, {
+      method: 'POST',
+      token: entry.token,
+      body: { seatIds: [...selected] },
+    });
+    setHold(body.reservation.id, { ...body, concertId });
+    showHeld(body.reservation);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      setEntry(concertId, null);
+      return gate('Your turn has ended. Join the waiting room again to pick seats.');
+    }
+    errorBox.textContent =
+      e instanceof ApiError && (e.status === 409 || e.code === 'seat-unavailable')
+        ? 'Someone else just took one of those seats. The map is updated: pick again.'
+        : describe(e);
+    await loadMap().catch(() => {});
+  }
+}
+
+async function start() {
+  if (!user) return;
+  if (!concertId) return gate('No concert was chosen.');
+  const entry = entryFor(concertId);
+  if (!entry || entry.expiresAt <= Date.now()) {
+    return gate('It is not your turn yet: seats are picked after the waiting room lets you in.');
+  }
+  try {
+    await loadMap();
+    document.getElementById('picker').hidden = false;
+    holdButton.addEventListener('click', hold);
+  } catch (e) {
+    errorBox.textContent = describe(e);
+  }
+}
+
+await start();
