@@ -13,7 +13,7 @@ import { ReservationService } from './booking/reservation-service.js';
 import type { Database } from './db/database.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { staticPages } from './http/static-pages.js';
-import { createLogger } from './observability/logger.js';
+import { createLogger, withoutUrlTokens } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
 import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
 import { ConcertRooms } from './queue/concert-rooms.js';
@@ -186,6 +186,7 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
+      serializers: { req: withoutUrlTokens },
       customLogLevel: (_req, res, error) =>
         error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     }),

@@ -529,7 +529,7 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
   });
 
   describe('operations', () => {
-    it('logs one JSON line per request with its request id, without the Authorization header', async () => {
+    it('logs one JSON line per request with its request id, without the Authorization header or a query token', async () => {
       const lines: string[] = [];
       const logged = await listen(
         createApp({
@@ -549,6 +549,10 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
         await call(logged.base, 'GET', '/concerts/424242', {
           headers: { 'x-request-id': 'trace-me-2' },
         });
+        // EventSource sends its token in the query string: the logged URL must not carry it.
+        await call(logged.base, 'GET', `/concerts/424242/queue/events?x=1&access_token=${token}`, {
+          headers: { 'x-request-id': 'trace-me-3' },
+        });
       } finally {
         await logged.close();
       }
@@ -559,6 +563,9 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
       expect(JSON.stringify(me)).not.toContain(token);
       const missing = entries.find((e) => e.req?.id === 'trace-me-2');
       expect(missing).toMatchObject({ level: 40, res: { statusCode: 404 } });
+      const sse = entries.find((e) => e.req?.id === 'trace-me-3');
+      expect(sse.req.url).toBe('/concerts/424242/queue/events?x=1&access_token=[Redacted]');
+      expect(lines.join('\n')).not.toContain(token);
     });
 
     it('413 problem for a body over 100 kB', async () => {

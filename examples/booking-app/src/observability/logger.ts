@@ -12,7 +12,18 @@ export function createLogger(
     level,
     base: { service: 'booking-app', pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: ['req.headers.authorization', 'req.headers.cookie'],
+    redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.access_token'],
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * pino-http `req` serializer: the logged URL without the value of `access_token` (EventSource
+ * cannot send an Authorization header, so the SSE route takes the token in the query string).
+ */
+export function withoutUrlTokens<T extends { url?: string }>(req: T): T {
+  if (req.url?.includes('access_token=')) {
+    req.url = req.url.replace(/([?&]access_token=)[^&#]*/g, '$1[Redacted]');
+  }
+  return req;
 }
