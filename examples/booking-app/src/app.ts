@@ -6,7 +6,9 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { DemoAuth } from './auth/demo-auth.js';
-import { BookingEvents } from './booking/booking-events.js';
+import { BookingEvents, type PaymentSucceeded } from './booking/booking-events.js';
+import { OutboxRelay, type OutboxRelaySettings } from './booking/outbox-relay.js';
+import { PaymentRecovery, type PaymentRecoverySettings } from './booking/payment-recovery.js';
 import { PaymentService, type PaymentSettings } from './booking/payment-service.js';
 import { ProductTrends } from './booking/product-trends.js';
 import { ReservationService } from './booking/reservation-service.js';
@@ -67,11 +69,15 @@ export interface AppDeps {
   paymentGateway?: MockPaymentGateway;
   /** Gateway retry pacing. @defaultValue 1 s doubling, 5 attempts */
   paymentRetries?: Partial<PaymentSettings>;
+  /** The outbox relay (poll 1 s, lease 30 s, fast path after each commit). @defaultValue {} */
+  outbox?: Partial<OutboxRelaySettings>;
+  /** Recovery of payments stuck in PG_REQUESTED (after 60 s, checked every 15 s). @defaultValue {} */
+  paymentRecovery?: Partial<PaymentRecoverySettings>;
 }
 
 /**
  * What `createApp` puts in `app.locals`: the flows, plus `startWorkers()` (hold expiry, payment
- * retries, event consumers of this process) and `close()` (stops them and closes what createApp
+ * retries and recovery, the outbox relay, event consumers of this process) and `close()` (stops them and closes what createApp
  * created itself; rooms and holds passed in stay the caller's).
  */
 export interface AppLocals {
@@ -80,6 +86,10 @@ export interface AppLocals {
   reservations: ReservationService;
   payments: PaymentService;
   bookingEvents: BookingEvents;
+  /** Performs `room.complete` and `payment.succeeded` from the outbox table. */
+  outbox: OutboxRelay;
+  /** Resolves payments left in PG_REQUESTED from the gateway's ledger. */
+  paymentRecovery: PaymentRecovery;
   idempotencyStore: IdempotencyStore;
   trends: ProductTrends;
   startWorkers(): void;
@@ -136,19 +146,43 @@ export function createApp(deps: AppDeps): Express {
   const store = new IdempotencyStore(deps.redis, { prefix });
   const trends = new ProductTrends(deps.redis, { prefix, logger });
   const bookingEvents = new BookingEvents(deps.redis, { prefix, db: deps.db, store, logger });
+  // The effects of a successful payment outside the database, performed from the outbox. Both are
+  // idempotent: the publish uses the event id as BullMQ jobId (and consumers dedupe on it), and
+  // completing a user who already left the booking area changes nothing.
+  const outbox = new OutboxRelay({
+    db: deps.db,
+    logger,
+    metrics,
+    settings: deps.outbox ?? {},
+    handlers: {
+      'payment.succeeded': (payload) =>
+        bookingEvents.publish(payload as unknown as PaymentSucceeded),
+      'room.complete': (payload) => {
+        const { concertId, userId } = payload as { concertId: number; userId: number };
+        return rooms.room(concertId).complete(String(userId));
+      },
+    },
+  });
+  const gateway = deps.paymentGateway ?? new MockPaymentGateway(deps.db);
   const payments = new PaymentService({
     client: deps.redis,
     prefix,
     db: deps.db,
     holds,
     rooms,
-    gateway: deps.paymentGateway ?? new MockPaymentGateway(deps.db),
+    gateway,
     events,
-    bookingEvents,
+    outbox,
     store,
     metrics,
     logger,
     settings: deps.paymentRetries ?? {},
+  });
+  const paymentRecovery = new PaymentRecovery({
+    payments,
+    logger,
+    gatewayCallMs: gateway.options.timeoutMs + gateway.options.latencyMs,
+    settings: deps.paymentRecovery ?? {},
   });
   const locals: AppLocals = {
     rooms,
@@ -156,14 +190,20 @@ export function createApp(deps: AppDeps): Express {
     reservations,
     payments,
     bookingEvents,
+    outbox,
+    paymentRecovery,
     idempotencyStore: store,
     trends,
     startWorkers() {
       reservations.startExpiry();
       payments.startRetries();
+      paymentRecovery.start();
+      outbox.start();
       bookingEvents.startConsumers();
     },
     async close() {
+      await paymentRecovery.stop();
+      await outbox.stop();
       await payments.close();
       await bookingEvents.close();
       if (!deps.holds) await holds.close();
@@ -248,7 +288,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(concertRoutes({ concerts }));
   app.use(queueRoutes({ auth: deps.auth, concerts, rooms, metrics }));
   app.use(reservationRoutes({ auth: deps.auth, concerts, rooms, reservations }));
-  app.use(paymentRoutes({ auth: deps.auth, rooms, payments, store }));
+  app.use(paymentRoutes({ auth: deps.auth, rooms, payments, store, metrics }));
   app.use(productRoutes({ products, trends, auth: deps.auth }));
   app.use(orderRoutes({ auth: deps.auth, orders, metrics, store, trends }));
   app.use(statsRoutes({ events }));

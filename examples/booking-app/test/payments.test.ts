@@ -1,100 +1,14 @@
 import { useRedis } from '@boxoffice/local-redis/testing';
-import { SeatHolds } from '@boxoffice/seat-lock';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type AppLocals, createApp } from '../src/app.js';
-import { DemoAuth } from '../src/auth/demo-auth.js';
-import { createLogger } from '../src/observability/logger.js';
-import { AppMetrics } from '../src/observability/metrics.js';
-import {
-  MockPaymentGateway,
-  type MockPaymentGatewayOptions,
-} from '../src/payments/mock-payment-gateway.js';
-import { ConcertRooms } from '../src/queue/concert-rooms.js';
-import { call, count, flowCombos, listen, SECRET, useDatabase, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { call, count, flowCombos, useDatabase, waitFor } from './helpers.js';
+import { usePaymentApps } from './payment-fixture.js';
 
 const combos = flowCombos();
 
 describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
   const fixture = useDatabase(backend, { seed: true });
   const redis = useRedis(target);
-  const auth = new DemoAuth({ secret: SECRET });
-  const opened: { close(): Promise<unknown> }[] = [];
-
-  afterEach(async () => {
-    for (const o of opened.splice(0).reverse()) await o.close();
-  });
-
-  const instance = async (gatewayOptions: MockPaymentGatewayOptions = {}) => {
-    const client = redis.connect();
-    const logger = createLogger('silent');
-    const rooms = new ConcertRooms(client, {
-      secret: SECRET,
-      prefix: redis.prefix,
-      settings: { maxActive: 100, admitPerTick: 100 },
-      tick: false,
-      logger,
-    });
-    const holds = new SeatHolds(client, { prefix: redis.prefix });
-    const gateway = new MockPaymentGateway(fixture.db, { latencyMs: 5, ...gatewayOptions });
-    const metrics = new AppMetrics({ defaultMetrics: false });
-    const app = createApp({
-      db: fixture.db,
-      redis: client,
-      auth,
-      rooms,
-      holds,
-      paymentGateway: gateway,
-      paymentRetries: { retryDelayMs: 200 },
-      metrics,
-      logger,
-      redisPrefix: redis.prefix,
-    });
-    const locals = app.locals as AppLocals;
-    locals.startWorkers();
-    const http = await listen(app);
-    opened.push({ close: () => holds.close() }, { close: () => rooms.close() }, locals, http);
-    return { base: http.base, rooms, gateway, locals, metrics };
-  };
-
-  const login = async (base: string, name: string) => {
-    const res = await call(base, 'POST', '/auth/demo-login', { body: { name } });
-    return { token: res.body.token as string, id: res.body.user.id as number };
-  };
-
-  /** Admit `name`, hold `labels` of concert 1; returns the tokens and the reservation. */
-  const reserve = async (
-    env: Awaited<ReturnType<typeof instance>>,
-    name: string,
-    labels: string[],
-  ) => {
-    const user = await login(env.base, name);
-    await call(env.base, 'POST', '/concerts/1/queue', { token: user.token });
-    await env.rooms.room(1).tick();
-    const entry = (await call(env.base, 'GET', '/concerts/1/queue', { token: user.token })).body
-      .token as string;
-    const map = await call(env.base, 'GET', '/concerts/1');
-    const seatIds = labels.map(
-      (l) => (map.body.seats as { id: number; label: string }[]).find((s) => s.label === l)?.id,
-    );
-    const res = await call(env.base, 'POST', '/concerts/1/reservations', {
-      token: entry,
-      body: { seatIds },
-    });
-    expect(res.status).toBe(201);
-    return {
-      user,
-      entry,
-      reservation: res.body.reservation,
-      paymentToken: res.body.paymentToken as string,
-    };
-  };
-
-  const pay = (base: string, token: string | undefined, body: unknown, key?: string) =>
-    call(base, 'POST', '/payments', {
-      token,
-      body,
-      headers: key ? { 'idempotency-key': `"${key}"` } : {},
-    });
+  const { instance, login, reserve, pay } = usePaymentApps(fixture, redis);
 
   const statusOf = async (table: 'reservations' | 'seats', where: string, param: unknown) =>
     (
@@ -134,6 +48,17 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
     expect((await call(env.base, 'GET', '/concerts/1/queue', { token: user.token })).body).toEqual({
       state: 'unknown',
     });
+    // ...through the outbox: both messages written with the payment and performed right after.
+    expect(
+      (
+        await fixture.db.query<{ id: string; done: boolean }>(
+          'SELECT id, done_at IS NOT NULL AS done FROM outbox ORDER BY id',
+        )
+      ).rows,
+    ).toEqual([
+      { id: `payment.succeeded:${res.body.payment.id}`, done: true },
+      { id: `room.complete:${res.body.payment.id}`, done: true },
+    ]);
     const again = await call(env.base, 'POST', '/concerts/1/reservations', {
       token: entry,
       body: { seatIds: [reservation.seatIds[0]] },
@@ -195,17 +120,38 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
     expect(bad.body.errors[0].field).toBe('body.reservationId');
     const noKey = await pay(env.base, paymentToken, body);
     expect(noKey.status).toBe(400);
-    expect(noKey.body.code).toBe('IDEMPOTENCY_KEY_INVALID');
+    // The middleware's problems have the app's shape (onProblem): lower-case code, instance, request id.
+    expect(noKey.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(noKey.body).toMatchObject({
+      type: 'urn:boxoffice:problem:idempotency-key-invalid',
+      code: 'idempotency-key-invalid',
+      status: 400,
+      reason: 'missing',
+      instance: '/payments',
+      requestId: noKey.headers.get('x-request-id'),
+    });
     expect(await count(fixture.db, 'SELECT count(*) FROM payments')).toBe(0);
 
     const ok = await pay(env.base, paymentToken, body, 'k');
     expect(ok.status).toBe(201);
     const reused = await pay(env.base, paymentToken, { ...body, note: 'x' }, 'k');
     expect(reused.status).toBe(422);
+    expect(reused.body).toMatchObject({
+      type: 'urn:boxoffice:problem:idempotency-key-reused',
+      code: 'idempotency-key-reused',
+      status: 422,
+      requestId: reused.headers.get('x-request-id'),
+    });
+    expect(reused.body).not.toHaveProperty('scope');
+    const conflicts = await env.metrics.registry.getSingleMetricAsString(
+      'boxoffice_idempotency_conflicts_total',
+    );
+    expect(conflicts).toContain('route="/payments",code="idempotency-key-reused"} 1');
+    expect(conflicts).toContain('route="/payments",code="idempotency-key-invalid"} 1');
   });
 
   it('a decline: 402, payment FAILED, reservation CANCELLED, seats AVAILABLE; the retry replays it', async () => {
-    const env = await instance({ failureRate: 1 });
+    const env = await instance({ gateway: { failureRate: 1 } });
     const { reservation, paymentToken } = await reserve(env, 'alice', ['B2']);
     const res = await pay(env.base, paymentToken, { reservationId: reservation.id }, 'd1');
     expect(res.status).toBe(402);
@@ -221,7 +167,9 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
   });
 
   it('a gateway timeout that charged: 202 RETRY_SCHEDULED, the BullMQ retry with the same key succeeds, one charge', async () => {
-    const env = await instance({ timeoutRate: 1, chargedOnTimeoutRate: 1, timeoutMs: 50 });
+    const env = await instance({
+      gateway: { timeoutRate: 1, chargedOnTimeoutRate: 1, timeoutMs: 50 },
+    });
     const { reservation, paymentToken } = await reserve(env, 'alice', ['B3', 'B4']);
     const res = await pay(env.base, paymentToken, { reservationId: reservation.id }, 't1');
     expect(res.status).toBe(202);
@@ -240,7 +188,7 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
   });
 
   it('concurrent requests with one key: one payment, one charge, the same answer', async () => {
-    const env = await instance({ latencyMs: 150 });
+    const env = await instance({ gateway: { latencyMs: 150 } });
     const { reservation, paymentToken } = await reserve(env, 'alice', ['B5']);
     const answers = await Promise.all(
       Array.from({ length: 6 }, () =>

@@ -11,7 +11,9 @@ import type { AppMetrics } from '../observability/metrics.js';
 import type { MockPaymentGateway } from '../payments/mock-payment-gateway.js';
 import type { ConcertRooms } from '../queue/concert-rooms.js';
 import type { EventLog } from '../repos/event-log.js';
-import type { BookingEvents } from './booking-events.js';
+import { OutboxRepository } from '../repos/outbox.js';
+import type { PaymentSucceeded } from './booking-events.js';
+import type { OutboxRelay } from './outbox-relay.js';
 
 /** The payment state machine of the notes. */
 export type PaymentStatus = 'STARTED' | 'PG_REQUESTED' | 'SUCCEEDED' | 'FAILED' | 'RETRY_SCHEDULED';
@@ -54,6 +56,9 @@ const toPayment = (r: PaymentRow): Payment => ({
   nextRetryAt: r.next_retry_at ? r.next_retry_at.toISOString() : null,
 });
 
+/** How {@link PaymentService.recover} resolved a payment found in PG_REQUESTED. */
+export type RecoveryOutcome = 'succeeded' | 'declined' | 'retry_scheduled' | 'failed' | 'skipped';
+
 /** Options of {@link PaymentService}. */
 export interface PaymentSettings {
   /** Delay before the first gateway retry; doubles each time. @defaultValue 1000 */
@@ -66,8 +71,9 @@ export interface PaymentSettings {
  * `POST /payments`: STARTED → PG_REQUESTED → SUCCEEDED | FAILED | RETRY_SCHEDULED, recorded in the
  * `payments` table. The hold is confirmed *before* the charge (one winner against expiry, decided in
  * Redis): from then on the database owns the seats, so a slow or retried charge never races the
- * hold's expiry. Success: reservation CONFIRMED, seats ASSIGNED, the user completes the waiting
- * room, `payment.succeeded` is published. Decline: payment FAILED, reservation CANCELLED, seats
+ * hold's expiry. Success: reservation CONFIRMED, seats ASSIGNED and two outbox messages
+ * (`room.complete`, `payment.succeeded`) in one transaction; the {@link OutboxRelay} performs them
+ * right after the commit and, if this process dies first, later from any instance. Decline: payment FAILED, reservation CANCELLED, seats
  * AVAILABLE. Gateway timeout: RETRY_SCHEDULED and a BullMQ job that retries with the same gateway
  * key (the mock PSP is idempotent per key, so a hidden earlier charge is returned, not repeated).
  */
@@ -75,6 +81,7 @@ export class PaymentService {
   #retryQueue: Queue | undefined;
   readonly #connections: RedisClient[] = [];
   #worker: Worker | undefined;
+  readonly #outboxRows: OutboxRepository;
 
   constructor(
     private readonly deps: {
@@ -85,13 +92,15 @@ export class PaymentService {
       rooms: ConcertRooms;
       gateway: MockPaymentGateway;
       events: EventLog;
-      bookingEvents: BookingEvents;
+      outbox: OutboxRelay;
       store: IdempotencyStore;
       metrics: AppMetrics;
       logger: Logger;
       settings?: Partial<PaymentSettings>;
     },
-  ) {}
+  ) {
+    this.#outboxRows = new OutboxRepository(deps.db);
+  }
 
   // Created at the first retry: an app that never times out opens no connection for it.
   get #queue(): Queue {
@@ -157,6 +166,18 @@ export class PaymentService {
         `no reservation ${reservationId}`,
       );
     }
+    // A retry of a request whose process died (the key's lease lapsed): answer with the payment it
+    // made, whatever became of it since (the recovery may have settled it).
+    const { rows: before } = await db.query<PaymentRow>(
+      'SELECT * FROM payments WHERE user_id = $1 AND idempotency_key = $2 AND reservation_id = $3',
+      [userId, idempotencyKey, reservationId],
+    );
+    if (before[0]) {
+      return {
+        status: before[0].status === 'SUCCEEDED' ? 201 : 202,
+        payment: toPayment(before[0]),
+      };
+    }
     if (r.status !== 'HELD') {
       throw new HttpError(
         409,
@@ -184,8 +205,9 @@ export class PaymentService {
     }
     // One winner between this payment and the hold's expiry (and any other payment of it).
     const decision = await holds.confirm(r.hold_id);
+    metrics.holdsConfirmed.inc({ outcome: decision.ok ? 'confirmed' : decision.state });
     if (!decision.ok) {
-      await this.#fail(started.id, `hold-${decision.state}`, false);
+      await this.#fail(started.id, `hold-${decision.state}`, false, ['STARTED']);
       metrics.payments.inc({ outcome: 'hold_lost' });
       throw new HttpError(
         409,
@@ -202,7 +224,7 @@ export class PaymentService {
 
   /** One gateway attempt for a payment in STARTED or RETRY_SCHEDULED (claimed by a guarded UPDATE). */
   async #attempt(paymentId: string): Promise<{ status: 201 | 202; payment: Payment }> {
-    const { db, gateway, metrics, logger } = this.deps;
+    const { db, gateway, metrics } = this.deps;
     const { rows } = await db.query<PaymentRow>(
       `UPDATE payments SET status = 'PG_REQUESTED', attempts = attempts + 1, updated_at = now()
        WHERE id = $1 AND status IN ('STARTED', 'RETRY_SCHEDULED') RETURNING *`,
@@ -210,66 +232,140 @@ export class PaymentService {
     );
     const p = rows[0];
     if (!p) {
-      const current = (
-        await db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [paymentId])
-      ).rows[0] as PaymentRow;
-      return { status: current.status === 'SUCCEEDED' ? 201 : 202, payment: toPayment(current) };
+      const current = await this.#current(paymentId);
+      return { status: current.status === 'SUCCEEDED' ? 201 : 202, payment: current };
     }
     try {
       const charge = await gateway.charge({
-        idempotencyKey: `${p.user_id}:${p.idempotency_key}`,
+        idempotencyKey: PaymentService.gatewayKey(p),
         amount: p.amount_cents,
         reference: p.reservation_id,
       });
-      const payment = await this.#succeed(p, charge.id);
-      metrics.payments.inc({ outcome: charge.replayed ? 'succeeded_replayed' : 'succeeded' });
-      return { status: 201, payment };
+      const { payment, changed } = await this.#succeed(p, charge.id);
+      if (changed) {
+        metrics.payments.inc({ outcome: charge.replayed ? 'succeeded_replayed' : 'succeeded' });
+      }
+      return { status: payment.status === 'SUCCEEDED' ? 201 : 202, payment };
     } catch (error) {
       if (error instanceof PaymentDeclinedError) {
-        await this.#fail(p.id, error.reason, true);
-        metrics.payments.inc({ outcome: 'declined' });
+        if (await this.#fail(p.id, error.reason, true, ['PG_REQUESTED'])) {
+          metrics.payments.inc({ outcome: 'declined' });
+        }
         throw new HttpError(402, 'payment-declined', 'The payment was declined', error.message, {
           reason: error.reason,
           paymentId: p.id,
         });
       }
       if (error instanceof PaymentGatewayTimeoutError) {
-        if (p.attempts >= this.#settings.maxAttempts) {
-          await this.#fail(p.id, 'retries-exhausted', true);
-          metrics.payments.inc({ outcome: 'retries_exhausted' });
-          const failed = (
-            await db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [p.id])
-          ).rows[0] as PaymentRow;
-          return { status: 202, payment: toPayment(failed) };
-        }
-        const delay = this.#settings.retryDelayMs * 2 ** (p.attempts - 1);
-        const { rows: scheduled } = await db.query<PaymentRow>(
-          `UPDATE payments SET status = 'RETRY_SCHEDULED', next_retry_at = now() + $2 * interval '1 millisecond',
-                  updated_at = now() WHERE id = $1 AND status = 'PG_REQUESTED' RETURNING *`,
-          [p.id, delay],
-        );
-        await this.#queue.add(
-          'retry',
-          { paymentId: p.id },
-          {
-            delay,
-            jobId: `${p.id}-${p.attempts}`,
-            attempts: 3,
-            backoff: { type: 'exponential', delay: 1000 },
-            removeOnComplete: 1000,
-            removeOnFail: 5000,
-          },
-        );
-        metrics.payments.inc({ outcome: 'retry_scheduled' });
-        logger.info({ paymentId: p.id, attempt: p.attempts, delay }, 'payment retry scheduled');
-        return { status: 202, payment: toPayment(scheduled[0] as PaymentRow) };
+        const { payment } = await this.#retryOrFail(p);
+        return { status: payment.status === 'SUCCEEDED' ? 201 : 202, payment };
       }
-      // Unknown outcome (e.g. the database failed mid-way): leave PG_REQUESTED for an operator.
+      // Unknown outcome (e.g. the database failed mid-way): left PG_REQUESTED, which the recovery
+      // (PaymentRecovery → recover()) resolves from the gateway's ledger once it is old enough.
       throw error;
     }
   }
 
-  async #succeed(p: PaymentRow, chargeId: string): Promise<Payment> {
+  /** The key the gateway sees for a payment: the client's key, scoped by user. */
+  static gatewayKey(p: { user_id: number; idempotency_key: string }): string {
+    return `${p.user_id}:${p.idempotency_key}`;
+  }
+
+  async #current(paymentId: string): Promise<Payment> {
+    const { rows } = await this.deps.db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [
+      paymentId,
+    ]);
+    return toPayment(rows[0] as PaymentRow);
+  }
+
+  /**
+   * No charge came of an attempt of `p` (in PG_REQUESTED): RETRY_SCHEDULED and a BullMQ job that
+   * retries with the same key, or FAILED `retries-exhausted` after `maxAttempts`. Guarded by
+   * `status = 'PG_REQUESTED'`: of two callers, one changes the payment and the other nothing.
+   */
+  async #retryOrFail(p: PaymentRow): Promise<{ payment: Payment; outcome: RecoveryOutcome }> {
+    const { db, metrics, logger } = this.deps;
+    if (p.attempts >= this.#settings.maxAttempts) {
+      const changed = await this.#fail(p.id, 'retries-exhausted', true, ['PG_REQUESTED']);
+      if (changed) metrics.payments.inc({ outcome: 'retries_exhausted' });
+      return { payment: await this.#current(p.id), outcome: changed ? 'failed' : 'skipped' };
+    }
+    const delay = this.#settings.retryDelayMs * 2 ** (p.attempts - 1);
+    const { rows: scheduled } = await db.query<PaymentRow>(
+      `UPDATE payments SET status = 'RETRY_SCHEDULED', next_retry_at = now() + $2 * interval '1 millisecond',
+              updated_at = now() WHERE id = $1 AND status = 'PG_REQUESTED' RETURNING *`,
+      [p.id, delay],
+    );
+    const row = scheduled[0];
+    if (!row) return { payment: await this.#current(p.id), outcome: 'skipped' };
+    await this.#queue.add(
+      'retry',
+      { paymentId: p.id },
+      {
+        delay,
+        jobId: `${p.id}-${p.attempts}`,
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: 1000,
+        removeOnFail: 5000,
+      },
+    );
+    metrics.payments.inc({ outcome: 'retry_scheduled' });
+    logger.info({ paymentId: p.id, attempt: p.attempts, delay }, 'payment retry scheduled');
+    return { payment: toPayment(row), outcome: 'retry_scheduled' };
+  }
+
+  /** Payments in PG_REQUESTED whose last change is older than `olderThanMs`, oldest first. */
+  async stuck(olderThanMs: number, limit: number): Promise<string[]> {
+    const { rows } = await this.deps.db.query<{ id: string }>(
+      `SELECT id FROM payments
+       WHERE status = 'PG_REQUESTED' AND updated_at < now() - $1 * interval '1 millisecond'
+       ORDER BY updated_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Resolve a payment left in PG_REQUESTED (its process died during the gateway call) from the
+   * gateway's ledger, looked up by the same idempotency key — never by charging: a capture takes
+   * the normal success path (SUCCEEDED, reservation CONFIRMED, outbox), a decline the normal
+   * decline path, no entry (the charge never happened) a retry or FAILED as after a timeout. Every
+   * path is guarded by `status = 'PG_REQUESTED'`, so concurrent recoverers apply it once; the
+   * others get `skipped`.
+   */
+  async recover(paymentId: string): Promise<RecoveryOutcome> {
+    const { db, gateway, logger } = this.deps;
+    const { rows } = await db.query<PaymentRow>(
+      `SELECT * FROM payments WHERE id = $1 AND status = 'PG_REQUESTED'`,
+      [paymentId],
+    );
+    const p = rows[0];
+    if (!p) return 'skipped';
+    const entry = await gateway.find(PaymentService.gatewayKey(p));
+    let outcome: RecoveryOutcome;
+    if (entry?.status === 'CAPTURED') {
+      outcome = (await this.#succeed(p, entry.id)).changed ? 'succeeded' : 'skipped';
+    } else if (entry?.status === 'DECLINED') {
+      const reason = entry.declineReason ?? 'card_declined';
+      outcome = (await this.#fail(p.id, reason, true, ['PG_REQUESTED'])) ? 'declined' : 'skipped';
+    } else {
+      outcome = (await this.#retryOrFail(p)).outcome;
+    }
+    if (outcome !== 'skipped') {
+      this.deps.metrics.paymentRecoveries.inc({ outcome });
+      logger.info({ paymentId, outcome, ledger: entry?.status ?? 'none' }, 'payment recovered');
+    }
+    return outcome;
+  }
+
+  /**
+   * PG_REQUESTED → SUCCEEDED with the reservation CONFIRMED, its seats ASSIGNED, a business event
+   * and the outbox messages `room.complete` and `payment.succeeded`, in one transaction; then the
+   * relay's fast path performs the messages. `changed` is false (and nothing is written) when the
+   * payment had already left PG_REQUESTED.
+   */
+  async #succeed(p: PaymentRow, chargeId: string): Promise<{ payment: Payment; changed: boolean }> {
     const { db, events } = this.deps;
     const result = await db.transaction(async (tx) => {
       const { rows } = await tx.query<PaymentRow>(
@@ -278,10 +374,15 @@ export class PaymentService {
          WHERE id = $1 AND status = 'PG_REQUESTED' RETURNING *`,
         [p.id, chargeId],
       );
-      const done = rows[0] as PaymentRow;
-      const { rows: res } = await tx.query<{ concert_id: number }>(
+      const done = rows[0];
+      if (!done) return null;
+      await tx.query(
         `UPDATE reservations SET status = 'CONFIRMED', updated_at = now()
-         WHERE id = $1 AND status = 'HELD' RETURNING concert_id`,
+         WHERE id = $1 AND status = 'HELD'`,
+        [p.reservation_id],
+      );
+      const { rows: res } = await tx.query<{ concert_id: number }>(
+        'SELECT concert_id FROM reservations WHERE id = $1',
         [p.reservation_id],
       );
       const { rows: seats } = await tx.query<{ id: number }>(
@@ -299,46 +400,54 @@ export class PaymentService {
         },
         tx,
       );
-      return {
-        done,
-        concertId: (res[0] as { concert_id: number }).concert_id,
-        seatIds: seats.map((s) => s.id),
+      const concertId = (res[0] as { concert_id: number }).concert_id;
+      const event: PaymentSucceeded = {
+        eventId: `payment.succeeded:${p.id}`,
+        paymentId: p.id,
+        reservationId: p.reservation_id,
+        userId: p.user_id,
+        concertId,
+        seatIds: seats.map((s) => s.id).sort((a, b) => a - b),
+        amount: p.amount_cents,
+        at: new Date().toISOString(),
       };
+      const messages = [
+        {
+          id: `room.complete:${p.id}`,
+          topic: 'room.complete' as const,
+          payload: { concertId, userId: p.user_id },
+        },
+        { id: event.eventId, topic: 'payment.succeeded' as const, payload: { ...event } },
+      ];
+      await this.#outboxRows.add(tx, messages);
+      return { done, ids: messages.map((m) => m.id) };
     });
-    // After the commit: free the waiting-room slot and announce the sale. Both are retried by
-    // nobody if this process dies right here — see README "Limits".
-    await this.deps.rooms
-      .room(result.concertId)
-      .complete(String(p.user_id))
-      .catch((error) => this.deps.logger.warn({ err: error }, 'room.complete failed'));
-    const published = this.deps.bookingEvents.publish({
-      eventId: `payment.succeeded:${p.id}`,
-      paymentId: p.id,
-      reservationId: p.reservation_id,
-      userId: p.user_id,
-      concertId: result.concertId,
-      seatIds: result.seatIds.sort((a, b) => a - b),
-      amount: p.amount_cents,
-      at: new Date().toISOString(),
-    });
-    // The charge and the database are final: a failed publish is logged, not turned into a 500.
-    await published.catch((error) =>
-      this.deps.logger.error({ err: error, paymentId: p.id }, 'payment.succeeded not published'),
-    );
-    return toPayment(result.done);
+    if (!result) return { payment: await this.#current(p.id), changed: false };
+    // Free the waiting-room slot and announce the sale now; if this fails or the process dies
+    // first, the rows are committed and a relay (this instance or another) performs them.
+    await this.deps.outbox.afterCommit(result.ids);
+    return { payment: toPayment(result.done), changed: true };
   }
 
-  /** Payment FAILED; with `release`, the reservation CANCELLED and its seats AVAILABLE again. */
-  async #fail(paymentId: string, reason: string, release: boolean): Promise<void> {
+  /**
+   * Payment FAILED if it is in one of the `from` states; with `release`, the reservation CANCELLED
+   * and its seats AVAILABLE again. Returns false (nothing written) when the payment was elsewhere.
+   */
+  async #fail(
+    paymentId: string,
+    reason: string,
+    release: boolean,
+    from: PaymentStatus[],
+  ): Promise<boolean> {
     const { db, events } = this.deps;
-    await db.transaction(async (tx: Queryable) => {
+    return db.transaction(async (tx: Queryable) => {
       const { rows } = await tx.query<PaymentRow>(
         `UPDATE payments SET status = 'FAILED', failure_reason = $2, next_retry_at = NULL, updated_at = now()
-           WHERE id = $1 AND status <> 'SUCCEEDED' RETURNING *`,
-        [paymentId, reason],
+           WHERE id = $1 AND status = ANY($3::text[]) RETURNING *`,
+        [paymentId, reason, from],
       );
       const p = rows[0];
-      if (!p) return;
+      if (!p) return false;
       if (release) {
         const { rows: r } = await tx.query<{ id: string }>(
           `UPDATE reservations SET status = 'CANCELLED', updated_at = now()
@@ -364,6 +473,7 @@ export class PaymentService {
         },
         tx,
       );
+      return true;
     });
   }
 

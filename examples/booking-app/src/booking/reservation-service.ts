@@ -90,7 +90,9 @@ export class ReservationService {
 
     const resources = seatIds.map((id) => seatResource(concertId, id));
     const data: HoldData = { concertId, userId, seatIds };
+    const placing = metrics.holdPlaceSeconds.startTimer();
     const placed = await holds.place(resources, { data });
+    placing({ outcome: placed ? 'held' : 'seat-locked' });
     if (!placed) throw await fail('seat-locked', new SeatLockedError(seatIds));
 
     const amount = seatIds.reduce((sum, id) => sum + (byId.get(id)?.price_cents ?? 0), 0);

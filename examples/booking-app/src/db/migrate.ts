@@ -1,6 +1,7 @@
 import type { Database } from './database.js';
 import core from './migrations/001_core.sql';
 import mockGateway from './migrations/002_mock_payment_gateway.sql';
+import outbox from './migrations/003_outbox.sql';
 
 /** One forward-only migration. */
 export interface Migration {
@@ -13,6 +14,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'core', sql: core },
   { version: 2, name: 'mock_payment_gateway', sql: mockGateway },
+  { version: 3, name: 'outbox', sql: outbox },
 ]);
 
 // Any constant shared by every instance: the advisory lock serialises concurrent migrators.

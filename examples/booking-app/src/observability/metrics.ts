@@ -2,8 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 /**
  * The app's Prometheus metrics, in a registry of its own (two apps in one process — tests — do not
- * collide). Metrics of the queue, locks, holds, idempotency and payments join here when those flows
- * are built.
+ * collide).
  */
 export class AppMetrics {
   readonly registry = new Registry();
@@ -87,6 +86,37 @@ export class AppMetrics {
     name: 'boxoffice_idempotent_replays_total',
     help: 'Responses replayed from the idempotency store (Idempotent-Replayed: true) by route',
     labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  readonly idempotencyConflicts = new Counter({
+    name: 'boxoffice_idempotency_conflicts_total',
+    help: 'Idempotency-Key problems answered by the middleware, by route and code (idempotency-in-flight = 409, idempotency-key-reused = 422, idempotency-key-invalid = 400, idempotency-store-unavailable = 503)',
+    labelNames: ['route', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly holdPlaceSeconds = new Histogram({
+    name: 'boxoffice_hold_place_seconds',
+    help: 'Time to place a multi-seat hold (locks acquired in Redis) by outcome (held, seat-locked)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly holdsConfirmed = new Counter({
+    name: 'boxoffice_holds_confirmed_total',
+    help: 'Hold confirmations at payment by outcome (confirmed, or the state that lost: expired, cancelled, confirmed-by-another)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly outbox = new Counter({
+    name: 'boxoffice_outbox_messages_total',
+    help: 'Outbox messages performed by this instance, by topic and outcome (done, failed = retried later, lapsed = done after the claim lapsed)',
+    labelNames: ['topic', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly paymentRecoveries = new Counter({
+    name: 'boxoffice_payment_recoveries_total',
+    help: 'Payments found stuck in PG_REQUESTED and resolved by this instance, by outcome (succeeded, declined, retry_scheduled, failed)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
   readonly dependencyUp = new Gauge({

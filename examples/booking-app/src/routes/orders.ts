@@ -5,6 +5,7 @@ import type { DemoAuth } from '../auth/demo-auth.js';
 import { requireUser } from '../auth/require-user.js';
 import type { ProductTrends } from '../booking/product-trends.js';
 import { InsufficientStockError, NotFoundError } from '../errors.js';
+import { idempotencyProblem } from '../http/idempotency-problem.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { OrderService } from '../repos/order-service.js';
@@ -45,6 +46,7 @@ export function orderRoutes(deps: {
     required: false,
     scope: (req) => `user:${(req.user as { id: number }).id}`,
     inFlight: 'wait',
+    onProblem: idempotencyProblem(deps.metrics),
   });
 
   router.post('/orders', requireUser(deps.auth), once, async (req, res) => {

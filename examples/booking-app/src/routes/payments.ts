@@ -6,7 +6,9 @@ import type { DemoAuth } from '../auth/demo-auth.js';
 import { bearerToken, requireUser } from '../auth/require-user.js';
 import type { PaymentService } from '../booking/payment-service.js';
 import { NotFoundError } from '../errors.js';
+import { idempotencyProblem } from '../http/idempotency-problem.js';
 import { parse } from '../http/validate.js';
+import type { AppMetrics } from '../observability/metrics.js';
 import { ConcertRooms } from '../queue/concert-rooms.js';
 
 const body = z.object({ reservationId: z.uuid('must be a UUID') });
@@ -31,6 +33,7 @@ export function paymentRoutes(deps: {
   rooms: ConcertRooms;
   payments: PaymentService;
   store: IdempotencyStore;
+  metrics: AppMetrics;
 }): Router {
   const router = Router();
 
@@ -63,6 +66,7 @@ export function paymentRoutes(deps: {
       inFlight: 'wait',
       waitMs: 10_000,
       handlerTimeoutMs: 120_000,
+      onProblem: idempotencyProblem(deps.metrics),
     }),
     async (req, res) => {
       const key = parseIdempotencyKey(req.get('idempotency-key'));

@@ -1,0 +1,139 @@
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+import type { AppMetrics } from '../observability/metrics.js';
+import { type ClaimedMessage, OutboxRepository, type OutboxTopic } from '../repos/outbox.js';
+
+/** Performs one message. Must be idempotent: a message can be performed more than once. */
+export type OutboxHandler = (payload: Record<string, unknown>) => Promise<unknown>;
+
+/** Options of {@link OutboxRelay}. */
+export interface OutboxRelaySettings {
+  /** How often a running relay looks for due messages. @defaultValue 1000 */
+  pollMs: number;
+  /** Messages claimed per round. @defaultValue 50 */
+  batchSize: number;
+  /** How long a claim lasts; a relay that dies holding one lets another take it after this. @defaultValue 30000 */
+  leaseMs: number;
+  /** Delay after a failed attempt, doubling per attempt, capped at 60 s. @defaultValue 1000 */
+  retryDelayMs: number;
+  /**
+   * Perform a writer's messages right after its commit (`afterCommit`), before the next poll. Off,
+   * only the polling relay performs them — what a crash between commit and effect looks like.
+   * @defaultValue true
+   */
+  immediate: boolean;
+}
+
+const DEFAULTS: Readonly<OutboxRelaySettings> = Object.freeze({
+  pollMs: 1000,
+  batchSize: 50,
+  leaseMs: 30_000,
+  retryDelayMs: 1000,
+  immediate: true,
+});
+
+/**
+ * Drains the `outbox` table: claims due messages (see {@link OutboxRepository.claim}), runs the
+ * handler of each message's topic, and marks it done — or gives it back with a backoff when the
+ * handler fails. Every instance runs one (`start()`); row claims keep two relays off one message,
+ * and the handlers are idempotent (BullMQ jobId = message id, consumers deduped by event id,
+ * `room.complete` a no-op the second time) for the case a claim lapses mid-way.
+ */
+export class OutboxRelay {
+  readonly settings: Readonly<OutboxRelaySettings>;
+  readonly #repo: OutboxRepository;
+  #timer: NodeJS.Timeout | undefined;
+  #round: Promise<unknown> = Promise.resolve();
+  #running = false;
+
+  constructor(
+    private readonly deps: {
+      db: Database;
+      handlers: Record<OutboxTopic, OutboxHandler>;
+      logger: Logger;
+      metrics: AppMetrics;
+      settings?: Partial<OutboxRelaySettings>;
+    },
+  ) {
+    this.settings = Object.freeze({ ...DEFAULTS, ...deps.settings });
+    for (const name of ['pollMs', 'batchSize', 'leaseMs', 'retryDelayMs'] as const) {
+      const v = this.settings[name];
+      if (!Number.isInteger(v) || v <= 0) {
+        throw new RangeError(`outbox ${name} must be a positive integer, got ${v}`);
+      }
+    }
+    this.#repo = new OutboxRepository(deps.db);
+  }
+
+  /** The writer's fast path: perform `ids` now (unless `immediate` is off). Never throws. */
+  async afterCommit(ids: readonly string[]): Promise<void> {
+    if (!this.settings.immediate || ids.length === 0) return;
+    try {
+      await this.#perform(
+        await this.#repo.claim({ limit: ids.length, leaseMs: this.settings.leaseMs, ids }),
+      );
+    } catch (error) {
+      // The rows are committed: the polling relay performs them later.
+      this.deps.logger.warn({ err: error, ids }, 'outbox fast path failed; the relay will retry');
+    }
+  }
+
+  /** One round: claim and perform due messages until none is left. Returns how many were done. */
+  async drain(): Promise<number> {
+    let done = 0;
+    for (;;) {
+      const claimed = await this.#repo.claim({
+        limit: this.settings.batchSize,
+        leaseMs: this.settings.leaseMs,
+      });
+      if (claimed.length === 0) return done;
+      done += await this.#perform(claimed);
+      if (claimed.length < this.settings.batchSize) return done;
+    }
+  }
+
+  async #perform(messages: ClaimedMessage[]): Promise<number> {
+    const { handlers, logger, metrics } = this.deps;
+    const results = await Promise.all(
+      messages.map(async (m) => {
+        try {
+          await handlers[m.topic](m.payload);
+        } catch (error) {
+          const delay = Math.min(this.settings.retryDelayMs * 2 ** (m.attempts - 1), 60_000);
+          logger.warn(
+            { err: error, id: m.id, attempts: m.attempts, delay },
+            'outbox message failed',
+          );
+          metrics.outbox.inc({ topic: m.topic, outcome: 'failed' });
+          await this.#repo.retryLater(m, String((error as Error)?.message ?? error), delay);
+          return false;
+        }
+        const mine = await this.#repo.done(m);
+        metrics.outbox.inc({ topic: m.topic, outcome: mine ? 'done' : 'lapsed' });
+        return true;
+      }),
+    );
+    return results.filter(Boolean).length;
+  }
+
+  /** Poll every `pollMs` (and once now). */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const loop = () => {
+      this.#round = this.drain()
+        .catch((error) => this.deps.logger.warn({ err: error }, 'outbox relay round failed'))
+        .finally(() => {
+          if (this.#running) this.#timer = setTimeout(loop, this.settings.pollMs);
+        });
+    };
+    loop();
+  }
+
+  /** Stop polling and wait for the round in progress. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    await this.#round;
+  }
+}

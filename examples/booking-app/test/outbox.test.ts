@@ -1,0 +1,198 @@
+import { useRedis } from '@boxoffice/local-redis/testing';
+import { Queue } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { CONSUMERS, type PaymentSucceeded } from '../src/booking/booking-events.js';
+import { type OutboxHandler, OutboxRelay } from '../src/booking/outbox-relay.js';
+import type { Database } from '../src/db/database.js';
+import { createLogger } from '../src/observability/logger.js';
+import { AppMetrics } from '../src/observability/metrics.js';
+import { OutboxRepository } from '../src/repos/outbox.js';
+import { call, count, flowCombos, useDatabase, waitFor } from './helpers.js';
+import { type PaymentApp, usePaymentApps } from './payment-fixture.js';
+
+describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) => {
+  const fixture = useDatabase(backend, { seed: true });
+  const redis = useRedis(target);
+  const { instance, reserve, pay } = usePaymentApps(fixture, redis);
+
+  /** The BullMQ job ids of one consumer queue, whatever their state. */
+  const jobIds = async (consumer: string): Promise<string[]> => {
+    const connection = redis.connect();
+    const queue = new Queue(consumer, {
+      connection: connection as never,
+      prefix: `${redis.prefix}:{events}`,
+    });
+    try {
+      const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed']);
+      return jobs.map((j) => String(j.id)).sort();
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  };
+
+  const pending = async () =>
+    (
+      await fixture.db.query<{ id: string }>(
+        'SELECT id FROM outbox WHERE done_at IS NULL ORDER BY id',
+      )
+    ).rows.map((r) => r.id);
+
+  const metricLines = async (env: PaymentApp) =>
+    (await env.metrics.registry.getSingleMetricAsString('boxoffice_outbox_messages_total'))
+      .split('\n')
+      .filter((l) => l.startsWith('boxoffice_outbox_messages_total{'));
+
+  /** `n` synthetic `payment.succeeded` messages written in one transaction. */
+  const writeMessages = async (n: number, prefix: string) => {
+    const messages = Array.from({ length: n }, (_, i) => {
+      const event: PaymentSucceeded = {
+        eventId: `payment.succeeded:${prefix}-${i}`,
+        paymentId: `${prefix}-${i}`,
+        reservationId: `${prefix}-r${i}`,
+        userId: 1,
+        concertId: 1,
+        seatIds: [i + 1],
+        amount: 100,
+        at: new Date().toISOString(),
+      };
+      return { id: event.eventId, topic: 'payment.succeeded' as const, payload: { ...event } };
+    });
+    await fixture.db.transaction((tx) => new OutboxRepository(fixture.db).add(tx, messages));
+    return messages.map((m) => m.id);
+  };
+
+  /** A relay of its own (as another process would run) whose publish counts its calls per id. */
+  const relay = (
+    db: Database,
+    publish: OutboxHandler,
+    calls: Map<string, number>,
+    settings: ConstructorParameters<typeof OutboxRelay>[0]['settings'] = {},
+  ) =>
+    new OutboxRelay({
+      db,
+      logger: createLogger('silent'),
+      metrics: new AppMetrics({ defaultMetrics: false }),
+      settings,
+      handlers: {
+        'payment.succeeded': async (payload) => {
+          const id = String(payload.eventId);
+          calls.set(id, (calls.get(id) ?? 0) + 1);
+          return publish(payload);
+        },
+        'room.complete': async () => {
+          throw new Error('not in this test');
+        },
+      },
+    });
+
+  it('a crash between the commit and the effects: another instance completes the room and publishes once', async () => {
+    // The paying instance "dies" after its commit: no fast path, no relay of its own.
+    const crashed = await instance({ workers: false, outbox: { immediate: false } });
+    const { user, reservation, paymentToken } = await reserve(crashed, 'alice', ['C1', 'C2']);
+    const res = await pay(crashed.base, paymentToken, { reservationId: reservation.id }, 'crash');
+    expect(res.status).toBe(201);
+    const paymentId = res.body.payment.id as string;
+    const ids = [`payment.succeeded:${paymentId}`, `room.complete:${paymentId}`];
+    expect(await pending()).toEqual(ids);
+    expect(
+      (await call(crashed.base, 'GET', '/concerts/1/queue', { token: user.token })).body.state,
+    ).toBe('active');
+    for (const c of CONSUMERS) expect(await jobIds(c)).toEqual([]);
+
+    // Two survivors, each with its relay (and consumers), on their own connections.
+    const survivors = [
+      await instance({ db: await fixture.another(), outbox: { pollMs: 50 } }),
+      await instance({ db: await fixture.another(), outbox: { pollMs: 50 } }),
+    ];
+    await waitFor(pending, (p) => p.length === 0);
+    expect(
+      (await call(crashed.base, 'GET', '/concerts/1/queue', { token: user.token })).body,
+    ).toEqual({ state: 'unknown' });
+    const consumed = () =>
+      count(
+        fixture.db,
+        "SELECT count(*) FROM business_events WHERE subject = $1 AND type IN ('email.sent', 'sales.recorded')",
+        [`event:payment.succeeded:${paymentId}`],
+      );
+    await waitFor(consumed, (n) => n === 2);
+    for (const c of CONSUMERS) {
+      expect(await jobIds(c)).toEqual([`payment.succeeded-${paymentId}`]);
+    }
+    // Each message performed by exactly one relay, once.
+    const lines = [
+      ...(await metricLines(survivors[0] as PaymentApp)),
+      ...(await metricLines(survivors[1] as PaymentApp)),
+    ].filter((l) => !l.endsWith(' 0'));
+    expect(lines.sort()).toEqual([
+      'boxoffice_outbox_messages_total{topic="payment.succeeded",outcome="done"} 1',
+      'boxoffice_outbox_messages_total{topic="room.complete",outcome="done"} 1',
+    ]);
+    const { rows } = await fixture.db.query<{ attempts: number }>(
+      'SELECT attempts FROM outbox ORDER BY id',
+    );
+    expect(rows.map((r) => r.attempts)).toEqual([1, 1]);
+  });
+
+  it('two relays draining at once: each message claimed and published exactly once', async () => {
+    const env = await instance({ workers: false });
+    const ids = await writeMessages(40, 'race');
+    const calls = new Map<string, number>();
+    const publish: OutboxHandler = (payload) =>
+      env.locals.bookingEvents.publish(payload as unknown as PaymentSucceeded);
+    const a = relay(fixture.db, publish, calls, { batchSize: 5 });
+    const b = relay(await fixture.another(), publish, calls, { batchSize: 5 });
+    const done = await Promise.all([a.drain(), b.drain(), a.drain(), b.drain()]);
+    expect(done.reduce((x, y) => x + y, 0)).toBe(40);
+    expect([...calls.keys()].sort()).toEqual([...ids].sort());
+    expect([...calls.values()].every((n) => n === 1)).toBe(true);
+    expect(await pending()).toEqual([]);
+    for (const c of CONSUMERS) {
+      expect(await jobIds(c)).toEqual(ids.map((id) => id.replaceAll(':', '-')).sort());
+    }
+  });
+
+  it('a failed publish is retried with a backoff, and a claim whose relay died is taken over', async () => {
+    const env = await instance({ workers: false });
+    const [first] = await writeMessages(1, 'flaky');
+    const calls = new Map<string, number>();
+    let failures = 1;
+    const flaky = relay(
+      fixture.db,
+      async (payload) => {
+        if (failures-- > 0) throw new Error('Redis unavailable (simulated)');
+        await env.locals.bookingEvents.publish(payload as unknown as PaymentSucceeded);
+      },
+      calls,
+      { retryDelayMs: 100 },
+    );
+    expect(await flaky.drain()).toBe(0);
+    const { rows } = await fixture.db.query<{ attempts: number; last_error: string }>(
+      'SELECT attempts, last_error FROM outbox WHERE id = $1',
+      [first],
+    );
+    expect(rows[0]).toEqual({ attempts: 1, last_error: 'Redis unavailable (simulated)' });
+    await waitFor(
+      () => flaky.drain(),
+      (n) => n === 1,
+    );
+    expect(calls.get(first as string)).toBe(2);
+    expect(await pending()).toEqual([]);
+    for (const c of CONSUMERS) expect(await jobIds(c)).toEqual([`payment.succeeded-flaky-0`]);
+
+    // A relay claims a message and dies: nobody else touches it until its lease lapses.
+    const [orphan] = await writeMessages(1, 'orphan');
+    const repo = new OutboxRepository(fixture.db);
+    const [dead] = await repo.claim({ limit: 10, leaseMs: 300 });
+    expect(dead?.id).toBe(orphan);
+    const survivor = relay(fixture.db, async () => {}, calls);
+    expect(await survivor.drain()).toBe(0);
+    await waitFor(
+      () => survivor.drain(),
+      (n) => n === 1,
+    );
+    // The dead relay, back from the grave, cannot mark it done: its claim is gone.
+    expect(await repo.done(dead as NonNullable<typeof dead>)).toBe(false);
+    expect(await pending()).toEqual([]);
+  });
+});

@@ -1,0 +1,214 @@
+import { useRedis } from '@boxoffice/local-redis/testing';
+import { describe, expect, it } from 'vitest';
+import type { RecoveryOutcome } from '../src/booking/payment-service.js';
+import { PaymentDeclinedError } from '../src/errors.js';
+import { MockPaymentGateway } from '../src/payments/mock-payment-gateway.js';
+import { call, count, flowCombos, useDatabase, waitFor } from './helpers.js';
+import { type PaymentApp, usePaymentApps } from './payment-fixture.js';
+
+// The database decides here (guarded UPDATEs, row locks); Cluster adds nothing to these paths.
+const combos = flowCombos().filter((c) => c.redis.name === 'standalone');
+
+describe.each(combos)('payment recovery on $name', ({ db: backend, redis: target }) => {
+  const fixture = useDatabase(backend, { seed: true });
+  const redis = useRedis(target);
+  const { instance, reserve, pay } = usePaymentApps(fixture, redis);
+  const recovery = { afterMs: 30_000 };
+
+  /**
+   * What `POST /payments` had done when its process died during the gateway call: the payment in
+   * PG_REQUESTED (attempt `attempts`), the hold confirmed, and — per `ledger` — the gateway having
+   * captured the charge (the answer lost), declined it, or never seen it.
+   */
+  const diedDuringCharge = async (
+    env: PaymentApp,
+    name: string,
+    labels: string[],
+    ledger: 'captured' | 'declined' | 'none',
+    attempts = 1,
+  ) => {
+    const { user, reservation, paymentToken } = await reserve(env, name, labels);
+    const key = `${name}-key`;
+    const { rows } = await fixture.db.query<{ id: string }>(
+      `INSERT INTO payments (reservation_id, user_id, idempotency_key, amount_cents, status, attempts)
+       VALUES ($1, $2, $3, $4, 'PG_REQUESTED', $5) RETURNING id`,
+      [reservation.id, user.id, key, reservation.amount, attempts],
+    );
+    expect((await env.holds.confirm(reservation.holdId)).ok).toBe(true);
+    if (ledger !== 'none') {
+      const psp = new MockPaymentGateway(fixture.db, {
+        latencyMs: 0,
+        failureRate: ledger === 'declined' ? 1 : 0,
+      });
+      const charged = psp.charge({
+        idempotencyKey: `${user.id}:${key}`,
+        amount: reservation.amount,
+        reference: reservation.id,
+      });
+      if (ledger === 'declined') await expect(charged).rejects.toThrow(PaymentDeclinedError);
+      else await charged;
+    }
+    return { user, reservation, paymentToken, key, paymentId: (rows[0] as { id: string }).id };
+  };
+
+  /** Make the payment look `minutes` old to the recovery. */
+  const age = (paymentId: string, minutes = 10) =>
+    fixture.db.query(
+      `UPDATE payments SET updated_at = now() - $2 * interval '1 minute' WHERE id = $1`,
+      [paymentId, minutes],
+    );
+
+  const row = async (paymentId: string) =>
+    (
+      await fixture.db.query<{
+        status: string;
+        attempts: number;
+        gateway_charge_id: string | null;
+        failure_reason: string | null;
+      }>('SELECT status, attempts, gateway_charge_id, failure_reason FROM payments WHERE id = $1', [
+        paymentId,
+      ])
+    ).rows[0];
+
+  const statuses = async (table: 'reservations' | 'seats', where: string, param: unknown) =>
+    (
+      await fixture.db.query<{ status: string }>(`SELECT status FROM ${table} WHERE ${where}`, [
+        param,
+      ])
+    ).rows.map((r) => r.status);
+
+  /** Two instances (their own database pools) recovering at the same moment. */
+  const twoInstances = async () => [
+    await instance({ workers: false, paymentRecovery: recovery }),
+    await instance({ db: await fixture.another(), workers: false, paymentRecovery: recovery }),
+  ];
+
+  const outcomesOf = async (envs: PaymentApp[], paymentId: string) => {
+    const rounds = await Promise.all(envs.map((e) => e.locals.paymentRecovery.runOnce()));
+    return rounds
+      .map((r) => r.get(paymentId))
+      .filter((o): o is RecoveryOutcome => o !== undefined && o !== 'skipped');
+  };
+
+  it('a charge the gateway captured before the crash: SUCCEEDED exactly once through the normal success path', async () => {
+    const [a, b] = (await twoInstances()) as [PaymentApp, PaymentApp];
+    a.locals.bookingEvents.startConsumers();
+    const { user, reservation, paymentToken, key, paymentId } = await diedDuringCharge(
+      a,
+      'alice',
+      ['D1', 'D2'],
+      'captured',
+    );
+    // Too recent: it may still be in flight, so nobody touches it.
+    expect((await a.locals.paymentRecovery.runOnce()).size).toBe(0);
+    expect((await row(paymentId))?.status).toBe('PG_REQUESTED');
+
+    await age(paymentId);
+    expect(await outcomesOf([a, b], paymentId)).toEqual(['succeeded']);
+    const [charge, ...more] = await a.gateway.capturedFor(reservation.id);
+    expect(more).toEqual([]);
+    expect(await row(paymentId)).toEqual({
+      status: 'SUCCEEDED',
+      attempts: 1,
+      gateway_charge_id: charge?.id,
+      failure_reason: null,
+    });
+    expect(await statuses('reservations', 'id = $1', reservation.id)).toEqual(['CONFIRMED']);
+    expect(await statuses('seats', 'reservation_id = $1', reservation.id)).toEqual([
+      'ASSIGNED',
+      'ASSIGNED',
+    ]);
+    expect(
+      await count(
+        fixture.db,
+        "SELECT count(*) FROM business_events WHERE type = 'payment.succeeded' AND subject = $1",
+        [`payment:${paymentId}`],
+      ),
+    ).toBe(1);
+    // The outbox's effects: the room completed, payment.succeeded consumed once by each consumer.
+    expect(await count(fixture.db, 'SELECT count(*) FROM outbox WHERE done_at IS NULL')).toBe(0);
+    expect((await call(a.base, 'GET', '/concerts/1/queue', { token: user.token })).body.state).toBe(
+      'unknown',
+    );
+    await waitFor(
+      () =>
+        count(
+          fixture.db,
+          "SELECT count(*) FROM business_events WHERE subject = $1 AND type IN ('email.sent', 'sales.recorded')",
+          [`event:payment.succeeded:${paymentId}`],
+        ),
+      (n) => n === 2,
+    );
+    // A later round finds nothing, and the client's retry with its key gets the payment, uncharged.
+    expect((await b.locals.paymentRecovery.runOnce()).size).toBe(0);
+    const retry = await pay(b.base, paymentToken, { reservationId: reservation.id }, key);
+    expect(retry.status).toBe(201);
+    expect(retry.body.payment).toMatchObject({ id: paymentId, status: 'SUCCEEDED' });
+    expect(await a.gateway.capturedFor(reservation.id)).toHaveLength(1);
+    const recovered = await a.metrics.registry.getSingleMetricAsString(
+      'boxoffice_payment_recoveries_total',
+    );
+    const recoveredB = await b.metrics.registry.getSingleMetricAsString(
+      'boxoffice_payment_recoveries_total',
+    );
+    expect(`${recovered}\n${recoveredB}`.match(/outcome="succeeded"} 1/g)).toHaveLength(1);
+  });
+
+  it('no charge in the ledger: one retry is scheduled (not two), and the retry charges once', async () => {
+    const [a, b] = (await twoInstances()) as [PaymentApp, PaymentApp];
+    const { reservation, paymentId } = await diedDuringCharge(a, 'bob', ['D3'], 'none');
+    await age(paymentId);
+    expect(await outcomesOf([a, b], paymentId)).toEqual(['retry_scheduled']);
+    expect((await row(paymentId))?.status).toBe('RETRY_SCHEDULED');
+    expect(await a.gateway.capturedFor(reservation.id)).toEqual([]);
+
+    a.locals.payments.startRetries();
+    b.locals.payments.startRetries();
+    await waitFor(
+      async () => (await row(paymentId))?.status,
+      (s) => s === 'SUCCEEDED',
+    );
+    expect((await row(paymentId))?.attempts).toBe(2);
+    expect(await a.gateway.capturedFor(reservation.id)).toHaveLength(1);
+    expect(await statuses('reservations', 'id = $1', reservation.id)).toEqual(['CONFIRMED']);
+  });
+
+  it('retries exhausted or a declined charge: FAILED once, reservation CANCELLED, seats AVAILABLE, nothing charged', async () => {
+    const [a, b] = (await twoInstances()) as [PaymentApp, PaymentApp];
+    const exhausted = await diedDuringCharge(a, 'carol', ['D4'], 'none', 5);
+    const declined = await diedDuringCharge(a, 'dave', ['D5'], 'declined');
+    await age(exhausted.paymentId);
+    await age(declined.paymentId);
+    const rounds = await Promise.all([
+      a.locals.paymentRecovery.runOnce(),
+      b.locals.paymentRecovery.runOnce(),
+    ]);
+    const settled = (id: string) =>
+      rounds.map((r) => r.get(id)).filter((o) => o !== undefined && o !== 'skipped');
+    expect(settled(exhausted.paymentId)).toEqual(['failed']);
+    expect(settled(declined.paymentId)).toEqual(['declined']);
+
+    expect(await row(exhausted.paymentId)).toMatchObject({
+      status: 'FAILED',
+      attempts: 5,
+      failure_reason: 'retries-exhausted',
+    });
+    expect(await row(declined.paymentId)).toMatchObject({
+      status: 'FAILED',
+      failure_reason: 'card_declined',
+    });
+    for (const { reservation, paymentId } of [exhausted, declined]) {
+      expect(await statuses('reservations', 'id = $1', reservation.id)).toEqual(['CANCELLED']);
+      expect(await statuses('seats', 'id = $1', reservation.seatIds[0])).toEqual(['AVAILABLE']);
+      expect(await a.gateway.capturedFor(reservation.id)).toEqual([]);
+      expect(
+        await count(
+          fixture.db,
+          "SELECT count(*) FROM business_events WHERE type = 'payment.failed' AND subject = $1",
+          [`payment:${paymentId}`],
+        ),
+      ).toBe(1);
+    }
+    expect(await count(fixture.db, 'SELECT count(*) FROM outbox')).toBe(0);
+  });
+});
