@@ -273,7 +273,7 @@ export function createApp(deps: AppDeps): Express {
         'GET /readyz',
         'GET /metrics',
       ],
-      notBuiltYet: 'web pages, flash-sale and browser tests (see README)',
+      pages: 'open / in a browser: concerts, waiting room, seat map, payment, popular products',
     });
   });
   app.use(

@@ -69,6 +69,9 @@ const schema = z.object({
   QUEUE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   HOLD_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   HOLD_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  PAYMENT_RECOVERY_AFTER_MS: z.coerce.number().int().min(1000).max(86_400_000).optional(),
+  PAYMENT_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
+  OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
   PG_LATENCY_MS: ms.default(50),
   PG_TIMEOUT_MS: ms.default(3000),
   PG_FAILURE_RATE: rate.default(0),
@@ -121,6 +124,11 @@ export interface AppConfig {
   };
   /** Seat holds behind reservations: the UI timer and the server grace after it. */
   holds: { ttlMs: number; graceMs: number };
+  /** Recovery of payments left in PG_REQUESTED by a process that died during the gateway call. */
+  /** `afterMs` unset: 60 s, or twice the gateway's longest call (timeout + latency) if longer. */
+  paymentRecovery: { afterMs: number | undefined; intervalMs: number };
+  /** How often every instance's outbox relay polls for due messages. */
+  outbox: { pollMs: number };
   paymentGateway: {
     latencyMs: number;
     timeoutMs: number;
@@ -188,6 +196,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       graceMs: c.QUEUE_GRACE_MS,
     },
     holds: { ttlMs: c.HOLD_TTL_MS, graceMs: c.HOLD_GRACE_MS },
+    paymentRecovery: {
+      afterMs: c.PAYMENT_RECOVERY_AFTER_MS,
+      intervalMs: c.PAYMENT_RECOVERY_INTERVAL_MS,
+    },
+    outbox: { pollMs: c.OUTBOX_POLL_MS },
     paymentGateway: {
       latencyMs: c.PG_LATENCY_MS,
       timeoutMs: c.PG_TIMEOUT_MS,

@@ -102,6 +102,11 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
       redisDescription,
       redisPrefix: redisPrefix,
       loginRateLimit: config.auth.loginRateLimit,
+      paymentRecovery: {
+        intervalMs: config.paymentRecovery.intervalMs,
+        ...(config.paymentRecovery.afterMs && { afterMs: config.paymentRecovery.afterMs }),
+      },
+      outbox: config.outbox,
     });
 
     // Hold expiry (also of holds that expired while every instance was down), payment retries and

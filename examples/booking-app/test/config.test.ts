@@ -60,6 +60,9 @@ describe('loadConfig', () => {
       QUEUE_GRACE_MS: '2000',
       HOLD_TTL_MS: '120000',
       HOLD_GRACE_MS: '5000',
+      PAYMENT_RECOVERY_AFTER_MS: '5000',
+      PAYMENT_RECOVERY_INTERVAL_MS: '500',
+      OUTBOX_POLL_MS: '200',
     });
     expect(config).toEqual({
       port: 0,
@@ -89,6 +92,8 @@ describe('loadConfig', () => {
         graceMs: 2000,
       },
       holds: { ttlMs: 120_000, graceMs: 5000 },
+      paymentRecovery: { afterMs: 5000, intervalMs: 500 },
+      outbox: { pollMs: 200 },
       paymentGateway: {
         latencyMs: 5,
         timeoutMs: 100,
