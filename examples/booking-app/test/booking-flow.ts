@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { call, waitFor } from './helpers.js';
+import { call } from './helpers.js';
 
 /** A step of the flow answered something the flow cannot go on from. */
 export class FlowError extends Error {
@@ -37,11 +37,23 @@ export async function bookSeats(
   if (login.status !== 200) throw new FlowError('login', login);
   const token = login.body.token as string;
   const path = `/concerts/${concertId}/queue`;
-  await call(base, 'POST', path, { token });
-  const active = await waitFor(
-    async () => (await call(base, 'GET', path, { token })).body,
-    (s) => s.state === 'active',
-  );
+  // Join, then poll until admitted. A 5xx ends the flow (FlowError); an entry the room no longer
+  // knows (`unknown`: evicted, or lost with a Redis failover) is joined again, as the page does.
+  const join = async () => {
+    const joined = await call(base, 'POST', path, { token });
+    if (joined.status !== 200) throw new FlowError('join', joined);
+    return joined.body;
+  };
+  let status = await join();
+  const deadline = Date.now() + 20_000;
+  while (status.state !== 'active') {
+    if (Date.now() > deadline) throw new Error(`${name} not admitted: ${JSON.stringify(status)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const polled = await call(base, 'GET', path, { token });
+    if (polled.status !== 200) throw new FlowError('queue', polled);
+    status = polled.body.state === 'unknown' ? await join() : polled.body;
+  }
+  const active = status;
   const seatIds = Array.isArray(seats) ? seats : await firstAvailable(base, concertId, seats);
   const held = await call(base, 'POST', `/concerts/${concertId}/reservations`, {
     token: active.token,

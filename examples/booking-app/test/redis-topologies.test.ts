@@ -149,7 +149,7 @@ describe('dist/server.js behind Redis Sentinel (REDIS_SENTINELS)', () => {
     } finally {
       await group.stop();
     }
-  });
+  }, 90_000);
 });
 
 const countBy = (values: number[]) =>
