@@ -65,11 +65,33 @@ async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
   return (performance.now() - start) / 1000;
 }
 
-async function memory(pattern: string): Promise<{ bytes: number; keys: number }> {
+/** Kinds of Trending keys (`…}:<kind>:<bucket>`, or `…}:meta`), for the memory breakdown. */
+const KINDS: Record<string, string> = {
+  c: 'counters',
+  t: 'candidates',
+  o: 'overflow',
+  s: 'dedupe',
+  meta: 'metadata',
+};
+
+interface Memory {
+  bytes: number;
+  keys: number;
+  /** bytes per kind of key (Trending keys only) */
+  byKind: Map<string, number>;
+}
+
+async function memory(pattern: string): Promise<Memory> {
   const keys = await scanKeys(redis, pattern);
   let bytes = 0;
-  for (const key of keys) bytes += Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
-  return { bytes, keys: keys.length };
+  const byKind = new Map<string, number>();
+  for (const key of keys) {
+    const size = Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+    bytes += size;
+    const kind = KINDS[/\}:([a-z]+)/.exec(key)?.[1] ?? ''];
+    if (kind) byKind.set(kind, (byKind.get(kind) ?? 0) + size);
+  }
+  return { bytes, keys: keys.length, byKind };
 }
 
 const bucketOf = (i: number) => Math.floor((at[i] as number) / HOUR);
@@ -79,7 +101,7 @@ const recall = (top: { item: string }[]) =>
 interface Row {
   name: string;
   seconds: number;
-  memory?: { bytes: number; keys: number };
+  memory?: Memory;
   recall?: number;
 }
 
@@ -265,18 +287,32 @@ const liveTable: Table = {
 const exactMem = (replay[0] as Row).memory?.bytes ?? Number.NaN;
 const replayTable: Table = {
   title: 'The same stream spread over a 3-day window of hourly buckets: Redis memory of the window',
-  columns: ['method', 'events/s', 'Redis MiB', 'keys', 'memory ÷ exact', 'top-10 recall'],
+  columns: [
+    'method',
+    'events/s',
+    'Redis MiB',
+    'keys',
+    'memory ÷ exact',
+    'where the memory is (KiB)',
+    'top-10 recall',
+  ],
   rows: replay.map((r) => [
     r.name,
     EVENTS / r.seconds,
     mb(r.memory?.bytes),
     r.memory?.keys ?? '—',
     r === replay[0] ? '1' : `1/${(exactMem / (r.memory?.bytes ?? Number.NaN)).toFixed(1)}`,
+    r.memory && r.memory.byKind.size > 0
+      ? Object.values(KINDS)
+          .filter((kind) => r.memory?.byKind.has(kind))
+          .map((kind) => `${kind} ${((r.memory?.byKind.get(kind) as number) / 1024).toFixed(1)}`)
+          .join(' · ')
+      : 'ZSETs',
     r.recall ?? '—',
   ]),
   notes: [
-    "Target: window memory ≤ 1/20 of exact per-bucket counting. Memory is the sum of MEMORY USAGE over the window's keys (exact: one ZSET per bucket; Trending: per bucket one CMS string + one top-100 ZSET, plus a metadata hash).",
-    'A Trending window costs the same whatever the traffic; exact counting grows with distinct items per bucket, so the ratio improves with volume.',
+    "Target: window memory ≤ 1/20 of exact per-bucket counting. Memory is the sum of MEMORY USAGE over the window's keys, same stream, same Redis (exact: one ZSET per bucket; Trending: per bucket one counters string (8-bit counters, widened to 16 or 32 bits only when many counters overflow), one top-100 candidate ZSET and, once some counter reaches 255, a small overflow hash; plus a metadata hash).",
+    'A Trending bucket costs about 1 byte per counter while few counters pass 255 and at most 4 (the 32-bit layout) at any traffic; exact counting grows with the distinct items per bucket, so the ratio generally improves with volume.',
   ],
 };
 const hashTable: Table = {
@@ -303,6 +339,7 @@ if (EVENTS === 1_000_000)
       `The machine was shared with other jobs while this ran (1-minute load average ${loadBefore.toFixed(1)} at the start, ${(loadavg()[0] as number).toFixed(1)} at the end, 2 cores), so absolute numbers are noisy; compare the ratios within one run.`,
       `Every timed method first ran on the stream's first ${WARMUP.toLocaleString('en-US')} events into throw-away keys (warm JIT, scripts loaded).`,
       'Redis is the standalone server found by `@boxoffice/local-redis` (Redis 7, no RedisBloom module).',
+      'On a loaded machine the baseline (a) itself varies severalfold between runs, and every × (a) ratio with it: packages/sketch/README.md lists several runs and a script-level comparison.',
     ],
   );
 redis.disconnect();

@@ -124,6 +124,17 @@ export function pushCounterOffsets(
   for (let r = 0; r < depth; r++) args.push(`#${r * width + indexOf(r, width)}`);
 }
 
+/** Append the `depth` counter indexes of `value` (row·width + column, 0-based numbers) to `args`. */
+export function pushCounterIndexes(
+  args: (string | number)[],
+  value: string,
+  width: number,
+  depth: number,
+): void {
+  hash2(value);
+  for (let r = 0; r < depth; r++) args.push(r * width + indexOf(r, width));
+}
+
 /** Append the `hashes` Bloom bit positions of `value` to `args`. */
 export function pushBitPositions(
   args: (string | number)[],

@@ -5,7 +5,7 @@ import {
   type BufferedTrendingOptions,
   type PendingEvent,
 } from './buffered-trending.js';
-import { HASH_VERSION, packCounterIndexes, pushBitPositions, pushCounterOffsets } from './hash.js';
+import { HASH_VERSION, packCounterIndexes, pushBitPositions, pushCounterIndexes } from './hash.js';
 import {
   type Duration,
   duration,
@@ -20,6 +20,7 @@ import bitfieldLua from './lua/bitfield.lua';
 import addLua from './lua/trend-add.lua';
 import bulkLua from './lua/trend-bulk.lua';
 import candidatesLua from './lua/trend-candidates.lua';
+import countersLua from './lua/trend-counters.lua';
 import estimateLua from './lua/trend-estimate.lua';
 import recordLua from './lua/trend-record.lua';
 import { bloomSize, cmsSize } from './sizing.js';
@@ -27,11 +28,21 @@ import { bloomSize, cmsSize } from './sizing.js';
 const addScript = luaScript(
   'sketch',
   'trend_add',
-  `${bitfieldLua}\n${addLua}`,
+  `${bitfieldLua}\n${countersLua}\n${addLua}`,
   __PACKAGE_VERSION__,
 );
-const bulkScript = luaScript('sketch', 'trend_bulk', bulkLua, __PACKAGE_VERSION__);
-const recordScript = luaScript('sketch', 'trend_record', recordLua, __PACKAGE_VERSION__);
+const bulkScript = luaScript(
+  'sketch',
+  'trend_bulk',
+  `${countersLua}\n${bulkLua}`,
+  __PACKAGE_VERSION__,
+);
+const recordScript = luaScript(
+  'sketch',
+  'trend_record',
+  `${countersLua}\n${recordLua}`,
+  __PACKAGE_VERSION__,
+);
 const candidatesScript = luaScript(
   'sketch',
   'trend_candidates',
@@ -41,7 +52,7 @@ const candidatesScript = luaScript(
 const estimateScript = luaScript(
   'sketch',
   'trend_estimate',
-  `${bitfieldLua}\n${estimateLua}`,
+  `${countersLua}\n${estimateLua}`,
   __PACKAGE_VERSION__,
 );
 
@@ -52,7 +63,7 @@ const estimateScript = luaScript(
  */
 const BULK_CHUNK = 10_000;
 
-/** Largest number of buckets in a window (keys one script touches). */
+/** Largest number of buckets in a window (a window read touches two keys per bucket). */
 export const MAX_BUCKETS = 1000;
 
 /** Options of {@link Trending}. Give `epsilon`/`delta` or `width`/`depth`, not both. */
@@ -134,8 +145,9 @@ export interface TrendingItem {
 
 /**
  * "Most popular over the last N days", shared by every app instance: per time bucket, one Count-Min
- * Sketch and one bounded top-K candidate ZSET (both expiring window + one bucket after the bucket
- * starts), optionally one Bloom filter for `dedupeBy`. `top()` merges the candidate sets of the
+ * Sketch (8-bit counters with an overflow hash, widened to 16/32 bits only when many counters
+ * overflow; see lua/trend-counters.lua) and one bounded top-K candidate ZSET (all expiring window +
+ * one bucket after the bucket starts), optionally one Bloom filter for `dedupeBy`. `top()` merges the candidate sets of the
  * window's buckets in Lua and re-scores the best candidates against every bucket's sketch; it never
  * scans items.
  */
@@ -157,7 +169,7 @@ export class Trending {
   readonly #meta: string;
   readonly #layout: string;
   readonly #conservative: boolean;
-  readonly #totalOffset: number;
+  readonly #cells: number;
   readonly #bloomBits: number;
   readonly #bloomHashes: number;
   readonly #clock: () => number;
@@ -196,10 +208,10 @@ export class Trending {
     this.epsilon = Math.E / width;
     this.#bloomBits = bloom.bits;
     this.#bloomHashes = bloom.hashes;
-    this.#totalOffset = width * depth * 32;
+    this.#cells = width * depth;
     this.#base = `${prefix}:trend:${name}`;
     this.#meta = `${this.#base}:meta`;
-    this.#layout = `trend2:${HASH_VERSION}:w${width}:d${depth}:b${this.bucketMs}:m${bloom.bits}:k${bloom.hashes}`;
+    this.#layout = `trend3:${HASH_VERSION}:w${width}:d${depth}:b${this.bucketMs}:m${bloom.bits}:k${bloom.hashes}`;
   }
 
   /**
@@ -245,16 +257,21 @@ export class Trending {
     const args: (string | number)[] = [
       this.#layout,
       this.#conservative ? '1' : '0',
-      this.#totalOffset,
+      this.#cells,
       (event.bucket + 1) * this.bucketMs + this.windowMs,
       this.topK,
       event.item,
       event.n,
     ];
-    pushCounterOffsets(args, event.item, this.width, this.depth);
+    pushCounterIndexes(args, event.item, this.width, this.depth);
     const reply = await recordScript.run(
       this.#client,
-      [this.#meta, `${this.#base}:c:${event.bucket}`, `${this.#base}:t:${event.bucket}`],
+      [
+        this.#meta,
+        `${this.#base}:c:${event.bucket}`,
+        `${this.#base}:t:${event.bucket}`,
+        `${this.#base}:o:${event.bucket}`,
+      ],
       args,
     );
     payload(reply, this.#meta, this.#layout);
@@ -434,6 +451,7 @@ export class Trending {
         this.#meta,
         `${this.#base}:c:${bucket}`,
         `${this.#base}:t:${bucket}`,
+        `${this.#base}:o:${bucket}`,
         `${this.#base}:s:${bucket}`,
       ];
       for (let start = 0; start < plain.length; start += BULK_CHUNK) {
@@ -478,11 +496,11 @@ export class Trending {
         }
         names = names.subarray(0, nameAt);
         calls.push({
-          keys: keys.slice(0, 3),
+          keys: keys.slice(0, 4),
           args: [
             this.#layout,
             conservative,
-            this.#totalOffset,
+            this.#cells,
             expireAt,
             this.topK,
             this.depth,
@@ -498,7 +516,7 @@ export class Trending {
         const args: (string | number)[] = [
           this.#layout,
           conservative,
-          this.#totalOffset,
+          this.#cells,
           expireAt,
           this.topK,
           this.depth,
@@ -508,7 +526,7 @@ export class Trending {
         for (const i of chunk) {
           const e = events[i] as PendingEvent;
           args.push(e.item, e.n, '1');
-          pushCounterOffsets(args, e.item, this.width, this.depth);
+          pushCounterIndexes(args, e.item, this.width, this.depth);
           pushBitPositions(
             args,
             `${e.item.length}:${e.item}${e.dedupeBy}`,
@@ -565,12 +583,13 @@ export class Trending {
   }
 
   async #estimate(buckets: number[], items: string[]): Promise<[number, number[]]> {
-    const keys = [this.#meta, ...buckets.map((b) => `${this.#base}:c:${b}`)];
+    const keys = [this.#meta];
+    for (const b of buckets) keys.push(`${this.#base}:c:${b}`, `${this.#base}:o:${b}`);
     const calls: Call[] = [];
     for (let start = 0; start === 0 || start < items.length; start += CHUNK) {
-      const args: (string | number)[] = [this.#layout, this.depth, this.#totalOffset];
+      const args: (string | number)[] = [this.#layout, this.depth, this.#cells];
       for (const value of items.slice(start, start + CHUNK)) {
-        pushCounterOffsets(args, value, this.width, this.depth);
+        pushCounterIndexes(args, value, this.width, this.depth);
       }
       calls.push({ keys, args });
     }

@@ -1,17 +1,16 @@
 -- Record events of one bucket of a Trending: optional Bloom dedupe, Count-Min Sketch update, then
 -- the bucket's bounded top-K candidate ZSET (score = the item's estimate in this bucket). Needs
--- bitfield.lua prepended.
--- The bucket's counters string holds depth×width u32 counters (BITFIELD, big-endian, saturating),
--- then at bit offset ARGV[3] an i64 total and a u32 admission threshold: a past minimum score of the
--- full candidate set. Minimum scores never decrease and a member's estimate always grows past its
--- score, so an estimate at or below the threshold is not a member and cannot enter: most events of a
+-- bitfield.lua (Bloom bits) and trend-counters.lua (counters layout) prepended.
+-- The counters string's header holds a u32 admission threshold: a past minimum score of the full
+-- candidate set. Minimum scores never decrease and a member's estimate always grows past its score,
+-- so an estimate at or below the threshold is not a member and cannot enter: most events of a
 -- skewed stream skip the ZSET entirely. Bucket keys get their expiry (ARGV[4]) when created.
 -- KEYS[1] metadata hash (field `layout`), KEYS[2] bucket counters string, KEYS[3] bucket candidate
--- ZSET, KEYS[4] bucket Bloom bit string (dedupe)
--- ARGV[1] layout, ARGV[2] '1' for conservative update, ARGV[3] bit offset of the total,
+-- ZSET, KEYS[4] bucket overflow hash, KEYS[5] bucket Bloom bit string (dedupe)
+-- ARGV[1] layout, ARGV[2] '1' for conservative update, ARGV[3] counters per bucket (cells),
 -- ARGV[4] expiry (unix ms), ARGV[5] top-K size, ARGV[6] depth d, ARGV[7] Bloom hashes k,
--- ARGV[8] Bloom bits, then per event: item, n, '1' if deduped else '0', d counter offsets ('#i'),
--- and k Bloom bit positions when deduped
+-- ARGV[8] Bloom bits, then per event: item, n, '1' if deduped else '0', d counter indexes
+-- (row·width + column, 0-based), and k Bloom bit positions when deduped
 -- Returns {0, 1 if counted else 0 (a repeat of item+dedupeBy in this bucket), per event}
 -- or {1, stored layout} on a layout mismatch.
 local stored = redis.call('HGET', KEYS[1], 'layout')
@@ -20,13 +19,9 @@ if not stored then
 elseif stored ~= ARGV[1] then
   return {1, stored}
 end
-local MAX = 4294967295
-local cms = KEYS[2]
 local top = KEYS[3]
-local seen = KEYS[4]
+local seen = KEYS[5]
 local conservative = ARGV[2] == '1'
-local total_off = tonumber(ARGV[3])
-local thr_off = total_off + 64
 local top_k = tonumber(ARGV[5])
 local d = tonumber(ARGV[6])
 local k = tonumber(ARGV[7])
@@ -35,16 +30,16 @@ local n_args = #ARGV
 local argv = ARGV
 
 -- pass 1: which counters and bits this batch touches, in order
-local offsets = {}
-local n_offsets = 0
+local list = {}
+local n_list = 0
 local positions = {}
 local n_positions = 0
 local i = 9
 while i <= n_args do
   local c = i + 3
   for r = 0, d - 1 do
-    n_offsets = n_offsets + 1
-    offsets[n_offsets] = argv[c + r]
+    n_list = n_list + 1
+    list[n_list] = tonumber(argv[c + r]) + 1
   end
   if argv[i + 2] == '1' then
     for h = 0, k - 1 do
@@ -56,13 +51,9 @@ while i <= n_args do
     i = c + d
   end
 end
-local vals, head = bf_read_list(cms, 'u32', offsets, {'GET', 'i64', total_off, 'GET', 'u32', thr_off})
-local old_total = head[1]
-local threshold = head[2]
-if old_total == 0 and redis.call('EXISTS', cms) == 0 then
-  bf_create(cms, thr_off / 8 + 4)
-  redis.call('PEXPIREAT', cms, argv[4])
-end
+local vals = {}
+local st = tc_load(KEYS[2], KEYS[4], tonumber(ARGV[3]), argv[4], list, vals)
+local threshold = st.threshold
 local bits = {}
 if n_positions > 0 then
   if bf_create(seen, math.ceil(tonumber(argv[8]) / 8)) then
@@ -70,9 +61,8 @@ if n_positions > 0 then
   end
   bits = bf_read_list(seen, 'u1', positions, {})
 end
--- writes, in order (a counter set twice keeps the later, larger value)
-local sets = {}
-local n_sets = 0
+-- writes: counters that changed (their final value is in vals), Bloom bits in order
+local changed = {}
 local bit_sets = {}
 local n_bit_sets = 0
 local new_threshold = threshold
@@ -100,6 +90,7 @@ end
 
 local out = {0}
 local total = 0
+local at = 0
 i = 9
 while i <= n_args do
   local item = argv[i]
@@ -127,37 +118,28 @@ while i <= n_args do
   if counted then
     total = total + n
     local est
-    local last = c + d - 1
     if conservative then
-      local low = vals[argv[c]]
-      for r = c + 1, last do
-        local v = vals[argv[r]]
+      local low = vals[list[at + 1]]
+      for r = 2, d do
+        local v = vals[list[at + r]]
         if v < low then low = v end
       end
       est = low + n
-      if est > MAX then est = MAX end
-      for r = c, last do
-        local off = argv[r]
-        if vals[off] < est then
-          vals[off] = est
-          sets[n_sets + 1] = 'SET'
-          sets[n_sets + 2] = 'u32'
-          sets[n_sets + 3] = off
-          sets[n_sets + 4] = est
-          n_sets = n_sets + 4
+      if est > TC_MAX then est = TC_MAX end
+      for r = 1, d do
+        local x = list[at + r]
+        if vals[x] < est then
+          vals[x] = est
+          changed[x] = true
         end
       end
     else
-      for r = c, last do
-        local off = argv[r]
-        local v = vals[off] + n
-        if v > MAX then v = MAX end
-        vals[off] = v
-        sets[n_sets + 1] = 'SET'
-        sets[n_sets + 2] = 'u32'
-        sets[n_sets + 3] = off
-        sets[n_sets + 4] = v
-        n_sets = n_sets + 4
+      for r = 1, d do
+        local x = list[at + r]
+        local v = vals[x] + n
+        if v > TC_MAX then v = TC_MAX end
+        vals[x] = v
+        changed[x] = true
         if not est or v < est then est = v end
       end
     end
@@ -166,15 +148,10 @@ while i <= n_args do
   else
     out[#out + 1] = 0
   end
+  at = at + d
 end
-local tail = {}
-if total > 0 then tail = {'OVERFLOW', 'SAT', 'INCRBY', 'i64', total_off, total} end
-if new_threshold > threshold then
-  tail[#tail + 1] = 'SET'
-  tail[#tail + 1] = 'u32'
-  tail[#tail + 1] = thr_off
-  tail[#tail + 1] = new_threshold
+if total > 0 or new_threshold > threshold then
+  tc_write(st, vals, changed, false, total, new_threshold)
 end
-bf_run(cms, sets, tail)
 bf_run(seen, bit_sets, {})
 return out

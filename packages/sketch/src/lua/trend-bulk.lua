@@ -1,15 +1,16 @@
 -- Record many events without dedupe in one bucket of a Trending: the bulk form of trend-add.lua (same
--- layout, same effect), for batches and buffer flushes. Counter indexes come packed in one binary
--- argument instead of one string argument per counter; with many events the whole counter array is
--- read with one GETRANGE, updated in a Lua table and written back with one SETRANGE; otherwise the
--- changed counters are written with BITFIELD SET (and read from one GETRANGE when the sketch is
--- small, with BITFIELD GET when it is large). Each distinct item is offered to the candidate ZSET
--- once, with its estimate after the whole batch (estimates only grow).
--- KEYS[1] metadata hash (field `layout`), KEYS[2] bucket counters string, KEYS[3] bucket candidate ZSET
--- ARGV[1] layout, ARGV[2] '1' for conservative update, ARGV[3] bit offset of the total,
+-- layout, same effect), for batches and buffer flushes. Needs trend-counters.lua prepended. Counter
+-- indexes come packed in one binary argument instead of one string argument per counter; with many
+-- events the whole counter array is read with one GETRANGE, updated in a Lua table and written back
+-- with one SETRANGE; otherwise the needed counters are read (one GETRANGE or BITFIELD_RO, see
+-- tc_read) and the changed ones written with BITFIELD SET. Each distinct item is offered to the
+-- candidate ZSET once, with its estimate after the whole batch (estimates only grow).
+-- KEYS[1] metadata hash (field `layout`), KEYS[2] bucket counters string, KEYS[3] bucket candidate
+-- ZSET, KEYS[4] bucket overflow hash
+-- ARGV[1] layout, ARGV[2] '1' for conservative update, ARGV[3] counters per bucket (cells),
 -- ARGV[4] expiry (unix ms), ARGV[5] top-K size, ARGV[6] depth d,
--- ARGV[7] per event: d counter indexes (row·width + column), n as (high, low) 32-bit words and the
--- byte length of its item, all unsigned 32-bit big-endian,
+-- ARGV[7] per event: d counter indexes (row·width + column, 0-based), n as (high, low) 32-bit words
+-- and the byte length of its item, all unsigned 32-bit big-endian,
 -- ARGV[8] the events' items (UTF-8), concatenated in the same order
 -- Returns {0} or {1, stored layout} on a layout mismatch.
 local stored = redis.call('HGET', KEYS[1], 'layout')
@@ -18,17 +19,13 @@ if not stored then
 elseif stored ~= ARGV[1] then
   return {1, stored}
 end
-local MAX = 4294967295
-local cms = KEYS[2]
 local top = KEYS[3]
 local conservative = ARGV[2] == '1'
-local total_off = tonumber(ARGV[3])
-local thr_off = total_off + 64
+local cells = tonumber(ARGV[3])
 local top_k = tonumber(ARGV[5])
 local d = tonumber(ARGV[6])
 local blob = ARGV[7]
 local names_blob = ARGV[8]
-local cells = total_off / 32
 local stride = d + 3
 local events = #blob / (stride * 4)
 
@@ -54,73 +51,27 @@ while left > 0 do
   left = left - take
 end
 
-local head = redis.call('BITFIELD_RO', cms, 'GET', 'i64', total_off, 'GET', 'u32', thr_off)
-local threshold = head[2]
-if head[1] == 0 and redis.call('EXISTS', cms) == 0 then
-  redis.call('SET', cms, string.rep('\0', thr_off / 8 + 4))
-  redis.call('PEXPIREAT', cms, ARGV[4])
-end
-
--- counters: vals[index + 1]
+-- counters: vals[index + 1], true values (overflow applied)
 local full = events * d * 6 > cells
-local vals = {}
+local st
+local vals
 local changed = {}
-local CHUNK = 900
 if full then
-  local s = redis.call('GETRANGE', cms, 0, cells * 4 - 1)
-  local fmt_chunk = '>' .. string.rep('I4', CHUNK)
-  local p = 1
-  local at = 0
-  while at < cells do
-    local take = math.min(CHUNK, cells - at)
-    local fmt = fmt_chunk
-    if take < CHUNK then fmt = '>' .. string.rep('I4', take) end
-    local t = {struct.unpack(fmt, s, p)}
-    for j = 1, take do vals[at + j] = t[j] end
-    p = t[take + 1]
-    at = at + take
-  end
-elseif cells <= events * d * 200 then
-  -- a small sketch: one GETRANGE is cheaper than a BITFIELD GET per counter
-  local s = redis.call('GETRANGE', cms, 0, cells * 4 - 1)
-  local byte = string.byte
-  for e = 0, events - 1 do
-    local b = e * stride
-    for r = 1, d do
-      local i = flat[b + r] + 1
-      if not vals[i] then
-        local p = i * 4 - 3
-        local b1, b2, b3, b4 = byte(s, p, p + 3)
-        vals[i] = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
-      end
-    end
-  end
+  st = tc_open(KEYS[2], KEYS[4], cells, ARGV[4])
+  vals = tc_read_all(st)
 else
-  local get = {}
-  local g = 0
-  local seen = {}
+  vals = {}
+  local list = {}
+  local m = 0
   for e = 0, events - 1 do
     local b = e * stride
-    for r = 1, d do
-      local idx = flat[b + r]
-      if not seen[idx] then
-        seen[idx] = true
-        get[g + 1] = 'GET'
-        get[g + 2] = 'u32'
-        get[g + 3] = idx * 32
-        g = g + 3
-      end
-    end
+    for r = 1, d do list[m + r] = flat[b + r] + 1 end
+    m = m + d
   end
-  local list = {}
-  for start = 1, g, 4500 do
-    local res = redis.call('BITFIELD_RO', cms, unpack(get, start, math.min(g, start + 4499)))
-    for j = 1, #res do
-      local idx = get[start + 3 * j - 1] / 32
-      vals[idx + 1] = res[j]
-    end
-  end
+  st = tc_load(KEYS[2], KEYS[4], cells, ARGV[4], list, vals)
 end
+local threshold = st.threshold
+local new_threshold = threshold
 
 local total = 0
 local best = {}
@@ -139,7 +90,7 @@ for e = 0, events - 1 do
       if v < low then low = v end
     end
     est = low + n
-    if est > MAX then est = MAX end
+    if est > TC_MAX then est = TC_MAX end
     for r = 1, d do
       local i = flat[b + r] + 1
       if vals[i] < est then
@@ -151,7 +102,7 @@ for e = 0, events - 1 do
     for r = 1, d do
       local i = flat[b + r] + 1
       local v = vals[i] + n
-      if v > MAX then v = MAX end
+      if v > TC_MAX then v = TC_MAX end
       vals[i] = v
       changed[i] = true
       if not est or v < est then est = v end
@@ -170,39 +121,6 @@ for e = 0, events - 1 do
     end
   end
   name_at = name_at + len
-end
-
--- write the counters back
-local tail = {'OVERFLOW', 'SAT', 'INCRBY', 'i64', total_off, total}
-if full then
-  local parts = {}
-  local fmt_chunk = '>' .. string.rep('I4', CHUNK)
-  local at = 0
-  while at < cells do
-    local take = math.min(CHUNK, cells - at)
-    local fmt = fmt_chunk
-    if take < CHUNK then fmt = '>' .. string.rep('I4', take) end
-    parts[#parts + 1] = struct.pack(fmt, unpack(vals, at + 1, at + take))
-    at = at + take
-  end
-  redis.call('SETRANGE', cms, 0, table.concat(parts))
-else
-  local set = {}
-  local m = 0
-  for i in pairs(changed) do
-    set[m + 1] = 'SET'
-    set[m + 2] = 'u32'
-    set[m + 3] = (i - 1) * 32
-    set[m + 4] = vals[i]
-    m = m + 4
-    if m >= 6000 then
-      redis.call('BITFIELD', cms, unpack(set, 1, m))
-      set = {}
-      m = 0
-    end
-  end
-  for j = 1, #tail do set[m + j] = tail[j] end
-  tail = set
 end
 
 -- candidates: members are raised to their new estimate (GT); newcomers are added while the set has
@@ -260,13 +178,8 @@ if n_best > 0 then
       local low = redis.call('ZRANGE', top, 0, 0, 'WITHSCORES')
       low_score = tonumber(low[2])
     end
-    if low_score > threshold then
-      tail[#tail + 1] = 'SET'
-      tail[#tail + 1] = 'u32'
-      tail[#tail + 1] = thr_off
-      tail[#tail + 1] = low_score
-    end
+    if low_score > new_threshold then new_threshold = low_score end
   end
 end
-redis.call('BITFIELD', cms, unpack(tail))
+tc_write(st, vals, changed, full, total, new_threshold)
 return {0}

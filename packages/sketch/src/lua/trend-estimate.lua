@@ -1,31 +1,34 @@
 -- Window estimates: for each item, the sum over the window's buckets of its Count-Min estimate in
--- that bucket (layout: see cms-add.lua), and the window total. Needs bitfield.lua prepended.
--- KEYS[1] metadata hash, KEYS[2..] counters strings of the buckets in the window
--- ARGV[1] layout, ARGV[2] depth d, ARGV[3] bit offset of the total,
--- then per item d counter offsets ('#i')
+-- that bucket (layout: see trend-counters.lua, which must be prepended), and the window total.
+-- KEYS[1] metadata hash, then per bucket of the window: KEYS[2b] counters string, KEYS[2b+1]
+-- overflow hash
+-- ARGV[1] layout, ARGV[2] depth d, ARGV[3] counters per bucket (cells),
+-- then per item d counter indexes (row·width + column, 0-based)
 -- Returns {0, window total, estimate per item} or {1, stored layout} on a layout mismatch.
 local stored = redis.call('HGET', KEYS[1], 'layout')
 if stored and stored ~= ARGV[1] then
   return {1, stored}
 end
 local d = tonumber(ARGV[2])
+local cells = tonumber(ARGV[3])
 local n_args = #ARGV
-local offsets = {}
-for i = 4, n_args do offsets[ARGV[i]] = true end
+local list = {}
+for i = 4, n_args do list[i - 3] = tonumber(ARGV[i]) + 1 end
 local est = {}
 local n_items = (n_args - 3) / d
 for j = 1, n_items do est[j] = 0 end
 local total = 0
-for b = 2, #KEYS do
-  local key = KEYS[b]
-  if redis.call('EXISTS', key) == 1 then
-    total = total + redis.call('BITFIELD_RO', key, 'GET', 'i64', ARGV[3])[1]
-    local vals = bf_read(key, 'u32', offsets, {})
+for b = 2, #KEYS, 2 do
+  local st = tc_open(KEYS[b], KEYS[b + 1], cells, 0)
+  if st.exists then
+    total = total + st.total
+    local vals = {}
+    tc_read(st, list, vals)
     for j = 1, n_items do
-      local base = 4 + (j - 1) * d
-      local low = vals[ARGV[base]]
-      for r = 1, d - 1 do
-        local v = vals[ARGV[base + r]]
+      local base = (j - 1) * d
+      local low = vals[list[base + 1]]
+      for r = 2, d do
+        local v = vals[list[base + r]]
         if v < low then low = v end
       end
       est[j] = est[j] + low

@@ -1,9 +1,11 @@
 -- Record one event (no dedupe) in one bucket of a Trending: the lean single-event form of
--- trend-add.lua (same layout, same effect), without its batch tables.
--- KEYS[1] metadata hash (field `layout`), KEYS[2] bucket counters string, KEYS[3] bucket candidate ZSET
--- ARGV[1] layout, ARGV[2] '1' for conservative update, ARGV[3] bit offset of the total,
+-- trend-add.lua (same layout, same effect), without its batch tables. Needs trend-counters.lua
+-- prepended.
+-- KEYS[1] metadata hash (field `layout`), KEYS[2] bucket counters string, KEYS[3] bucket candidate
+-- ZSET, KEYS[4] bucket overflow hash
+-- ARGV[1] layout, ARGV[2] '1' for conservative update, ARGV[3] counters per bucket (cells),
 -- ARGV[4] expiry (unix ms), ARGV[5] top-K size, ARGV[6] item, ARGV[7] n,
--- ARGV[8..] the d counter offsets ('#i')
+-- ARGV[8..] the d counter indexes (row·width + column, 0-based)
 -- Returns {0, 1} (counted) or {1, stored layout} on a layout mismatch.
 local stored = redis.call('HGET', KEYS[1], 'layout')
 if not stored then
@@ -11,52 +13,40 @@ if not stored then
 elseif stored ~= ARGV[1] then
   return {1, stored}
 end
-local MAX = 4294967295
-local cms = KEYS[2]
 local top = KEYS[3]
-local total_off = tonumber(ARGV[3])
-local thr_off = total_off + 64
 local item = ARGV[6]
 local n = tonumber(ARGV[7])
 local d = #ARGV - 7
-local get = {'GET', 'i64', total_off, 'GET', 'u32', thr_off}
-for r = 1, d do
-  get[3 * r + 4] = 'GET'
-  get[3 * r + 5] = 'u32'
-  get[3 * r + 6] = ARGV[7 + r]
-end
-local v = redis.call('BITFIELD_RO', cms, unpack(get))
-if v[1] == 0 and redis.call('EXISTS', cms) == 0 then
-  redis.call('SET', cms, string.rep('\0', thr_off / 8 + 4))
-  redis.call('PEXPIREAT', cms, ARGV[4])
-end
-local threshold = v[2]
-local set = {'OVERFLOW', 'SAT', 'INCRBY', 'i64', total_off, n}
+local list = {}
+for r = 1, d do list[r] = tonumber(ARGV[7 + r]) + 1 end
+local vals = {}
+local st = tc_load(KEYS[2], KEYS[4], tonumber(ARGV[3]), ARGV[4], list, vals)
+local threshold = st.threshold
+local new_threshold = threshold
+local changed = {}
 local est
 if ARGV[2] == '1' then
-  local low = v[3]
+  local low = vals[list[1]]
   for r = 2, d do
-    if v[r + 2] < low then low = v[r + 2] end
+    if vals[list[r]] < low then low = vals[list[r]] end
   end
   est = low + n
-  if est > MAX then est = MAX end
+  if est > TC_MAX then est = TC_MAX end
   for r = 1, d do
-    if v[r + 2] < est then
-      set[#set + 1] = 'SET'
-      set[#set + 1] = 'u32'
-      set[#set + 1] = ARGV[7 + r]
-      set[#set + 1] = est
+    local i = list[r]
+    if vals[i] < est then
+      vals[i] = est
+      changed[i] = true
     end
   end
 else
   for r = 1, d do
-    local x = v[r + 2] + n
-    if x > MAX then x = MAX end
+    local i = list[r]
+    local x = vals[i] + n
+    if x > TC_MAX then x = TC_MAX end
+    vals[i] = x
+    changed[i] = true
     if not est or x < est then est = x end
-    set[#set + 1] = 'INCRBY'
-    set[#set + 1] = 'u32'
-    set[#set + 1] = ARGV[7 + r]
-    set[#set + 1] = n
   end
 end
 -- candidate set (see trend-add.lua for why the threshold test is safe)
@@ -74,14 +64,9 @@ if est > threshold then
         redis.call('ZREM', top, low[1])
         redis.call('ZADD', top, est, item)
       end
-      if low_score > threshold then
-        set[#set + 1] = 'SET'
-        set[#set + 1] = 'u32'
-        set[#set + 1] = thr_off
-        set[#set + 1] = low_score
-      end
+      if low_score > new_threshold then new_threshold = low_score end
     end
   end
 end
-redis.call('BITFIELD', cms, unpack(set))
+tc_write(st, vals, changed, false, n, new_threshold)
 return {0, 1}
