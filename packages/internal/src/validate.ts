@@ -95,6 +95,15 @@ export function byteLength(value: string): number {
 const NOT_PRINTABLE = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
 
 /**
+ * True when `value` has no lone surrogate (UTF-16 that is not valid Unicode). Redis stores UTF-8, and
+ * encoding turns every lone surrogate into U+FFFD, so two different such strings would become one key.
+ */
+export function isWellFormed(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
  * A string of 1..`maxBytes` UTF-8 bytes; with `printable`, only printable characters (no control
  * characters, no lone surrogates).
  */
@@ -106,6 +115,10 @@ export function text(
   if (typeof value !== 'string')
     throw new TypeError(`${name} must be a string, got ${show(value)}`);
   if (value.length === 0) throw new RangeError(`${name} must not be empty`);
+  if (!isWellFormed(value))
+    throw new TypeError(
+      `${name} must be well-formed Unicode (no lone surrogates), got ${show(value)}`,
+    );
   const bytes = byteLength(value);
   if (bytes > maxBytes)
     throw new RangeError(`${name} must be at most ${maxBytes} bytes, got ${bytes}`);

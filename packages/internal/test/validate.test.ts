@@ -48,6 +48,16 @@ describe('check', () => {
     expect(check.text('id', '사용자-1', { printable: true })).toBe('사용자-1');
   });
 
+  it('text and isWellFormed refuse lone surrogates, which UTF-8 would turn into the same U+FFFD', () => {
+    expect(Buffer.from('A\ud800').equals(Buffer.from('A\udc00'))).toBe(true); // why it matters
+    expect(check.isWellFormed('A\ud83c\udfab')).toBe(true); // a surrogate pair (🎫) is fine
+    expect(check.text('item', 'A\ud83c\udfab')).toBe('A\ud83c\udfab');
+    for (const lone of ['A\ud800', '\udc00B', 'x\udfab\ud83c']) {
+      expect(check.isWellFormed(lone)).toBe(false);
+      expect(() => check.text('item', lone)).toThrow(/item must be well-formed Unicode/);
+    }
+  });
+
   it('mergeOptions freezes, fills defaults and refuses unknown keys', () => {
     const defaults = Object.freeze({ ttlMs: 1000, prefix: 'bo' });
     const merged = check.mergeOptions('SeatLock options', defaults, {

@@ -19,7 +19,7 @@ export function item(name: string, value: unknown): string {
     throw new TypeError(`${name} must be a string or a number, got ${check.show(value)}`);
   }
   // ≤ 341 UTF-16 units is ≤ 1023 UTF-8 bytes: skip measuring the common short ids
-  if (value.length > 0 && value.length <= 341) return value;
+  if (value.length > 0 && value.length <= 341 && check.isWellFormed(value)) return value;
   return check.text(name, value, { maxBytes: MAX_ITEM_BYTES });
 }
 

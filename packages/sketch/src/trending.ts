@@ -360,7 +360,10 @@ export class Trending {
     // hot path (buffered record): the common valid cases are checked inline, without building the
     // names used in error messages
     const it =
-      typeof value === 'string' && value.length > 0 && value.length <= 341
+      typeof value === 'string' &&
+      value.length > 0 &&
+      value.length <= 341 &&
+      check.isWellFormed(value)
         ? value
         : item(`${name} item`, value);
     const count =
