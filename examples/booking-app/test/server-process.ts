@@ -9,11 +9,15 @@ export function killServers(): void {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-/** Start `dist/server.js` with `env` (PORT 0) and wait for the URL it prints. */
+/**
+ * Start `dist/server.js` with `env` (PORT 0) and wait for the URL it prints. `nodeArgs` go before
+ * the script (e.g. `['--import', preload]`).
+ */
 export function start(
   env: Record<string, string>,
+  options: { nodeArgs?: readonly string[] } = {},
 ): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [serverJs], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), serverJs], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
