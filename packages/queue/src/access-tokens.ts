@@ -269,6 +269,11 @@ export class AccessTokens {
     } catch (error) {
       throw mapJoseError(error);
     }
+    // jose checks that these claims are present, not their type; a token must never make a caller
+    // fail with a TypeError further on.
+    if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string') {
+      throw new TokenInvalidError('TOKEN_INVALID', 'invalid token: sub and jti must be strings');
+    }
     const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (!aud.includes(audience)) throw new TokenForbiddenError('aud', audience, payload.aud);
     if (payload.scope !== scope) throw new TokenForbiddenError('scope', scope, payload.scope);
@@ -297,7 +302,9 @@ export class AccessTokens {
 function mapJoseError(error: unknown): AccessTokenError {
   if (error instanceof jose.JWTExpired) {
     const exp = error.payload.exp;
-    return new TokenExpiredError(typeof exp === 'number' ? new Date(exp * 1000) : undefined, {
+    // A signed `exp` far outside the Date range (e.g. -1e13) is still just "expired".
+    const at = typeof exp === 'number' ? new Date(exp * 1000) : undefined;
+    return new TokenExpiredError(at && Number.isFinite(at.getTime()) ? at : undefined, {
       cause: error,
     });
   }

@@ -626,7 +626,13 @@ export class WaitingRoom {
    */
   async isTokenActive(claims: Pick<AccessClaims, 'sub' | 'aud' | 'jti'>): Promise<boolean> {
     if (claims.aud !== this.roomId) return false;
-    const user = encodeUserId(userIdOf(claims.sub));
+    // A signed sub that is not a valid user id (control characters, too long) was never admitted.
+    let user: string;
+    try {
+      user = encodeUserId(userIdOf(claims.sub));
+    } catch {
+      return false;
+    }
     this.#flush();
     const rec = await this.#client.hget(this.#keys[3] as string, user);
     return rec !== null && rec.slice(rec.indexOf('|') + 1) === claims.jti;

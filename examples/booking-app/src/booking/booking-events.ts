@@ -1,11 +1,12 @@
 import type { IdempotencyStore } from '@boxoffice/idempotency';
 import type { RedisClient } from '@boxoffice/internal';
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import { duplicateClient } from '../duplicate-client.js';
 import { EventLog } from '../repos/event-log.js';
+import { QueuePool } from './queue-pool.js';
 
 /** The `payment.succeeded` domain event. */
 export interface PaymentSucceeded {
@@ -29,13 +30,13 @@ export const CONSUMERS = ['confirmation-email', 'sales-stats'] as const;
  * (`store.dedupe(eventId, …, { scope: consumer })`), since BullMQ delivers at least once. The
  * confirmation e-mail is a log line plus an `email.sent` business event; sales statistics are a
  * `sales.recorded` business event (what `/stats` reads). Queues live under `<prefix>:{events}`
- * (one hash tag, so BullMQ works on Cluster). Connections: `client.duplicate()` for the queues and
- * each worker; `close()` ends them.
+ * (one hash tag, so BullMQ works on Cluster). Connections: a {@link QueuePool} for publishing and a
+ * `client.duplicate()` per worker; `close()` ends them.
  */
 export class BookingEvents {
   readonly #client: RedisClient;
   readonly #prefix: string;
-  readonly #queues = new Map<string, Queue>();
+  readonly #queues: QueuePool;
   readonly #workers: Worker[] = [];
   readonly #connections: RedisClient[] = [];
   readonly #deps: { db: Database; store: IdempotencyStore; logger: Logger };
@@ -47,20 +48,9 @@ export class BookingEvents {
     this.#client = client;
     this.#prefix = `${options.prefix}:{events}`;
     this.#deps = options;
-  }
-
-  // BullMQ does not close connections it was given: keep them to close them ourselves.
-  #connect(options: RedisOptions = {}): RedisClient {
-    const connection = duplicateClient(this.#client, options);
-    this.#connections.push(connection);
-    return connection;
-  }
-
-  #queue(name: string): Queue {
-    let queue = this.#queues.get(name);
-    if (!queue) {
-      queue = new Queue(name, {
-        connection: this.#connect() as never,
+    this.#queues = new QueuePool(
+      client,
+      {
         prefix: this.#prefix,
         defaultJobOptions: {
           attempts: 5,
@@ -68,10 +58,16 @@ export class BookingEvents {
           removeOnComplete: 1000,
           removeOnFail: 5000,
         },
-      });
-      this.#queues.set(name, queue);
-    }
-    return queue;
+      },
+      (error) => options.logger.warn({ err: error }, 'event queue error'),
+    );
+  }
+
+  // BullMQ does not close connections it was given: keep the workers' to close them ourselves.
+  #connect(options: RedisOptions = {}): RedisClient {
+    const connection = duplicateClient(this.#client, options);
+    this.#connections.push(connection);
+    return connection;
   }
 
   /** Publish the event to every consumer (jobId from the event id — BullMQ refuses `:` — so a re-publish is one job). */
@@ -80,7 +76,7 @@ export class BookingEvents {
     jobId: string = event.eventId.replaceAll(':', '-'),
   ): Promise<void> {
     await Promise.all(
-      CONSUMERS.map((c) => this.#queue(c).add('payment.succeeded', event, { jobId })),
+      CONSUMERS.map((c) => this.#queues.add(c, 'payment.succeeded', event, { jobId })),
     );
   }
 
@@ -137,9 +133,7 @@ export class BookingEvents {
   /** Stop the workers and close the connections this instance opened. */
   async close(): Promise<void> {
     await Promise.all(this.#workers.splice(0).map((w) => w.close()));
-    const queues = [...this.#queues.values()];
-    this.#queues.clear();
-    await Promise.all(queues.map((q) => q.close()));
+    await this.#queues.close();
     for (const c of this.#connections.splice(0)) c.disconnect();
   }
 }

@@ -56,6 +56,20 @@ function toHttpError(error: unknown): HttpError | null {
   if (parser && typeof e.status === 'number') {
     return new HttpError(e.status, parser.code, parser.title, e.message);
   }
+  // Express's and body-parser's other client errors carry a 4xx status: a path parameter that is not
+  // valid percent-encoding (URIError from decoding the param), a body that does not decompress (zlib).
+  if (error instanceof URIError && e.status === 400) {
+    return new HttpError(
+      400,
+      'malformed-path',
+      'The path is not valid percent-encoding',
+      e.message,
+    );
+  }
+  const exposed = (error as { expose?: unknown } | null)?.expose === true;
+  if (exposed && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new HttpError(e.status, 'malformed-body', 'The body could not be decoded', e.message);
+  }
   // SQLSTATE class 22 (data exception: a value out of range or of the wrong form) means the input
   // slipped past validation; it is still the client's input, never a 500.
   if (typeof e?.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code)) {
