@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { call, dbBackends, useDatabase, waitFor } from '../helpers.js';
+import { readInvariants, settle } from '../invariants.js';
 import { killServers } from '../server-process.js';
 import { type Instance, type Stack, startStack } from './cluster.js';
-import { expectInvariants, readInvariants, readTotals, settle } from './invariants.js';
+import { expectInvariants, readTotals } from './invariants.js';
 import { admit } from './probe.js';
 
 const postgres = dbBackends.find((b) => b.name === 'postgres') as (typeof dbBackends)[number];

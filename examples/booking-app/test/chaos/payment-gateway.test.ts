@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { dbBackends, useDatabase } from '../helpers.js';
+import { readInvariants, settle } from '../invariants.js';
 import { killServers } from '../server-process.js';
 import { logSummary, type Stack, startStack } from './cluster.js';
-import { expectInvariants, readInvariants, readTotals, settle } from './invariants.js';
+import { expectInvariants, readTotals } from './invariants.js';
 import { describeLoad, runLoad } from './load.js';
 import { redisDisagreements } from './redis-state.js';
 

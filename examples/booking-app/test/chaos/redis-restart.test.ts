@@ -1,14 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { call, count, dbBackends, useDatabase, waitFor } from '../helpers.js';
+import { readInvariants, settle } from '../invariants.js';
 import { killServers } from '../server-process.js';
 import { activeKey, logSummary, type Stack, startStack } from './cluster.js';
 import {
   ActiveSampler,
   capturedWithoutSeat,
   expectInvariants,
-  readInvariants,
   readTotals,
-  settle,
   unsettledPayments,
 } from './invariants.js';
 import { describeLoad, runLoad } from './load.js';

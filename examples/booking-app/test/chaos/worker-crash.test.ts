@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { count, dbBackends, useDatabase, waitFor } from '../helpers.js';
+import { readInvariants, settle } from '../invariants.js';
 import { killServers } from '../server-process.js';
 import { type Instance, logSummary, type Stack, startStack } from './cluster.js';
 import {
   capturedWithoutSeat,
   expectInvariants,
-  readInvariants,
   readTotals,
-  settle,
   unsettledPayments,
 } from './invariants.js';
 import { describeLoad, runLoad } from './load.js';
