@@ -6,11 +6,12 @@ import { SeatLockRedisError } from './errors.js';
 const DOWN = new Set(['end', 'close', 'reconnecting', 'disconnecting']);
 
 /** One call in flight, linked into its guard's list (oldest first). */
-interface Pending {
+export interface Pending {
   deadline: number;
   operation: string;
   settled: boolean;
-  reject: (error: unknown) => void;
+  /** Called once with the timeout error when no answer came in time. */
+  reject: (error: SeatLockRedisError) => void;
   prev: Pending | null;
   next: Pending | null;
 }
@@ -50,24 +51,10 @@ export class CallGuard {
     call: () => Promise<T>,
     onLateResult?: () => void,
   ): Promise<T> {
-    if (DOWN.has(client.status)) {
-      return Promise.reject(
-        new SeatLockRedisError(operation, 'unavailable', `Redis client is ${client.status}`),
-      );
-    }
+    const down = this.refuse(client, operation);
+    if (down) return Promise.reject(down);
     return new Promise<T>((resolve, reject) => {
-      const p: Pending = {
-        deadline: Date.now() + this.#timeoutMs,
-        operation,
-        settled: false,
-        reject,
-        prev: this.#tail,
-        next: null,
-      };
-      if (this.#tail) this.#tail.next = p;
-      else this.#head = p;
-      this.#tail = p;
-      if (!this.#timer) this.#arm();
+      const p = this.watch(operation, reject);
       call().then(
         (value) => {
           if (p.settled) {
@@ -84,6 +71,40 @@ export class CallGuard {
         },
       );
     });
+  }
+
+  /** The error for a call on a client that is down (the call would wait in ioredis' queue), or undefined. */
+  refuse(client: RedisClient, operation: string): SeatLockRedisError | undefined {
+    return DOWN.has(client.status)
+      ? new SeatLockRedisError(operation, 'unavailable', `Redis client is ${client.status}`)
+      : undefined;
+  }
+
+  /**
+   * Watch a call made elsewhere: `reject` runs with the timeout error unless {@link settle} is
+   * called first.
+   */
+  watch(operation: string, reject: (error: SeatLockRedisError) => void): Pending {
+    const p: Pending = {
+      deadline: Date.now() + this.#timeoutMs,
+      operation,
+      settled: false,
+      reject,
+      prev: this.#tail,
+      next: null,
+    };
+    if (this.#tail) this.#tail.next = p;
+    else this.#head = p;
+    this.#tail = p;
+    if (!this.#timer) this.#arm();
+    return p;
+  }
+
+  /** The answer to a watched call came: true when in time, false when it was already rejected. */
+  settle(p: Pending): boolean {
+    if (p.settled) return false;
+    this.#unlink(p);
+    return true;
   }
 
   #unlink(p: Pending): void {

@@ -10,17 +10,17 @@ import {
 } from '@boxoffice/internal';
 import { Batcher } from './batcher.js';
 import { CallGuard } from './call-guard.js';
+import { DeferredJoins } from './deferred-joins.js';
 import { LockLostError, LockTimeoutError, SeatLockRedisError } from './errors.js';
 import { LEASE_KEYS, Lease, type LeaseOwner } from './lease.js';
-import acquireLua from './lua/acquire.lua';
 import extendLua from './lua/extend.lua';
 import leaveLua from './lua/leave.lua';
-import releaseLua from './lua/release.lua';
+import opsLua from './lua/ops.lua';
 import { checkResources, type ResourceKeys, resourceKeys, slotGroups } from './resources.js';
 import { Waker } from './waker.js';
 
-const acquireScript = luaScript('seatlock', 'acquire', acquireLua, __PACKAGE_VERSION__);
-const releaseScript = luaScript('seatlock', 'release', releaseLua, __PACKAGE_VERSION__);
+// Acquire and release, batched per tick (see Batcher).
+const opsScript = luaScript('seatlock', 'ops', opsLua, __PACKAGE_VERSION__);
 const leaveScript = luaScript('seatlock', 'leave', leaveLua, __PACKAGE_VERSION__);
 const extendScript = luaScript('seatlock', 'extend', extendLua, __PACKAGE_VERSION__);
 
@@ -81,6 +81,8 @@ type Attempt =
   | { ok: false; resource: string; holder: string | null; pttl: number };
 type Failed = Attempt & { ok: false };
 const QUEUED_POLL_MAX_FACTOR = 4;
+/** How long a one-seat waiter of a SeatLock that holds the seat may wait before it joins the Redis line. */
+const JOIN_BATCH_MS = 20;
 type Outcome = Failed | { ok: true; fences: Map<string, bigint>; validityMs: number };
 
 const CALL_OPTION_KEYS = new Set(['ttlMs', 'waitMs', 'signal']);
@@ -132,6 +134,9 @@ export class SeatLock implements LeaseOwner {
   // Leases made by restore(): their fences come from the caller, so a release must not extend them.
   readonly #restored = new WeakSet<Lease>();
   readonly #oneSeat = new Map<string, ResourceKeys>();
+  // Lock key -> expiresAt of the one-seat lease this instance holds on it (waiters then join in batches).
+  readonly #held = new Map<string, number>();
+  readonly #deferred: DeferredJoins;
   // Tokens only need to be unique: a random per-instance part and a counter (cheaper than 16 random bytes per call).
   readonly #tokenBase = randomBytes(12).toString('base64url');
   #tokenCount = 0;
@@ -178,11 +183,25 @@ export class SeatLock implements LeaseOwner {
     this.#channel = `${this.#prefix}:lock:wake`;
     const first = this.#clients[0] as RedisClient;
     this.#waker = this.#wakeUp ? new Waker(first, this.#channel, this.#timeoutMs) : undefined;
+    this.#guard = new CallGuard(this.#timeoutMs);
+    const head = [this.#channel, this.#waker ? this.#tokenBase : ''];
     for (const c of this.#clients) {
-      this.#batchers.set(c, new Batcher(c));
+      this.#batchers.set(c, new Batcher(c, opsScript, head, this.#guard));
       this.#cluster.set(c, isCluster(c));
     }
-    this.#guard = new CallGuard(this.#timeoutMs);
+    this.#deferred = new DeferredJoins((wait, entries, ttlMs) => {
+      const client = this.#clients[0] as RedisClient;
+      return this.#guard
+        .run(client, 'acquire', () =>
+          this.#batch(client).send(() => client.rpush(wait, ...entries)),
+        )
+        .then(async (n) => {
+          // A new list: give it its TTL (garbage collection for entries of waiters that died).
+          if (n === entries.length) {
+            await this.#guard.run(client, 'acquire', () => client.pexpire(wait, ttlMs));
+          }
+        });
+    }, JOIN_BATCH_MS);
   }
 
   /** True when constructed with an array of masters. */
@@ -398,7 +417,8 @@ export class SeatLock implements LeaseOwner {
    */
   async owner(resource: string): Promise<string | null> {
     const key = resourceKeys(this.#prefix, keyPart('resource', resource)).lock;
-    const read = (c: RedisClient) => this.#guard.run(c, 'owner', () => c.get(key));
+    const read = (c: RedisClient) =>
+      this.#guard.run(c, 'owner', () => this.#batch(c).send(() => c.get(key)));
     if (!this.#redlock) return await read(this.#clients[0] as RedisClient);
     const answers = await Promise.allSettled(this.#clients.map(read));
     const counts = new Map<string, number>();
@@ -446,6 +466,7 @@ export class SeatLock implements LeaseOwner {
 
   /** Close the wake-up subscriber connection, if one was opened. The injected clients stay open. */
   async close(): Promise<void> {
+    this.#deferred.clear();
     await this.#waker?.close();
   }
 
@@ -458,10 +479,12 @@ export class SeatLock implements LeaseOwner {
     const extendOn = async (client: RedisClient) => {
       for (const group of slotGroups(keys, this.#isCluster(client))) {
         const ok = await this.#guard.run(client, 'extend', () =>
-          extendScript.run(
-            client,
-            group.map((k) => k.lock),
-            [lease.token, ttlMs],
+          this.#batch(client).send(() =>
+            extendScript.run(
+              client,
+              group.map((k) => k.lock),
+              [lease.token, ttlMs],
+            ),
           ),
         );
         if (ok !== 1) return false;
@@ -499,12 +522,14 @@ export class SeatLock implements LeaseOwner {
     const n = keys.length;
     if (!this.#redlock) {
       const client = this.#clients[0] as RedisClient;
+      if (n === 1) this.#held.delete((keys[0] as ResourceKeys).lock);
       return (
         (await this.#releaseGroups(
           client,
           slotGroups(keys, this.#isCluster(client)),
           lease.token,
           this.#restored.has(lease) ? undefined : lease.fences,
+          true,
         )) === n
       );
     }
@@ -536,6 +561,10 @@ export class SeatLock implements LeaseOwner {
     fences: Map<string, bigint>,
     expiresAt: number,
   ): Lease {
+    if (keys.length === 1 && this.#waker) {
+      if (this.#held.size >= 10_000) this.#held.clear();
+      this.#held.set((keys[0] as ResourceKeys).lock, expiresAt);
+    }
     return new Lease(
       this,
       keys.map((k) => k.resource),
@@ -618,10 +647,21 @@ export class SeatLock implements LeaseOwner {
       const group = groups[g] as ResourceKeys[];
       let mode = '0';
       const only = group[0] as ResourceKeys;
+      // Still waiting in this instance's batch of joins: leave it, and try (or join) ourselves.
+      if (direct && this.#deferred.take(only.lock, token)) queued.delete(only.lock);
       if (direct && queueTtl > 0 && !queued.has(only.lock) && this.#hot.has(only.lock)) {
         // Seen contended lately: join the line with one plain command; only a caller alone in it
         // needs the script (the seat may be free). Those in line before us are served first anyway.
         const entry = `${token}/${ttlMs}`;
+        const heldUntil = this.#held.get(only.lock) ?? 0;
+        const now = Date.now();
+        if (heldUntil > now) {
+          // This instance holds the seat: join with the next batch (one RPUSH for all of them,
+          // JOIN_BATCH_MS later at most); our own release hands the seat to us if the line is empty.
+          this.#deferred.add(only.lock, only.wait, token, entry, now + queueTtl);
+          queued.add(only.lock);
+          return { ok: false, resource: only.resource, holder: null, pttl: heldUntil - now };
+        }
         const n = await this.#guard.run(client, 'acquire', () =>
           this.#batch(client).send(() => client.rpush(only.wait, entry)),
         );
@@ -630,17 +670,18 @@ export class SeatLock implements LeaseOwner {
         mode = '3';
       }
       const keys: string[] = [];
-      const args: (string | number)[] = [token, ttlMs, queueTtl, direct ? '1' : '0'];
+      let flags = '';
       for (const k of group) {
         keys.push(k.lock, k.fence, k.wait);
-        args.push(mode === '3' ? mode : queued.has(k.lock) ? '1' : '0');
+        flags += mode === '3' ? mode : queued.has(k.lock) ? '1' : '0';
       }
+      const spec = `A:${group.length}:${ttlMs}:${queueTtl}:${direct ? '1' : '0'}:${flags}`;
       let reply: unknown[];
       try {
-        reply = (await this.#guard.run(
-          client,
+        reply = (await this.#batch(client).op(
+          keys,
+          [spec, token],
           'acquire',
-          () => this.#batch(client).run(acquireScript, keys, args),
           // The script may still run after we gave up on it: undo it then.
           () => void this.#releaseGroups(client, [group], token).catch(() => {}),
         )) as unknown[];
@@ -682,23 +723,37 @@ export class SeatLock implements LeaseOwner {
     groups: ResourceKeys[][],
     token: string,
     fences?: ReadonlyMap<string, bigint>,
+    offer = false,
   ): Promise<number> {
     let released = 0;
     for (const group of groups) {
       const keys: string[] = [];
-      const args: string[] = [token, this.#channel, this.#waker ? this.#tokenBase : ''];
+      // One seat: our first waiter not yet in the Redis line gets it if the line is empty.
+      const lock = (group[0] as ResourceKeys).lock;
+      const offered =
+        offer && this.#waker && group.length === 1 ? this.#deferred.offer(lock) : undefined;
+      let spec = `R:${group.length}:${offered === undefined ? '0' : '1'}`;
       for (const k of group) {
         keys.push(k.lock, k.fence, k.wait);
         const f = fences?.get(k.resource);
-        args.push(f === undefined ? '0' : f.toString());
+        spec += f === undefined ? ':0' : `:${f}`;
       }
-      const reply = (await this.#guard.run(client, 'release', () =>
-        this.#batch(client).run(releaseScript, keys, args),
-      )) as unknown[];
+      const args = offered === undefined ? [spec, token] : [spec, token, offered];
+      let reply: unknown[];
+      try {
+        reply = (await this.#batch(client).op(keys, args, 'release')) as unknown[];
+      } catch (error) {
+        if (offered !== undefined) this.#deferred.settle(lock, offered, undefined);
+        throw error;
+      }
       released += reply[0] as number;
+      let consumed = false;
       for (let i = 1; i + 2 < reply.length; i += 3) {
-        this.#waker?.deliver(reply[i] as string, reply[i + 1] as string, reply[i + 2] as string);
+        const woken = reply[i] as string;
+        if (offered?.startsWith(`${woken}/`)) consumed = true;
+        this.#waker?.deliver(woken, reply[i + 1] as string, reply[i + 2] as string);
       }
+      if (offered !== undefined) this.#deferred.settle(lock, offered, consumed);
     }
     return released;
   }
@@ -738,12 +793,15 @@ export class SeatLock implements LeaseOwner {
   async #leave(keys: ResourceKeys[], token: string, direct: boolean, ttlMs: number): Promise<void> {
     const entry = direct ? `${token}/${ttlMs}` : token;
     const client = this.#clients[0] as RedisClient;
+    if (direct) this.#deferred.take((keys[0] as ResourceKeys).lock, token);
     for (const group of slotGroups(keys, this.#isCluster(client))) {
       await this.#guard.run(client, 'leave', () =>
-        leaveScript.run(
-          client,
-          group.flatMap((k) => [k.lock, k.fence, k.wait]),
-          [token, this.#channel, entry],
+        this.#batch(client).send(() =>
+          leaveScript.run(
+            client,
+            group.flatMap((k) => [k.lock, k.fence, k.wait]),
+            [token, this.#channel, entry],
+          ),
         ),
       );
     }

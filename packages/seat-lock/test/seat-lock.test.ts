@@ -1,7 +1,13 @@
 import { clusterSlot } from '@boxoffice/internal';
 import { redisTargets, scanKeys, useRedis } from '@boxoffice/local-redis/testing';
 import { describe, expect, it } from 'vitest';
-import { type Lease, LockLostError, LockTimeoutError, SeatLock } from '../src/index.js';
+import {
+  type Lease,
+  LockLostError,
+  LockTimeoutError,
+  SeatLock,
+  SeatLockRedisError,
+} from '../src/index.js';
 
 async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -30,6 +36,27 @@ describe.each(redisTargets())('SeatLock on $name', (target) => {
     expect(await lease?.release()).toBe(false);
     const keys = await scanKeys(redis.client, `${redis.prefix}:lock:*`);
     expect(keys).toEqual([]);
+  });
+
+  it('runs calls made in one tick independently: one failing does not fail the others', async () => {
+    const locks = make();
+    // Not a string: SET on it fails inside Redis (WRONGTYPE).
+    await redis.client.rpush(`${redis.prefix}:lock:{B1}`, 'x');
+    const [bad, a1, a2] = await Promise.allSettled([
+      locks.tryAcquire(['B1']),
+      locks.tryAcquire(['A1']),
+      locks.tryAcquire(['A2']),
+    ]);
+    expect(bad.status).toBe('rejected');
+    const error = (bad as PromiseRejectedResult).reason as SeatLockRedisError;
+    expect(error).toBeInstanceOf(SeatLockRedisError);
+    expect(error.kind).toBe('script');
+    const leases = [a1, a2].map((r) => (r as PromiseFulfilledResult<Lease | null>).value);
+    expect(await locks.owner('A1')).toBe(leases[0]?.token);
+    expect(await locks.owner('A2')).toBe(leases[1]?.token);
+    // Released in one tick too, each with its own answer.
+    expect(await Promise.all([leases[0]?.release(), leases[1]?.release()])).toEqual([true, true]);
+    expect(await Promise.all([leases[0]?.release(), locks.owner('A2')])).toEqual([false, null]);
   });
 
   it('keeps a balanced {tag} as the hash tag and wraps other names', async () => {
@@ -184,6 +211,85 @@ describe.each(redisTargets())('SeatLock on $name', (target) => {
     await d.release();
     expect(await redis.client.exists(waitKey)).toBe(0);
     await locks.close();
+  }, 60_000);
+
+  it('lets waiters of the holding instance join the line in one batch, first come first served', async () => {
+    const slow = { waitMs: 25_000, baseDelayMs: 20_000, maxDelayMs: 20_000 };
+    const waitKey = `${redis.prefix}:wait:{A1}`;
+    // Its own client, recording the RPUSH calls to the line (and sending them on unchanged).
+    const client = redis.connect();
+    const pushes: string[][] = [];
+    const rpush = client.rpush.bind(client) as (...args: string[]) => Promise<number>;
+    (client as unknown as { rpush: typeof rpush }).rpush = (...args) => {
+      if (args[0] === waitKey) pushes.push(args.slice(1));
+      return rpush(...args);
+    };
+    const locks = new SeatLock(client, { prefix: redis.prefix, retry: slow });
+    const first = (await locks.tryAcquire(['A1'], { ttlMs: 60_000 })) as Lease;
+    // Contention seen once: later one-seat acquires of A1 by this instance join the line directly.
+    const gaveUp = new AbortController();
+    const early = locks.acquire(['A1'], { signal: gaveUp.signal });
+    await until(async () => (await redis.client.llen(waitKey)) === 1);
+    gaveUp.abort(new Error('gave up'));
+    await expect(early).rejects.toThrow('gave up');
+    try {
+      const order: string[] = [];
+      const waiters = ['b', 'c', 'd'].map((name) =>
+        locks.acquire(['A1'], { ttlMs: 60_000 }).then((l) => {
+          order.push(name);
+          return l;
+        }),
+      );
+      // Released before the waiters reached Redis: the first of them gets the seat at once.
+      expect(await first.release()).toBe(true);
+      const b = await (waiters[0] as Promise<Lease>);
+      expect(order).toEqual(['b']);
+      expect(await locks.owner('A1')).toBe(b.token);
+      // The other two join together, in order.
+      await until(async () => (await redis.client.llen(waitKey)) === 2);
+      expect(await b.release()).toBe(true);
+      const c = await (waiters[1] as Promise<Lease>);
+      expect(await c.release()).toBe(true);
+      const d = await (waiters[2] as Promise<Lease>);
+      expect(order).toEqual(['b', 'c', 'd']);
+      expect(c.fence).toBeGreaterThan(b.fence);
+      expect(d.fence).toBeGreaterThan(c.fence);
+      expect(await d.release()).toBe(true);
+      expect(await redis.client.exists(waitKey)).toBe(0);
+      expect(pushes).toEqual([[`${c.token}/60000`, `${d.token}/60000`]]);
+    } finally {
+      await locks.close();
+    }
+  }, 60_000);
+
+  it('drops a batched waiter that gives up, and gives a line it starts a TTL', async () => {
+    const slow = { waitMs: 25_000, baseDelayMs: 20_000, maxDelayMs: 20_000 };
+    const locks = make({ retry: slow });
+    const waitKey = `${redis.prefix}:wait:{A1}`;
+    const first = (await locks.tryAcquire(['A1'], { ttlMs: 60_000 })) as Lease;
+    const gaveUp = new AbortController();
+    const early = locks.acquire(['A1'], { signal: gaveUp.signal });
+    await until(async () => (await redis.client.llen(waitKey)) === 1);
+    gaveUp.abort(new Error('gave up'));
+    await expect(early).rejects.toThrow('gave up');
+    try {
+      // Both wait in this instance's batch (it holds A1); the first leaves before or after it is sent.
+      const leaving = new AbortController();
+      const left = locks.acquire(['A1'], { signal: leaving.signal });
+      const stays = locks.acquire(['A1'], { ttlMs: 60_000 });
+      leaving.abort(new Error('left'));
+      await expect(left).rejects.toThrow('left');
+      await until(async () => (await redis.client.llen(waitKey)) === 1);
+      expect(await redis.client.pttl(waitKey)).toBeGreaterThan(0);
+      expect(await first.release()).toBe(true);
+      const lease = await stays;
+      expect(await locks.owner('A1')).toBe(lease.token);
+      expect(await redis.client.exists(waitKey)).toBe(0);
+      expect(await lease.release()).toBe(true);
+      expect(await locks.owner('A1')).toBeNull();
+    } finally {
+      await locks.close();
+    }
   }, 60_000);
 
   it('times out with who holds it and how long it waited, leaving the waiter list', async () => {
