@@ -241,6 +241,7 @@ export class SeatHolds {
       );
     } catch {
       // The record is indexed by deadline: the sweep expires it even without its job.
+      this.#dropQueue();
     }
     return { holdId, lease, expiresAt, deadline };
   }
@@ -368,6 +369,19 @@ export class SeatHolds {
     return this.#queue;
   }
 
+  /**
+   * Forget the queue after a failed call; the next one opens a new connection. A BullMQ Queue whose
+   * connection failed to initialise (Redis down when it was first used) never recovers on its own.
+   */
+  #dropQueue(): void {
+    const queue = this.#queue;
+    const conn = this.#queueConn;
+    this.#queue = undefined;
+    this.#queueConn = undefined;
+    void queue?.close().catch(() => {});
+    conn?.disconnect();
+  }
+
   #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     return bounded(this.#redis, operation, this.#o.commandTimeoutMs, fn);
   }
@@ -392,7 +406,7 @@ export class SeatHolds {
     }
     await this.#getQueue()
       .remove(holdId)
-      .catch(() => 0);
+      .catch(() => this.#dropQueue());
     return { ok: true, state: to };
   }
 
