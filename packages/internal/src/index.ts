@@ -1,4 +1,10 @@
-export { isCluster, masters, type RedisClient } from './client.js';
+export {
+  duplicateClient,
+  isCluster,
+  masters,
+  type RedisClient,
+  subscriberConnection,
+} from './client.js';
 export { bracesBalanced, hashTagOf, keyPart, keyPrefix } from './keys.js';
 export { type LuaScriptOptions, luaScript, type RedisScript } from './script.js';
 export { abortReason, sleep } from './sleep.js';

@@ -1,4 +1,4 @@
-import { isCluster, type RedisClient } from '@boxoffice/internal';
+import { type RedisClient, subscriberConnection } from '@boxoffice/internal';
 
 /** A user was let into the booking area; fetch the token with `status()`/`heartbeat()`. */
 export interface AdmittedEvent {
@@ -75,10 +75,7 @@ export class RoomEvents implements AsyncIterableIterator<RoomEvent> {
 
   constructor(client: RedisClient, channel: string, maxBuffer: number, signal?: AbortSignal) {
     this.#maxBuffer = maxBuffer;
-    // The subscriber connection is ours: whatever the user's client says about lazy connection
-    // and its offline queue, this one connects now and queues SUBSCRIBE until it is ready.
-    const own = { lazyConnect: false, enableOfflineQueue: true } as const;
-    this.#sub = isCluster(client) ? client.duplicate([], own) : client.duplicate(own);
+    this.#sub = subscriberConnection(client);
     this.#sub.on('error', () => {});
     this.#sub.on('message', (ch: string, message: string) => {
       if (ch === channel) this.#deliver(message);

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   check,
-  isCluster,
+  duplicateClient,
   keyPrefix,
   luaScript,
   type RedisClient,
@@ -114,14 +114,9 @@ const DEFAULTS = Object.freeze({
 });
 const MAX_MS = 2 ** 31 - 1;
 
-/** A connection for BullMQ derived from the user's client (Workers need maxRetriesPerRequest null). */
-function bullConnection(client: RedisClient, blocking: boolean): RedisClient {
-  if (isCluster(client)) {
-    const redisOptions = { ...client.options.redisOptions, maxRetriesPerRequest: null };
-    return client.duplicate(undefined, blocking ? { redisOptions } : {});
-  }
-  return blocking ? client.duplicate({ maxRetriesPerRequest: null }) : client.duplicate();
-}
+/** A connection for BullMQ: a worker's blocking connection must never give up a command. */
+const bullConnection = (client: RedisClient, blocking: boolean): RedisClient =>
+  duplicateClient(client, blocking ? { maxRetriesPerRequest: null } : {});
 
 type Claim =
   | { kind: 'claimed'; hold: Hold; token: string; fences: Map<string, bigint> }

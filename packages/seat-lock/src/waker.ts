@@ -1,4 +1,4 @@
-import { isCluster, type RedisClient } from '@boxoffice/internal';
+import { type RedisClient, subscriberConnection } from '@boxoffice/internal';
 import { SeatLockRedisError } from './errors.js';
 
 /** A wake-up for one waiter: the lock key, and the fence when the lock was handed over directly. */
@@ -43,7 +43,7 @@ export class Waker {
   /** Subscribe once (lazily); resolves when wake-ups can be received. */
   ready(): Promise<void> {
     if (!this.#ready) {
-      const sub = duplicate(this.#client);
+      const sub = subscriberConnection(this.#client);
       this.#subscriber = sub;
       sub.on('error', () => {}); // reconnects on its own; waiters fall back to polling meanwhile
       sub.on('message', (_channel: string, message: string) => this.#onMessage(message));
@@ -134,9 +134,4 @@ export class Waker {
     this.#subscribed = false;
     if (sub) await sub.quit().catch(() => sub.disconnect());
   }
-}
-
-/** A new connection with the same options (`Redis#duplicate` / `Cluster#duplicate`). */
-export function duplicate(client: RedisClient): RedisClient {
-  return isCluster(client) ? client.duplicate() : client.duplicate();
 }

@@ -1,4 +1,4 @@
-import { clusterSlot } from '@boxoffice/internal';
+import { clusterSlot, masters } from '@boxoffice/internal';
 import { redisTargets, scanKeys, useRedis } from '@boxoffice/local-redis/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -36,6 +36,29 @@ describe.each(redisTargets())('SeatLock on $name', (target) => {
     expect(await lease?.release()).toBe(false);
     const keys = await scanKeys(redis.client, `${redis.prefix}:lock:*`);
     expect(keys).toEqual([]);
+  });
+
+  it('subscribes for wake-ups also through a lazy client without an offline queue', async () => {
+    // How the booking app makes its client: fail fast while Redis is down.
+    const lazy = redis.connect({ lazyConnect: true, enableOfflineQueue: false } as never);
+    await lazy.connect();
+    const holder = await make().tryAcquire(['W1'], { ttlMs: 10_000 });
+    const waiting = new SeatLock(lazy, { prefix: redis.prefix }).acquire(['W1'], {
+      waitMs: 10_000,
+    });
+    const channel = `${redis.prefix}:lock:wake`;
+    const subscribers = async () => {
+      let n = 0;
+      for (const node of masters(redis.client)) {
+        const reply = (await node.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+        n += Number(reply[1]);
+      }
+      return n;
+    };
+    await expect.poll(subscribers, { timeout: 5_000 }).toBe(1);
+    expect(await holder?.release()).toBe(true);
+    const lease = await waiting;
+    expect(await lease.release()).toBe(true);
   });
 
   it('runs calls made in one tick independently: one failing does not fail the others', async () => {
