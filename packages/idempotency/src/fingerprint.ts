@@ -6,21 +6,30 @@ import type { Request } from 'express';
  * the same fingerprint. `toJSON` is honoured and `undefined` members are dropped, as in `JSON.stringify`.
  */
 export function canonicalJson(value: unknown): string {
-  if (value !== null && typeof value === 'object') {
-    const withToJson = value as { toJSON?: () => unknown };
-    if (typeof withToJson.toJSON === 'function') return canonicalJson(withToJson.toJSON());
-    if (Array.isArray(value)) {
-      return `[${value.map((item) => (isAbsent(item) ? 'null' : canonicalJson(item))).join(',')}]`;
-    }
-    const record = value as Record<string, unknown>;
-    const members: string[] = [];
-    for (const name of Object.keys(record).sort()) {
-      const member = record[name];
-      if (!isAbsent(member)) members.push(`${JSON.stringify(name)}:${canonicalJson(member)}`);
-    }
-    return `{${members.join(',')}}`;
+  if (value === null || typeof value !== 'object') {
+    return isAbsent(value) ? 'null' : (JSON.stringify(value) ?? 'null');
   }
-  return isAbsent(value) ? 'null' : (JSON.stringify(value) ?? 'null');
+  const withToJson = value as { toJSON?: () => unknown };
+  if (typeof withToJson.toJSON === 'function') return canonicalJson(withToJson.toJSON());
+  // Built by concatenation (no intermediate arrays): this runs on every request body.
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (i > 0) out += ',';
+      out += isAbsent(item) ? 'null' : canonicalJson(item);
+    }
+    return `${out}]`;
+  }
+  const record = value as Record<string, unknown>;
+  let out = '{';
+  for (const name of Object.keys(record).sort()) {
+    const member = record[name];
+    if (isAbsent(member)) continue;
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(name)}:${canonicalJson(member)}`;
+  }
+  return `${out}}`;
 }
 
 function isAbsent(value: unknown): boolean {

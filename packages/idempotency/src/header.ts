@@ -3,6 +3,10 @@ import { IdempotencyKeyInvalidError } from './errors.js';
 /** Longest accepted key, in characters (all ASCII). */
 export const MAX_KEY_LENGTH = 255;
 
+// A quoted key of printable ASCII without `"` or `\` inside, and a bare token (printable, no `"`).
+const QUOTED_PLAIN = /^"[\x20\x21\x23-\x5b\x5d-\x7e]+"$/;
+const TOKEN = /^[\x21\x23-\x7e]+$/;
+
 /**
  * Parse an `Idempotency-Key` header value: a Structured Field string (`"..."`, with `\"` and `\\`
  * escapes, parameters after it ignored) as the IETF draft specifies, or for compatibility a bare
@@ -10,6 +14,12 @@ export const MAX_KEY_LENGTH = 255;
  * {@link IdempotencyKeyInvalidError} (`reason` `'missing'`, `'malformed'` or `'too_long'`).
  */
 export function parseIdempotencyKey(header: string | string[] | undefined): string {
+  // Fast path, the common case: a quoted string without escapes, or a bare token, and nothing else.
+  if (typeof header === 'string') {
+    if (header.length <= MAX_KEY_LENGTH + 2 && QUOTED_PLAIN.test(header))
+      return header.slice(1, -1);
+    if (header.length <= MAX_KEY_LENGTH && TOKEN.test(header)) return header;
+  }
   if (header === undefined) {
     throw new IdempotencyKeyInvalidError('missing', 'the Idempotency-Key header is required');
   }

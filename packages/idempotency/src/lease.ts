@@ -1,6 +1,6 @@
-import type { RedisScript } from '@boxoffice/internal';
-import type { Renewer } from './renewer.js';
-import { scripts } from './scripts.js';
+import { check } from '@boxoffice/internal';
+import type { Renewal, Renewer } from './renewer.js';
+import { type Script, scripts } from './scripts.js';
 
 /** What a {@link Lease} needs from its store. @internal */
 export interface LeaseBackend {
@@ -9,7 +9,7 @@ export interface LeaseBackend {
   readonly renewer: Renewer;
   exec(
     operation: string,
-    script: RedisScript,
+    script: Script,
     key: string,
     args: (string | number | Buffer)[],
   ): Promise<unknown>;
@@ -23,6 +23,31 @@ export interface ResultToStore {
   headers?: Record<string, string | string[]>;
   /** The body bytes. @defaultValue empty */
   body?: Buffer;
+}
+
+const RESULT_DEFAULTS = Object.freeze({
+  status: 0 as unknown,
+  headers: {} as unknown,
+  body: undefined as unknown,
+});
+
+/** Validate the headers of a result: a plain object of strings or string arrays. */
+function checkHeaders(value: unknown): Record<string, string | string[]> {
+  const headers = check.plainObject('result.headers', value);
+  for (const [name, v] of Object.entries(headers)) {
+    const ok = typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+    if (!ok) {
+      throw new TypeError(
+        `result.headers[${JSON.stringify(name)}] must be a string or string[], got ${check.show(v)}`,
+      );
+    }
+  }
+  return headers as Record<string, string | string[]>;
+}
+
+function storedUntil(reply: unknown): number | null {
+  const expiresAt = Number(reply);
+  return expiresAt > 0 ? expiresAt : null;
 }
 
 /** Options of {@link Lease.keepAlive}. */
@@ -40,7 +65,19 @@ export interface KeepAliveOptions {
  * {@link complete} or {@link release} should follow; until then the lease must be renewed (see
  * {@link keepAlive}) or it lapses after `leaseMs` and the next caller takes the key over.
  */
-export class Lease {
+export class Lease implements Renewal {
+  /** @internal */ renewStartedAt = 0;
+  /** @internal */ renewMaxMs = 0;
+  /** @internal */ renewedAt = 0;
+  /** @internal */ renewBusy = false;
+  /** @internal */ renewStopped = true;
+  /** @internal */ renewSlot = -1;
+  /** @internal */ renewOnLost: ((renewal: Renewal) => void) | undefined = undefined;
+  /** @internal */ renewOnError: ((error: unknown, renewal: Renewal) => void) | undefined =
+    undefined;
+  /** Whatever the integration that holds the lease wants to find again in its callbacks. @internal */
+  context: unknown = undefined;
+
   /** @internal */
   constructor(
     private readonly backend: LeaseBackend,
@@ -79,16 +116,38 @@ export class Lease {
    * `null` when this claim was lost: a lapsed owner never overwrites a newer owner's record.
    */
   async complete(result: ResultToStore = {}): Promise<number | null> {
-    const expiresAt = Number(
-      await this.backend.exec('complete', scripts.complete, this.redisKey, [
-        this.token,
-        result.status ?? 0,
-        JSON.stringify(result.headers ?? {}),
-        result.body ?? '',
-        this.backend.retentionSec,
-      ]),
+    const r = check.mergeOptions('result', RESULT_DEFAULTS, result);
+    const status = check.integer('result.status', r.status, { max: 999 });
+    const headers = checkHeaders(r.headers);
+    if (r.body !== undefined && !(r.body instanceof Uint8Array)) {
+      throw new TypeError(`result.body must be a Buffer, got ${check.show(r.body)}`);
+    }
+    return this.completeUnchecked(
+      status,
+      JSON.stringify(headers),
+      r.body === undefined ? '' : Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body),
     );
-    return expiresAt > 0 ? expiresAt : null;
+  }
+
+  /**
+   * {@link complete} without the checks, for callers that built the values themselves (the
+   * middleware): `headersJson` is the JSON of the headers, `body` the bytes (a string is stored as
+   * its UTF-8 bytes). @internal
+   */
+  completeUnchecked(
+    status: number,
+    headersJson: string,
+    body: Buffer | string,
+  ): Promise<number | null> {
+    return this.backend
+      .exec('complete', scripts.complete, this.redisKey, [
+        this.token,
+        status,
+        headersJson,
+        body,
+        this.backend.retentionSec,
+      ])
+      .then(storedUntil);
   }
 
   /** Delete the claim so that a retry runs again; false when the claim was already lost. */
@@ -105,14 +164,42 @@ export class Lease {
    */
   keepAlive(options: KeepAliveOptions = {}): () => void {
     const now = Date.now();
-    return this.backend.renewer.add({
-      startedAt: now,
+    const { onLost, onError } = options;
+    const renewal: Renewal = {
+      renewStartedAt: now,
       renewedAt: now,
-      maxMs: options.maxMs ?? Number.POSITIVE_INFINITY,
-      busy: false,
+      renewMaxMs: options.maxMs ?? Number.POSITIVE_INFINITY,
+      renewBusy: false,
+      renewStopped: false,
+      renewSlot: -1,
       renew: () => this.renew(),
-      onLost: options.onLost,
-      onError: options.onError,
-    });
+      renewOnLost: onLost && (() => onLost()),
+      renewOnError: onError && ((error) => onError(error)),
+    };
+    const { renewer } = this.backend;
+    renewer.add(renewal);
+    return () => renewer.remove(renewal);
+  }
+
+  /**
+   * {@link keepAlive} without a closure per call, for the middleware: renews this lease until
+   * {@link stopRenewal} (or `maxMs`); `onError(error, lease)` gets renewal failures. @internal
+   */
+  startRenewal(
+    maxMs: number,
+    onError: ((error: unknown, renewal: Renewal) => void) | undefined,
+  ): void {
+    const now = Date.now();
+    this.renewStartedAt = now;
+    this.renewedAt = now;
+    this.renewMaxMs = maxMs;
+    this.renewOnError = onError;
+    this.backend.renewer.add(this);
+  }
+
+  /** Stop what {@link startRenewal} started (idempotent); forgets `context`. @internal */
+  stopRenewal(): void {
+    this.backend.renewer.remove(this);
+    this.context = undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { luaScript } from '@boxoffice/internal';
+import { luaScript, type RedisScript } from '@boxoffice/internal';
 import claimLua from './lua/claim.lua';
 import completeLua from './lua/complete.lua';
 import inspectLua from './lua/inspect.lua';
@@ -7,11 +7,30 @@ import renewLua from './lua/renew.lua';
 
 const v = __PACKAGE_VERSION__;
 
-/** The package's Lua scripts, one per atomic operation (see the header of each file). */
+/** A script plus the name of its ioredis command variant that answers bulk strings as Buffers. */
+export interface Script extends RedisScript {
+  readonly bufferCommand: string;
+}
+
+function script(name: string, lua: string): Script {
+  const s = luaScript('idempotency', name, lua, v);
+  return Object.freeze({
+    command: s.command,
+    bufferCommand: `${s.command}Buffer`,
+    run: s.run,
+    queue: s.queue,
+    register: s.register,
+  });
+}
+
+/**
+ * The package's Lua scripts, one per atomic operation (see the header of each file). A script
+ * whose Lua changes gets a new name (`claim2`), so that two versions never share a command name.
+ */
 export const scripts = {
-  claim: luaScript('idempotency', 'claim', claimLua, v),
-  complete: luaScript('idempotency', 'complete', completeLua, v),
-  renew: luaScript('idempotency', 'renew', renewLua, v),
-  release: luaScript('idempotency', 'release', releaseLua, v),
-  inspect: luaScript('idempotency', 'inspect', inspectLua, v),
+  claim: script('claim2', claimLua),
+  complete: script('complete', completeLua),
+  renew: script('renew', renewLua),
+  release: script('release', releaseLua),
+  inspect: script('inspect', inspectLua),
 } as const;

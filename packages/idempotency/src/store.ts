@@ -1,5 +1,6 @@
 import { hash, randomUUID } from 'node:crypto';
-import { check, keyPrefix, type RedisClient, type RedisScript, sleep } from '@boxoffice/internal';
+import { check, isCluster, keyPrefix, type RedisClient, sleep } from '@boxoffice/internal';
+import { Batcher, type ReplyReceiver } from './batch.js';
 import {
   IdempotencyInFlightError,
   IdempotencyKeyReuseError,
@@ -7,8 +8,8 @@ import {
 } from './errors.js';
 import { Lease, type LeaseBackend } from './lease.js';
 import { Renewer } from './renewer.js';
-import { scripts } from './scripts.js';
-import { Deadlines } from './timeout.js';
+import { type Script, scripts } from './scripts.js';
+import { type Deadline, Deadlines } from './timeout.js';
 
 /** Options of {@link IdempotencyStore}. */
 export interface IdempotencyStoreOptions {
@@ -162,6 +163,44 @@ function int(value: unknown): number {
 }
 
 /**
+ * One Redis call of the store: settled by its reply, or failed with
+ * {@link IdempotencyStoreUnavailableError} when Redis errs or its deadline passes first. A reply
+ * that arrives after the deadline goes to `onLateReply` (ioredis queues commands while
+ * reconnecting, so a command that timed out may still run later).
+ */
+class Call implements Deadline, ReplyReceiver {
+  readonly deadline: number;
+  settled = false;
+
+  constructor(
+    private readonly deadlines: Deadlines,
+    private readonly operation: string,
+    private readonly resolve: (value: unknown) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly onLateReply: ((reply: unknown) => void) | undefined,
+  ) {
+    this.deadline = Date.now() + deadlines.ms;
+  }
+
+  expire(error: Error): void {
+    this.reject(
+      new IdempotencyStoreUnavailableError(this.operation, {
+        cause: new Error(`idempotency ${this.operation}: ${error.message}`),
+      }),
+    );
+  }
+
+  reply(error: unknown, value: unknown): void {
+    if (!this.deadlines.finish(this)) {
+      if (error === null || error === undefined) this.onLateReply?.(value);
+      return;
+    }
+    if (error === null || error === undefined) this.resolve(value);
+    else this.reject(new IdempotencyStoreUnavailableError(this.operation, { cause: error }));
+  }
+}
+
+/**
  * Idempotency records in Redis: claim a key (one atomic step), then store the result or release
  * the claim. Claims are leases: a crashed owner blocks its key for at most `leaseMs`, after which
  * the next caller takes it over atomically. Results are kept `retentionSec` from when they are stored.
@@ -174,6 +213,8 @@ export class IdempotencyStore {
   readonly options: Readonly<Required<IdempotencyStoreOptions>>;
   private readonly backend: LeaseBackend;
   private readonly deadlines: Deadlines;
+  /** One pipeline per event-loop turn (standalone and Sentinel clients; a Cluster sends directly). */
+  private readonly batcher: Batcher | undefined;
 
   constructor(
     readonly client: RedisClient,
@@ -193,6 +234,7 @@ export class IdempotencyStore {
     check.integer('timeoutMs', o.timeoutMs, { min: 1, max: 600_000 });
     this.options = o;
     this.deadlines = new Deadlines(o.timeoutMs);
+    this.batcher = isCluster(client) ? undefined : new Batcher(client);
     // Define every script now, not on first use: with `enableAutoPipelining`, ioredis copies the
     // defined commands into each auto-pipeline when it creates it, so a script first defined while a
     // pipeline is open for the current tick is missing from it (and ioredis then fails the batch).
@@ -213,32 +255,36 @@ export class IdempotencyStore {
 
   private exec(
     operation: string,
-    script: RedisScript,
+    script: Script,
     key: string,
     args: (string | number | Buffer)[],
     onLateReply?: (reply: unknown) => void,
     binaryReply = false,
   ): Promise<unknown> {
-    let pending: Promise<unknown>;
-    try {
-      if (binaryReply) {
+    return new Promise((resolve, reject) => {
+      const call = new Call(this.deadlines, operation, resolve, reject, onLateReply);
+      try {
         // ioredis defines `<command>Buffer` beside every script command: bulk replies as Buffers,
-        // so stored bodies come back byte for byte without an encoding step.
-        script.register(this.client);
-        const fn = (
-          this.client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
-        )[`${script.command}Buffer`] as (...a: unknown[]) => Promise<unknown>;
-        pending = fn.call(this.client, 1, key, ...args);
-      } else {
-        pending = script.run(this.client, [key], args as (string | number)[]);
+        // so stored bodies come back byte for byte without an encoding step. The scripts were
+        // defined on this client in the constructor.
+        const command = binaryReply ? script.bufferCommand : script.command;
+        const argv: unknown[] = [1, key];
+        for (const arg of args) argv.push(arg);
+        this.deadlines.start(call);
+        if (this.batcher) {
+          this.batcher.send(command, argv, call);
+        } else {
+          const fn = (
+            this.client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+          )[command] as (...a: unknown[]) => Promise<unknown>;
+          fn.apply(this.client, argv).then(
+            (value) => call.reply(null, value),
+            (error: unknown) => call.reply(error, undefined),
+          );
+        }
+      } catch (error) {
+        call.reply(error, undefined);
       }
-    } catch (error) {
-      return Promise.reject(new IdempotencyStoreUnavailableError(operation, { cause: error }));
-    }
-    return this.deadlines.race(pending, `idempotency ${operation}`).catch((error: unknown) => {
-      // A command that timed out may still run later (ioredis queues commands while reconnecting).
-      pending.then(onLateReply, () => {});
-      throw new IdempotencyStoreUnavailableError(operation, { cause: error });
     });
   }
 

@@ -1,45 +1,44 @@
-interface Pending {
+/** Something waiting for an answer until `deadline` (ms, local clock). */
+export interface Deadline {
   readonly deadline: number;
-  readonly what: string;
-  reject(error: Error): void;
+  /** Set once the entry is settled (by its answer or by the deadline). */
+  settled: boolean;
+  /** Called once, by the sweep, when the deadline passed without an answer. */
+  expire(error: Error): void;
 }
 
 /**
- * Rejects promises that have not settled by their deadline, from one timer shared by all of them
- * (a timer per Redis call costs more than the call's own bookkeeping under load). A promise is
- * rejected between `ms` and `1.25 × ms` after it was added. The timer runs only while something
- * is pending and never keeps the process alive. (A generic helper: a candidate for
+ * Expires waiting entries whose deadline passed, from one timer shared by all of them (a timer
+ * per Redis call costs more than the call's own bookkeeping under load). An entry expires between
+ * `ms` and `1.25 × ms` after it was started. The timer runs only while something is pending and
+ * never keeps the process alive. Entries are plain objects with an `expire` method, so tracking a
+ * call allocates no closure and no extra promise. (A generic helper: a candidate for
  * @boxoffice/internal.)
  */
 export class Deadlines {
-  private readonly pending = new Set<Pending>();
+  private readonly pending = new Set<Deadline>();
   private timer: NodeJS.Timeout | undefined;
   private readonly every: number;
 
-  constructor(private readonly ms: number) {
+  constructor(readonly ms: number) {
     this.every = Math.max(1, Math.ceil(ms / 4));
   }
 
-  /** Settle with `promise`, or reject with an `Error` naming `what` once the deadline passes. */
-  race<T>(promise: Promise<T>, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { deadline: Date.now() + this.ms, what, reject };
-      this.pending.add(entry);
-      if (!this.timer) {
-        this.timer = setInterval(() => this.sweep(), this.every);
-        this.timer.unref();
-      }
-      promise.then(
-        (value) => {
-          this.pending.delete(entry);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.pending.delete(entry);
-          reject(error);
-        },
-      );
-    });
+  /** Track `entry` until {@link finish} or its deadline. */
+  start(entry: Deadline): void {
+    this.pending.add(entry);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), this.every);
+      this.timer.unref();
+    }
+  }
+
+  /** Settle `entry` by its answer: true if it was still waiting, false if it had already expired. */
+  finish(entry: Deadline): boolean {
+    if (entry.settled) return false;
+    entry.settled = true;
+    this.pending.delete(entry);
+    return true;
   }
 
   private sweep(): void {
@@ -52,7 +51,8 @@ export class Deadlines {
     for (const entry of this.pending) {
       if (entry.deadline > now) continue;
       this.pending.delete(entry);
-      entry.reject(new Error(`${entry.what}: no answer within ${this.ms} ms`));
+      entry.settled = true;
+      entry.expire(new Error(`no answer within ${this.ms} ms`));
     }
   }
 }

@@ -55,6 +55,24 @@ describe('parseIdempotencyKey', () => {
     expect(reason('k'.repeat(MAX_KEY_LENGTH + 1))).toBe('too_long');
   });
 
+  it('answers the same with and without surrounding whitespace (the fast path agrees with the parser)', () => {
+    const ascii = fc.string({
+      unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      maxLength: MAX_KEY_LENGTH + 3,
+    });
+    fc.assert(
+      fc.property(ascii, fc.boolean(), (text, quoted) => {
+        const header = quoted ? `"${text}"` : text;
+        const padded = ` ${header}\t`;
+        expect(reason(padded)).toBe(reason(header));
+        if (reason(header) === 'ok') {
+          expect(parseIdempotencyKey(padded)).toBe(parseIdempotencyKey(header));
+        }
+      }),
+    );
+    expect(parseIdempotencyKey('k'.repeat(MAX_KEY_LENGTH))).toBe('k'.repeat(MAX_KEY_LENGTH));
+  });
+
   it('round-trips every printable ASCII key serialised as an sf-string', () => {
     fc.assert(
       fc.property(printable, (key) => {

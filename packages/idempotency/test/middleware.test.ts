@@ -442,6 +442,65 @@ describe.each(redisTargets())('idempotency() on $name', (target) => {
     await stuck;
   });
 
+  it('renews the lease of a handler running past leaseMs: a retry meanwhile gets 409, the handler runs once', async () => {
+    const store = newStore({ leaseMs: 500 });
+    const slow = gate();
+    let calls = 0;
+    const { url } = await serve((app) => {
+      app.post('/pay', express.json(), idempotency({ store }), async (_req, res) => {
+        calls++;
+        await slow.promise;
+        res.status(201).json({ call: calls });
+      });
+    });
+    const key = uuid();
+    const first = post(`${url}/pay`, key);
+    await until(() => calls === 1);
+    // More than three leases: only renewal keeps the key with the first request.
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const retry = await post(`${url}/pay`, key);
+    expect(retry.status).toBe(409);
+    expect(await store.get(key, { scope: '127.0.0.1' })).toMatchObject({
+      state: 'in_flight',
+      attempt: 1,
+    });
+    slow.open();
+    expect((await first).status).toBe(201);
+    const replay = await post(`${url}/pay`, key);
+    expect(replay.headers.get(HEADERS.replayed)).toBe('true');
+    expect(await replay.json()).toEqual({ call: 1 });
+    expect(calls).toBe(1);
+  });
+
+  it('two idempotency middlewares on one route each store the response', async () => {
+    const store = newStore();
+    let calls = 0;
+    const { url } = await serve((app) => {
+      app.post(
+        '/pay',
+        express.json(),
+        idempotency({ store }),
+        idempotency({ store, scope: () => 'inner' }),
+        (_req, res) => {
+          calls++;
+          res.status(201).json({ call: calls });
+        },
+      );
+    });
+    const key = uuid();
+    const first = await post(`${url}/pay`, key);
+    expect(first.status).toBe(201);
+    expect(await first.json()).toEqual({ call: 1 });
+    for (const scope of ['127.0.0.1', 'inner']) {
+      expect(await store.get(key, { scope })).toMatchObject({ state: 'done', status: 201 });
+    }
+    const replay = await post(`${url}/pay`, key);
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get(HEADERS.replayed)).toBe('true');
+    expect(await replay.json()).toEqual({ call: 1 });
+    expect(calls).toBe(1);
+  });
+
   it('stores the result of a handler whose client disconnected', async () => {
     const store = newStore();
     const done = gate();

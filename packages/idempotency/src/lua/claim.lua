@@ -20,13 +20,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs = tonumber(ARGV[3])
 local ttlMs = tonumber(ARGV[4])
 
--- The record's expiry is stored in the hash (field exp) and set with PEXPIREAT, so every reply
--- reports the same absolute time.
-local function expiresAt()
-  return tonumber(redis.call('HGET', key, 'exp')) or -1
-end
-
-local r = redis.call('HMGET', key, 'state', 'fp', 'lease', 'attempt')
+-- One read of every field the outcomes need (a new key finds them all nil).
+local r = redis.call('HMGET', key, 'state', 'fp', 'lease', 'attempt', 'exp', 'status', 'headers',
+  'body', 'createdAt', 'completedAt')
 local state = r[1]
 if not state then
   local leaseUntil = now + leaseMs
@@ -37,18 +33,22 @@ if not state then
   return {1, 1, leaseUntil, exp}
 end
 
+-- The record's expiry is stored in the hash (field exp) and set with PEXPIREAT, so every reply
+-- reports the same absolute time.
+local expiresAt = tonumber(r[5]) or -1
+
 if r[2] ~= ARGV[2] then
-  return {4, expiresAt(), state}
+  return {4, expiresAt, state}
 end
 
 if state == 'done' then
-  local d = redis.call('HMGET', key, 'status', 'headers', 'body', 'createdAt', 'completedAt')
-  return {3, d[1], d[2], d[3], d[4], d[5], expiresAt(), now}
+  return {3, tonumber(r[6]) or 0, r[7], r[8], tonumber(r[9]) or 0, tonumber(r[10]) or 0,
+    expiresAt, now}
 end
 
 local lease = tonumber(r[3]) or 0
 if lease > now then
-  return {2, lease, expiresAt(), now}
+  return {2, lease, expiresAt, now}
 end
 
 -- The previous owner's lease lapsed (crashed or stuck process): take over in the same step.
