@@ -1,3 +1,4 @@
+import * as fuzz from '@boxoffice/internal/fuzz';
 import { redisTargets, scanKeys, useRedis } from '@boxoffice/local-redis/testing';
 import express from 'express';
 import fc from 'fast-check';
@@ -12,35 +13,10 @@ import { serve } from './helpers.js';
 
 const RUNS = 150;
 
-/** Strings a validator may get wrong: lone surrogates, NUL, control and bidi characters, huge ones. */
-const nastyString = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 24 }),
-  fc
-    .array(
-      fc.oneof(
-        fc.constantFrom('\u0000', '\u0001', '"', '\\', ';', ',', '\u202e', '\ufeff', '😀', '\n'),
-        fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
-        fc.string({ maxLength: 4 }),
-      ),
-      { maxLength: 8 },
-    )
-    .map((parts) => parts.join('')),
-  fc.integer({ min: 250, max: 8_000 }).map((n) => 'k'.repeat(n)),
-);
+const nastyString = fuzz.nastyString({ maxLong: 8000 });
+const hostile = fuzz.hostile(nastyString);
 
-const hostile = fc.oneof(
-  nastyString,
-  fc.constantFrom(Number.NaN, Infinity, -Infinity, -1, 0, 0.5, 2 ** 31, 2 ** 53, 1e308),
-  fc.double(),
-  fc.bigInt(),
-  fc.constantFrom(null, undefined, true, Symbol('s'), () => 1),
-  fc.object({ maxDepth: 1 }),
-  fc.array(fc.string(), { maxLength: 3 }),
-);
-
-/** Mostly absent, sometimes hostile: an optional field. */
-const maybe = <T>(arb: fc.Arbitrary<T>) =>
-  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+const { maybe } = fuzz;
 
 const goodKey = fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/);
 

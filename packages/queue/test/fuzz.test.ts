@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import * as fuzz from '@boxoffice/internal/fuzz';
 import { redisTargets, scanKeys, useRedis } from '@boxoffice/local-redis/testing';
 import express from 'express';
 import fc from 'fast-check';
@@ -18,31 +19,8 @@ const ISSUER = 'boxoffice-test';
 const ROOM = 'concert-7';
 const SCOPE = 'queue_entry';
 
-/** Strings a validator may get wrong: lone surrogates, NUL, control and bidi characters, huge ones. */
-const nastyString = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 24 }),
-  fc
-    .array(
-      fc.oneof(
-        fc.constantFrom('\u0000', '\u0001', '{', '}', '\u202e', '\ufeff', 'e\u0301', '😀', '\n'),
-        fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
-        fc.string({ maxLength: 4 }),
-      ),
-      { maxLength: 8 },
-    )
-    .map((parts) => parts.join('')),
-  fc.integer({ min: 200, max: 70_000 }).map((n) => 'u'.repeat(n)),
-);
-
-const hostile = fc.oneof(
-  nastyString,
-  fc.constantFrom(Number.NaN, Infinity, -1, 0, 2 ** 53, 1e308),
-  fc.double(),
-  fc.bigInt(),
-  fc.constantFrom(null, undefined, true, Symbol('s'), () => 1),
-  fc.object({ maxDepth: 1 }),
-  fc.array(fc.string(), { maxLength: 3 }),
-);
+const nastyString = fuzz.nastyString();
+const hostile = fuzz.hostile(nastyString);
 
 const userId = fc.oneof(
   { weight: 2, arbitrary: fc.uuid() },
@@ -51,9 +29,7 @@ const userId = fc.oneof(
   { weight: 1, arbitrary: hostile },
 );
 
-/** Mostly absent, sometimes hostile: an optional field. */
-const maybe = <T>(arb: fc.Arbitrary<T>) =>
-  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+const { maybe } = fuzz;
 
 const isMisuse = (e: unknown) =>
   (e instanceof TypeError || e instanceof RangeError) && !(e instanceof QueueError);

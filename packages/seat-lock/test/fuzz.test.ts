@@ -1,3 +1,4 @@
+import * as fuzz from '@boxoffice/internal/fuzz';
 import { redisTargets, scanKeys, useRedis } from '@boxoffice/local-redis/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -9,33 +10,8 @@ import { type Lease, SeatHolds, SeatLock, SeatLockError } from '../src/index.js'
 
 const RUNS = 150;
 
-/** Strings a validator may get wrong: lone surrogates, NUL, braces, bidi marks, huge ones. */
-const nastyString = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 24 }),
-  fc
-    .array(
-      fc.oneof(
-        fc.constantFrom('\u0000', '{', '}', '{}', '\u202e', '\ufeff', 'e\u0301', '😀', '\n', '*'),
-        fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
-        fc.string({ maxLength: 4 }),
-      ),
-      { maxLength: 8 },
-    )
-    .map((parts) => parts.join('')),
-  fc.integer({ min: 500, max: 70_000 }).map((n) => 'x'.repeat(n)),
-);
-
-/** A value of any type, with the numbers that break arithmetic. */
-const hostile = fc.oneof(
-  nastyString,
-  fc.constantFrom(Number.NaN, Infinity, -Infinity, -0, -1, 0, 0.5, 2 ** 31, 2 ** 53, 1e308),
-  fc.double(),
-  fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
-  fc.bigInt(),
-  fc.constantFrom(null, undefined, true, Symbol('s'), () => 1, new Date(Number.NaN)),
-  fc.object({ maxDepth: 1 }),
-  fc.array(fc.string(), { maxLength: 3 }),
-);
+const nastyString = fuzz.nastyString();
+const hostile = fuzz.hostile(nastyString);
 
 /** A (maybe) valid seat name, or a hostile value in its place. */
 const seatName = fc.oneof(

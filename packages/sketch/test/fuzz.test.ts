@@ -1,3 +1,4 @@
+import * as fuzz from '@boxoffice/internal/fuzz';
 import { redisTargets, scanKeys, useRedis } from '@boxoffice/local-redis/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -9,36 +10,10 @@ import { BloomFilter, CountMinSketch, SketchError, Trending } from '../src/index
 
 const RUNS = 150;
 
-/** Strings a validator may get wrong: lone surrogates, NUL, braces, bidi marks, huge ones. */
-const nastyString = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 24 }),
-  fc
-    .array(
-      fc.oneof(
-        fc.constantFrom('\u0000', '{', '}', '{}', '\u202e', '\ufeff', 'e\u0301', '😀', '\n', '*'),
-        fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
-        fc.string({ maxLength: 4 }),
-      ),
-      { maxLength: 8 },
-    )
-    .map((parts) => parts.join('')),
-  fc.integer({ min: 300, max: 70_000 }).map((n) => 'i'.repeat(n)),
-);
+const nastyString = fuzz.nastyString();
+const hostile = fuzz.hostile(nastyString);
 
-const hostile = fc.oneof(
-  nastyString,
-  fc.constantFrom(Number.NaN, Infinity, -Infinity, -0, -1, 0, 0.5, 2 ** 31, 2 ** 31 + 1, 2 ** 53),
-  fc.double(),
-  fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
-  fc.bigInt(),
-  fc.constantFrom(null, undefined, true, Symbol('s'), () => 1, new Date(Number.NaN)),
-  fc.object({ maxDepth: 1 }),
-  fc.array(fc.string(), { maxLength: 3 }),
-);
-
-/** Mostly absent, sometimes hostile: an optional argument. */
-const maybe = <T>(arb: fc.Arbitrary<T>) =>
-  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+const { maybe } = fuzz;
 
 const item = fc.oneof(
   { weight: 3, arbitrary: fc.stringMatching(/^sku-[0-9]{1,4}$/) },

@@ -1,3 +1,4 @@
+import * as fuzz from '@boxoffice/internal/fuzz';
 import { type RedisFixture, scanKeys } from '@boxoffice/local-redis/testing';
 import { SeatHolds } from '@boxoffice/seat-lock';
 import fc from 'fast-check';
@@ -13,21 +14,8 @@ import { call, listen, SECRET } from '../helpers.js';
 // What the HTTP fuzz suites share: hostile input, the "4xx problem+json" check, a snapshot of the
 // state a rejected request must not change, and an app instance whose rooms the test ticks.
 
-/** Strings a validator may get wrong: lone surrogates, NUL, control and bidi characters, huge ones. */
-export const nastyString = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 24 }),
-  fc
-    .array(
-      fc.oneof(
-        fc.constantFrom('\u0000', '\u0001', '"', '\\', '{', '}', '%', '\u202e', '\ufeff', '😀'),
-        fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
-        fc.string({ maxLength: 4 }),
-      ),
-      { maxLength: 8 },
-    )
-    .map((parts) => parts.join('')),
-  fc.integer({ min: 100, max: 20_000 }).map((n) => 'z'.repeat(n)),
-);
+/** Strings a validator may get wrong (long ones up to 20,000 characters: the body limit is 100 kB). */
+export const nastyString = fuzz.nastyString({ minLong: 100, maxLong: 20_000 });
 
 /** Numbers that break arithmetic and integer columns (JSON has no NaN: it becomes null). */
 export const nastyNumber = fc.oneof(
