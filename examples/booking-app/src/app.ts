@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { DemoAuth } from './auth/demo-auth.js';
 import { BookingEvents, type PaymentSucceeded } from './booking/booking-events.js';
+import { HoldReaper, type HoldReaperSettings } from './booking/hold-reaper.js';
 import { OutboxRelay, type OutboxRelaySettings } from './booking/outbox-relay.js';
 import { PaymentRecovery, type PaymentRecoverySettings } from './booking/payment-recovery.js';
 import { PaymentService, type PaymentSettings } from './booking/payment-service.js';
@@ -71,13 +72,18 @@ export interface AppDeps {
   paymentRetries?: Partial<PaymentSettings>;
   /** The outbox relay (poll 1 s, lease 30 s, fast path after each commit). @defaultValue {} */
   outbox?: Partial<OutboxRelaySettings>;
-  /** Recovery of payments stuck in PG_REQUESTED (after 60 s, checked every 15 s). @defaultValue {} */
+  /** Recovery of stuck payments: STARTED, PG_REQUESTED, overdue RETRY_SCHEDULED (after 60 s, checked every 15 s). @defaultValue {} */
   paymentRecovery?: Partial<PaymentRecoverySettings>;
+  /**
+   * The database-side backstop of hold expiry (reservations HELD 60 s past `expiresAt` + grace,
+   * checked every 15 s). Pass the holds' `graceMs` when it is not the default 10 s. @defaultValue {}
+   */
+  holdReaper?: Partial<HoldReaperSettings>;
 }
 
 /**
  * What `createApp` puts in `app.locals`: the flows, plus `startWorkers()` (hold expiry, payment
- * retries and recovery, the outbox relay, event consumers of this process) and `close()` (stops them and closes what createApp
+ * retries and recovery, the hold reaper, the outbox relay, event consumers of this process) and `close()` (stops them and closes what createApp
  * created itself; rooms and holds passed in stay the caller's).
  */
 export interface AppLocals {
@@ -88,8 +94,10 @@ export interface AppLocals {
   bookingEvents: BookingEvents;
   /** Performs `room.complete` and `payment.succeeded` from the outbox table. */
   outbox: OutboxRelay;
-  /** Resolves payments left in PG_REQUESTED from the gateway's ledger. */
+  /** Resolves payments left in STARTED, PG_REQUESTED or RETRY_SCHEDULED by a process that died. */
   paymentRecovery: PaymentRecovery;
+  /** Ends HELD reservations whose hold should long have ended (e.g. Redis lost it). */
+  holdReaper: HoldReaper;
   idempotencyStore: IdempotencyStore;
   trends: ProductTrends;
   startWorkers(): void;
@@ -184,6 +192,15 @@ export function createApp(deps: AppDeps): Express {
     gatewayCallMs: gateway.options.timeoutMs + gateway.options.latencyMs,
     settings: deps.paymentRecovery ?? {},
   });
+  const holdReaper = new HoldReaper({
+    db: deps.db,
+    holds,
+    reservations,
+    events,
+    metrics,
+    logger,
+    settings: deps.holdReaper ?? {},
+  });
   const locals: AppLocals = {
     rooms,
     holds,
@@ -192,16 +209,19 @@ export function createApp(deps: AppDeps): Express {
     bookingEvents,
     outbox,
     paymentRecovery,
+    holdReaper,
     idempotencyStore: store,
     trends,
     startWorkers() {
       reservations.startExpiry();
+      holdReaper.start();
       payments.startRetries();
       paymentRecovery.start();
       outbox.start();
       bookingEvents.startConsumers();
     },
     async close() {
+      await holdReaper.stop();
       await paymentRecovery.stop();
       await outbox.stop();
       await payments.close();

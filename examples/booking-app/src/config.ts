@@ -71,6 +71,8 @@ const schema = z.object({
   HOLD_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   PAYMENT_RECOVERY_AFTER_MS: z.coerce.number().int().min(1000).max(86_400_000).optional(),
   PAYMENT_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
+  HOLD_REAPER_MARGIN_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+  HOLD_REAPER_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
   PG_LATENCY_MS: ms.default(50),
   PG_TIMEOUT_MS: ms.default(3000),
@@ -124,9 +126,13 @@ export interface AppConfig {
   };
   /** Seat holds behind reservations: the UI timer and the server grace after it. */
   holds: { ttlMs: number; graceMs: number };
-  /** Recovery of payments left in PG_REQUESTED by a process that died during the gateway call. */
-  /** `afterMs` unset: 60 s, or twice the gateway's longest call (timeout + latency) if longer. */
+  /**
+   * Recovery of payments left in STARTED, PG_REQUESTED or RETRY_SCHEDULED by a process that died.
+   * `afterMs` unset: 60 s, or twice the gateway's longest call (timeout + latency) if longer.
+   */
   paymentRecovery: { afterMs: number | undefined; intervalMs: number };
+  /** The database-side backstop of hold expiry: HELD this long past `expiresAt` + grace, checked every `intervalMs`. */
+  holdReaper: { marginMs: number; intervalMs: number };
   /** How often every instance's outbox relay polls for due messages. */
   outbox: { pollMs: number };
   paymentGateway: {
@@ -200,6 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       afterMs: c.PAYMENT_RECOVERY_AFTER_MS,
       intervalMs: c.PAYMENT_RECOVERY_INTERVAL_MS,
     },
+    holdReaper: { marginMs: c.HOLD_REAPER_MARGIN_MS, intervalMs: c.HOLD_REAPER_INTERVAL_MS },
     outbox: { pollMs: c.OUTBOX_POLL_MS },
     paymentGateway: {
       latencyMs: c.PG_LATENCY_MS,

@@ -106,6 +106,7 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
         intervalMs: config.paymentRecovery.intervalMs,
         ...(config.paymentRecovery.afterMs && { afterMs: config.paymentRecovery.afterMs }),
       },
+      holdReaper: { ...config.holdReaper, graceMs: config.holds.graceMs },
       outbox: config.outbox,
     });
 

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
         seed: true,
       },
       auth: { jwtSecret: undefined, ttlSec: 3600, loginRateLimit: 30 },
+      holdReaper: { marginMs: 60_000, intervalMs: 15_000 },
       paymentGateway: {
         latencyMs: 50,
         timeoutMs: 3000,
@@ -62,6 +63,8 @@ describe('loadConfig', () => {
       HOLD_GRACE_MS: '5000',
       PAYMENT_RECOVERY_AFTER_MS: '5000',
       PAYMENT_RECOVERY_INTERVAL_MS: '500',
+      HOLD_REAPER_MARGIN_MS: '3000',
+      HOLD_REAPER_INTERVAL_MS: '700',
       OUTBOX_POLL_MS: '200',
     });
     expect(config).toEqual({
@@ -93,6 +96,7 @@ describe('loadConfig', () => {
       },
       holds: { ttlMs: 120_000, graceMs: 5000 },
       paymentRecovery: { afterMs: 5000, intervalMs: 500 },
+      holdReaper: { marginMs: 3000, intervalMs: 700 },
       outbox: { pollMs: 200 },
       paymentGateway: {
         latencyMs: 5,
@@ -113,6 +117,7 @@ describe('loadConfig', () => {
           JWT_SECRET: 'short',
           DATABASE_SCHEMA: 'Bad-Name',
           SEED_DEMO_DATA: 'maybe',
+          HOLD_REAPER_INTERVAL_MS: '10',
         });
       } catch (e) {
         return e;
@@ -123,6 +128,7 @@ describe('loadConfig', () => {
     const vars = error.problems.map((p) => p.split(':')[0]).sort();
     expect(vars).toEqual([
       'DATABASE_SCHEMA',
+      'HOLD_REAPER_INTERVAL_MS',
       'JWT_SECRET',
       'PG_FAILURE_RATE',
       'PORT',

@@ -83,6 +83,8 @@ describe.each(combos)('payment recovery on $name', ({ db: backend, redis: target
     await instance({ db: await fixture.another(), workers: false, paymentRecovery: recovery }),
   ];
 
+  const envsRunOnce = (envs: PaymentApp[]) => envs.map((e) => e.locals.paymentRecovery.runOnce());
+
   const outcomesOf = async (envs: PaymentApp[], paymentId: string) => {
     const rounds = await Promise.all(envs.map((e) => e.locals.paymentRecovery.runOnce()));
     return rounds
@@ -210,5 +212,135 @@ describe.each(combos)('payment recovery on $name', ({ db: backend, redis: target
       ).toBe(1);
     }
     expect(await count(fixture.db, 'SELECT count(*) FROM outbox')).toBe(0);
+  });
+
+  /**
+   * A payment its process left behind before the gateway call: STARTED (the hold confirmed or
+   * not, per `hold`), or RETRY_SCHEDULED after a timeout whose retry job was never queued (the
+   * gateway having charged anyway or not, per `ledger`).
+   */
+  const leftBehind = async (
+    env: PaymentApp,
+    name: string,
+    labels: string[],
+    status: 'STARTED' | 'RETRY_SCHEDULED',
+    hold: 'confirmed' | 'held' | 'lost',
+    ledger: 'captured' | 'none' = 'none',
+  ) => {
+    const { user, reservation, paymentToken } = await reserve(env, name, labels);
+    const key = `${name}-key`;
+    const { rows } = await fixture.db.query<{ id: string }>(
+      `INSERT INTO payments (reservation_id, user_id, idempotency_key, amount_cents, status, attempts,
+                             next_retry_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, now() - interval '10 minutes') RETURNING id`,
+      [
+        reservation.id,
+        user.id,
+        key,
+        reservation.amount,
+        status,
+        status === 'STARTED' ? 0 : 1,
+        status === 'STARTED' ? null : new Date(Date.now() - 600_000),
+      ],
+    );
+    if (hold === 'confirmed') expect((await env.holds.confirm(reservation.holdId)).ok).toBe(true);
+    if (hold === 'lost') await redis.client.del(`${redis.prefix}:{holds}:h:${reservation.holdId}`);
+    if (ledger === 'captured') {
+      await new MockPaymentGateway(fixture.db, { latencyMs: 0 }).charge({
+        idempotencyKey: `${user.id}:${key}`,
+        amount: reservation.amount,
+        reference: reservation.id,
+      });
+    }
+    return { user, reservation, paymentToken, key, paymentId: (rows[0] as { id: string }).id };
+  };
+
+  const expiredEvents = (reservationId: string) =>
+    count(
+      fixture.db,
+      "SELECT count(*) FROM business_events WHERE type = 'reservation.expired' AND subject = $1",
+      [`reservation:${reservationId}`],
+    );
+
+  it('RETRY_SCHEDULED whose retry job was never queued: two instances run the retry once; a hidden charge is found, not repeated', async () => {
+    const [a, b] = (await twoInstances()) as [PaymentApp, PaymentApp];
+    const hidden = await leftBehind(a, 'erin', ['D6'], 'RETRY_SCHEDULED', 'confirmed', 'captured');
+    const lost = await leftBehind(a, 'frank', ['D7'], 'RETRY_SCHEDULED', 'confirmed', 'none');
+    // Overdue, but not long enough: the queued job may still be on its way.
+    await fixture.db.query(`UPDATE payments SET next_retry_at = now()`);
+    expect((await a.locals.paymentRecovery.runOnce()).size).toBe(0);
+    await fixture.db.query(`UPDATE payments SET next_retry_at = now() - interval '10 minutes'`);
+
+    const rounds = await Promise.all(envsRunOnce([a, b]));
+    for (const { paymentId, reservation } of [hidden, lost]) {
+      const outcomes = rounds.map((r) => r.get(paymentId)).filter((o) => o && o !== 'skipped');
+      expect(outcomes).toEqual(['succeeded']);
+      const [charge, ...more] = await a.gateway.capturedFor(reservation.id);
+      expect(more).toEqual([]);
+      expect(await row(paymentId)).toEqual({
+        status: 'SUCCEEDED',
+        attempts: 2,
+        gateway_charge_id: charge?.id,
+        failure_reason: null,
+      });
+      expect(await statuses('reservations', 'id = $1', reservation.id)).toEqual(['CONFIRMED']);
+      expect(await statuses('seats', 'id = $1', reservation.seatIds[0])).toEqual(['ASSIGNED']);
+    }
+    expect((await b.locals.paymentRecovery.runOnce()).size).toBe(0);
+  });
+
+  it('STARTED with the hold confirmed (died before the gateway call): charged once through the normal path', async () => {
+    const [a, b] = (await twoInstances()) as [PaymentApp, PaymentApp];
+    const { reservation, paymentToken, key, paymentId } = await leftBehind(
+      a,
+      'gina',
+      ['D8', 'D9'],
+      'STARTED',
+      'confirmed',
+    );
+    expect(await outcomesOf([a, b], paymentId)).toEqual(['succeeded']);
+    expect(await a.gateway.capturedFor(reservation.id)).toHaveLength(1);
+    expect(await row(paymentId)).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    expect(await statuses('reservations', 'id = $1', reservation.id)).toEqual(['CONFIRMED']);
+    expect(await statuses('seats', 'reservation_id = $1', reservation.id)).toEqual([
+      'ASSIGNED',
+      'ASSIGNED',
+    ]);
+    const retry = await pay(b.base, paymentToken, { reservationId: reservation.id }, key);
+    expect(retry.status).toBe(201);
+    expect(retry.body.payment).toMatchObject({ id: paymentId, status: 'SUCCEEDED' });
+    expect(await a.gateway.capturedFor(reservation.id)).toHaveLength(1);
+  });
+
+  it('STARTED with the hold never confirmed, or lost by Redis: FAILED once, the seats released, nothing charged', async () => {
+    const [a, b] = (await twoInstances()) as [PaymentApp, PaymentApp];
+    const held = await leftBehind(a, 'hank', ['D10'], 'STARTED', 'held');
+    const lost = await leftBehind(a, 'iris', ['E1'], 'STARTED', 'lost');
+    const rounds = await Promise.all(envsRunOnce([a, b]));
+    for (const { paymentId } of [held, lost]) {
+      expect(rounds.map((r) => r.get(paymentId)).filter((o) => o && o !== 'skipped')).toEqual([
+        'failed',
+      ]);
+    }
+    // Never confirmed: the hold is cancelled in Redis (one winner against its expiry) first.
+    expect(await row(held.paymentId)).toMatchObject({
+      status: 'FAILED',
+      failure_reason: 'interrupted',
+    });
+    expect((await a.holds.get(held.reservation.holdId))?.state).toBe('cancelled');
+    expect(await statuses('reservations', 'id = $1', held.reservation.id)).toEqual(['CANCELLED']);
+    // Lost: ended as an expiry would have ended it, with one reservation.expired.
+    expect(await row(lost.paymentId)).toMatchObject({
+      status: 'FAILED',
+      failure_reason: 'hold-lost',
+    });
+    expect(await statuses('reservations', 'id = $1', lost.reservation.id)).toEqual(['EXPIRED']);
+    expect(await expiredEvents(lost.reservation.id)).toBe(1);
+    expect(await expiredEvents(held.reservation.id)).toBe(0);
+    for (const { reservation } of [held, lost]) {
+      expect(await statuses('seats', 'id = $1', reservation.seatIds[0])).toEqual(['AVAILABLE']);
+      expect(await a.gateway.capturedFor(reservation.id)).toEqual([]);
+    }
+    expect((await b.locals.paymentRecovery.runOnce()).size).toBe(0);
   });
 });

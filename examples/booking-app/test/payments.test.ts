@@ -166,6 +166,43 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
   });
 
+  it('a hold Redis lost: 409 reservation-not-payable, payment FAILED, reservation EXPIRED, seats AVAILABLE; the retry replays it, nothing charged', async () => {
+    const env = await instance();
+    const { reservation, paymentToken } = await reserve(env, 'alice', ['B6', 'B7']);
+    // What a redis-server restarted without persistence does to the hold: its record is gone.
+    await redis.client.del(`${redis.prefix}:{holds}:h:${reservation.holdId}`);
+    const res = await pay(env.base, paymentToken, { reservationId: reservation.id }, 'lost-1');
+    expect(res.status).toBe(409);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({ code: 'reservation-not-payable', holdState: 'lost' });
+    expect(
+      (
+        await fixture.db.query<{ status: string; failure_reason: string }>(
+          'SELECT status, failure_reason FROM payments WHERE reservation_id = $1',
+          [reservation.id],
+        )
+      ).rows,
+    ).toEqual([{ status: 'FAILED', failure_reason: 'hold-lost' }]);
+    expect(await statusOf('reservations', 'id = $1', reservation.id)).toEqual(['EXPIRED']);
+    expect(await statusOf('seats', 'id = ANY($1::int[])', reservation.seatIds)).toEqual([
+      'AVAILABLE',
+      'AVAILABLE',
+    ]);
+    expect(
+      await count(
+        fixture.db,
+        "SELECT count(*) FROM business_events WHERE type = 'reservation.expired' AND subject = $1",
+        [`reservation:${reservation.id}`],
+      ),
+    ).toBe(1);
+    const replay = await pay(env.base, paymentToken, { reservationId: reservation.id }, 'lost-1');
+    expect(replay.status).toBe(409);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body.code).toBe('reservation-not-payable');
+    expect(await count(fixture.db, 'SELECT count(*) FROM payments')).toBe(1);
+    expect(await env.gateway.capturedFor(reservation.id)).toEqual([]);
+  });
+
   it('a gateway timeout that charged: 202 RETRY_SCHEDULED, the BullMQ retry with the same key succeeds, one charge', async () => {
     const env = await instance({
       gateway: { timeoutRate: 1, chargedOnTimeoutRate: 1, timeoutMs: 50 },

@@ -4,7 +4,8 @@ import type { PaymentService, RecoveryOutcome } from './payment-service.js';
 /** Options of {@link PaymentRecovery}. */
 export interface PaymentRecoverySettings {
   /**
-   * A payment counts as stuck when it has been in PG_REQUESTED this long. Must exceed the longest
+   * A payment counts as stuck when it has been in PG_REQUESTED or STARTED this long, or in
+   * RETRY_SCHEDULED this long past its retry time. Must exceed the longest
    * gateway call (the gateway's timeout plus its latency), or a live attempt would be "recovered"
    * under its feet (harmless — the guarded UPDATEs and the gateway key keep it to one charge and
    * one outcome — but noisy). @defaultValue 60000, or twice the gateway's longest call if more
@@ -23,10 +24,14 @@ const DEFAULTS: Readonly<PaymentRecoverySettings> = Object.freeze({
 });
 
 /**
- * Finds payments left in PG_REQUESTED (the process died while the gateway call was out, or the
- * database failed right after it) and resolves each with {@link PaymentService.recover}: the
- * gateway's ledger, read by the payment's idempotency key, says whether the card was charged.
- * Every instance runs one; the guarded UPDATEs inside `recover` make each resolution happen once.
+ * Finds payments nobody is finishing and resolves each with {@link PaymentService.recover}: left
+ * in PG_REQUESTED (the process died while the gateway call was out, or the database failed right
+ * after it) — the gateway's ledger, read by the payment's idempotency key, says whether the card
+ * was charged; in STARTED (the process died before the gateway call, or the hold's confirm met a
+ * Redis outage) — the hold's state says whether to charge or to release; in RETRY_SCHEDULED long
+ * past its retry time (the retry job was never queued, or lost with Redis) — the retry runs now,
+ * with the same gateway key. Every instance runs one; the guarded UPDATEs inside `recover` make
+ * each resolution happen once.
  */
 export class PaymentRecovery {
   readonly settings: Readonly<PaymentRecoverySettings>;
@@ -65,7 +70,7 @@ export class PaymentRecovery {
     const outcomes = new Map<string, RecoveryOutcome>();
     for (const id of await payments.stuck(this.settings.afterMs, this.settings.batchSize)) {
       try {
-        outcomes.set(id, await payments.recover(id));
+        outcomes.set(id, await payments.recover(id, this.settings.afterMs));
       } catch (error) {
         logger.warn({ err: error, paymentId: id }, 'payment recovery failed; next round retries');
       }

@@ -1,6 +1,6 @@
 import type { IdempotencyStore } from '@boxoffice/idempotency';
 import type { RedisClient } from '@boxoffice/internal';
-import type { SeatHolds } from '@boxoffice/seat-lock';
+import { type Decision, HoldNotFoundError, type SeatHolds } from '@boxoffice/seat-lock';
 import { Queue, Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
@@ -14,6 +14,7 @@ import type { EventLog } from '../repos/event-log.js';
 import { OutboxRepository } from '../repos/outbox.js';
 import type { PaymentSucceeded } from './booking-events.js';
 import type { OutboxRelay } from './outbox-relay.js';
+import { type ReleasedStatus, releaseReservation } from './reservation-release.js';
 
 /** The payment state machine of the notes. */
 export type PaymentStatus = 'STARTED' | 'PG_REQUESTED' | 'SUCCEEDED' | 'FAILED' | 'RETRY_SCHEDULED';
@@ -56,8 +57,12 @@ const toPayment = (r: PaymentRow): Payment => ({
   nextRetryAt: r.next_retry_at ? r.next_retry_at.toISOString() : null,
 });
 
-/** How {@link PaymentService.recover} resolved a payment found in PG_REQUESTED. */
+/** How {@link PaymentService.recover} resolved a stuck payment. */
 export type RecoveryOutcome = 'succeeded' | 'declined' | 'retry_scheduled' | 'failed' | 'skipped';
+
+/** Payments nobody is finishing, given `$1` = how long (ms); see {@link PaymentService.stuck}. */
+const STUCK = `((status IN ('PG_REQUESTED', 'STARTED') AND updated_at < now() - $1 * interval '1 millisecond')
+  OR (status = 'RETRY_SCHEDULED' AND next_retry_at < now() - $1 * interval '1 millisecond'))`;
 
 /** Options of {@link PaymentService}. */
 export interface PaymentSettings {
@@ -203,8 +208,25 @@ export class PaymentService {
       const p = existing[0] as PaymentRow;
       return { status: p.status === 'SUCCEEDED' ? 201 : 202, payment: toPayment(p) };
     }
-    // One winner between this payment and the hold's expiry (and any other payment of it).
-    const decision = await holds.confirm(r.hold_id);
+    // One winner between this payment and the hold's expiry (and any other payment of it). A
+    // Redis outage here leaves the payment STARTED (503 to the client); the recovery resolves it.
+    let decision: Decision;
+    try {
+      decision = await holds.confirm(r.hold_id);
+    } catch (error) {
+      if (!(error instanceof HoldNotFoundError)) throw error;
+      // Redis lost the hold (a restart without persistence): nobody can confirm it any more, so
+      // the reservation cannot be paid; it ends as its expiry would have ended it.
+      metrics.holdsConfirmed.inc({ outcome: 'lost' });
+      await this.#holdLost(started.id);
+      throw new HttpError(
+        409,
+        'reservation-not-payable',
+        'The reservation cannot be paid',
+        `the hold of reservation ${reservationId} was lost`,
+        { holdState: 'lost' },
+      );
+    }
     metrics.holdsConfirmed.inc({ outcome: decision.ok ? 'confirmed' : decision.state });
     if (!decision.ok) {
       await this.#fail(started.id, `hold-${decision.state}`, false, ['STARTED']);
@@ -219,21 +241,81 @@ export class PaymentService {
         { holdState: decision.state },
       );
     }
-    return this.#attempt(started.id);
+    const { status, payment } = await this.#attempt(started.id);
+    return { status, payment };
   }
 
-  /** One gateway attempt for a payment in STARTED or RETRY_SCHEDULED (claimed by a guarded UPDATE). */
-  async #attempt(paymentId: string): Promise<{ status: 201 | 202; payment: Payment }> {
-    const { db, gateway, metrics } = this.deps;
-    const { rows } = await db.query<PaymentRow>(
-      `UPDATE payments SET status = 'PG_REQUESTED', attempts = attempts + 1, updated_at = now()
-       WHERE id = $1 AND status IN ('STARTED', 'RETRY_SCHEDULED') RETURNING *`,
-      [paymentId],
-    );
-    const p = rows[0];
+  /**
+   * The hold of STARTED `paymentId` is gone from Redis: payment FAILED `hold-lost`, and the
+   * reservation EXPIRED (seats AVAILABLE, `reservation.expired`) unless another payment of it is
+   * still live. Returns true if this call failed the payment.
+   */
+  async #holdLost(paymentId: string): Promise<boolean> {
+    const changed = await this.#fail(paymentId, 'hold-lost', 'EXPIRED', ['STARTED']);
+    if (changed) this.deps.metrics.payments.inc({ outcome: 'hold_lost' });
+    return changed;
+  }
+
+  /**
+   * Claim a payment in STARTED or RETRY_SCHEDULED for a gateway attempt: → PG_REQUESTED, in one
+   * transaction holding the reservation's row lock, and only while the reservation is HELD and no
+   * other payment of it is charging (PG_REQUESTED, RETRY_SCHEDULED) or SUCCEEDED. Of two claimers
+   * of one payment, or of two payments of one reservation, one gets the row. `blocked`: the payment
+   * is still claimable but its reservation is not payable.
+   */
+  async #claim(paymentId: string): Promise<{ row: PaymentRow | undefined; blocked: boolean }> {
+    return this.deps.db.transaction(async (tx) => {
+      await tx.query(
+        `SELECT r.id FROM reservations r JOIN payments p ON p.reservation_id = r.id
+         WHERE p.id = $1 FOR UPDATE OF r`,
+        [paymentId],
+      );
+      const { rows } = await tx.query<PaymentRow>(
+        `UPDATE payments p SET status = 'PG_REQUESTED', attempts = p.attempts + 1, updated_at = now()
+         WHERE p.id = $1 AND p.status IN ('STARTED', 'RETRY_SCHEDULED')
+           AND EXISTS (SELECT 1 FROM reservations r WHERE r.id = p.reservation_id AND r.status = 'HELD')
+           AND NOT EXISTS (SELECT 1 FROM payments o WHERE o.reservation_id = p.reservation_id
+                           AND o.id <> p.id AND o.status IN ('PG_REQUESTED', 'RETRY_SCHEDULED', 'SUCCEEDED'))
+         RETURNING *`,
+        [paymentId],
+      );
+      if (rows[0]) return { row: rows[0], blocked: false };
+      const { rows: still } = await tx.query(
+        `SELECT 1 FROM payments WHERE id = $1 AND status IN ('STARTED', 'RETRY_SCHEDULED')`,
+        [paymentId],
+      );
+      return { row: undefined, blocked: still.length > 0 };
+    });
+  }
+
+  /**
+   * One gateway attempt for a payment in STARTED or RETRY_SCHEDULED (see {@link #claim}).
+   * `claimed` is false when the payment was no longer claimable (another caller had it).
+   * @throws HttpError 402 declined; 409 the reservation is no longer payable (payment FAILED).
+   */
+  async #attempt(
+    paymentId: string,
+  ): Promise<{ status: 201 | 202; payment: Payment; claimed: boolean }> {
+    const { gateway, metrics } = this.deps;
+    const { row: p, blocked } = await this.#claim(paymentId);
+    if (blocked) {
+      await this.#fail(paymentId, 'reservation-not-payable', false, ['STARTED', 'RETRY_SCHEDULED']);
+      metrics.payments.inc({ outcome: 'not_payable' });
+      throw new HttpError(
+        409,
+        'reservation-not-payable',
+        'The reservation cannot be paid',
+        'the reservation is no longer held, or another payment of it is under way',
+        { paymentId },
+      );
+    }
     if (!p) {
       const current = await this.#current(paymentId);
-      return { status: current.status === 'SUCCEEDED' ? 201 : 202, payment: current };
+      return {
+        status: current.status === 'SUCCEEDED' ? 201 : 202,
+        payment: current,
+        claimed: false,
+      };
     }
     try {
       const charge = await gateway.charge({
@@ -245,10 +327,10 @@ export class PaymentService {
       if (changed) {
         metrics.payments.inc({ outcome: charge.replayed ? 'succeeded_replayed' : 'succeeded' });
       }
-      return { status: payment.status === 'SUCCEEDED' ? 201 : 202, payment };
+      return { status: payment.status === 'SUCCEEDED' ? 201 : 202, payment, claimed: true };
     } catch (error) {
       if (error instanceof PaymentDeclinedError) {
-        if (await this.#fail(p.id, error.reason, true, ['PG_REQUESTED'])) {
+        if (await this.#fail(p.id, error.reason, 'CANCELLED', ['PG_REQUESTED'])) {
           metrics.payments.inc({ outcome: 'declined' });
         }
         throw new HttpError(402, 'payment-declined', 'The payment was declined', error.message, {
@@ -258,7 +340,7 @@ export class PaymentService {
       }
       if (error instanceof PaymentGatewayTimeoutError) {
         const { payment } = await this.#retryOrFail(p);
-        return { status: payment.status === 'SUCCEEDED' ? 201 : 202, payment };
+        return { status: payment.status === 'SUCCEEDED' ? 201 : 202, payment, claimed: true };
       }
       // Unknown outcome (e.g. the database failed mid-way): left PG_REQUESTED, which the recovery
       // (PaymentRecovery → recover()) resolves from the gateway's ledger once it is old enough.
@@ -286,7 +368,7 @@ export class PaymentService {
   async #retryOrFail(p: PaymentRow): Promise<{ payment: Payment; outcome: RecoveryOutcome }> {
     const { db, metrics, logger } = this.deps;
     if (p.attempts >= this.#settings.maxAttempts) {
-      const changed = await this.#fail(p.id, 'retries-exhausted', true, ['PG_REQUESTED']);
+      const changed = await this.#fail(p.id, 'retries-exhausted', 'CANCELLED', ['PG_REQUESTED']);
       if (changed) metrics.payments.inc({ outcome: 'retries_exhausted' });
       return { payment: await this.#current(p.id), outcome: changed ? 'failed' : 'skipped' };
     }
@@ -315,48 +397,99 @@ export class PaymentService {
     return { payment: toPayment(row), outcome: 'retry_scheduled' };
   }
 
-  /** Payments in PG_REQUESTED whose last change is older than `olderThanMs`, oldest first. */
+  /**
+   * Payments nobody is finishing, oldest first: in PG_REQUESTED or STARTED untouched for
+   * `olderThanMs` (the process died during the gateway call, or before it), or RETRY_SCHEDULED
+   * whose retry is `olderThanMs` overdue (its job was never queued, or was lost).
+   */
   async stuck(olderThanMs: number, limit: number): Promise<string[]> {
     const { rows } = await this.deps.db.query<{ id: string }>(
-      `SELECT id FROM payments
-       WHERE status = 'PG_REQUESTED' AND updated_at < now() - $1 * interval '1 millisecond'
-       ORDER BY updated_at LIMIT $2`,
+      `SELECT id FROM payments WHERE ${STUCK} ORDER BY updated_at LIMIT $2`,
       [olderThanMs, limit],
     );
     return rows.map((r) => r.id);
   }
 
   /**
-   * Resolve a payment left in PG_REQUESTED (its process died during the gateway call) from the
-   * gateway's ledger, looked up by the same idempotency key — never by charging: a capture takes
-   * the normal success path (SUCCEEDED, reservation CONFIRMED, outbox), a decline the normal
-   * decline path, no entry (the charge never happened) a retry or FAILED as after a timeout. Every
-   * path is guarded by `status = 'PG_REQUESTED'`, so concurrent recoverers apply it once; the
-   * others get `skipped`.
+   * Resolve a stuck payment (see {@link stuck}). PG_REQUESTED: from the gateway's ledger, looked
+   * up by the same idempotency key — never by charging: a capture takes the normal success path
+   * (SUCCEEDED, reservation CONFIRMED, outbox), a decline the normal decline path, no entry (the
+   * charge never happened) a retry or FAILED as after a timeout. RETRY_SCHEDULED: the retry runs
+   * now (same gateway key, so a hidden earlier charge is found, not repeated). STARTED: see
+   * {@link #resumeStarted}. The payment must still be stuck for `olderThanMs` when read (another
+   * recoverer may have moved it on meanwhile). Every path is guarded by the payment's status, so
+   * concurrent recoverers apply it once; the others get `skipped`.
    */
-  async recover(paymentId: string): Promise<RecoveryOutcome> {
+  async recover(paymentId: string, olderThanMs: number): Promise<RecoveryOutcome> {
     const { db, gateway, logger } = this.deps;
     const { rows } = await db.query<PaymentRow>(
-      `SELECT * FROM payments WHERE id = $1 AND status = 'PG_REQUESTED'`,
-      [paymentId],
+      `SELECT * FROM payments WHERE ${STUCK} AND id = $2`,
+      [olderThanMs, paymentId],
     );
     const p = rows[0];
     if (!p) return 'skipped';
-    const entry = await gateway.find(PaymentService.gatewayKey(p));
     let outcome: RecoveryOutcome;
-    if (entry?.status === 'CAPTURED') {
-      outcome = (await this.#succeed(p, entry.id)).changed ? 'succeeded' : 'skipped';
-    } else if (entry?.status === 'DECLINED') {
-      const reason = entry.declineReason ?? 'card_declined';
-      outcome = (await this.#fail(p.id, reason, true, ['PG_REQUESTED'])) ? 'declined' : 'skipped';
+    let ledger: string | undefined;
+    if (p.status === 'PG_REQUESTED') {
+      const entry = await gateway.find(PaymentService.gatewayKey(p));
+      ledger = entry?.status ?? 'none';
+      if (entry?.status === 'CAPTURED') {
+        outcome = (await this.#succeed(p, entry.id)).changed ? 'succeeded' : 'skipped';
+      } else if (entry?.status === 'DECLINED') {
+        const reason = entry.declineReason ?? 'card_declined';
+        outcome = (await this.#fail(p.id, reason, 'CANCELLED', ['PG_REQUESTED']))
+          ? 'declined'
+          : 'skipped';
+      } else {
+        outcome = (await this.#retryOrFail(p)).outcome;
+      }
+    } else if (p.status === 'RETRY_SCHEDULED') {
+      outcome = await this.#resume(p.id);
     } else {
-      outcome = (await this.#retryOrFail(p)).outcome;
+      outcome = await this.#resumeStarted(p);
     }
     if (outcome !== 'skipped') {
       this.deps.metrics.paymentRecoveries.inc({ outcome });
-      logger.info({ paymentId, outcome, ledger: entry?.status ?? 'none' }, 'payment recovered');
+      logger.info({ paymentId, from: p.status, outcome, ledger }, 'payment recovered');
     }
     return outcome;
+  }
+
+  /** Run the next gateway attempt of a STARTED or RETRY_SCHEDULED payment now, as an outcome. */
+  async #resume(paymentId: string): Promise<RecoveryOutcome> {
+    try {
+      const { payment, claimed } = await this.#attempt(paymentId);
+      if (!claimed) return 'skipped';
+      if (payment.status === 'SUCCEEDED') return 'succeeded';
+      return payment.status === 'FAILED' ? 'failed' : 'retry_scheduled';
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 402) return 'declined';
+      if (error instanceof HttpError && error.status === 409) return 'failed';
+      throw error;
+    }
+  }
+
+  /**
+   * A payment left in STARTED: its process died before the gateway call (no charge was made: every
+   * charge follows the claim to PG_REQUESTED), before or after confirming the hold, or the confirm
+   * failed with Redis down. The hold decides: `confirmed` — the database owns the seats, so the
+   * payment goes on through the normal path ({@link #attempt}: one claimer, same gateway key);
+   * `held` — cancelled now (one winner against expiry), then payment FAILED `interrupted` and the
+   * reservation CANCELLED; gone from Redis — FAILED `hold-lost`, reservation EXPIRED; expiring or
+   * expired — FAILED `hold-expired`, the expiry releases the seats.
+   */
+  async #resumeStarted(p: PaymentRow): Promise<RecoveryOutcome> {
+    const { holds } = this.deps;
+    const r = await this.reservation(p.reservation_id);
+    if (!r) return 'skipped';
+    const hold = await holds.get(r.hold_id);
+    if (!hold) return (await this.#holdLost(p.id)) ? 'failed' : 'skipped';
+    let state = hold.state;
+    if (state === 'held') state = (await holds.cancel(r.hold_id)).state;
+    if (state === 'confirmed') return this.#resume(p.id);
+    const [reason, release]: [string, ReleasedStatus | false] =
+      state === 'cancelled' ? ['interrupted', 'CANCELLED'] : ['hold-expired', false];
+    return (await this.#fail(p.id, reason, release, ['STARTED'])) ? 'failed' : 'skipped';
   }
 
   /**
@@ -430,13 +563,14 @@ export class PaymentService {
   }
 
   /**
-   * Payment FAILED if it is in one of the `from` states; with `release`, the reservation CANCELLED
-   * and its seats AVAILABLE again. Returns false (nothing written) when the payment was elsewhere.
+   * Payment FAILED if it is in one of the `from` states; with `release`, the reservation goes to
+   * that status and its seats AVAILABLE again (see {@link releaseReservation}: not while another
+   * payment of it is live). Returns false (nothing written) when the payment was elsewhere.
    */
   async #fail(
     paymentId: string,
     reason: string,
-    release: boolean,
+    release: ReleasedStatus | false,
     from: PaymentStatus[],
   ): Promise<boolean> {
     const { db, events } = this.deps;
@@ -449,18 +583,12 @@ export class PaymentService {
       const p = rows[0];
       if (!p) return false;
       if (release) {
-        const { rows: r } = await tx.query<{ id: string }>(
-          `UPDATE reservations SET status = 'CANCELLED', updated_at = now()
-             WHERE id = $1 AND status = 'HELD' RETURNING id`,
-          [p.reservation_id],
+        await releaseReservation(
+          tx,
+          events,
+          { reservationId: p.reservation_id },
+          { to: release, unlessPaying: { exceptPayment: p.id }, data: { reason } },
         );
-        if (r[0]) {
-          await tx.query(
-            `UPDATE seats SET status = 'AVAILABLE', reservation_id = NULL, updated_at = now()
-               WHERE reservation_id = $1 AND status = 'HELD'`,
-            [p.reservation_id],
-          );
-        }
       }
       await events.record(
         {
@@ -487,13 +615,22 @@ export class PaymentService {
           await this.#attempt((job.data as { paymentId: string }).paymentId);
         } catch (error) {
           // A decline is an outcome (recorded as FAILED), not a job failure to retry.
-          if (!(error instanceof HttpError && error.status === 402)) throw error;
+          // So is a reservation no longer payable (409: the payment is FAILED).
+          if (!(error instanceof HttpError && (error.status === 402 || error.status === 409))) {
+            throw error;
+          }
         }
       },
       {
         connection: this.#connect({ maxRetriesPerRequest: null }) as never,
         prefix: `${this.deps.prefix}:{payments}`,
         concurrency: 4,
+        // A job whose worker died is handed out again within ~5 s (BullMQ's defaults: up to a
+        // minute), so the queue drains soon after a crash. The lock is renewed every 1.5 s; a job
+        // taken for stalled while merely slow runs twice, and its second claim (a guarded UPDATE)
+        // does nothing.
+        lockDuration: 3_000,
+        stalledInterval: 1_000,
       },
     );
     this.#worker.on('error', (error) =>

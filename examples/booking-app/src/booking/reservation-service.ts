@@ -6,6 +6,7 @@ import { NotFoundError, SeatLockedError, SeatUnavailableError } from '../errors.
 import type { AppMetrics } from '../observability/metrics.js';
 import { ConcertRooms } from '../queue/concert-rooms.js';
 import type { EventLog } from '../repos/event-log.js';
+import { releaseReservation } from './reservation-release.js';
 
 /** A reservation as the API shows it. */
 export interface Reservation {
@@ -210,36 +211,19 @@ export class ReservationService {
    */
   async expire(hold: Hold): Promise<boolean> {
     const { db, events, metrics, logger } = this.deps;
-    const rolledBack = await db.transaction(async (tx) => {
-      const { rows } = await tx.query<{ id: string; user_id: number }>(
-        `UPDATE reservations SET status = 'EXPIRED', updated_at = now()
-         WHERE hold_id = $1 AND status = 'HELD' RETURNING id, user_id`,
-        [hold.holdId],
-      );
-      const row = rows[0];
-      if (!row) return null;
-      const seats = await tx.query(
-        `UPDATE seats SET status = 'AVAILABLE', reservation_id = NULL, updated_at = now()
-         WHERE reservation_id = $1 AND status = 'HELD'`,
-        [row.id],
-      );
-      await events.record(
-        {
-          type: 'reservation.expired',
-          outcome: 'info',
-          userId: row.user_id,
-          subject: `reservation:${row.id}`,
-          data: { holdId: hold.holdId, seats: seats.rowCount, runs: hold.runs },
-        },
+    const released = await db.transaction((tx) =>
+      releaseReservation(
         tx,
-      );
-      return row.id;
-    });
-    if (rolledBack) {
+        events,
+        { holdId: hold.holdId },
+        { to: 'EXPIRED', data: { runs: hold.runs } },
+      ),
+    );
+    if (released) {
       metrics.holdsExpired.inc();
-      logger.info({ reservationId: rolledBack, holdId: hold.holdId }, 'reservation expired');
+      logger.info({ reservationId: released.id, holdId: hold.holdId }, 'reservation expired');
     }
-    return rolledBack !== null;
+    return released !== null;
   }
 
   /** Register {@link expire} as the holds' onExpire (starts this process's worker and sweep). */

@@ -81,6 +81,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     HOLD_GRACE_MS: '500',
     PG_LATENCY_MS: '5',
     PG_TIMEOUT_MS: '200',
+    // The database-side backstops, on a short leash (holds here last a few seconds): the hold
+    // reaper, and the recovery of payments left STARTED (e.g. a confirm that met Redis down),
+    // PG_REQUESTED or RETRY_SCHEDULED (above the gateway's longest call, 205 ms by default here).
+    HOLD_REAPER_MARGIN_MS: '1000',
+    HOLD_REAPER_INTERVAL_MS: '500',
+    PAYMENT_RECOVERY_AFTER_MS: '2000',
+    PAYMENT_RECOVERY_INTERVAL_MS: '500',
     ...options.env,
   };
   const instances: Instance[] = [];
