@@ -1,10 +1,9 @@
 import type { IdempotencyStore } from '@boxoffice/idempotency';
-import type { RedisClient } from '@boxoffice/internal';
+import { duplicateClient, type RedisClient } from '@boxoffice/internal';
 import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { duplicateClient } from '../duplicate-client.js';
 import { EventLog } from '../repos/event-log.js';
 import { QueuePool } from './queue-pool.js';
 
@@ -123,6 +122,9 @@ export class BookingEvents {
           connection: this.#connect({ maxRetriesPerRequest: null }) as never,
           prefix: this.#prefix,
           concurrency: 4,
+          // As the payment retry worker: a job whose worker died is handed out again within ~5 s.
+          lockDuration: 3_000,
+          stalledInterval: 1_000,
         },
       );
       worker.on('error', (error) => logger.warn({ err: error, consumer }, 'event worker error'));

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { EventLog } from '../repos/event-log.js';
+import { PeriodicRound } from './periodic-round.js';
 import { LIVE_PAYMENT_STATUSES, releaseReservation } from './reservation-release.js';
 import type { ReservationService } from './reservation-service.js';
 
@@ -46,9 +47,7 @@ const DEFAULTS: Readonly<HoldReaperSettings> = Object.freeze({
  */
 export class HoldReaper {
   readonly settings: Readonly<HoldReaperSettings>;
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<unknown> = Promise.resolve();
-  #running = false;
+  readonly #loop: PeriodicRound;
 
   constructor(
     private readonly deps: {
@@ -62,6 +61,12 @@ export class HoldReaper {
     },
   ) {
     this.settings = Object.freeze({ ...DEFAULTS, ...deps.settings });
+    this.#loop = new PeriodicRound(
+      () => this.runOnce(),
+      this.settings.intervalMs,
+      deps.logger,
+      'hold reaper',
+    );
     for (const name of ['marginMs', 'intervalMs', 'batchSize'] as const) {
       const v = this.settings[name];
       if (!Number.isInteger(v) || v <= 0) {
@@ -135,22 +140,11 @@ export class HoldReaper {
 
   /** Run a round every `intervalMs` (the first one now). */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    const loop = () => {
-      this.#round = this.runOnce()
-        .catch((error) => this.deps.logger.warn({ err: error }, 'hold reaper round failed'))
-        .finally(() => {
-          if (this.#running) this.#timer = setTimeout(loop, this.settings.intervalMs);
-        });
-    };
-    loop();
+    this.#loop.start();
   }
 
   /** Stop and wait for the round in progress. */
   async stop(): Promise<void> {
-    this.#running = false;
-    clearTimeout(this.#timer);
-    await this.#round;
+    await this.#loop.stop();
   }
 }

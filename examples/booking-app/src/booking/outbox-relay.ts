@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import { type ClaimedMessage, OutboxRepository, type OutboxTopic } from '../repos/outbox.js';
+import { PeriodicRound } from './periodic-round.js';
 
 /** Performs one message. Must be idempotent: a message can be performed more than once. */
 export type OutboxHandler = (payload: Record<string, unknown>) => Promise<unknown>;
@@ -42,9 +43,7 @@ const DEFAULTS: Readonly<OutboxRelaySettings> = Object.freeze({
 export class OutboxRelay {
   readonly settings: Readonly<OutboxRelaySettings>;
   readonly #repo: OutboxRepository;
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<unknown> = Promise.resolve();
-  #running = false;
+  readonly #loop: PeriodicRound;
 
   constructor(
     private readonly deps: {
@@ -56,6 +55,12 @@ export class OutboxRelay {
     },
   ) {
     this.settings = Object.freeze({ ...DEFAULTS, ...deps.settings });
+    this.#loop = new PeriodicRound(
+      () => this.drain(),
+      this.settings.pollMs,
+      deps.logger,
+      'outbox relay',
+    );
     for (const name of ['pollMs', 'batchSize', 'leaseMs', 'retryDelayMs'] as const) {
       const v = this.settings[name];
       if (!Number.isInteger(v) || v <= 0) {
@@ -116,24 +121,13 @@ export class OutboxRelay {
     return results.filter(Boolean).length;
   }
 
-  /** Poll every `pollMs` (and once now). */
+  /** Run a round every `pollMs` (the first one now). */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    const loop = () => {
-      this.#round = this.drain()
-        .catch((error) => this.deps.logger.warn({ err: error }, 'outbox relay round failed'))
-        .finally(() => {
-          if (this.#running) this.#timer = setTimeout(loop, this.settings.pollMs);
-        });
-    };
-    loop();
+    this.#loop.start();
   }
 
-  /** Stop polling and wait for the round in progress. */
+  /** Stop and wait for the round in progress. */
   async stop(): Promise<void> {
-    this.#running = false;
-    clearTimeout(this.#timer);
-    await this.#round;
+    await this.#loop.stop();
   }
 }

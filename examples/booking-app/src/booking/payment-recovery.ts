@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { PaymentService, RecoveryOutcome } from './payment-service.js';
+import { PeriodicRound } from './periodic-round.js';
 
 /** Options of {@link PaymentRecovery}. */
 export interface PaymentRecoverySettings {
@@ -35,9 +36,7 @@ const DEFAULTS: Readonly<PaymentRecoverySettings> = Object.freeze({
  */
 export class PaymentRecovery {
   readonly settings: Readonly<PaymentRecoverySettings>;
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<unknown> = Promise.resolve();
-  #running = false;
+  readonly #loop: PeriodicRound;
 
   constructor(
     private readonly deps: {
@@ -51,6 +50,12 @@ export class PaymentRecovery {
     // The default stays clear of a slow gateway: at least twice its longest call.
     const afterMs = Math.max(DEFAULTS.afterMs, 2 * deps.gatewayCallMs);
     this.settings = Object.freeze({ ...DEFAULTS, afterMs, ...deps.settings });
+    this.#loop = new PeriodicRound(
+      () => this.runOnce(),
+      this.settings.intervalMs,
+      deps.logger,
+      'payment recovery',
+    );
     for (const name of ['afterMs', 'intervalMs', 'batchSize'] as const) {
       const v = this.settings[name];
       if (!Number.isInteger(v) || v <= 0) {
@@ -80,22 +85,11 @@ export class PaymentRecovery {
 
   /** Run a round every `intervalMs` (the first one now). */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    const loop = () => {
-      this.#round = this.runOnce()
-        .catch((error) => this.deps.logger.warn({ err: error }, 'payment recovery round failed'))
-        .finally(() => {
-          if (this.#running) this.#timer = setTimeout(loop, this.settings.intervalMs);
-        });
-    };
-    loop();
+    this.#loop.start();
   }
 
   /** Stop and wait for the round in progress. */
   async stop(): Promise<void> {
-    this.#running = false;
-    clearTimeout(this.#timer);
-    await this.#round;
+    await this.#loop.stop();
   }
 }

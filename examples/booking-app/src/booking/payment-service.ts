@@ -1,11 +1,10 @@
 import type { IdempotencyStore } from '@boxoffice/idempotency';
-import type { RedisClient } from '@boxoffice/internal';
+import { duplicateClient, type RedisClient } from '@boxoffice/internal';
 import { type Decision, HoldNotFoundError, type SeatHolds } from '@boxoffice/seat-lock';
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.js';
-import { duplicateClient } from '../duplicate-client.js';
 import { HttpError, PaymentDeclinedError, PaymentGatewayTimeoutError } from '../errors.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { MockPaymentGateway } from '../payments/mock-payment-gateway.js';
@@ -14,6 +13,7 @@ import type { EventLog } from '../repos/event-log.js';
 import { OutboxRepository } from '../repos/outbox.js';
 import type { PaymentSucceeded } from './booking-events.js';
 import type { OutboxRelay } from './outbox-relay.js';
+import { QueuePool } from './queue-pool.js';
 import { type ReleasedStatus, releaseReservation } from './reservation-release.js';
 
 /** The payment state machine of the notes. */
@@ -83,7 +83,9 @@ export interface PaymentSettings {
  * key (the mock PSP is idempotent per key, so a hidden earlier charge is returned, not repeated).
  */
 export class PaymentService {
-  #retryQueue: Queue | undefined;
+  // Opened at the first retry (an app that never times out opens no connection for it), and again
+  // after a failed add.
+  readonly #retryQueue: QueuePool;
   readonly #connections: RedisClient[] = [];
   #worker: Worker | undefined;
   readonly #outboxRows: OutboxRepository;
@@ -105,15 +107,7 @@ export class PaymentService {
     },
   ) {
     this.#outboxRows = new OutboxRepository(deps.db);
-  }
-
-  // Created at the first retry: an app that never times out opens no connection for it.
-  get #queue(): Queue {
-    this.#retryQueue ??= new Queue('payment-retries', {
-      connection: this.#connect() as never,
-      prefix: `${this.deps.prefix}:{payments}`,
-    });
-    return this.#retryQueue;
+    this.#retryQueue = new QueuePool(deps.client, { prefix: `${deps.prefix}:{payments}` });
   }
 
   get #settings(): PaymentSettings {
@@ -380,7 +374,8 @@ export class PaymentService {
     );
     const row = scheduled[0];
     if (!row) return { payment: await this.#current(p.id), outcome: 'skipped' };
-    await this.#queue.add(
+    await this.#retryQueue.add(
+      'payment-retries',
       'retry',
       { paymentId: p.id },
       {
@@ -641,7 +636,7 @@ export class PaymentService {
   /** Stop the worker and the queue; close their connections. */
   async close(): Promise<void> {
     await this.#worker?.close();
-    await this.#retryQueue?.close();
+    await this.#retryQueue.close();
     for (const c of this.#connections.splice(0)) c.disconnect();
   }
 }

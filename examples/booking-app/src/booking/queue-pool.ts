@@ -1,6 +1,5 @@
-import type { RedisClient } from '@boxoffice/internal';
+import { duplicateClient, type RedisClient } from '@boxoffice/internal';
 import { type JobsOptions, Queue, type QueueOptions } from 'bullmq';
-import { duplicateClient } from '../duplicate-client.js';
 
 interface OpenQueue {
   queue: Queue;
