@@ -12,9 +12,9 @@ export class Latencies {
   readonly #samples = new Map<string, number[]>();
 
   add(label: string, ms: number): void {
-    let list = this.#samples.get(label);
-    if (!list) this.#samples.set(label, (list = []));
-    list.push(ms);
+    const list = this.#samples.get(label);
+    if (list) list.push(ms);
+    else this.#samples.set(label, [ms]);
   }
 
   /** [label, count, p50, p99, max] per endpoint, in first-seen order. */
