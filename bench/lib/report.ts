@@ -7,7 +7,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 /** One results table of a benchmark. */
@@ -43,6 +43,23 @@ function cell(value: string | number): string {
       : String(Number(value.toPrecision(3)));
   }
   return value;
+}
+
+const loadAtStart = loadavg()[0] ?? 0;
+
+/**
+ * How busy the machine was: the 1-minute load average when this module was loaded (the start of
+ * the run) and now, against the core count — so a reader can tell a quiet run from a loaded one.
+ */
+export function loadNote(): string {
+  const now = loadavg()[0] ?? 0;
+  const busy = Math.max(loadAtStart, now) > cpus().length * 0.75;
+  return (
+    `1-minute load average ${loadAtStart.toFixed(1)} at the start and ${now.toFixed(1)} at the end, ${cpus().length} cores` +
+    (busy
+      ? ': the machine was busy, so absolute numbers are noisy; compare the ratios within one run.'
+      : '; absolute numbers still depend on the machine: compare the ratios.')
+  );
 }
 
 /** The table as Markdown. */

@@ -6,7 +6,7 @@ import { freePort, getRedis, hasBinary, spawnRedis } from '@boxoffice/local-redi
 import { SeatLock } from '@boxoffice/seat-lock';
 import { Redis } from 'ioredis';
 import Redlock from 'redlock';
-import { print, type Table, writeSection } from '../lib/report.js';
+import { loadNote, print, type Table, writeSection } from '../lib/report.js';
 
 const UNCONTENDED_MS = Number(process.env.BENCH_UNCONTENDED_MS ?? 4_000);
 const WARMUP_MS = 1_000;
@@ -337,7 +337,7 @@ async function main() {
   for (const t of tables) print(t);
   writeSection('seat-lock', '@boxoffice/seat-lock', tables, [
     `Redis ${version}, ${source}; client and server on the same machine.`,
-    'The machine was shared with other test runs while this was measured: absolute numbers are noisy, compare the ratios (all rows were measured in the same run on the same server).',
+    `${loadNote()} All rows were measured in the same run on the same server.`,
   ]);
 }
 

@@ -8,7 +8,7 @@ import { deleteByPrefix, getRedis, scanKeys } from '@boxoffice/local-redis';
 import { counterIndexes, Trending } from '@boxoffice/sketch';
 import bloomFilters from 'bloom-filters';
 import { Redis } from 'ioredis';
-import { print, type Table, writeSection } from '../lib/report.js';
+import { loadNote, print, type Table, writeSection } from '../lib/report.js';
 import { zipfItems } from './zipf.js';
 
 // bloom-filters is CommonJS only; its named exports are not visible to ESM.
@@ -57,7 +57,6 @@ async function concurrently(
 // Every timed method first runs on the stream's first WARMUP events into throw-away keys, so that
 // none is measured with cold JIT code or an unloaded script.
 const WARMUP = Math.min(50_000, EVENTS);
-const loadBefore = loadavg()[0] as number;
 
 async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
   const start = performance.now();
@@ -336,7 +335,7 @@ if (EVENTS === 1_000_000)
     '@boxoffice/sketch — trending counts',
     [liveTable, replayTable, hashTable],
     [
-      `The machine was shared with other jobs while this ran (1-minute load average ${loadBefore.toFixed(1)} at the start, ${(loadavg()[0] as number).toFixed(1)} at the end, 2 cores), so absolute numbers are noisy; compare the ratios within one run.`,
+      loadNote(),
       `Every timed method first ran on the stream's first ${WARMUP.toLocaleString('en-US')} events into throw-away keys (warm JIT, scripts loaded).`,
       'Redis is the standalone server found by `@boxoffice/local-redis` (Redis 7, no RedisBloom module).',
       'On a loaded machine the baseline (a) itself varies severalfold between runs, and every × (a) ratio with it: packages/sketch/README.md lists several runs and a script-level comparison.',
