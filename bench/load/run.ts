@@ -13,7 +13,7 @@ import {
   settle,
 } from '../../examples/booking-app/test/invariants.js';
 import { start } from '../../examples/booking-app/test/server-process.js';
-import { print, type Table, writeSection } from '../lib/report.js';
+import { loadNote, print, type Table, writeSection } from '../lib/report.js';
 import { Latencies, LoadClient } from './http-client.js';
 
 const USERS = Number(process.env.BENCH_LOAD_USERS ?? 10_000);
@@ -253,6 +253,7 @@ writeSection(
   [summary, latencyTable],
   [
     'Everything on one machine: the load generator, both app processes, Redis and PostgreSQL share its cores, so the 2-instance run measures correctness under two processes more than scaling.',
+    loadNote(),
   ],
 );
 if (one.violations.length || two.violations.length) process.exitCode = 1;
