@@ -16,6 +16,10 @@ import { AppMetrics } from './observability/metrics.js';
 import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
 import { ConcertRooms } from './queue/concert-rooms.js';
 import { connectRedis } from './redis-connection.js';
+
+/** How long each part of the runtime gets to close on shutdown. */
+const CLOSE_STEP_MS = 5_000;
+
 import { ConcertRepository } from './repos/concert-repository.js';
 
 /** A running app and everything it owns. */
@@ -39,19 +43,34 @@ export interface Runtime {
  */
 export async function startRuntime(config: AppConfig): Promise<Runtime> {
   const logger = createLogger(config.logLevel);
-  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanups: [name: string, close: () => Promise<unknown>][] = [];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch(() => {});
+    // Each part gets a bounded time to close, so one that hangs (a connection stuck in a
+    // reconnect, a job that does not return) cannot keep the process from exiting; it is logged.
+    for (const [name, close] of cleanups.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        close().then(
+          () => false,
+          () => false,
+        ),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), CLOSE_STEP_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) logger.warn({ part: name }, 'shutdown: part did not close in time');
+    }
     cleanups.length = 0;
   };
   try {
     const connection = await connectRedis(config.redis, logger);
-    cleanups.push(() => connection.close());
+    cleanups.push(['redis', () => connection.close()]);
     const redis = connection.client;
     const redisDescription = connection.description;
 
     const db = await openDatabase(config.database);
-    cleanups.push(() => db.close());
+    cleanups.push(['database', () => db.close()]);
     const applied = await migrate(db);
     const seeded = config.database.seed ? await seedDemoData(db) : null;
     logger.info({ database: db.description, applied, seeded }, 'database ready');
@@ -79,7 +98,7 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
       logger,
       metrics,
     });
-    cleanups.push(() => rooms.close());
+    cleanups.push(['waiting rooms', () => rooms.close()]);
     // Every instance runs every concert's ticker; the package's lease lets one tick at a time, and
     // another takes over if that instance dies.
     for (const concert of await new ConcertRepository(db).list()) rooms.room(concert.id);
@@ -89,7 +108,7 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
       graceMs: config.holds.graceMs,
       onError: (error) => logger.warn({ err: error }, 'seat holds background error'),
     });
-    cleanups.push(() => holds.close());
+    cleanups.push(['seat holds', () => holds.close()]);
     const app = createApp({
       rooms,
       holds,
@@ -120,20 +139,21 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
       const lines = await locals.trends.backfill(db);
       logger.info({ lines }, 'sales sketch backfilled from the seeded orders');
     }
-    cleanups.push(() => locals.close());
+    cleanups.push(['workers', () => locals.close()]);
 
     const server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host);
       s.once('listening', () => resolve(s));
       s.once('error', reject);
     });
-    cleanups.push(
+    cleanups.push([
+      'http server',
       () =>
         new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         }),
-    );
+    ]);
     const { port } = server.address() as AddressInfo;
     const host = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(config.host)
       ? 'localhost'

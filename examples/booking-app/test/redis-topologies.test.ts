@@ -87,6 +87,7 @@ describe('dist/server.js behind Redis Sentinel (REDIS_SENTINELS)', () => {
           ...fastFlow,
           REDIS_SENTINELS: group.sentinels.map((s) => `${s.host}:${s.port}`).join(','),
           REDIS_SENTINEL_NAME: group.masterName,
+          LOG_LEVEL: 'warn',
         };
         const server = await start(env);
         expect((await call(server.url, 'GET', '/')).body.redis).toMatch(/^sentinel bo-master/);
@@ -145,6 +146,12 @@ describe('dist/server.js behind Redis Sentinel (REDIS_SENTINELS)', () => {
         );
         server.child.kill('SIGTERM');
         expect(await stopped(server.child)).toBe(0);
+        // Shutdown bounds each part's close (5 s); say which one hung, if any did.
+        const stuck = server
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('did not close in time'));
+        if (stuck.length) console.log(`[sentinel failover] slow shutdown: ${stuck.join(' | ')}`);
       });
     } finally {
       await group.stop();
