@@ -13,12 +13,8 @@
 -- (row·width + column, 0-based), and k Bloom bit positions when deduped
 -- Returns {0, 1 if counted else 0 (a repeat of item+dedupeBy in this bucket), per event}
 -- or {1, stored layout} on a layout mismatch.
-local stored = redis.call('HGET', KEYS[1], 'layout')
-if not stored then
-  redis.call('HSET', KEYS[1], 'layout', ARGV[1])
-elseif stored ~= ARGV[1] then
-  return {1, stored}
-end
+local mismatch = tc_layout_mismatch(KEYS[1], ARGV[1], true)
+if mismatch then return {1, mismatch} end
 local top = KEYS[3]
 local seen = KEYS[5]
 local conservative = ARGV[2] == '1'
@@ -65,28 +61,8 @@ end
 local changed = {}
 local bit_sets = {}
 local n_bit_sets = 0
-local new_threshold = threshold
 
-local card = nil
-local function candidate(item, est)
-  if est <= new_threshold then return end
-  -- XX GT CH: 1 if it was a member (its estimate only grows), without a separate ZSCORE
-  if redis.call('ZADD', top, 'XX', 'GT', 'CH', est, item) == 1 then return end
-  if not card then card = redis.call('ZCARD', top) end
-  if card < top_k then
-    redis.call('ZADD', top, est, item)
-    card = card + 1
-    if card == 1 then redis.call('PEXPIREAT', top, ARGV[4]) end
-    return
-  end
-  local low = redis.call('ZRANGE', top, 0, 0, 'WITHSCORES')
-  local low_score = tonumber(low[2])
-  if est > low_score then
-    redis.call('ZREM', top, low[1])
-    redis.call('ZADD', top, est, item)
-  end
-  if low_score > new_threshold then new_threshold = low_score end
-end
+local cand = { top = top, k = top_k, expire_at = argv[4], threshold = threshold }
 
 local out = {0}
 local total = 0
@@ -117,41 +93,16 @@ while i <= n_args do
   end
   if counted then
     total = total + n
-    local est
-    if conservative then
-      local low = vals[list[at + 1]]
-      for r = 2, d do
-        local v = vals[list[at + r]]
-        if v < low then low = v end
-      end
-      est = low + n
-      if est > TC_MAX then est = TC_MAX end
-      for r = 1, d do
-        local x = list[at + r]
-        if vals[x] < est then
-          vals[x] = est
-          changed[x] = true
-        end
-      end
-    else
-      for r = 1, d do
-        local x = list[at + r]
-        local v = vals[x] + n
-        if v > TC_MAX then v = TC_MAX end
-        vals[x] = v
-        changed[x] = true
-        if not est or v < est then est = v end
-      end
-    end
-    candidate(item, est)
+    local est = tc_bump(vals, changed, list, at, 0, d, n, conservative)
+    tc_offer(cand, item, est)
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
   at = at + d
 end
-if total > 0 or new_threshold > threshold then
-  tc_write(st, vals, changed, false, total, new_threshold)
+if total > 0 or cand.threshold > threshold then
+  tc_write(st, vals, changed, false, total, cand.threshold)
 end
 bf_run(seen, bit_sets, {})
 return out

@@ -13,12 +13,8 @@
 -- and the byte length of its item, all unsigned 32-bit big-endian,
 -- ARGV[8] the events' items (UTF-8), concatenated in the same order
 -- Returns {0} or {1, stored layout} on a layout mismatch.
-local stored = redis.call('HGET', KEYS[1], 'layout')
-if not stored then
-  redis.call('HSET', KEYS[1], 'layout', ARGV[1])
-elseif stored ~= ARGV[1] then
-  return {1, stored}
-end
+local mismatch = tc_layout_mismatch(KEYS[1], ARGV[1], true)
+if mismatch then return {1, mismatch} end
 local top = KEYS[3]
 local conservative = ARGV[2] == '1'
 local cells = tonumber(ARGV[3])
@@ -82,32 +78,7 @@ for e = 0, events - 1 do
   local b = e * stride
   local n = flat[b + d + 1] * 4294967296 + flat[b + d + 2]
   total = total + n
-  local est
-  if conservative then
-    local low = vals[flat[b + 1] + 1]
-    for r = 2, d do
-      local v = vals[flat[b + r] + 1]
-      if v < low then low = v end
-    end
-    est = low + n
-    if est > TC_MAX then est = TC_MAX end
-    for r = 1, d do
-      local i = flat[b + r] + 1
-      if vals[i] < est then
-        vals[i] = est
-        changed[i] = true
-      end
-    end
-  else
-    for r = 1, d do
-      local i = flat[b + r] + 1
-      local v = vals[i] + n
-      if v > TC_MAX then v = TC_MAX end
-      vals[i] = v
-      changed[i] = true
-      if not est or v < est then est = v end
-    end
-  end
+  local est = tc_bump(vals, changed, flat, b, 1, d, n, conservative)
   local len = flat[b + d + 3]
   if est > threshold then
     local item = string.sub(names_blob, name_at, name_at + len - 1)

@@ -355,3 +355,74 @@ local function tc_write(st, vals, changed, all, add_total, threshold)
     end
   end
 end
+
+-- The sketch's layout check: nil when `meta` (the metadata hash) is of `layout` — recorded there
+-- first when `create` and the hash has none — else the stored layout, which the script returns as
+-- {1, stored} so the caller refuses to mix layouts.
+local function tc_layout_mismatch(meta, layout, create)
+  local stored = redis.call('HGET', meta, 'layout')
+  if not stored then
+    if create then redis.call('HSET', meta, 'layout', layout) end
+    return nil
+  end
+  if stored ~= layout then return stored end
+  return nil
+end
+
+-- Add n to one event's d counters, whose 1-based indexes are idx[at + r] + offset (r = 1..d), in
+-- vals, marking the ones that changed; returns the event's estimate (the minimum after the update).
+-- Conservative update raises only the counters below min + n, to min + n.
+local function tc_bump(vals, changed, idx, at, offset, d, n, conservative)
+  local est
+  if conservative then
+    local low = vals[idx[at + 1] + offset]
+    for r = 2, d do
+      local v = vals[idx[at + r] + offset]
+      if v < low then low = v end
+    end
+    est = low + n
+    if est > TC_MAX then est = TC_MAX end
+    for r = 1, d do
+      local i = idx[at + r] + offset
+      if vals[i] < est then
+        vals[i] = est
+        changed[i] = true
+      end
+    end
+  else
+    for r = 1, d do
+      local i = idx[at + r] + offset
+      local v = vals[i] + n
+      if v > TC_MAX then v = TC_MAX end
+      vals[i] = v
+      changed[i] = true
+      if not est or v < est then est = v end
+    end
+  end
+  return est
+end
+
+-- Offer item with estimate est to the bucket's bounded top-K candidate set c = {top = ZSET key,
+-- k = top-K size, expire_at, threshold, card (nil until known)}. c.threshold is a past minimum score
+-- of the full set: minimum scores never decrease and a member's estimate only grows past its score,
+-- so an estimate at or below it is not a member and cannot enter (most events of a skewed stream
+-- skip the ZSET). Raises c.threshold as it sees the set's minimum.
+local function tc_offer(c, item, est)
+  if est <= c.threshold then return end
+  -- XX GT CH: 1 if it was a member (its estimate only grows), without a separate ZSCORE
+  if redis.call('ZADD', c.top, 'XX', 'GT', 'CH', est, item) == 1 then return end
+  if not c.card then c.card = redis.call('ZCARD', c.top) end
+  if c.card < c.k then
+    redis.call('ZADD', c.top, est, item)
+    c.card = c.card + 1
+    if c.card == 1 then redis.call('PEXPIREAT', c.top, c.expire_at) end
+    return
+  end
+  local low = redis.call('ZRANGE', c.top, 0, 0, 'WITHSCORES')
+  local low_score = tonumber(low[2])
+  if est > low_score then
+    redis.call('ZREM', c.top, low[1])
+    redis.call('ZADD', c.top, est, item)
+  end
+  if low_score > c.threshold then c.threshold = low_score end
+end

@@ -5,10 +5,8 @@
 -- ARGV[1] layout, ARGV[2] depth d, ARGV[3] counters per bucket (cells),
 -- then per item d counter indexes (row·width + column, 0-based)
 -- Returns {0, window total, estimate per item} or {1, stored layout} on a layout mismatch.
-local stored = redis.call('HGET', KEYS[1], 'layout')
-if stored and stored ~= ARGV[1] then
-  return {1, stored}
-end
+local mismatch = tc_layout_mismatch(KEYS[1], ARGV[1], false)
+if mismatch then return {1, mismatch} end
 local d = tonumber(ARGV[2])
 local cells = tonumber(ARGV[3])
 local n_args = #ARGV
