@@ -90,18 +90,18 @@ export function byteLength(value: string): number {
   return Buffer.byteLength(value, 'utf8');
 }
 
-// C0/C1 control characters, and lone surrogates (\p{Cs} only matches unpaired ones under /u).
+// C0/C1 control characters (lone surrogates are refused by every text() call, printable or not).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-const NOT_PRINTABLE = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
+const NOT_PRINTABLE = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
  * True when `value` has no lone surrogate (UTF-16 that is not valid Unicode). Redis stores UTF-8, and
  * encoding turns every lone surrogate into U+FFFD, so two different such strings would become one key.
  */
 export function isWellFormed(value: string): boolean {
-  return !LONE_SURROGATE.test(value);
+  // String#isWellFormed is native from Node 20 (ES2024; not in this project's ES2023 lib types).
+  return (value as string & { isWellFormed(): boolean }).isWellFormed();
 }
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * A string of 1..`maxBytes` UTF-8 bytes; with `printable`, only printable characters (no control
