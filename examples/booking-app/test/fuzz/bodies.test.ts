@@ -1,8 +1,7 @@
 import { parseIdempotencyKey } from '@boxoffice/idempotency';
-import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, dbBackends, useDatabase } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { call } from '../helpers.js';
 import {
   badJsonText,
   expectProblem4xx,
@@ -11,18 +10,14 @@ import {
   nastyString,
   report,
   snapshot,
-  startApp,
   tally,
+  useFuzzApp,
 } from './kit.js';
 
 // Fuzzing the bodies and Idempotency-Key headers of the endpoints that change state, with genuine
 // tokens: reservations, orders and payments. Every refused request is a 4xx problem+json that
 // changes nothing (all or nothing: one bad seat or item among good ones changes nothing either),
 // and a key reused with another payload never runs the operation a second time.
-
-const [pglite] = dbBackends;
-const [standalone] = redisTargets();
-if (!pglite || !standalone) throw new Error('missing a test target');
 
 /** Idempotency-Key header values that must be refused (what an HTTP client can send at all). */
 const badKeyHeader = fc
@@ -49,17 +44,11 @@ const badKeyHeader = fc
 
 // Generous: the properties send hundreds of requests on a shared 2-core machine.
 describe('HTTP fuzz: request bodies', { timeout: 120_000 }, () => {
-  const fixture = useDatabase(pglite, { seed: true });
-  const redis = useRedis(standalone);
-  let app: Awaited<ReturnType<typeof startApp>>;
-  beforeEach(async () => {
-    app = await startApp(fixture.db, redis);
-  });
-  afterEach(async () => {
-    await app.close();
-  });
+  const ctx = useFuzzApp();
+  const { fixture, redis } = ctx;
 
   it('POST /concerts/:id/reservations and POST /orders: bad bodies are a 4xx problem and change nothing', async () => {
+    const { app } = ctx;
     const alice = await app.login('alice');
     const entry = await app.admit(alice.token);
     const free = await app.seats(1, 'AVAILABLE');
@@ -157,6 +146,7 @@ describe('HTTP fuzz: request bodies', { timeout: 120_000 }, () => {
   });
 
   it('POST /payments and /orders: bad bodies and Idempotency-Keys change nothing; a reused key never runs twice', async () => {
+    const { app } = ctx;
     const alice = await app.login('alice');
     const entry = await app.admit(alice.token);
     const [seat] = await app.seats(1, 'AVAILABLE');

@@ -1,15 +1,20 @@
 import * as fuzz from '@boxoffice/internal/fuzz';
-import { type RedisFixture, scanKeys } from '@boxoffice/local-redis/testing';
+import {
+  type RedisFixture,
+  redisTargets,
+  scanKeys,
+  useRedis,
+} from '@boxoffice/local-redis/testing';
 import { SeatHolds } from '@boxoffice/seat-lock';
 import fc from 'fast-check';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { DemoAuth } from '../../src/auth/demo-auth.js';
 import type { Database } from '../../src/db/database.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { AppMetrics } from '../../src/observability/metrics.js';
 import { ConcertRooms } from '../../src/queue/concert-rooms.js';
-import { call, listen, SECRET } from '../helpers.js';
+import { call, dbBackends, listen, SECRET, useDatabase } from '../helpers.js';
 
 // What the HTTP fuzz suites share: hostile input, the "4xx problem+json" check, a snapshot of the
 // state a rejected request must not change, and an app instance whose rooms the test ticks.
@@ -200,4 +205,32 @@ export function report(what: string, tried: number, statuses: Map<number, number
 /** Count an answer's status. */
 export function tally(statuses: Map<number, number>, status: number): void {
   statuses.set(status, (statuses.get(status) ?? 0) + 1);
+}
+
+/**
+ * Registers hooks in the current describe block: a seeded PGlite schema, the standalone Redis, and
+ * per test an app from {@link startApp} (closed after it). Read `app` inside the test.
+ */
+export function useFuzzApp() {
+  const [pglite] = dbBackends;
+  const [standalone] = redisTargets();
+  if (!pglite || !standalone) throw new Error('missing a test target');
+  const fixture = useDatabase(pglite, { seed: true });
+  const redis = useRedis(standalone);
+  let app: Awaited<ReturnType<typeof startApp>> | undefined;
+  beforeEach(async () => {
+    app = await startApp(fixture.db, redis);
+  });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+  return {
+    fixture,
+    redis,
+    get app() {
+      if (!app) throw new Error('useFuzzApp: the app exists only inside a test');
+      return app;
+    },
+  };
 }

@@ -1,7 +1,6 @@
-import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, dbBackends, useDatabase } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { call } from '../helpers.js';
 import {
   badId,
   badJsonText,
@@ -11,31 +10,21 @@ import {
   hostileJson,
   report,
   snapshot,
-  startApp,
   tally,
+  useFuzzApp,
 } from './kit.js';
 
 // Fuzzing the endpoints anyone can call (and the id/query parts of the signed-in GETs): malformed
 // ids, query strings, JSON bodies, content types and encodings get a 4xx problem+json, never a
 // 5xx, and change nothing.
 
-const [pglite] = dbBackends;
-const [standalone] = redisTargets();
-if (!pglite || !standalone) throw new Error('missing a test target');
-
 // Generous: the properties send hundreds of requests on a shared 2-core machine.
 describe('HTTP fuzz: public endpoints', { timeout: 120_000 }, () => {
-  const fixture = useDatabase(pglite, { seed: true });
-  const redis = useRedis(standalone);
-  let app: Awaited<ReturnType<typeof startApp>>;
-  beforeEach(async () => {
-    app = await startApp(fixture.db, redis);
-  });
-  afterEach(async () => {
-    await app.close();
-  });
+  const ctx = useFuzzApp();
+  const { fixture, redis } = ctx;
 
   it('ids, query strings and login bodies: 2xx for valid ones, else a 4xx problem, and no state change', async () => {
+    const { app } = ctx;
     const { token } = await app.login('fuzzer');
     const before = await snapshot(fixture.db, redis);
     const statuses = new Map<number, number>();
@@ -148,6 +137,7 @@ describe('HTTP fuzz: public endpoints', { timeout: 120_000 }, () => {
   });
 
   it("Express's own client errors (a path escape that does not decode, a body that does not decompress) are 4xx problems", async () => {
+    const { app } = ctx;
     const statuses = new Map<number, number>();
     const wrong: string[] = [];
     const paths = ['/concerts/', '/products/', '/products/popular?days=', '/stats?hours=', '/x/'];

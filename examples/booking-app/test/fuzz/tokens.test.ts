@@ -1,17 +1,12 @@
-import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, dbBackends, SECRET, useDatabase } from '../helpers.js';
-import { expectProblem4xx, nastyString, report, snapshot, startApp, tally } from './kit.js';
+import { describe, expect, it } from 'vitest';
+import { call, SECRET } from '../helpers.js';
+import { expectProblem4xx, nastyString, report, snapshot, tally, useFuzzApp } from './kit.js';
 
 // Fuzzing the bearer tokens of every authenticated endpoint: forged, altered, alg:none, expired,
 // another audience/scope/user, another kind of token, malformed Authorization headers. Each is a
 // 401/403 problem+json and changes nothing; the genuine tokens still work afterwards.
-
-const [pglite] = dbBackends;
-const [standalone] = redisTargets();
-if (!pglite || !standalone) throw new Error('missing a test target');
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const otherKey = new TextEncoder().encode('another-secret-another-secret-another!!');
@@ -73,17 +68,11 @@ type Attack = typeof attack extends fc.Arbitrary<infer A> ? A : never;
 
 // Generous: the properties send hundreds of requests on a shared 2-core machine.
 describe('HTTP fuzz: bearer tokens', { timeout: 120_000 }, () => {
-  const fixture = useDatabase(pglite, { seed: true });
-  const redis = useRedis(standalone);
-  let app: Awaited<ReturnType<typeof startApp>>;
-  beforeEach(async () => {
-    app = await startApp(fixture.db, redis);
-  });
-  afterEach(async () => {
-    await app.close();
-  });
+  const ctx = useFuzzApp();
+  const { fixture, redis } = ctx;
 
   it('every spoiled token on every authenticated endpoint (and the SSE query) is a 401/403 problem and changes nothing', async () => {
+    const { app } = ctx;
     const alice = await app.login('alice');
     const bob = await app.login('bob');
     const entry = await app.admit(alice.token);
