@@ -1,3 +1,4 @@
+import { masters } from '@boxoffice/internal';
 import { startSentinelGroup } from '@boxoffice/local-redis';
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -65,9 +66,8 @@ describe('dist/server.js on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       ).toBe(10);
       expect(invariantViolations(await readInvariants(db))).toEqual([]);
       // The keys really are spread over the masters (hash tags per resource, not one slot for all).
-      const masters = (redis.client as import('ioredis').Cluster).nodes('master');
       const perMaster = await Promise.all(
-        masters.map(async (m) => (await m.keys(`${redis.prefix}*`)).length),
+        masters(redis.client).map(async (m) => (await m.keys(`${redis.prefix}*`)).length),
       );
       expect(perMaster.filter((n) => n > 0).length).toBeGreaterThan(1);
       a.child.kill('SIGTERM');
