@@ -1,4 +1,5 @@
 import { check } from '@boxoffice/internal';
+import { doneHead, ownerPrefix } from './record.js';
 import type { Renewal, Renewer } from './renewer.js';
 import { type Script, scripts } from './scripts.js';
 
@@ -6,6 +7,8 @@ import { type Script, scripts } from './scripts.js';
 export interface LeaseBackend {
   readonly leaseMs: number;
   readonly retentionSec: number;
+  /** Time to live of an in-flight record (the lease clock, see record.ts). */
+  readonly inFlightTtlMs: number;
   readonly renewer: Renewer;
   exec(
     operation: string,
@@ -77,6 +80,8 @@ export class Lease implements Renewal {
     undefined;
   /** Whatever the integration that holds the lease wants to find again in its callbacks. @internal */
   context: unknown = undefined;
+  /** What the scripts compare to check that this claim still owns the record. @internal */
+  readonly owner: string;
 
   /** @internal */
   constructor(
@@ -90,9 +95,19 @@ export class Lease implements Renewal {
     readonly token: string,
     /** 1 for the first claim of the key, n > 1 when the previous owner's lease lapsed. */
     readonly attempt: number,
-    /** When the lease lapses unless renewed (ms since the epoch, Redis server time). */
+    /**
+     * When the lease lapses unless renewed (ms since the epoch): Redis server time after a
+     * renewal or a takeover; for a new key, this process's clock at the claim plus `leaseMs` (a
+     * new key is claimed with a plain `SET`, which reports no time).
+     */
     public leaseUntil: number,
-  ) {}
+    /** The fingerprint the key was claimed with. */
+    readonly fingerprint: string,
+    /** When the key was first claimed (ms since the epoch; as in `IdempotencyRecord.createdAt`). */
+    readonly createdAt: number,
+  ) {
+    this.owner = ownerPrefix(token);
+  }
 
   /** True when a previous owner's lease lapsed and this claim took the key over. */
   get takenOver(): boolean {
@@ -103,7 +118,8 @@ export class Lease implements Renewal {
   async renew(): Promise<boolean> {
     const until = Number(
       await this.backend.exec('renew', scripts.renew, this.redisKey, [
-        this.token,
+        this.owner,
+        this.backend.inFlightTtlMs,
         this.backend.leaseMs,
       ]),
     );
@@ -141,11 +157,10 @@ export class Lease implements Renewal {
   ): Promise<number | null> {
     return this.backend
       .exec('complete', scripts.complete, this.redisKey, [
-        this.token,
-        status,
-        headersJson,
-        body,
+        this.owner,
         this.backend.retentionSec,
+        doneHead(status, this.createdAt, this.attempt, this.fingerprint, headersJson),
+        body,
       ])
       .then(storedUntil);
   }
@@ -153,7 +168,7 @@ export class Lease implements Renewal {
   /** Delete the claim so that a retry runs again; false when the claim was already lost. */
   async release(): Promise<boolean> {
     return (
-      Number(await this.backend.exec('release', scripts.release, this.redisKey, [this.token])) === 1
+      Number(await this.backend.exec('release', scripts.release, this.redisKey, [this.owner])) === 1
     );
   }
 

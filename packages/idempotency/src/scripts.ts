@@ -25,12 +25,13 @@ function script(name: string, lua: string): Script {
 
 /**
  * The package's Lua scripts, one per atomic operation (see the header of each file). A script
- * whose Lua changes gets a new name (`claim2`), so that two versions never share a command name.
+ * whose Lua changes gets a new name (`claim3`), so that two versions never share a command name.
+ * (The string record layout of record.ts came with claim3/complete2/renew2/release2/inspect2.)
  */
 export const scripts = {
-  claim: script('claim2', claimLua),
-  complete: script('complete', completeLua),
-  renew: script('renew', renewLua),
-  release: script('release', releaseLua),
-  inspect: script('inspect', inspectLua),
+  claim: script('claim3', claimLua),
+  complete: script('complete2', completeLua),
+  renew: script('renew2', renewLua),
+  release: script('release2', releaseLua),
+  inspect: script('inspect2', inspectLua),
 } as const;

@@ -7,6 +7,14 @@ import {
   IdempotencyStoreUnavailableError,
 } from './errors.js';
 import { Lease, type LeaseBackend } from './lease.js';
+import {
+  type DoneRecord,
+  decodeRecord,
+  type InFlightRecord,
+  inFlightRecord,
+  ownerPrefix,
+  RecordFormatError,
+} from './record.js';
 import { Renewer } from './renewer.js';
 import { type Script, scripts } from './scripts.js';
 import { type Deadline, Deadlines } from './timeout.js';
@@ -59,7 +67,10 @@ export interface StoredResult {
   status: number;
   headers: Record<string, string | string[]>;
   body: Buffer;
-  /** When the key was first claimed (ms since the epoch, Redis server time). */
+  /**
+   * When the key was first claimed (ms since the epoch): the claiming process's clock (a new key
+   * is claimed with a plain `SET`), or Redis server time when the claim ran the script.
+   */
   createdAt: number;
   completedAt: number;
   /** When the record expires (ms since the epoch, Redis server time). */
@@ -156,6 +167,17 @@ function optionalString(name: string, value: unknown): string {
   return value;
 }
 
+function storedResult(record: DoneRecord): StoredResult {
+  return {
+    status: record.status,
+    headers: record.headers,
+    body: record.body,
+    createdAt: record.createdAt,
+    completedAt: record.completedAt,
+    expiresAt: record.expiresAt,
+  };
+}
+
 /** An integer reply element: a number, or a numeric string/Buffer; nil is 0. */
 function int(value: unknown): number {
   if (typeof value === 'number') return value;
@@ -205,8 +227,9 @@ class Call implements Deadline, ReplyReceiver {
  * the claim. Claims are leases: a crashed owner blocks its key for at most `leaseMs`, after which
  * the next caller takes it over atomically. Results are kept `retentionSec` from when they are stored.
  *
- * Keys: one hash per (scope, key) at `<prefix>:idem:{<sha256(scope, key)>}`, so user input never
- * breaks key rules and each record lives in one Cluster slot.
+ * Keys: one string per (scope, key) at `<prefix>:idem:v2:{<sha256(scope, key)>}`, so user input
+ * never breaks key rules (layout: record.ts). A new key is claimed and a stored result found with
+ * one plain `SET … NX GET`; scripts run only for in-flight keys, storing, renewing and releasing.
  */
 export class IdempotencyStore {
   /** The validated options. */
@@ -215,6 +238,13 @@ export class IdempotencyStore {
   private readonly deadlines: Deadlines;
   /** One pipeline per event-loop turn (standalone and Sentinel clients; a Cluster sends directly). */
   private readonly batcher: Batcher | undefined;
+  /**
+   * How long an in-flight record lives without renewal: its lease (`leaseMs`) and then as long
+   * again as a result would be retained, so a takeover still knows the attempt and fingerprint.
+   */
+  private readonly inFlightTtlMs: number;
+  /** Claim with `SET … NX GET`; turned off for good when Redis (< 7) refuses it. */
+  private fastClaim = true;
 
   constructor(
     readonly client: RedisClient,
@@ -234,6 +264,7 @@ export class IdempotencyStore {
     check.integer('timeoutMs', o.timeoutMs, { min: 1, max: 600_000 });
     this.options = o;
     this.deadlines = new Deadlines(o.timeoutMs);
+    this.inFlightTtlMs = o.retentionSec * 1000 + o.leaseMs;
     this.batcher = isCluster(client) ? undefined : new Batcher(client);
     // Define every script now, not on first use: with `enableAutoPipelining`, ioredis copies the
     // defined commands into each auto-pipeline when it creates it, so a script first defined while a
@@ -242,6 +273,7 @@ export class IdempotencyStore {
     this.backend = {
       leaseMs: o.leaseMs,
       retentionSec: o.retentionSec,
+      inFlightTtlMs: this.inFlightTtlMs,
       renewer: new Renewer(o.leaseMs),
       exec: (operation, script, key, args) => this.exec(operation, script, key, args),
     };
@@ -250,7 +282,7 @@ export class IdempotencyStore {
   /** The Redis key of the record of (scope, key). */
   redisKey(key: string, scope = ''): string {
     const digest = hash('sha256', `${scope.length}:${scope}:${key}`, 'base64url');
-    return `${this.options.prefix}:idem:{${digest}}`;
+    return `${this.options.prefix}:idem:v2:{${digest}}`;
   }
 
   private exec(
@@ -261,15 +293,29 @@ export class IdempotencyStore {
     onLateReply?: (reply: unknown) => void,
     binaryReply = false,
   ): Promise<unknown> {
+    // ioredis defines `<command>Buffer` beside every script command: bulk replies as Buffers, so
+    // stored bodies come back byte for byte without an encoding step. The scripts were defined on
+    // this client in the constructor.
+    const argv: unknown[] = [1, key];
+    for (const arg of args) argv.push(arg);
+    return this.send(
+      operation,
+      binaryReply ? script.bufferCommand : script.command,
+      argv,
+      onLateReply,
+    );
+  }
+
+  /** Send one command (a method name of the client and its pipelines) under the store's deadline. */
+  private send(
+    operation: string,
+    command: string,
+    argv: unknown[],
+    onLateReply?: (reply: unknown) => void,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const call = new Call(this.deadlines, operation, resolve, reject, onLateReply);
       try {
-        // ioredis defines `<command>Buffer` beside every script command: bulk replies as Buffers,
-        // so stored bodies come back byte for byte without an encoding step. The scripts were
-        // defined on this client in the constructor.
-        const command = binaryReply ? script.bufferCommand : script.command;
-        const argv: unknown[] = [1, key];
-        for (const arg of args) argv.push(arg);
         this.deadlines.start(call);
         if (this.batcher) {
           this.batcher.send(command, argv, call);
@@ -311,18 +357,80 @@ export class IdempotencyStore {
     if (waitMs === 0) return this.claimOnce(redisKey, key, scope, fingerprint);
     const deadline = Date.now() + waitMs;
     let pause = 10;
+    let result = await this.claimOnce(redisKey, key, scope, fingerprint);
     for (;;) {
-      const result = await this.claimOnce(redisKey, key, scope, fingerprint);
       if (result.outcome !== 'busy') return result;
       const left = deadline - Date.now();
       if (left <= 0) return result;
       // Poll with backoff, but never sleep far past the moment the owner's lease could lapse.
       await sleep(Math.max(1, Math.min(pause, left, result.retryAfterMs + 5)), signal);
       pause = Math.min(pause * 1.5, 250);
+      // The key is known to be in flight: the script decides at once (no SET … NX GET first).
+      result = await this.claimByScript(redisKey, key, scope, fingerprint);
     }
   }
 
+  /**
+   * Claim with a plain `SET key <in-flight record> NX PX <inFlightTtlMs> GET` (Redis 7+): no
+   * script for a new key (the common case) or a stored result (a replay). Only when the key is in
+   * flight does the script decide (busy, takeover or mismatch).
+   */
   private claimOnce(
+    redisKey: string,
+    key: string,
+    scope: string,
+    fingerprint: string,
+  ): Promise<ClaimResult> {
+    if (!this.fastClaim) return this.claimByScript(redisKey, key, scope, fingerprint);
+    const token = randomUUID();
+    const createdAt = Date.now();
+    const o = this.options;
+    const record = inFlightRecord(token, 1, this.inFlightTtlMs, o.leaseMs, createdAt, fingerprint);
+    return this.send(
+      'claim',
+      'setBuffer',
+      [redisKey, record, 'PX', this.inFlightTtlMs, 'NX', 'GET'],
+      // The caller was told the store is unavailable; if the claim lands after all, give it up at
+      // once instead of blocking the key for a whole lease.
+      (late) => {
+        if (late === null) this.releaseLate(redisKey, token);
+      },
+    ).then(
+      (reply) => {
+        if (reply === null) {
+          const lease = new Lease(
+            this.backend,
+            redisKey,
+            key,
+            scope,
+            token,
+            1,
+            createdAt + o.leaseMs,
+            fingerprint,
+            createdAt,
+          );
+          return { outcome: 'claimed', lease, expiresAt: createdAt + this.inFlightTtlMs };
+        }
+        const found = this.decode(reply);
+        if (found.state === 'in_flight')
+          return this.claimByScript(redisKey, key, scope, fingerprint);
+        return found.fingerprint === fingerprint
+          ? { outcome: 'done', result: storedResult(found) }
+          : { outcome: 'mismatch', expiresAt: found.expiresAt };
+      },
+      (error: unknown) => {
+        // Redis before 7.0 refuses NX together with GET: use the script from now on.
+        if (/syntax error/i.test(String((error as Error).cause))) {
+          this.fastClaim = false;
+          return this.claimByScript(redisKey, key, scope, fingerprint);
+        }
+        throw error;
+      },
+    );
+  }
+
+  /** The claim decided by claim.lua: used while the key is in flight, and on Redis < 7. */
+  private claimByScript(
     redisKey: string,
     key: string,
     scope: string,
@@ -333,18 +441,35 @@ export class IdempotencyStore {
       'claim',
       scripts.claim,
       redisKey,
-      [token, fingerprint, this.options.leaseMs, this.options.retentionSec * 1000],
-      // The caller was told the store is unavailable; if the claim lands after all, give it up at
-      // once instead of blocking the key for a whole lease.
+      [token, fingerprint, this.options.leaseMs, this.inFlightTtlMs],
       (late) => {
-        if (Array.isArray(late) && late[0] === 1) {
-          this.exec('release', scripts.release, redisKey, [token]).catch(() => {});
-        }
+        if (Array.isArray(late) && late[0] === 1) this.releaseLate(redisKey, token);
       },
       true,
     ).then((reply) =>
-      this.parseClaim(reply as (string | number | Buffer | null)[], redisKey, key, scope, token),
+      this.parseClaim(
+        reply as (string | number | Buffer | null)[],
+        redisKey,
+        key,
+        scope,
+        token,
+        fingerprint,
+      ),
     );
+  }
+
+  private releaseLate(redisKey: string, token: string): void {
+    this.exec('release', scripts.release, redisKey, [ownerPrefix(token)]).catch(() => {});
+  }
+
+  /** Decode a record value, or fail like any unusable reply. */
+  private decode(reply: unknown): InFlightRecord | DoneRecord {
+    try {
+      if (!Buffer.isBuffer(reply)) throw new RecordFormatError(`reply ${check.show(reply)}`);
+      return decodeRecord(reply);
+    } catch (error) {
+      throw new IdempotencyStoreUnavailableError('claim', { cause: error });
+    }
   }
 
   private parseClaim(
@@ -353,12 +478,23 @@ export class IdempotencyStore {
     key: string,
     scope: string,
     token: string,
+    fingerprint: string,
   ): ClaimResult {
     switch (reply[0]) {
       case 1:
         return {
           outcome: 'claimed',
-          lease: new Lease(this.backend, redisKey, key, scope, token, int(reply[1]), int(reply[2])),
+          lease: new Lease(
+            this.backend,
+            redisKey,
+            key,
+            scope,
+            token,
+            int(reply[1]),
+            int(reply[2]),
+            fingerprint,
+            int(reply[4]),
+          ),
           expiresAt: int(reply[3]),
         };
       case 2:
@@ -367,52 +503,54 @@ export class IdempotencyStore {
           retryAfterMs: Math.max(0, int(reply[1]) - int(reply[3])),
           expiresAt: int(reply[2]),
         };
-      case 3:
-        return {
-          outcome: 'done',
-          result: {
-            status: int(reply[1]),
-            headers: reply[2] ? (JSON.parse(String(reply[2])) as StoredResult['headers']) : {},
-            body: Buffer.isBuffer(reply[3]) ? reply[3] : Buffer.alloc(0),
-            createdAt: int(reply[4]),
-            completedAt: int(reply[5]),
-            expiresAt: int(reply[6]),
-          },
-        };
+      case 3: {
+        const found = this.decode(reply[1]);
+        if (found.state === 'done') return { outcome: 'done', result: storedResult(found) };
+        break;
+      }
       case 4:
         return { outcome: 'mismatch', expiresAt: int(reply[1]) };
-      default:
-        throw new IdempotencyStoreUnavailableError('claim', {
-          cause: new Error(`unexpected reply ${JSON.stringify(reply)}`),
-        });
     }
+    throw new IdempotencyStoreUnavailableError('claim', {
+      cause: new Error(`unexpected reply ${check.show(reply)}`),
+    });
   }
 
   /** Inspect a key: `null` when there is no record (never claimed, released, or expired). */
   async get(key: string, options: { scope?: string } = {}): Promise<IdempotencyRecord | null> {
     check.plainObject('options', options);
     const { scope } = this.validateKey(key, options);
-    const r = (await this.exec('get', scripts.inspect, this.redisKey(key, scope), [])) as (
-      | string
-      | number
-      | null
-    )[];
+    const r = (await this.exec(
+      'get',
+      scripts.inspect,
+      this.redisKey(key, scope),
+      [],
+      undefined,
+      true,
+    )) as unknown[];
     if (r.length === 0) return null;
-    const state = r[0] === 'done' ? 'done' : 'in_flight';
-    const record: IdempotencyRecord = {
-      state,
-      fingerprint: String(r[1] ?? ''),
-      createdAt: int(r[3]),
-      attempt: int(r[6] ?? 1),
-      expiresAt: int(r[7]),
-    };
-    if (state === 'done') {
-      record.status = int(r[2]);
-      record.completedAt = int(r[4]);
-    } else {
-      record.leaseUntil = int(r[5]);
+    const found = this.decode(r[0]);
+    const pttl = int(r[1]);
+    const now = int(r[2]);
+    if (found.state === 'done') {
+      return {
+        state: 'done',
+        fingerprint: found.fingerprint,
+        status: found.status,
+        createdAt: found.createdAt,
+        completedAt: found.completedAt,
+        attempt: found.attempt,
+        expiresAt: found.expiresAt,
+      };
     }
-    return record;
+    return {
+      state: 'in_flight',
+      fingerprint: found.fingerprint,
+      createdAt: found.createdAt,
+      leaseUntil: now + pttl - (found.inFlightTtlMs - found.leaseMs),
+      attempt: found.attempt,
+      expiresAt: pttl >= 0 ? now + pttl : -1,
+    };
   }
 
   /**

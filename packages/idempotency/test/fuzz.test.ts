@@ -119,12 +119,17 @@ describe.each(redisTargets())('idempotency fuzz on $name', { timeout: 120_000 },
           const key = `k${tried}`;
           const claim = await store.claim(key);
           if (claim.outcome !== 'claimed') throw new Error('a fresh key must be claimable');
-          const before = await store.get(key);
+          const rawKey = store.redisKey(key);
+          const before = await redis.client.getBuffer(rawKey);
+          const ttlBefore = await redis.client.pttl(rawKey);
           const completed = await settle(() => claim.lease.complete(result as never));
           if (!completed.ok) {
             refused++;
             if (!isMisuse(completed.error)) throw completed.error;
-            expect(await store.get(key)).toEqual(before);
+            // The record is byte for byte the claim, and its TTL (the lease clock) only ran down.
+            expect(await redis.client.getBuffer(rawKey)).toEqual(before);
+            expect(await redis.client.pttl(rawKey)).toBeLessThanOrEqual(ttlBefore);
+            expect((await store.get(key))?.state).toBe('in_flight');
             await claim.lease.release();
             return;
           }

@@ -30,14 +30,15 @@ type Body = Record<string, unknown>;
 describe.each(redisTargets())('onProblem on $name', (target) => {
   const redis = useRedis(target);
 
-  /** Every key under the test's prefix with its fields and remaining TTL. */
-  async function snapshot(): Promise<
-    Map<string, { fields: Record<string, string>; pttl: number }>
-  > {
+  /** Every key under the test's prefix with its value and remaining TTL. */
+  async function snapshot(): Promise<Map<string, { value: Buffer | null; pttl: number }>> {
     const keys = (await scanKeys(redis.client, `${redis.prefix}:*`)).sort();
-    const out = new Map<string, { fields: Record<string, string>; pttl: number }>();
+    const out = new Map<string, { value: Buffer | null; pttl: number }>();
     for (const key of keys) {
-      out.set(key, { fields: await redis.client.hgetall(key), pttl: await redis.client.pttl(key) });
+      out.set(key, {
+        value: await redis.client.getBuffer(key),
+        pttl: await redis.client.pttl(key),
+      });
     }
     return out;
   }
@@ -45,9 +46,9 @@ describe.each(redisTargets())('onProblem on $name', (target) => {
   async function expectUnchanged(before: Awaited<ReturnType<typeof snapshot>>): Promise<void> {
     const after = await snapshot();
     expect([...after.keys()]).toEqual([...before.keys()]);
-    for (const [key, { fields, pttl }] of after) {
+    for (const [key, { value, pttl }] of after) {
       const was = before.get(key);
-      expect(fields).toEqual(was?.fields);
+      expect(value).toEqual(was?.value);
       // Not extended: the TTL only ran down.
       expect(pttl).toBeLessThanOrEqual(was?.pttl ?? -3);
     }

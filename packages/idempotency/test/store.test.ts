@@ -57,7 +57,7 @@ describe.each(redisTargets())('IdempotencyStore on $name', (target) => {
   it('keeps one record per (scope, key) in one hashed, tagged key', async () => {
     const s = store();
     const lease = claimed(await s.claim('order-1', { scope: 'user-a', fingerprint: 'f' }));
-    expect(lease.redisKey).toMatch(new RegExp(`^${redis.prefix}:idem:\\{[\\w-]{43}\\}$`));
+    expect(lease.redisKey).toMatch(new RegExp(`^${redis.prefix}:idem:v2:\\{[\\w-]{43}\\}$`));
     expect(s.redisKey('order-1', 'user-a')).toBe(lease.redisKey);
     expect(s.redisKey('order-1', 'user-b')).not.toBe(lease.redisKey);
     // Braces in user input cannot change the hash tag.

@@ -1,60 +1,73 @@
--- Claim an idempotency key, or report why it cannot be claimed. One atomic step: a new key is
--- claimed, a lapsed lease is taken over (a new owner, attempt + 1), a live lease is "busy", a done
--- record is returned for replay, a different fingerprint is a mismatch.
--- Times are Redis server time (TIME), so application servers with skewed clocks agree on leases.
+-- Claim an idempotency key, or report why it cannot be claimed: the full decision in one atomic
+-- step. A new key is claimed, a lapsed lease is taken over (a new owner, attempt + 1), a live lease
+-- is "busy", a done record is returned for replay, a different fingerprint is a mismatch.
+-- The store claims new keys with a plain `SET … NX GET` and runs this script only when that finds
+-- an in-flight record (or on Redis < 7, which lacks NX with GET). Record layout: see record.ts.
+-- The lease clock is the key's own TTL (Redis server time): an in-flight record gets TTL
+-- inFlightTtlMs at each claim and renewal, so its lease is live while PTTL > inFlightTtlMs - leaseMs
+-- (both read from the record, i.e. as its owner set them).
 --
--- KEYS[1]  the record hash
--- ARGV[1]  owner token (random, unique per claim attempt)
+-- KEYS[1]  the record (a string)
+-- ARGV[1]  owner token (random, unique per claim attempt; no newline)
 -- ARGV[2]  request fingerprint ('' when the caller has none)
 -- ARGV[3]  lease in ms
--- ARGV[4]  time to live of an in-flight record in ms (so an abandoned one is cleaned up eventually)
+-- ARGV[4]  time to live of an in-flight record in ms (> lease: how long a lapsed claim is remembered)
 --
 -- Returns one of:
---   {1, attempt, leaseUntil, expiresAt}                                   claimed (attempt > 1: takeover)
---   {2, leaseUntil, expiresAt, now}                                       busy: another owner's lease is live
---   {3, status, headers, body, createdAt, completedAt, expiresAt, now}    done: replay this
---   {4, expiresAt, state}                                                 fingerprint mismatch
+--   {1, attempt, leaseUntil, expiresAt, createdAt}   claimed (attempt > 1: takeover)
+--   {2, leaseUntil, expiresAt, now}                  busy: another owner's lease is live
+--   {3, record}                                      done: the record, to replay
+--   {4, expiresAt}                                   fingerprint mismatch
 local key = KEYS[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs = tonumber(ARGV[3])
 local ttlMs = tonumber(ARGV[4])
 
--- One read of every field the outcomes need (a new key finds them all nil).
-local r = redis.call('HMGET', key, 'state', 'fp', 'lease', 'attempt', 'exp', 'status', 'headers',
-  'body', 'createdAt', 'completedAt')
-local state = r[1]
-if not state then
-  local leaseUntil = now + leaseMs
-  local exp = now + ttlMs
-  redis.call('HSET', key, 'state', 'in_flight', 'owner', ARGV[1], 'lease', leaseUntil,
-    'fp', ARGV[2], 'createdAt', now, 'attempt', 1, 'exp', exp)
-  redis.call('PEXPIREAT', key, exp)
-  return {1, 1, leaseUntil, exp}
+local function claim(attempt, createdAt)
+  redis.call('SET', key, 'I' .. ARGV[1] .. '\n' .. attempt .. '\n' .. ttlMs .. '\n' .. leaseMs ..
+    '\n' .. createdAt .. '\n' .. ARGV[2], 'PX', ttlMs)
+  return {1, attempt, now + leaseMs, now + ttlMs, createdAt}
 end
 
--- The record's expiry is stored in the hash (field exp) and set with PEXPIREAT, so every reply
--- reports the same absolute time.
-local expiresAt = tonumber(r[5]) or -1
-
-if r[2] ~= ARGV[2] then
-  return {4, expiresAt, state}
+local v = redis.call('GET', key)
+if not v then
+  return claim(1, now)
 end
 
-if state == 'done' then
-  return {3, tonumber(r[6]) or 0, r[7], r[8], tonumber(r[9]) or 0, tonumber(r[10]) or 0,
-    expiresAt, now}
+local kind = string.sub(v, 1, 1)
+if kind == 'D' then
+  local exp, fpBytes, at = string.match(v, '^D(%d+)\n%d+\n%d+\n%d+\n%d+\n(%d+)\n()')
+  if not exp then
+    return redis.error_reply('BOXOFFICE_IDEMPOTENCY not an idempotency record: ' .. key)
+  end
+  if string.sub(v, at, at + tonumber(fpBytes) - 1) ~= ARGV[2] then
+    return {4, tonumber(exp)}
+  end
+  return {3, v}
 end
 
-local lease = tonumber(r[3]) or 0
-if lease > now then
-  return {2, lease, expiresAt, now}
+local attempt, ttl0, lease0, createdAt, fp
+if kind == 'I' then
+  attempt, ttl0, lease0, createdAt, fp = string.match(v, '^I[^\n]*\n(%d+)\n(%d+)\n(%d+)\n(%d+)\n(.*)$')
+end
+if not attempt then
+  return redis.error_reply('BOXOFFICE_IDEMPOTENCY not an idempotency record: ' .. key)
+end
+
+local pttl = redis.call('PTTL', key)
+local expiresAt = -1
+if pttl >= 0 then
+  expiresAt = now + pttl
+end
+if fp ~= ARGV[2] then
+  return {4, expiresAt}
+end
+
+local leaseLeft = pttl - (tonumber(ttl0) - tonumber(lease0))
+if pttl >= 0 and leaseLeft > 0 then
+  return {2, now + leaseLeft, expiresAt, now}
 end
 
 -- The previous owner's lease lapsed (crashed or stuck process): take over in the same step.
-local attempt = (tonumber(r[4]) or 1) + 1
-local leaseUntil = now + leaseMs
-local exp = now + ttlMs
-redis.call('HSET', key, 'owner', ARGV[1], 'lease', leaseUntil, 'attempt', attempt, 'exp', exp)
-redis.call('PEXPIREAT', key, exp)
-return {1, attempt, leaseUntil, exp}
+return claim(tonumber(attempt) + 1, tonumber(createdAt))
