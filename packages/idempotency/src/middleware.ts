@@ -184,11 +184,11 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
   const { onProblem } = o;
   const waitMs = o.inFlight === 'wait' ? o.waitMs : 0;
   const retentionMs = store.options.retentionSec * 1000;
-  // The handler's response is recorded through three replaced methods of `res`: small closures
-  // over the request's state. Every property Express's `res` gains costs microseconds (its
-  // prototype was swapped, so V8 finds no cached shape for it): three closures are cheaper than
-  // shared methods plus a fourth property holding the state.
-  type Captured = Response;
+  // The handler's response is recorded through three replaced methods of `res`; they are created
+  // once per middleware (not per request) and find the request's state on `res[capture]` (a symbol
+  // of this middleware, so two stacked middlewares each see their own).
+  const capture = Symbol('idempotency capture');
+  type Captured = Response & { [capture]: Capture };
   // Renewal failures are reported with the request whose lease it is.
   const onRenewalError = (error: unknown, renewal: unknown) =>
     o.onError(error, (renewal as Lease).context as Request);
@@ -365,7 +365,7 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
   function guard(lease: Lease, req: Request, res: Response, next: NextFunction): void {
     lease.context = req;
     lease.startRenewal(o.handlerTimeoutMs, onRenewalError);
-    const s: Capture = {
+    (res as Captured)[capture] = {
       lease,
       req,
       maxBytes: o.maxBodyBytes,
@@ -381,54 +381,37 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
       encoding: undefined,
       cb: undefined,
     };
-    res.writeHead = function writeHead(this: Captured) {
-      // biome-ignore lint/complexity/noArguments: passes every argument on without a rest array
-      return captureWriteHead(this, s, arguments);
-    } as Response['writeHead'];
-    res.write = function write(this: Captured, chunk: Chunk, encoding?: unknown, cb?: unknown) {
-      return captureWrite(this, s, chunk, encoding, cb);
-    } as Response['write'];
-    res.end = function end(this: Captured, chunk?: unknown, encoding?: unknown, cb?: unknown) {
-      return captureEnd(this, s, chunk, encoding, cb);
-    } as Response['end'];
+    res.writeHead = captureWriteHead as Response['writeHead'];
+    res.write = captureWrite as Response['write'];
+    res.end = captureEnd as Response['end'];
     next();
   }
 
-  function captureWriteHead(res: Captured, s: Capture, args: IArguments): Response {
-    const status = args[0] as number;
+  function captureWriteHead(this: Captured, status: number, ...rest: unknown[]): Response {
+    const s = this[capture];
     if (!o.cache(status)) {
-      res.removeHeader(HEADERS.expires);
+      this.removeHeader(HEADERS.expires);
     } else {
       // Until the result is stored, the expiry counts from when the key was claimed: slightly
       // early, never late. Once stored, the exact time is already set.
-      if (!res.hasHeader(HEADERS.expires)) {
-        res.setHeader(HEADERS.expires, httpDate(s.lease.renewStartedAt + retentionMs));
+      if (!this.hasHeader(HEADERS.expires)) {
+        this.setHeader(HEADERS.expires, httpDate(s.lease.renewStartedAt + retentionMs));
       }
-      if (Number(res.getHeader('content-length')) > o.maxBodyBytes) {
-        res.setHeader(HEADERS.bodyStored, 'false');
+      if (Number(this.getHeader('content-length')) > o.maxBodyBytes) {
+        this.setHeader(HEADERS.bodyStored, 'false');
       }
     }
-    return (s.writeHead as (...a: unknown[]) => Response).apply(res, args as unknown as unknown[]);
+    return (s.writeHead as (...args: unknown[]) => Response).call(this, status, ...rest);
   }
 
-  function captureWrite(
-    res: Captured,
-    s: Capture,
-    chunk: Chunk,
-    encoding: unknown,
-    cb: unknown,
-  ): boolean {
+  function captureWrite(this: Captured, chunk: Chunk, encoding?: unknown, cb?: unknown): boolean {
+    const s = this[capture];
     if (!s.ended) record(s, chunk, typeof encoding === 'string' ? encoding : undefined);
-    return (s.write as (...args: unknown[]) => boolean).call(res, chunk, encoding, cb);
+    return (s.write as (...args: unknown[]) => boolean).call(this, chunk, encoding, cb);
   }
 
-  function captureEnd(
-    res: Captured,
-    s: Capture,
-    chunk: unknown,
-    encoding: unknown,
-    cb: unknown,
-  ): Response {
+  function captureEnd(this: Captured, chunk?: unknown, encoding?: unknown, cb?: unknown): Response {
+    const s = this[capture];
     if (typeof chunk === 'function') {
       cb = chunk;
       chunk = undefined;
@@ -437,7 +420,7 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
       cb = encoding;
       encoding = undefined;
     }
-    if (s.ended) return callEnd(res, s.end, chunk, encoding, cb);
+    if (s.ended) return callEnd(this, s.end, chunk, encoding, cb);
     s.ended = true;
     s.lease.stopRenewal();
     s.chunk = chunk;
@@ -445,11 +428,11 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
     s.cb = cb;
     try {
       record(s, chunk as Chunk, typeof encoding === 'string' ? encoding : undefined);
-      settle(res, s);
+      settle(this, s);
     } catch (error) {
-      failed(res, s, error);
+      failed(this, s, error);
     }
-    return res;
+    return this;
   }
 
   function settle(res: Captured, s: Capture): void {
