@@ -74,6 +74,12 @@ const schema = z.object({
   HOLD_REAPER_MARGIN_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
   HOLD_REAPER_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
+  OUTBOX_RETENTION_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .default(168),
   PG_LATENCY_MS: ms.default(50),
   PG_TIMEOUT_MS: ms.default(3000),
   PG_FAILURE_RATE: rate.default(0),
@@ -133,8 +139,8 @@ export interface AppConfig {
   paymentRecovery: { afterMs: number | undefined; intervalMs: number };
   /** The database-side backstop of hold expiry: HELD this long past `expiresAt` + grace, checked every `intervalMs`. */
   holdReaper: { marginMs: number; intervalMs: number };
-  /** How often every instance's outbox relay polls for due messages. */
-  outbox: { pollMs: number };
+  /** How often every instance's outbox relay polls for due messages, and how long done ones stay. */
+  outbox: { pollMs: number; retentionMs: number };
   paymentGateway: {
     latencyMs: number;
     timeoutMs: number;
@@ -207,7 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       intervalMs: c.PAYMENT_RECOVERY_INTERVAL_MS,
     },
     holdReaper: { marginMs: c.HOLD_REAPER_MARGIN_MS, intervalMs: c.HOLD_REAPER_INTERVAL_MS },
-    outbox: { pollMs: c.OUTBOX_POLL_MS },
+    outbox: { pollMs: c.OUTBOX_POLL_MS, retentionMs: c.OUTBOX_RETENTION_HOURS * 3_600_000 },
     paymentGateway: {
       latencyMs: c.PG_LATENCY_MS,
       timeoutMs: c.PG_TIMEOUT_MS,

@@ -66,6 +66,7 @@ describe('loadConfig', () => {
       HOLD_REAPER_MARGIN_MS: '3000',
       HOLD_REAPER_INTERVAL_MS: '700',
       OUTBOX_POLL_MS: '200',
+      OUTBOX_RETENTION_HOURS: '2',
     });
     expect(config).toEqual({
       port: 0,
@@ -97,7 +98,7 @@ describe('loadConfig', () => {
       holds: { ttlMs: 120_000, graceMs: 5000 },
       paymentRecovery: { afterMs: 5000, intervalMs: 500 },
       holdReaper: { marginMs: 3000, intervalMs: 700 },
-      outbox: { pollMs: 200 },
+      outbox: { pollMs: 200, retentionMs: 7_200_000 },
       paymentGateway: {
         latencyMs: 5,
         timeoutMs: 100,

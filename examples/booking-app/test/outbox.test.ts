@@ -195,4 +195,41 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
     expect(await repo.done(dead as NonNullable<typeof dead>)).toBe(false);
     expect(await pending()).toEqual([]);
   });
+
+  it('prunes done messages past the retention, oldest first, and never a pending one', async () => {
+    const ids = await writeMessages(5, 'prune');
+    const calls = new Map<string, number>();
+    const r = relay(fixture.db, async () => {}, calls, { retentionMs: 3_600_000, pruneBatch: 2 });
+    expect(await r.drain()).toBe(5);
+    // Three were done two hours ago, two just now; one more message is still pending.
+    await fixture.db.query(
+      `UPDATE outbox SET done_at = now() - interval '2 hours' WHERE id = ANY($1::text[])`,
+      [ids.slice(0, 3)],
+    );
+    const [waiting] = await writeMessages(1, 'prune-pending');
+    await fixture.db.query(
+      `UPDATE outbox SET created_at = now() - interval '3 hours' WHERE id = $1`,
+      [waiting],
+    );
+    // Batches of 2 until none is left: 3 deleted in two statements.
+    expect(await r.prune()).toBe(3);
+    const { rows } = await fixture.db.query<{ id: string }>(
+      `SELECT id FROM outbox WHERE id LIKE 'payment.succeeded:prune%' ORDER BY id`,
+    );
+    expect(rows.map((x) => x.id)).toEqual([...ids.slice(3), waiting].sort());
+    expect(await r.prune()).toBe(0);
+    // A polling round prunes too, at most once a minute.
+    await fixture.db.query(
+      `UPDATE outbox SET done_at = now() - interval '2 hours' WHERE id = ANY($1::text[])`,
+      [ids.slice(3)],
+    );
+    await r.round();
+    expect(calls.get(waiting as string)).toBe(1);
+    expect(await pending()).toEqual([]);
+    const left = await fixture.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM outbox WHERE id LIKE 'payment.succeeded:prune%'`,
+    );
+    // The round performed the pending message first: done now, but recent, so kept.
+    expect(left.rows[0]?.n).toBe(1);
+  });
 });

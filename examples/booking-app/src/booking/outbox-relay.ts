@@ -23,6 +23,10 @@ export interface OutboxRelaySettings {
    * @defaultValue true
    */
   immediate: boolean;
+  /** Done messages are deleted this long after they were done. @defaultValue 604_800_000 (7 days) */
+  retentionMs: number;
+  /** Done messages deleted per statement; each round prunes at most once a minute. @defaultValue 1000 */
+  pruneBatch: number;
 }
 
 const DEFAULTS: Readonly<OutboxRelaySettings> = Object.freeze({
@@ -31,7 +35,12 @@ const DEFAULTS: Readonly<OutboxRelaySettings> = Object.freeze({
   leaseMs: 30_000,
   retryDelayMs: 1000,
   immediate: true,
+  retentionMs: 7 * 86_400_000,
+  pruneBatch: 1000,
 });
+
+/** Pruning runs at most this often per relay, whatever `pollMs` is. */
+const PRUNE_EVERY_MS = 60_000;
 
 /**
  * Drains the `outbox` table: claims due messages (see {@link OutboxRepository.claim}), runs the
@@ -44,6 +53,7 @@ export class OutboxRelay {
   readonly settings: Readonly<OutboxRelaySettings>;
   readonly #repo: OutboxRepository;
   readonly #loop: PeriodicRound;
+  #prunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly deps: {
@@ -56,12 +66,19 @@ export class OutboxRelay {
   ) {
     this.settings = Object.freeze({ ...DEFAULTS, ...deps.settings });
     this.#loop = new PeriodicRound(
-      () => this.drain(),
+      () => this.round(),
       this.settings.pollMs,
       deps.logger,
       'outbox relay',
     );
-    for (const name of ['pollMs', 'batchSize', 'leaseMs', 'retryDelayMs'] as const) {
+    for (const name of [
+      'pollMs',
+      'batchSize',
+      'leaseMs',
+      'retryDelayMs',
+      'retentionMs',
+      'pruneBatch',
+    ] as const) {
       const v = this.settings[name];
       if (!Number.isInteger(v) || v <= 0) {
         throw new RangeError(`outbox ${name} must be a positive integer, got ${v}`);
@@ -83,7 +100,31 @@ export class OutboxRelay {
     }
   }
 
-  /** One round: claim and perform due messages until none is left. Returns how many were done. */
+  /**
+   * One polling round: perform the due messages (see {@link drain}), then, at most once a minute,
+   * delete done messages older than `retentionMs` so the table does not grow forever.
+   */
+  async round(): Promise<void> {
+    await this.drain();
+    if (Date.now() - this.#prunedAt >= PRUNE_EVERY_MS) {
+      this.#prunedAt = Date.now();
+      await this.prune();
+    }
+  }
+
+  /** Delete done messages older than `retentionMs` until none is left; returns how many. */
+  async prune(): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const n = await this.#repo.prune(this.settings.retentionMs, this.settings.pruneBatch);
+      deleted += n;
+      if (n < this.settings.pruneBatch) break;
+    }
+    if (deleted > 0) this.deps.logger.info({ deleted }, 'outbox: pruned done messages');
+    return deleted;
+  }
+
+  /** Claim and perform due messages until none is left. Returns how many were done. */
   async drain(): Promise<number> {
     let done = 0;
     for (;;) {

@@ -2,6 +2,7 @@ import type { Database } from './database.js';
 import core from './migrations/001_core.sql';
 import mockGateway from './migrations/002_mock_payment_gateway.sql';
 import outbox from './migrations/003_outbox.sql';
+import outboxPrune from './migrations/004_outbox_prune.sql';
 
 /** One forward-only migration. */
 export interface Migration {
@@ -15,6 +16,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'core', sql: core },
   { version: 2, name: 'mock_payment_gateway', sql: mockGateway },
   { version: 3, name: 'outbox', sql: outbox },
+  { version: 4, name: 'outbox_prune', sql: outboxPrune },
 ]);
 
 // Any constant shared by every instance: the advisory lock serialises concurrent migrators.

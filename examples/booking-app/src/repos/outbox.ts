@@ -101,6 +101,24 @@ export class OutboxRepository {
     );
   }
 
+  /**
+   * Delete up to `limit` messages done more than `olderThanMs` ago (oldest first); returns how
+   * many. Their effects happened; only a duplicate insert of the same id (which no writer makes
+   * after the effect) would run again once its row is gone.
+   */
+  async prune(olderThanMs: number, limit: number): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox
+         WHERE done_at IS NOT NULL AND done_at < now() - $1 * interval '1 millisecond'
+         ORDER BY done_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED)`,
+      [olderThanMs, limit],
+    );
+    return rowCount ?? 0;
+  }
+
   /** Messages not done yet (for metrics, tests and operators). */
   async pending(): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>(
