@@ -22,6 +22,8 @@ export interface PaymentAppOptions {
   workers?: boolean;
   outbox?: AppDeps['outbox'];
   paymentRecovery?: AppDeps['paymentRecovery'];
+  /** Retry settings of the payment service. @defaultValue { retryDelayMs: 200 } */
+  paymentRetries?: AppDeps['paymentRetries'];
 }
 
 /** One app on a free port, as {@link usePaymentApps} starts it. */
@@ -70,7 +72,7 @@ export function usePaymentApps(fixture: DbFixture, redis: RedisFixture) {
       rooms,
       holds,
       paymentGateway: gateway,
-      paymentRetries: { retryDelayMs: 200 },
+      paymentRetries: { retryDelayMs: 200, ...options.paymentRetries },
       metrics,
       logger,
       redisPrefix: redis.prefix,

@@ -224,6 +224,19 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
     expect(attempts).toBe(2);
   });
 
+  it('a last attempt that charged but timed out: the ledger decides, 201 SUCCEEDED, not FAILED with a capture', async () => {
+    const env = await instance({
+      gateway: { timeoutRate: 1, chargedOnTimeoutRate: 1, timeoutMs: 50 },
+      paymentRetries: { maxAttempts: 1 },
+    });
+    const { reservation, paymentToken } = await reserve(env, 'erin', ['B5']);
+    const res = await pay(env.base, paymentToken, { reservationId: reservation.id }, 'last-1');
+    expect(res.status).toBe(201);
+    expect(res.body.payment).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    expect(await statusOf('reservations', 'id = $1', reservation.id)).toEqual(['CONFIRMED']);
+    expect(await env.gateway.capturedFor(reservation.id)).toHaveLength(1);
+  });
+
   it('concurrent requests with one key: one payment, one charge, the same answer', async () => {
     const env = await instance({ gateway: { latencyMs: 150 } });
     const { reservation, paymentToken } = await reserve(env, 'alice', ['B5']);

@@ -360,8 +360,17 @@ export class PaymentService {
    * `status = 'PG_REQUESTED'`: of two callers, one changes the payment and the other nothing.
    */
   async #retryOrFail(p: PaymentRow): Promise<{ payment: Payment; outcome: RecoveryOutcome }> {
-    const { db, metrics, logger } = this.deps;
+    const { db, metrics, logger, gateway } = this.deps;
     if (p.attempts >= this.#settings.maxAttempts) {
+      // The last attempt's answer was lost (a timeout), not necessarily its charge: before giving
+      // up, the gateway's ledger decides, as in recover(). (Found by the worker-crash chaos test: a
+      // final attempt that charged and timed out left a capture with a CANCELLED reservation.)
+      const entry = await gateway.find(PaymentService.gatewayKey(p));
+      if (entry?.status === 'CAPTURED') {
+        const { payment, changed } = await this.#succeed(p, entry.id);
+        if (changed) metrics.payments.inc({ outcome: 'succeeded_replayed' });
+        return { payment, outcome: changed ? 'succeeded' : 'skipped' };
+      }
       const changed = await this.#fail(p.id, 'retries-exhausted', 'CANCELLED', ['PG_REQUESTED']);
       if (changed) metrics.payments.inc({ outcome: 'retries_exhausted' });
       return { payment: await this.#current(p.id), outcome: changed ? 'failed' : 'skipped' };
