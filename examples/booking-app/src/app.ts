@@ -6,7 +6,7 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { DemoAuth } from './auth/demo-auth.js';
-import { BookingEvents, type PaymentSucceeded } from './booking/booking-events.js';
+import { BookingEvents, CONSUMERS, type PaymentSucceeded } from './booking/booking-events.js';
 import { HoldReaper, type HoldReaperSettings } from './booking/hold-reaper.js';
 import { OutboxRelay, type OutboxRelaySettings } from './booking/outbox-relay.js';
 import { PaymentRecovery, type PaymentRecoverySettings } from './booking/payment-recovery.js';
@@ -155,16 +155,19 @@ export function createApp(deps: AppDeps): Express {
   const trends = new ProductTrends(deps.redis, { prefix, logger });
   const bookingEvents = new BookingEvents(deps.redis, { prefix, db: deps.db, store, logger });
   // The effects of a successful payment outside the database, performed from the outbox. Both are
-  // idempotent: the publish uses the event id as BullMQ jobId (and consumers dedupe on it), and
-  // completing a user who already left the booking area changes nothing.
+  // idempotent: the publish uses the event id as BullMQ jobId (and consumers dedupe on it, finally
+  // in PostgreSQL), and completing a user who already left the booking area changes nothing.
   const outbox = new OutboxRelay({
     db: deps.db,
     logger,
     metrics,
     settings: deps.outbox ?? {},
     handlers: {
-      'payment.succeeded': (payload) =>
-        bookingEvents.publish(payload as unknown as PaymentSucceeded),
+      'payment.succeeded': {
+        consumers: CONSUMERS,
+        publish: (payload, published) =>
+          bookingEvents.publish(payload as unknown as PaymentSucceeded, published),
+      },
       'room.complete': (payload) => {
         const { concertId, userId } = payload as { concertId: number; userId: number };
         return rooms.room(concertId).complete(String(userId));

@@ -74,6 +74,7 @@ const schema = z.object({
   HOLD_REAPER_MARGIN_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
   HOLD_REAPER_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
+  OUTBOX_REDELIVER_AFTER_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   OUTBOX_RETENTION_HOURS: z.coerce
     .number()
     .int()
@@ -140,7 +141,7 @@ export interface AppConfig {
   /** The database-side backstop of hold expiry: HELD this long past `expiresAt` + grace, checked every `intervalMs`. */
   holdReaper: { marginMs: number; intervalMs: number };
   /** How often every instance's outbox relay polls for due messages, and how long done ones stay. */
-  outbox: { pollMs: number; retentionMs: number };
+  outbox: { pollMs: number; retentionMs: number; redeliverAfterMs: number };
   paymentGateway: {
     latencyMs: number;
     timeoutMs: number;
@@ -213,7 +214,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       intervalMs: c.PAYMENT_RECOVERY_INTERVAL_MS,
     },
     holdReaper: { marginMs: c.HOLD_REAPER_MARGIN_MS, intervalMs: c.HOLD_REAPER_INTERVAL_MS },
-    outbox: { pollMs: c.OUTBOX_POLL_MS, retentionMs: c.OUTBOX_RETENTION_HOURS * 3_600_000 },
+    outbox: {
+      pollMs: c.OUTBOX_POLL_MS,
+      retentionMs: c.OUTBOX_RETENTION_HOURS * 3_600_000,
+      redeliverAfterMs: c.OUTBOX_REDELIVER_AFTER_MS,
+    },
     paymentGateway: {
       latencyMs: c.PG_LATENCY_MS,
       timeoutMs: c.PG_TIMEOUT_MS,

@@ -98,7 +98,7 @@ describe('loadConfig', () => {
       holds: { ttlMs: 120_000, graceMs: 5000 },
       paymentRecovery: { afterMs: 5000, intervalMs: 500 },
       holdReaper: { marginMs: 3000, intervalMs: 700 },
-      outbox: { pollMs: 200, retentionMs: 7_200_000 },
+      outbox: { pollMs: 200, retentionMs: 7_200_000, redeliverAfterMs: 10_000 },
       paymentGateway: {
         latencyMs: 5,
         timeoutMs: 100,

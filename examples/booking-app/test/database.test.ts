@@ -28,6 +28,7 @@ describe.each(dbBackends)('database layer on $name', (backend) => {
       'order_items',
       'orders',
       'outbox',
+      'outbox_deliveries',
       'payments',
       'product_stock',
       'products',

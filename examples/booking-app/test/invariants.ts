@@ -1,4 +1,5 @@
 import type { Database } from '../src/db/database.js';
+import { OutboxRepository } from '../src/repos/outbox.js';
 
 // The booking invariants, read with plain SQL from the database and the mock gateway's ledger. No
 // test helpers imported: the load benchmark (bench/load) reads the same invariants outside vitest.
@@ -20,16 +21,75 @@ export const pendingSql = `SELECT (SELECT count(*) FROM reservations WHERE statu
 
 /**
  * Wait (bounded) until nothing is pending: every hold ended, every payment settled, every
- * success seen by both consumers. Returns how
- * many rows are still pending at the end — the invariants then say which ones.
+ * success seen by both consumers. Returns how many rows are still pending at the end, and then
+ * prints them ({@link describePending}) — the invariants say which rule they break.
  */
 export async function settle(db: Database, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const pending = await count(db, pendingSql);
-    if (pending === 0 || Date.now() > deadline) return pending;
+    if (pending === 0) return 0;
+    if (Date.now() > deadline) {
+      const rows = await describePending(db);
+      console.log(
+        [
+          `settle: ${pending} still pending after ${timeoutMs} ms:`,
+          ...rows.map((l) => `  ${l}`),
+        ].join('\n'),
+      );
+      return pending;
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * What is still pending, one line per row (up to `limit` of each kind): HELD reservations with
+ * their expiry and payments, payments not final with attempts and next retry, SUCCEEDED payments
+ * whose consumer effects are missing, and outbox messages not done — what a test prints when
+ * {@link settle} gives up, so the failure explains itself.
+ */
+export async function describePending(db: Database, limit = 5): Promise<string[]> {
+  const lines = async (label: string, sql: string) =>
+    (await db.query<{ line: string }>(`${sql} LIMIT ${limit}`)).rows.map(
+      (r) => `${label} ${r.line}`,
+    );
+  return [
+    ...(await lines(
+      'reservation HELD',
+      `SELECT r.id || ' expires ' || to_char(r.expires_at, 'HH24:MI:SS.MS') || ' (in '
+              || round(extract(epoch FROM (r.expires_at - now())) * 1000) || ' ms), payments '
+              || coalesce((SELECT string_agg(p.status || '/' || p.attempts, ',')
+                           FROM payments p WHERE p.reservation_id = r.id), 'none') AS line
+       FROM reservations r WHERE r.status = 'HELD' ORDER BY r.expires_at`,
+    )),
+    ...(await lines(
+      'seat HELD',
+      `SELECT s.id || ' of reservation ' || coalesce(s.reservation_id::text, '-') AS line
+       FROM seats s WHERE s.status = 'HELD' AND NOT EXISTS (
+         SELECT 1 FROM reservations r WHERE r.id = s.reservation_id AND r.status = 'HELD')
+       ORDER BY s.id`,
+    )),
+    ...(await lines(
+      'payment',
+      `SELECT p.id || ' ' || p.status || ' attempts ' || p.attempts || ' updated '
+              || round(extract(epoch FROM (now() - p.updated_at)) * 1000) || ' ms ago' AS line
+       FROM payments p WHERE p.status IN ('STARTED', 'PG_REQUESTED', 'RETRY_SCHEDULED')
+       ORDER BY p.created_at`,
+    )),
+    ...(await lines(
+      'consumer effects of',
+      `SELECT p.id || ': email.sent ' || (SELECT count(*) FROM business_events e
+                WHERE e.type = 'email.sent' AND position(p.id::text IN e.subject) > 0)
+              || ', sales.recorded ' || (SELECT count(*) FROM business_events e
+                WHERE e.type = 'sales.recorded' AND position(p.id::text IN e.subject) > 0) AS line
+       FROM payments p WHERE p.status = 'SUCCEEDED' AND (
+         SELECT count(*) FROM business_events e WHERE e.type IN ('email.sent', 'sales.recorded')
+         AND position(p.id::text IN e.subject) > 0) <> 2
+       ORDER BY p.created_at`,
+    )),
+    ...(await new OutboxRepository(db).describePending(limit)).map((l) => `outbox ${l}`),
+  ];
 }
 
 /** The booking invariants, each as the number of rows that break it (all must be 0). */

@@ -1,3 +1,4 @@
+import { masters } from '@boxoffice/internal';
 import { useRedis } from '@boxoffice/local-redis/testing';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +31,27 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
       connection.disconnect();
     }
   };
+
+  /** How many consumer queues hold job `jobId` as completed. */
+  const completedJobs = async (jobId: string): Promise<number> => {
+    const connection = redis.connect();
+    try {
+      let n = 0;
+      for (const consumer of CONSUMERS) {
+        const queue = new Queue(consumer, {
+          connection: connection as never,
+          prefix: `${redis.prefix}:{events}`,
+        });
+        if ((await queue.getJobState(jobId)) === 'completed') n++;
+        await queue.close();
+      }
+      return n;
+    } finally {
+      connection.disconnect();
+    }
+  };
+
+  const outboxRepo = () => new OutboxRepository(fixture.db);
 
   const pending = async () =>
     (
@@ -124,14 +146,93 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
       ...(await metricLines(survivors[0] as PaymentApp)),
       ...(await metricLines(survivors[1] as PaymentApp)),
     ].filter((l) => !l.endsWith(' 0'));
+    // payment.succeeded is handed to the consumers, and done by the last of them.
     expect(lines.sort()).toEqual([
-      'boxoffice_outbox_messages_total{topic="payment.succeeded",outcome="done"} 1',
+      'boxoffice_outbox_messages_total{topic="payment.succeeded",outcome="published"} 1',
       'boxoffice_outbox_messages_total{topic="room.complete",outcome="done"} 1',
     ]);
     const { rows } = await fixture.db.query<{ attempts: number }>(
       'SELECT attempts FROM outbox ORDER BY id',
     );
     expect(rows.map((r) => r.attempts)).toEqual([1, 1]);
+  });
+
+  it('Redis loses the consumer jobs and the dedupe records: the relay re-publishes, each effect happens once', async () => {
+    const outbox = { pollMs: 50, redeliverAfterMs: 300 };
+    // The paying instance publishes right after its commit but runs no consumers.
+    const payer = await instance({ workers: false, outbox });
+    const { reservation, paymentToken } = await reserve(payer, 'alice', ['D1']);
+    const res = await pay(payer.base, paymentToken, { reservationId: reservation.id }, 'lost');
+    expect(res.status).toBe(201);
+    const paymentId = res.body.payment.id as string;
+    const jobId = `payment.succeeded-${paymentId}`;
+    for (const c of CONSUMERS) expect(await jobIds(c)).toEqual([jobId]);
+    expect(await pending()).toEqual([`payment.succeeded:${paymentId}`]);
+
+    // Redis forgets the jobs (as a restart without persistence would) before any consumer ran.
+    const connection = redis.connect();
+    for (const c of CONSUMERS) {
+      const queue = new Queue(c, {
+        connection: connection as never,
+        prefix: `${redis.prefix}:{events}`,
+      });
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+    for (const c of CONSUMERS) expect(await jobIds(c)).toEqual([]);
+
+    // An instance with consumers: its relay finds the deliveries missing and re-publishes.
+    const consumer = await instance({ db: await fixture.another(), outbox });
+    const consumed = () =>
+      count(
+        fixture.db,
+        "SELECT count(*) FROM business_events WHERE subject = $1 AND type IN ('email.sent', 'sales.recorded')",
+        [`event:payment.succeeded:${paymentId}`],
+      );
+    await waitFor(consumed, (n) => n === 2).catch(async (error) => {
+      throw new Error(
+        `${error.message}; outbox: ${(await outboxRepo().describePending()).join('; ')}`,
+      );
+    });
+    await waitFor(pending, (p) => p.length === 0);
+    for (const c of CONSUMERS) expect(await jobIds(c)).toEqual([`${jobId}-r1`]);
+    expect(
+      (await consumer.metrics.registry.getSingleMetricAsString('boxoffice_outbox_messages_total'))
+        .split('\n')
+        .filter((l) => l.includes('payment.succeeded') && !l.endsWith(' 0')),
+    ).toEqual([
+      'boxoffice_outbox_messages_total{topic="payment.succeeded",outcome="republished"} 1',
+    ]);
+
+    // Redis forgets the consumers' dedupe records too; a late redelivery still changes nothing,
+    // because each effect committed with its delivery record in PostgreSQL.
+    for (const node of masters(connection)) {
+      for (const key of await node.keys(`${redis.prefix}:idem:*`)) await node.del(key);
+    }
+    await consumer.locals.bookingEvents.publish(
+      (
+        await fixture.db.query<{ payload: PaymentSucceeded }>(
+          'SELECT payload FROM outbox WHERE id = $1',
+          [`payment.succeeded:${paymentId}`],
+        )
+      ).rows[0]?.payload as PaymentSucceeded,
+      2,
+    );
+    await waitFor(
+      async () => (await jobIds(CONSUMERS[0])).length + (await jobIds(CONSUMERS[1])).length,
+      (n) => n === 4,
+    );
+    await waitFor(
+      () => completedJobs(`${jobId}-r2`),
+      (n) => n === CONSUMERS.length,
+    );
+    expect(await consumed()).toBe(2);
+    expect(
+      await count(fixture.db, 'SELECT count(*) FROM outbox_deliveries WHERE message_id = $1', [
+        `payment.succeeded:${paymentId}`,
+      ]),
+    ).toBe(2);
+    connection.disconnect();
   });
 
   it('two relays draining at once: each message claimed and published exactly once', async () => {

@@ -3,8 +3,9 @@ import { duplicateClient, type RedisClient } from '@boxoffice/internal';
 import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.js';
+import type { Database, Transaction } from '../db/database.js';
 import { EventLog } from '../repos/event-log.js';
+import { OutboxRepository } from '../repos/outbox.js';
 import { QueuePool } from './queue-pool.js';
 
 /** The `payment.succeeded` domain event. */
@@ -25,8 +26,11 @@ export const CONSUMERS = ['confirmation-email', 'sales-stats'] as const;
 
 /**
  * `payment.succeeded` on BullMQ: `publish` adds one job per consumer queue; `startConsumers` runs
- * a worker per queue whose handler runs at most once per event id and consumer
- * (`store.dedupe(eventId, …, { scope: consumer })`), since BullMQ delivers at least once. The
+ * a worker per queue whose handler runs at most once per event id and consumer, since BullMQ
+ * delivers at least once: `store.dedupe(eventId, …, { scope: consumer })` keeps concurrent
+ * deliveries apart in Redis, and the effect commits together with the consumer's delivery record
+ * in PostgreSQL ({@link OutboxRepository.recordDelivery}), which is what holds when Redis forgets
+ * (the event id is the outbox message id; the last delivery finishes the outbox row). The
  * confirmation e-mail is a log line plus an `email.sent` business event; sales statistics are a
  * `sales.recorded` business event (what `/stats` reads). Queues live under `<prefix>:{events}`
  * (one hash tag, so BullMQ works on Cluster). Connections: a {@link QueuePool} for publishing and a
@@ -69,11 +73,14 @@ export class BookingEvents {
     return connection;
   }
 
-  /** Publish the event to every consumer (jobId from the event id — BullMQ refuses `:` — so a re-publish is one job). */
-  async publish(
-    event: PaymentSucceeded,
-    jobId: string = event.eventId.replaceAll(':', '-'),
-  ): Promise<void> {
+  /**
+   * Publish the event to every consumer. The jobId comes from the event id (BullMQ refuses `:`), so
+   * publishing twice is one job; the `republish`-th re-publish (by the outbox relay, because a
+   * delivery is missing) gets a new job, since BullMQ ignores an id it still keeps as failed.
+   */
+  async publish(event: PaymentSucceeded, republish = 0): Promise<void> {
+    const base = event.eventId.replaceAll(':', '-');
+    const jobId = republish === 0 ? base : `${base}-r${republish}`;
     await Promise.all(
       CONSUMERS.map((c) => this.#queues.add(c, 'payment.succeeded', event, { jobId })),
     );
@@ -83,8 +90,10 @@ export class BookingEvents {
   startConsumers(): void {
     const { store, logger, db } = this.#deps;
     const events = new EventLog(db);
-    const handlers: Record<(typeof CONSUMERS)[number], (e: PaymentSucceeded) => Promise<void>> = {
-      'confirmation-email': async (e) => {
+    const outbox = new OutboxRepository(db);
+    type Effect = (e: PaymentSucceeded, tx: Transaction) => Promise<void>;
+    const handlers: Record<(typeof CONSUMERS)[number], Effect> = {
+      'confirmation-email': async (e, tx) => {
         logger.info(
           {
             to: `user-${e.userId}@example.invalid`,
@@ -93,30 +102,42 @@ export class BookingEvents {
           },
           'confirmation e-mail sent (logged, not delivered: demo)',
         );
-        await events.record({
-          type: 'email.sent',
-          outcome: 'success',
-          userId: e.userId,
-          subject: `event:${e.eventId}`,
-          data: { template: 'booking-confirmed', reservationId: e.reservationId },
-        });
+        await events.record(
+          {
+            type: 'email.sent',
+            outcome: 'success',
+            userId: e.userId,
+            subject: `event:${e.eventId}`,
+            data: { template: 'booking-confirmed', reservationId: e.reservationId },
+          },
+          tx,
+        );
       },
-      'sales-stats': async (e) => {
-        await events.record({
-          type: 'sales.recorded',
-          outcome: 'info',
-          userId: e.userId,
-          subject: `event:${e.eventId}`,
-          data: { concertId: e.concertId, seats: e.seatIds.length, amount: e.amount },
-        });
+      'sales-stats': async (e, tx) => {
+        await events.record(
+          {
+            type: 'sales.recorded',
+            outcome: 'info',
+            userId: e.userId,
+            subject: `event:${e.eventId}`,
+            data: { concertId: e.concertId, seats: e.seatIds.length, amount: e.amount },
+          },
+          tx,
+        );
       },
     };
+    const consume = (consumer: (typeof CONSUMERS)[number], e: PaymentSucceeded) =>
+      db.transaction(async (tx) => {
+        if (await outbox.recordDelivery(tx, e.eventId, consumer, CONSUMERS)) {
+          await handlers[consumer](e, tx);
+        }
+      });
     for (const consumer of CONSUMERS) {
       const worker = new Worker(
         consumer,
         async (job) => {
           const event = job.data as PaymentSucceeded;
-          await store.dedupe(event.eventId, () => handlers[consumer](event), { scope: consumer });
+          await store.dedupe(event.eventId, () => consume(consumer, event), { scope: consumer });
         },
         {
           connection: this.#connect({ maxRetriesPerRequest: null }) as never,

@@ -1,11 +1,23 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
+import { redisUnavailable } from '../http/unavailable.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import { type ClaimedMessage, OutboxRepository, type OutboxTopic } from '../repos/outbox.js';
 import { PeriodicRound } from './periodic-round.js';
 
 /** Performs one message. Must be idempotent: a message can be performed more than once. */
 export type OutboxHandler = (payload: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * A message handed to consumers elsewhere (a publish on queues Redis may lose): the message is done
+ * only when each of `consumers` recorded its delivery ({@link OutboxRepository.recordDelivery}),
+ * and re-published while any is missing.
+ */
+export interface OutboxFanOut {
+  consumers: readonly string[];
+  /** Hand the message to the consumers; `published` is how many times it was before (0 the first time). */
+  publish: (payload: Record<string, unknown>, published: number) => Promise<unknown>;
+}
 
 /** Options of {@link OutboxRelay}. */
 export interface OutboxRelaySettings {
@@ -15,8 +27,17 @@ export interface OutboxRelaySettings {
   batchSize: number;
   /** How long a claim lasts; a relay that dies holding one lets another take it after this. @defaultValue 30000 */
   leaseMs: number;
-  /** Delay after a failed attempt, doubling per attempt, capped at 60 s. @defaultValue 1000 */
+  /**
+   * Delay after a failed attempt, doubling per attempt, capped at 60 s — except while Redis is
+   * unreachable, when every message fails alike and waits only this long. @defaultValue 1000
+   */
   retryDelayMs: number;
+  /**
+   * After publishing a fan-out message, check this long later that every consumer recorded its
+   * delivery, and re-publish if not (the jobs were lost); doubling per re-publish, capped at 60 s.
+   * @defaultValue 10000
+   */
+  redeliverAfterMs: number;
   /**
    * Perform a writer's messages right after its commit (`afterCommit`), before the next poll. Off,
    * only the polling relay performs them — what a crash between commit and effect looks like.
@@ -34,6 +55,7 @@ const DEFAULTS: Readonly<OutboxRelaySettings> = Object.freeze({
   batchSize: 50,
   leaseMs: 30_000,
   retryDelayMs: 1000,
+  redeliverAfterMs: 10_000,
   immediate: true,
   retentionMs: 7 * 86_400_000,
   pruneBatch: 1000,
@@ -41,13 +63,18 @@ const DEFAULTS: Readonly<OutboxRelaySettings> = Object.freeze({
 
 /** Pruning runs at most this often per relay, whatever `pollMs` is. */
 const PRUNE_EVERY_MS = 60_000;
+/** The longest backoff of a failing message and the longest wait before a re-publish. */
+const MAX_DELAY_MS = 60_000;
 
 /**
  * Drains the `outbox` table: claims due messages (see {@link OutboxRepository.claim}), runs the
  * handler of each message's topic, and marks it done — or gives it back with a backoff when the
- * handler fails. Every instance runs one (`start()`); row claims keep two relays off one message,
- * and the handlers are idempotent (BullMQ jobId = message id, consumers deduped by event id,
- * `room.complete` a no-op the second time) for the case a claim lapses mid-way.
+ * handler fails. A fan-out topic ({@link OutboxFanOut}) is not done when published: its consumers
+ * finish it as they record their deliveries, and the relay re-publishes it after
+ * `redeliverAfterMs` while any delivery is missing — so an event whose jobs Redis lost still
+ * reaches every consumer. Every instance runs one (`start()`); row claims keep two relays off one
+ * message, and the handlers are idempotent (BullMQ jobId from the message id, consumers deduped by
+ * event id in PostgreSQL, `room.complete` a no-op the second time) for the case a claim lapses.
  */
 export class OutboxRelay {
   readonly settings: Readonly<OutboxRelaySettings>;
@@ -58,7 +85,7 @@ export class OutboxRelay {
   constructor(
     private readonly deps: {
       db: Database;
-      handlers: Record<OutboxTopic, OutboxHandler>;
+      handlers: Record<OutboxTopic, OutboxHandler | OutboxFanOut>;
       logger: Logger;
       metrics: AppMetrics;
       settings?: Partial<OutboxRelaySettings>;
@@ -76,6 +103,7 @@ export class OutboxRelay {
       'batchSize',
       'leaseMs',
       'retryDelayMs',
+      'redeliverAfterMs',
       'retentionMs',
       'pruneBatch',
     ] as const) {
@@ -114,12 +142,14 @@ export class OutboxRelay {
 
   /** Delete done messages older than `retentionMs` until none is left; returns how many. */
   async prune(): Promise<number> {
+    const { retentionMs, pruneBatch } = this.settings;
     let deleted = 0;
     for (;;) {
-      const n = await this.#repo.prune(this.settings.retentionMs, this.settings.pruneBatch);
+      const n = await this.#repo.prune(retentionMs, pruneBatch);
       deleted += n;
-      if (n < this.settings.pruneBatch) break;
+      if (n < pruneBatch) break;
     }
+    while ((await this.#repo.pruneDeliveries(retentionMs, pruneBatch)) === pruneBatch) {}
     if (deleted > 0) this.deps.logger.info({ deleted }, 'outbox: pruned done messages');
     return deleted;
   }
@@ -139,27 +169,51 @@ export class OutboxRelay {
   }
 
   async #perform(messages: ClaimedMessage[]): Promise<number> {
-    const { handlers, logger, metrics } = this.deps;
-    const results = await Promise.all(
-      messages.map(async (m) => {
-        try {
-          await handlers[m.topic](m.payload);
-        } catch (error) {
-          const delay = Math.min(this.settings.retryDelayMs * 2 ** (m.attempts - 1), 60_000);
-          logger.warn(
-            { err: error, id: m.id, attempts: m.attempts, delay },
-            'outbox message failed',
-          );
-          metrics.outbox.inc({ topic: m.topic, outcome: 'failed' });
-          await this.#repo.retryLater(m, String((error as Error)?.message ?? error), delay);
-          return false;
-        }
-        const mine = await this.#repo.done(m);
-        metrics.outbox.inc({ topic: m.topic, outcome: mine ? 'done' : 'lapsed' });
-        return true;
-      }),
-    );
+    const results = await Promise.all(messages.map((m) => this.#performOne(m)));
     return results.filter(Boolean).length;
+  }
+
+  /** Perform one claimed message; true when it is done or handed on (published). */
+  async #performOne(m: ClaimedMessage): Promise<boolean> {
+    const { logger, metrics } = this.deps;
+    const handler = this.deps.handlers[m.topic];
+    try {
+      if (typeof handler === 'function') {
+        await handler(m.payload);
+      } else {
+        if (m.published > 0 && (await this.#repo.delivered(m.id, handler.consumers))) {
+          const mine = await this.#repo.done(m);
+          metrics.outbox.inc({ topic: m.topic, outcome: mine ? 'done' : 'lapsed' });
+          return true;
+        }
+        await handler.publish(m.payload, m.published);
+        const delay = Math.min(this.settings.redeliverAfterMs * 2 ** m.published, MAX_DELAY_MS);
+        if (m.published > 0) {
+          logger.warn(
+            { id: m.id, published: m.published },
+            'outbox: deliveries missing, re-published',
+          );
+        }
+        const mine = await this.#repo.published(m, delay);
+        metrics.outbox.inc({
+          topic: m.topic,
+          outcome: !mine ? 'lapsed' : m.published > 0 ? 'republished' : 'published',
+        });
+        return true;
+      }
+    } catch (error) {
+      // An outage fails every message alike: retry soon after it ends, not after a long backoff.
+      const delay = redisUnavailable(error)
+        ? this.settings.retryDelayMs
+        : Math.min(this.settings.retryDelayMs * 2 ** (m.attempts - 1), MAX_DELAY_MS);
+      logger.warn({ err: error, id: m.id, attempts: m.attempts, delay }, 'outbox message failed');
+      metrics.outbox.inc({ topic: m.topic, outcome: 'failed' });
+      await this.#repo.retryLater(m, String((error as Error)?.message ?? error), delay);
+      return false;
+    }
+    const mine = await this.#repo.done(m);
+    metrics.outbox.inc({ topic: m.topic, outcome: mine ? 'done' : 'lapsed' });
+    return true;
   }
 
   /** Run a round every `pollMs` (the first one now). */

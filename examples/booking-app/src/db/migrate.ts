@@ -3,6 +3,7 @@ import core from './migrations/001_core.sql';
 import mockGateway from './migrations/002_mock_payment_gateway.sql';
 import outbox from './migrations/003_outbox.sql';
 import outboxPrune from './migrations/004_outbox_prune.sql';
+import outboxDeliveries from './migrations/005_outbox_deliveries.sql';
 
 /** One forward-only migration. */
 export interface Migration {
@@ -17,6 +18,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 2, name: 'mock_payment_gateway', sql: mockGateway },
   { version: 3, name: 'outbox', sql: outbox },
   { version: 4, name: 'outbox_prune', sql: outboxPrune },
+  { version: 5, name: 'outbox_deliveries', sql: outboxDeliveries },
 ]);
 
 // Any constant shared by every instance: the advisory lock serialises concurrent migrators.

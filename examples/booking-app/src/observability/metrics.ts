@@ -109,7 +109,7 @@ export class AppMetrics {
   });
   readonly outbox = new Counter({
     name: 'boxoffice_outbox_messages_total',
-    help: 'Outbox messages performed by this instance, by topic and outcome (done, failed = retried later, lapsed = done after the claim lapsed)',
+    help: 'Outbox messages performed by this instance, by topic and outcome (done; published = handed to consumers, done once all record delivery; republished = deliveries were missing, e.g. Redis lost the jobs; failed = retried later; lapsed = finished after the claim lapsed)',
     labelNames: ['topic', 'outcome'] as const,
     registers: [this.registry],
   });

@@ -15,6 +15,8 @@ export interface OutboxMessage {
 /** A message a relay claimed: it owns it until `claimToken`'s lease lapses. */
 export interface ClaimedMessage extends OutboxMessage {
   attempts: number;
+  /** How many times it was handed to its consumers before (fan-out topics; 0 otherwise). */
+  published: number;
   claimToken: string;
 }
 
@@ -23,6 +25,7 @@ interface OutboxRow {
   topic: OutboxTopic;
   payload: Record<string, unknown>;
   attempts: number;
+  published: number;
   claim_token: string;
 }
 
@@ -69,7 +72,7 @@ export class OutboxRepository {
          LIMIT $1
          FOR UPDATE SKIP LOCKED)
        AND done_at IS NULL
-       RETURNING id, topic, payload, attempts, claim_token`,
+       RETURNING id, topic, payload, attempts, published, claim_token`,
       [options.limit, options.leaseMs, token, only, options.ids ?? []],
     );
     return rows.map((r) => ({
@@ -77,6 +80,7 @@ export class OutboxRepository {
       topic: r.topic,
       payload: r.payload,
       attempts: r.attempts,
+      published: r.published,
       claimToken: r.claim_token,
     }));
   }
@@ -89,6 +93,59 @@ export class OutboxRepository {
       [message.id, message.claimToken],
     );
     return rowCount === 1;
+  }
+
+  /**
+   * A fan-out message was handed to its consumers: give it back, due again in `checkInMs`, when the
+   * relay checks that every consumer recorded its delivery (re-publishing if not). False when the
+   * claim had lapsed or the consumers already finished it.
+   */
+  async published(message: ClaimedMessage, checkInMs: number): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE outbox SET published = published + 1, last_error = NULL, claim_token = NULL,
+              available_at = now() + $3 * interval '1 millisecond'
+       WHERE id = $1 AND claim_token = $2 AND done_at IS NULL`,
+      [message.id, message.claimToken, checkInMs],
+    );
+    return rowCount === 1;
+  }
+
+  /**
+   * A consumer records, on `tx` (the transaction of its effect), that it handled message `id`.
+   * Returns false when it had already (the effect must then not happen again). When the last of
+   * `consumers` records, the message is done in the same transaction. The message row is locked
+   * first, so the last two consumers of one message cannot both miss each other's delivery.
+   */
+  async recordDelivery(
+    tx: Queryable,
+    id: string,
+    consumer: string,
+    consumers: readonly string[],
+  ): Promise<boolean> {
+    await tx.query('SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE', [id]);
+    const { rowCount } = await tx.query(
+      `INSERT INTO outbox_deliveries (message_id, consumer) VALUES ($1, $2)
+       ON CONFLICT DO NOTHING`,
+      [id, consumer],
+    );
+    if (rowCount !== 1) return false;
+    await tx.query(
+      `UPDATE outbox SET done_at = now(), last_error = NULL
+       WHERE id = $1 AND done_at IS NULL AND $3 = (
+         SELECT count(*) FROM outbox_deliveries WHERE message_id = $1 AND consumer = ANY($2::text[]))`,
+      [id, consumers, consumers.length],
+    );
+    return true;
+  }
+
+  /** Whether every one of `consumers` recorded its delivery of message `id`. */
+  async delivered(id: string, consumers: readonly string[]): Promise<boolean> {
+    const { rows } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM outbox_deliveries
+       WHERE message_id = $1 AND consumer = ANY($2::text[])`,
+      [id, consumers],
+    );
+    return rows[0]?.n === consumers.length;
   }
 
   /** Give a claimed message back, due again in `delayMs`, with the error that stopped it. */
@@ -117,6 +174,39 @@ export class OutboxRepository {
       [olderThanMs, limit],
     );
     return rowCount ?? 0;
+  }
+
+  /**
+   * Delete up to `limit` delivery records older than `olderThanMs` whose message was pruned (once
+   * a message is gone nothing re-publishes it); returns how many.
+   */
+  async pruneDeliveries(olderThanMs: number, limit: number): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `DELETE FROM outbox_deliveries WHERE (message_id, consumer) IN (
+         SELECT d.message_id, d.consumer FROM outbox_deliveries d
+         WHERE d.done_at < now() - $1 * interval '1 millisecond'
+           AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = d.message_id)
+         LIMIT $2)`,
+      [olderThanMs, limit],
+    );
+    return rowCount ?? 0;
+  }
+
+  /**
+   * Up to `limit` messages not done yet, oldest first, as `id (attempts a, published p, due in
+   * d ms, deliveries c1,c2, last error e)`: what a test prints when a bounded wait runs out.
+   */
+  async describePending(limit = 10): Promise<string[]> {
+    const { rows } = await this.db.query<{ line: string }>(
+      `SELECT o.id || ' (attempts ' || o.attempts || ', published ' || o.published || ', due in '
+              || round(extract(epoch FROM (o.available_at - now())) * 1000) || ' ms, deliveries '
+              || coalesce((SELECT string_agg(d.consumer, ',' ORDER BY d.consumer)
+                           FROM outbox_deliveries d WHERE d.message_id = o.id), 'none')
+              || coalesce(', last error ' || o.last_error, '') || ')' AS line
+       FROM outbox o WHERE o.done_at IS NULL ORDER BY o.created_at, o.id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.line);
   }
 
   /** Messages not done yet (for metrics, tests and operators). */
