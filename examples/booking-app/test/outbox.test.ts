@@ -297,6 +297,29 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
     expect(await pending()).toEqual([]);
   });
 
+  it('a publish that fails because Redis is unreachable is due again after retryDelayMs, not a growing backoff', async () => {
+    const [id] = await writeMessages(1, 'outage');
+    // As if it had already failed four times: the next backoff would be 16 × retryDelayMs.
+    await fixture.db.query('UPDATE outbox SET attempts = 4 WHERE id = $1', [id]);
+    const calls = new Map<string, number>();
+    const down = relay(
+      fixture.db,
+      async () => {
+        throw new Error('Connection is closed.');
+      },
+      calls,
+      { retryDelayMs: 1000 },
+    );
+    expect(await down.drain()).toBe(0);
+    const dueInMs = await count(
+      fixture.db,
+      `SELECT round(extract(epoch FROM (available_at - now())) * 1000) FROM outbox WHERE id = $1`,
+      [id],
+    );
+    expect(dueInMs).toBeGreaterThan(0);
+    expect(dueInMs).toBeLessThanOrEqual(1000);
+  });
+
   it('prunes done messages past the retention, oldest first, and never a pending one', async () => {
     const ids = await writeMessages(5, 'prune');
     const calls = new Map<string, number>();
