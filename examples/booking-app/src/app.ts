@@ -4,7 +4,7 @@ import type { RedisClient } from '@boxoffice/internal';
 import { SeatHolds } from '@boxoffice/seat-lock';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
+import { pinoHttp, startTime } from 'pino-http';
 import type { DemoAuth } from './auth/demo-auth.js';
 import { BookingEvents, CONSUMERS, type PaymentSucceeded } from './booking/booking-events.js';
 import { HoldReaper, type HoldReaperSettings } from './booking/hold-reaper.js';
@@ -105,6 +105,8 @@ export interface AppLocals {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Requests slower than this are logged as warnings, whatever their status. */
+const SLOW_REQUEST_MS = 5_000;
 
 /**
  * The reference app: demo login, concerts and seat maps, the waiting room (`@boxoffice/queue`),
@@ -250,8 +252,14 @@ export function createApp(deps: AppDeps): Express {
         return id;
       },
       serializers: { req: withoutUrlTokens },
+      // A slow answer, or one the client gave up on, is a warning: it is logged at the default
+      // level, so the request id of a hang finds out where it went.
       customLogLevel: (_req, res, error) =>
-        error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+        error || res.statusCode >= 500
+          ? 'error'
+          : res.statusCode >= 400 || Date.now() - res[startTime] > SLOW_REQUEST_MS
+            ? 'warn'
+            : 'info',
     }),
   );
   app.use((req, res, next) => {

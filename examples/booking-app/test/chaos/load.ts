@@ -25,7 +25,11 @@ export interface LoadFigures {
   statuses: Record<string, number>;
   /** Requests that could not reach a process (it was killed): retried elsewhere. */
   connectionErrors: number;
-  /** Requests with no answer within {@link REQUEST_TIMEOUT_MS}: the app hung. */
+  /**
+   * Requests with no answer within {@link REQUEST_TIMEOUT_MS}: the app hung. Each as
+   * `METHOD path (request id)`; the id (sent as X-Request-Id) finds its server log lines
+   * ({@link requestLines}).
+   */
   hangs: string[];
   /** 5xx answers other than 503, and 503s without problem+json or Retry-After. */
   badErrors: string[];
@@ -86,6 +90,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
   const replayShare = options.replayShare ?? 0.2;
   const patienceMs = options.patienceMs ?? 30_000;
   let turn = 0;
+  let requests = 0;
 
   const pick = (): Instance | undefined => {
     const live = options.instances.filter((i) => i.alive);
@@ -102,7 +107,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
   ): Promise<Answer | null> => {
     const instance = pick();
     if (!instance) return null;
-    const h: Record<string, string> = { ...headers };
+    const requestId = `load-${++requests}`;
+    const h: Record<string, string> = { ...headers, 'x-request-id': requestId };
     if (token) h.authorization = `Bearer ${token}`;
     if (body !== undefined) h['content-type'] = 'application/json';
     let res: Response;
@@ -115,7 +121,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
       });
     } catch (error) {
       if ((error as Error).name === 'TimeoutError') {
-        figures.hangs.push(`${method} ${path}`);
+        figures.hangs.push(`${method} ${path} (${requestId} on ${instance.url})`);
       } else figures.connectionErrors++;
       return null;
     }
@@ -240,11 +246,60 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
   return figures;
 }
 
-/** The figures in one line each, for the scenario's printed block. */
-export function describeLoad(f: LoadFigures): string[] {
+/**
+ * The figures in one line each, for the scenario's printed block; with `instances`, each hang
+ * (up to 3) follows with the server's log lines for it.
+ */
+export function describeLoad(f: LoadFigures, instances: readonly Instance[] = []): string[] {
   return [
     `users ${f.users}: admitted ${f.admitted}, reserved ${f.reserved}, gave up ${f.gaveUp}`,
     `payments 201 ${f.paid201}, 202 ${f.paid202}, 402 ${f.paid402}, 409 ${f.paid409}; replays ${f.replays}`,
     `answers ${JSON.stringify(f.statuses)}; refused connections ${f.connectionErrors}; hangs ${f.hangs.length}; 5xx other than a proper 503: ${f.badErrors.length}`,
+    ...describeHangs(instances, f),
   ];
+}
+
+/**
+ * The server log lines of the request with id `requestId` (the `(load-N …)` of a hang or the
+ * `requestId` of a problem body), shortened: what a test prints so a slow or failed request
+ * explains itself.
+ */
+export function requestLines(
+  instances: readonly Instance[],
+  requestId: string,
+  limit = 8,
+): string[] {
+  return instances
+    .flatMap((i) => i.output().split('\n'))
+    .filter((l) => l.includes(`"${requestId}"`))
+    .slice(0, limit)
+    .map((l) => {
+      try {
+        const e = JSON.parse(l) as {
+          time?: number;
+          msg?: string;
+          responseTime?: number;
+          err?: { type?: string; message?: string };
+          res?: { statusCode?: number };
+        };
+        const err = e.err ? ` ${e.err.type}: ${(e.err.message ?? '').slice(0, 160)}` : '';
+        const status = e.res?.statusCode ? ` → ${e.res.statusCode}` : '';
+        const took = e.responseTime !== undefined ? ` after ${e.responseTime} ms` : '';
+        return `${e.msg}${status}${took}${err}`;
+      } catch {
+        return l.slice(0, 200);
+      }
+    });
+}
+
+/** For each hang, its request and the server's log lines for it (none: the server never logged it). */
+function describeHangs(instances: readonly Instance[], figures: LoadFigures): string[] {
+  return figures.hangs.slice(0, 3).flatMap((hang) => {
+    const id = /\((load-\d+)/.exec(hang)?.[1] ?? '';
+    const lines = requestLines(instances, id);
+    return [
+      `hang: ${hang}`,
+      ...(lines.length ? lines : ['(no server log line)']).map((l) => `  ${l}`),
+    ];
+  });
 }

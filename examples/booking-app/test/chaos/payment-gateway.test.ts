@@ -60,7 +60,7 @@ describe('chaos: slow and failing payment gateway (2 instances)', () => {
         `  injected: ${Object.entries(GATEWAY)
           .map(([k, v]) => `${k}=${v}`)
           .join(' ')}; 2 instances, ${SEATS} seats`,
-        ...describeLoad(figures).map((l) => `  ${l}`),
+        ...describeLoad(figures, stack.instances).map((l) => `  ${l}`),
         `  payments by gateway attempts: ${attempts.rows.map((r) => `${r.attempts}×${r.n}`).join(', ')}; succeeded after a retry: ${(hidden.rows[0] as { n: number }).n}`,
         `  DB: ${JSON.stringify(totals)}; still pending after settle: ${pending}`,
         `  Redis: payment-retry jobs left ${redis.retryJobsLeft}; hold states that contradict the DB: ${redis.holdMismatches.length} ${redis.holdMismatches.slice(0, 3).join('; ')}`,

@@ -142,7 +142,7 @@ describe.each(MODES)(
           `  injected: SIGKILL redis-server once 5 reservations existed, down ${DOWN_MS} ms, restarted; 2 instances, ${USERS} users, ${SEATS} seats, room capacity ${MAX_ACTIVE}`,
           `  while down, on each instance: ${probes.map((p) => `${p.route} → ${p.status}${p.problem ? ` ${p.code}` : ''}${p.retryAfter ? ` Retry-After ${p.retryAfter}` : ''}`).join('; ')}`,
           `  paying after the restart for a hold placed before the crash → ${payAfter.status} ${payAfter.body?.code ?? payAfter.body?.payment?.status ?? ''}${why.length ? ` (${why[0]})` : ''}`,
-          ...describeLoad(figures).map((l) => `  ${l}`),
+          ...describeLoad(figures, [a, b]).map((l) => `  ${l}`),
           `  DB: ${JSON.stringify(totals)}; still pending after settle: ${pending}`,
           `  payments not settled: ${stuck.join('; ') || 'none'}; charged without a seat: ${noSeat.join('; ') || 'none'}`,
           `  Redis: hold states that contradict the DB: ${redis.holdMismatches.length} ${redis.holdMismatches.slice(0, 3).join('; ')}`,
