@@ -1,4 +1,5 @@
 import { check } from '@boxoffice/internal';
+import { IdempotencyStoreUnavailableError } from './errors.js';
 import { doneHead, ownerPrefix } from './record.js';
 import type { Renewal, Renewer } from './renewer.js';
 import { type Script, scripts } from './scripts.js';
@@ -47,6 +48,9 @@ function checkHeaders(value: unknown): Record<string, string | string[]> {
   }
   return headers as Record<string, string | string[]>;
 }
+
+/** How often a release that met an unreachable Redis is tried again in the background. */
+const RELEASE_RETRY_MS = 250;
 
 function storedUntil(reply: unknown): number | null {
   const expiresAt = Number(reply);
@@ -165,11 +169,39 @@ export class Lease implements Renewal {
       .then(storedUntil);
   }
 
-  /** Delete the claim so that a retry runs again; false when the claim was already lost. */
+  /**
+   * Delete the claim so that a retry runs again; false when the claim was already lost. When Redis
+   * cannot be reached it throws, and keeps trying in the background (every 250 ms) until it
+   * succeeds or the lease could have lapsed: otherwise the client's retry of a request that
+   * failed because Redis was down would find its own key busy for the rest of the lease, long
+   * after Redis is back.
+   */
   async release(): Promise<boolean> {
-    return (
-      Number(await this.backend.exec('release', scripts.release, this.redisKey, [this.owner])) === 1
-    );
+    try {
+      return await this.#releaseOnce();
+    } catch (error) {
+      if (error instanceof IdempotencyStoreUnavailableError) this.#releaseLater();
+      throw error;
+    }
+  }
+
+  #releaseOnce(): Promise<boolean> {
+    return this.backend
+      .exec('release', scripts.release, this.redisKey, [this.owner])
+      .then((n) => Number(n) === 1);
+  }
+
+  #releaseLater(): void {
+    // The lease was last renewed before now, so it lapses before this in any case; after that a
+    // new owner may hold the key, and the owner-checked release would do nothing anyway.
+    const until = Date.now() + this.backend.leaseMs;
+    const retry = () => {
+      if (Date.now() >= until) return;
+      setTimeout(() => {
+        this.#releaseOnce().catch(retry);
+      }, RELEASE_RETRY_MS).unref();
+    };
+    retry();
   }
 
   /**

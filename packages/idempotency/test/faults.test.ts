@@ -60,4 +60,59 @@ describe('when Redis is unreachable', () => {
     expect(status).toBe(200);
     expect(guarded).toBe(2);
   });
+
+  it('a request that failed while Redis was down frees its key once Redis is back, not after its lease', async () => {
+    // Redis keeps what it acknowledged (AOF, fsync always): the claim survives the restart.
+    const durable = await spawnRedis({
+      port: await freePort(),
+      args: ['--appendonly', 'yes', '--appendfsync', 'always'],
+    });
+    // No offline queue (as the booking app's client): a command sent while Redis is down fails
+    // and is never sent later, so the 503's release is lost, not delayed.
+    const c = new Redis(durable.url, { retryStrategy: () => 100, enableOfflineQueue: false });
+    c.on('error', () => {});
+    try {
+      const store = new IdempotencyStore(c, { prefix: 'free', timeoutMs: 300, leaseMs: 60_000 });
+      let calls = 0;
+      const { url } = await serve((app) => {
+        app.post(
+          '/pay',
+          express.json(),
+          idempotency({ store, inFlight: 'reject' }),
+          async (_req, res) => {
+            calls++;
+            if (calls === 1) {
+              // Redis dies while the handler runs: the 503 cannot release the claim.
+              await durable.kill();
+              // Once the client knows, a command fails at once and is never resent.
+              while (c.status === 'ready') await new Promise((r) => setTimeout(r, 5));
+              res.status(503).json({ down: true });
+              return;
+            }
+            res.json({ ok: true });
+          },
+        );
+      });
+      if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve));
+      expect((await post(`${url}/pay`, 'k')).status).toBe(503);
+      expect(calls).toBe(1);
+      await durable.restart();
+      // The retry is answered once Redis is back. Before the background release it was 409 for
+      // the rest of the 60 s lease.
+      const seen: number[] = [];
+      const deadline = Date.now() + 10_000;
+      while (seen.at(-1) !== 200 && Date.now() < deadline) {
+        seen.push((await post(`${url}/pay`, 'k')).status);
+        if (seen.at(-1) !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(
+        seen.at(-1),
+        `statuses of the retries: ${[...new Set(seen)].map((x) => `${x} ×${seen.filter((y) => y === x).length}`).join(', ')}`,
+      ).toBe(200);
+      expect(calls).toBe(2);
+    } finally {
+      c.disconnect();
+      await durable.stop();
+    }
+  });
 });
