@@ -213,6 +213,51 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     expect(stream.events).toEqual([{ event: 'status', data: { state: 'unknown' } }]);
   });
 
+  it('SSE: an admission that arrives while the stream opens waits for the headers and the first status', async () => {
+    // The race behind the browser test's flake: a tick admits the user just after a process's
+    // first subscription to the room, and on a starved machine the admission is read with the
+    // SUBSCRIBE reply, before the stream has written its headers. Here the real admission
+    // message is replayed without pause while streams open on fresh instances (each subscribes
+    // anew), which puts it in that window nearly every time.
+    const { base, rooms } = await instance({}, { tick: false });
+    const alice = await login(base, 'alice');
+    const aliceId = String((await call(base, 'GET', '/me', { token: alice })).body.user.id);
+    await call(base, 'POST', '/concerts/1/queue', { token: alice });
+    const room = rooms.room(1);
+    const listener = redis.connect();
+    await listener.subscribe(room.channel);
+    const published = new Promise<string>((resolve) => {
+      listener.once('message', (_channel: string, message: string) => resolve(message));
+    });
+    expect((await room.tick()).admitted.map((a) => a.userId)).toEqual([aliceId]);
+    const admission = await published;
+
+    const publisher = redis.connect();
+    let replaying = true;
+    const replay = (async () => {
+      while (replaying) await publisher.publish(room.channel, admission);
+    })();
+    try {
+      for (let i = 0; i < 5; i++) {
+        const fresh = await instance({}, { tick: false });
+        const stream = await openSse(
+          `${fresh.base}/concerts/1/queue/events?access_token=${encodeURIComponent(alice)}`,
+        );
+        opened.push(stream);
+        // An event written before the headers makes Node send default ones (no content type),
+        // and EventSource refuses such a stream without retrying: the page waits forever.
+        expect(stream.status).toBe(200);
+        expect(stream.contentType ?? '(no content type)').toMatch(/^text\/event-stream/);
+        const first = await stream.next(() => true, 5000);
+        expect(first).toMatchObject({ event: 'status', data: { state: 'active' } });
+        await stream.close();
+      }
+    } finally {
+      replaying = false;
+      await replay;
+    }
+  });
+
   it('two instances tick as one: each round runs on one instance, capacity is never exceeded', async () => {
     const ticks: { instance: number; tick: number; active: number }[] = [];
     const settings = { maxActive: 3, admitPerTick: 1, tickMs: 50 };

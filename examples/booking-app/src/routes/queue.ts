@@ -75,6 +75,10 @@ export function queueRoutes(deps: {
       const room = deps.rooms.room(id);
       let status: RoomStatus = { state: 'unknown' };
       let ended = false;
+      // Events that arrive between the subscription and the first `status` (the headers are not
+      // written yet): handled once it is sent. Writing one earlier would send default headers
+      // without text/event-stream, and EventSource gives such a stream up for good.
+      let early: RoomEvent[] | undefined = [];
       const timers: NodeJS.Timeout[] = [];
       let unsubscribe = () => {};
       const end = () => {
@@ -110,6 +114,10 @@ export function queueRoutes(deps: {
 
       const onEvent = (event: RoomEvent) => {
         if (ended) return;
+        if (early) {
+          early.push(event);
+          return;
+        }
         if (event.type === 'position') {
           if (status.state === 'waiting' && status.ticket > 0) {
             send('position', {
@@ -154,6 +162,9 @@ export function queueRoutes(deps: {
       send('status', status);
       if (status.state === 'unknown') return end();
       schedule();
+      const held = early;
+      early = undefined;
+      for (const event of held) onEvent(event);
     },
   );
 
