@@ -3,6 +3,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { PgDatabase } from '../src/db/pg-database.js';
 import { launchChromium, screenshot, watchProblems } from './browser/chromium.js';
+import { explain, recordSse } from './browser/diagnose.js';
 import { call, count, POSTGRES_URL, randomSchema, waitFor } from './helpers.js';
 import { killServers, start } from './server-process.js';
 
@@ -77,7 +78,7 @@ describe('web pages in Chromium', () => {
   it('two users, capacity 1: the first books and pays, the second is admitted after', async () => {
     const schema = randomSchema();
     const { standaloneUrl } = inject('boxofficeRedis') as { standaloneUrl: string };
-    const { url } = await start({
+    const { url, output } = await start({
       DATABASE_URL: POSTGRES_URL,
       DATABASE_SCHEMA: schema,
       REDIS_URL: standaloneUrl,
@@ -95,6 +96,7 @@ describe('web pages in Chromium', () => {
     const db = await PgDatabase.open({ url: POSTGRES_URL, schema });
 
     let browser: Browser | undefined;
+    const pages: Record<string, Page> = {};
     try {
       // `/` is the concert list for a browser and the JSON description for API clients; pages carry
       // a CSP without 'unsafe-inline' (a violation would be a console error below); the API wins.
@@ -116,7 +118,9 @@ describe('web pages in Chromium', () => {
         });
         contexts.push(context);
         const found = watchProblems(context, who);
+        await recordSse(context);
         const page = await context.newPage();
+        pages[who] = page;
         const shot = (name: string) => screenshot(page, `${who}-${name}`);
         return { page, found, shot };
       };
@@ -223,6 +227,17 @@ describe('web pages in Chromium', () => {
 
       for (const context of contexts) await context.close();
       expect([...alice.found, ...bob.found, ...carol.found]).toEqual([]);
+    } catch (error) {
+      // A step gave up: say what it was waiting for (pages, SSE, the room in Redis, server log).
+      const report = await explain({
+        pages,
+        client: redis.client,
+        prefix: redis.prefix,
+        roomId: `concert-${CONCERT}`,
+        serverLog: output(),
+      });
+      console.error(report);
+      throw error;
     } finally {
       await browser?.close();
       await db.close();
