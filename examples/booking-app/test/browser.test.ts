@@ -225,15 +225,39 @@ describe('web pages in Chromium', () => {
       expect((await names('exact'))[0]).toBe('Tour T-shirt');
       await screenshot(alice.page, '10-popular-products');
 
+      // Dave opens the waiting room of a concert with no seat left to sell: the page says so at
+      // once and gives his place in line up (so the room does not admit him to an empty map).
+      await db.query(
+        `UPDATE seats SET status = 'BLOCKED' WHERE concert_id = 2 AND status = 'AVAILABLE'`,
+      );
+      const dave = await open('dave');
+      await dave.page.goto('/');
+      await signIn(dave.page, 'dave');
+      await dave.page.goto('/queue.html?concert=2');
+      await poll(() => text(dave.page, '#line')).toBe(
+        'Sold out: every seat of this concert is taken.',
+      );
+      expect(await dave.page.getByRole('link', { name: 'Back to the concerts' }).isVisible()).toBe(
+        true,
+      );
+      const daveToken = (await dave.page.evaluate(
+        "JSON.parse(sessionStorage.getItem('bo.user')).token",
+      )) as string;
+      await waitFor(
+        async () => (await call(url, 'GET', '/concerts/2/queue', { token: daveToken })).body,
+        (s) => s.state === 'unknown' && s.soldOut === true,
+      );
+      await screenshot(dave.page, '11-sold-out');
+
       for (const context of contexts) await context.close();
-      expect([...alice.found, ...bob.found, ...carol.found]).toEqual([]);
+      expect([...alice.found, ...bob.found, ...carol.found, ...dave.found]).toEqual([]);
     } catch (error) {
       // A step gave up: say what it was waiting for (pages, SSE, the room in Redis, server log).
       const report = await explain({
         pages,
         client: redis.client,
         prefix: redis.prefix,
-        roomId: `concert-${CONCERT}`,
+        roomIds: [`concert-${CONCERT}`, 'concert-2'],
         serverLog: output(),
       });
       console.error(report);

@@ -130,7 +130,7 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
     await waitFor(pending, (p) => p.length === 0);
     expect(
       (await call(crashed.base, 'GET', '/concerts/1/queue', { token: user.token })).body,
-    ).toEqual({ state: 'unknown' });
+    ).toEqual({ state: 'unknown', soldOut: false });
     const consumed = () =>
       count(
         fixture.db,

@@ -71,6 +71,7 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
     // The user completed the waiting room: slot freed, queue_entry token revoked.
     expect((await call(env.base, 'GET', '/concerts/1/queue', { token: user.token })).body).toEqual({
       state: 'unknown',
+      soldOut: false,
     });
     const again = await call(env.base, 'POST', '/concerts/1/reservations', {
       token: entry,

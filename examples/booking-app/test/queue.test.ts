@@ -83,6 +83,7 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     expect(left.body).toEqual({ left: true, state: 'unknown' });
     expect((await call(base, 'GET', '/concerts/1/queue', { token: alice })).body).toEqual({
       state: 'unknown',
+      soldOut: false,
     });
     expect((await call(base, 'GET', '/concerts/1/queue', { token: bob })).body.position).toBe(1);
 
@@ -210,7 +211,54 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     });
     opened.push(stream);
     await stream.done;
-    expect(stream.events).toEqual([{ event: 'status', data: { state: 'unknown' } }]);
+    expect(stream.events).toEqual([
+      { event: 'status', data: { state: 'unknown', soldOut: false } },
+    ]);
+  });
+
+  it('sold out: join, poll and the stream say so (the stream then ends); a held seat is not sold', async () => {
+    const { base } = await instance({ maxActive: 1 }, { tick: false });
+    const dave = await login(base, 'dave');
+    const joined = await call(base, 'POST', '/concerts/1/queue', { token: dave });
+    expect(joined.body).toMatchObject({ state: 'waiting', soldOut: false });
+    // Every seat but one gone for good, the last one only held: not sold out yet.
+    await fixture.db.query(
+      `UPDATE seats SET status = 'BLOCKED' WHERE concert_id = 1 AND id <> (SELECT min(id) FROM seats WHERE concert_id = 1)`,
+    );
+    const daveId = (await call(base, 'GET', '/me', { token: dave })).body.user.id as number;
+    const { rows } = await fixture.db.query<{ id: string }>(
+      `INSERT INTO reservations (user_id, concert_id, hold_id, fence, amount_cents, expires_at)
+       VALUES ($1, 1, 'h', 1, 0, now() + interval '1 minute') RETURNING id`,
+      [daveId],
+    );
+    await fixture.db.query(
+      `UPDATE seats SET status = 'HELD', reservation_id = $1
+       WHERE id = (SELECT min(id) FROM seats WHERE concert_id = 1)`,
+      [rows[0]?.id],
+    );
+    const held = await call(base, 'GET', '/concerts/1/queue', { token: dave });
+    expect(held.body.soldOut).toBe(false);
+
+    await fixture.db.query(
+      `UPDATE seats SET status = 'BLOCKED', reservation_id = NULL WHERE concert_id = 1`,
+    );
+    const polled = await call(base, 'GET', '/concerts/1/queue', { token: dave });
+    expect(polled.status).toBe(200);
+    expect(polled.body).toMatchObject({ state: 'waiting', soldOut: true });
+    const again = await call(base, 'POST', '/concerts/1/queue', { token: dave });
+    expect(again.body.soldOut).toBe(true);
+    const stream = await openSse(`${base}/concerts/1/queue/events`, {
+      authorization: `Bearer ${dave}`,
+    });
+    opened.push(stream);
+    await stream.done;
+    expect(stream.events).toEqual([
+      { event: 'status', data: expect.objectContaining({ state: 'waiting', soldOut: true }) },
+      { event: 'soldout', data: {} },
+    ]);
+    // Another concert is unaffected.
+    const other = await call(base, 'POST', '/concerts/2/queue', { token: dave });
+    expect(other.body.soldOut).toBe(false);
   });
 
   it('SSE: an admission that arrives while the stream opens waits for the headers and the first status', async () => {

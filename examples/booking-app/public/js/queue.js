@@ -86,8 +86,25 @@ function showGone(message) {
   );
 }
 
+/** Every seat is taken: stop waiting and give the place in line up. */
+async function showSoldOut() {
+  if (state === 'gone') return;
+  state = 'gone';
+  stream?.close();
+  document.title = 'Sold out — boxoffice demo';
+  document.getElementById('keep-open').hidden = true;
+  show('line', el('p', { class: 'soldout' }, 'Sold out: every seat of this concert is taken.'));
+  show('actions', el('a', { class: 'button', href: '/' }, 'Back to the concerts'));
+  try {
+    await api(`/concerts/${concertId}/queue`, { method: 'DELETE', token: user.token });
+  } catch {
+    // The place lapses by itself once this page stops polling.
+  }
+}
+
 function onStatus(status) {
-  if (status.state === 'waiting') {
+  if (status.soldOut) showSoldOut();
+  else if (status.state === 'waiting') {
     state = 'waiting';
     showWaiting(status.position, status.etaMs);
   } else if (status.state === 'active') showTurn(status);
@@ -102,6 +119,7 @@ function listen() {
   stream.addEventListener('position', (e) => {
     if (state === 'waiting') showWaiting(JSON.parse(e.data).position, null);
   });
+  stream.addEventListener('soldout', () => showSoldOut());
   stream.addEventListener('evicted', () =>
     showGone('You were removed from the line because this page stopped answering.'),
   );

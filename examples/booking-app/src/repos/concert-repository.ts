@@ -71,6 +71,23 @@ export class ConcertRepository {
     return rows.length > 0;
   }
 
+  /**
+   * Whether a concert is sold out — no seat AVAILABLE or HELD (a held seat may come back), which is
+   * final since an ASSIGNED seat never returns — or `null` when there is no such concert. One
+   * query, an index probe on (concert_id, status): cheap enough for every waiting-room poll.
+   */
+  async saleState(id: number): Promise<{ soldOut: boolean } | null> {
+    const { rows } = await this.db.query<{ sold_out: boolean }>(
+      `SELECT NOT EXISTS (
+         SELECT 1 FROM seats s WHERE s.concert_id = c.id AND s.status IN ('AVAILABLE', 'HELD')
+       ) AS sold_out
+       FROM concerts c WHERE c.id = $1`,
+      [id],
+    );
+    const row = rows[0];
+    return row === undefined ? null : { soldOut: row.sold_out };
+  }
+
   /** One concert and its seat map ordered by row and number, or null when unknown. */
   async get(id: number): Promise<{ concert: Concert; seats: Seat[] } | null> {
     const { rows } = await this.db.query<ConcertRow>(

@@ -17,6 +17,8 @@ const SSE_KEEPALIVE_MS = 15_000;
  * The waiting room of each concert: `POST /concerts/:id/queue` (join), `GET` (poll = heartbeat),
  * `DELETE` (leave; also `POST ?_method=DELETE` with an `access_token` form field, which is what
  * `navigator.sendBeacon` can send), and `GET /concerts/:id/queue/events` (Server-Sent Events).
+ * Join and poll answers, and the stream's `status` events, carry `soldOut: true` once no seat is
+ * left to sell (the stream then sends `soldout` and ends), so clients stop waiting for nothing.
  */
 export function queueRoutes(deps: {
   auth: DemoAuth;
@@ -31,6 +33,13 @@ export function queueRoutes(deps: {
     const { id } = parse('params', params, req.params);
     if (!(await deps.concerts.exists(id))) throw new NotFoundError('concert', id);
     return id;
+  };
+  /** The concert of the request and whether it is sold out (404 when there is no such concert). */
+  const saleOf = async (req: Request) => {
+    const { id } = parse('params', params, req.params);
+    const state = await deps.concerts.saleState(id);
+    if (state === null) throw new NotFoundError('concert', id);
+    return { id, soldOut: state.soldOut };
   };
   const userOf = (req: Request) => String((req.user as { id: number }).id);
 
@@ -53,15 +62,15 @@ export function queueRoutes(deps: {
   );
 
   router.post('/concerts/:id/queue', requireUser(deps.auth), async (req, res) => {
-    const id = await concertOf(req);
+    const { id, soldOut } = await saleOf(req);
     const status = await deps.rooms.room(id).join(userOf(req));
     deps.metrics.queueJoins.inc({ concert: String(id) });
-    res.json(status);
+    res.json({ ...status, soldOut });
   });
 
   router.get('/concerts/:id/queue', requireUser(deps.auth), async (req, res) => {
-    const id = await concertOf(req);
-    res.json(await deps.rooms.room(id).heartbeat(userOf(req)));
+    const { id, soldOut } = await saleOf(req);
+    res.json({ ...(await deps.rooms.room(id).heartbeat(userOf(req))), soldOut });
   });
 
   router.delete('/concerts/:id/queue', requireUser(deps.auth), leave);
@@ -70,7 +79,7 @@ export function queueRoutes(deps: {
     '/concerts/:id/queue/events',
     requireUser(deps.auth, { query: true }),
     async (req, res) => {
-      const id = await concertOf(req);
+      const { id, soldOut } = await saleOf(req);
       const userId = userOf(req);
       const room = deps.rooms.room(id);
       let status: RoomStatus = { state: 'unknown' };
@@ -102,8 +111,13 @@ export function queueRoutes(deps: {
       const beat = async () => {
         if (ended) return;
         try {
-          status = await room.heartbeat(userId);
-          send('status', status);
+          const [sale, next] = await Promise.all([saleOf(req), room.heartbeat(userId)]);
+          status = next;
+          send('status', { ...status, soldOut: sale.soldOut });
+          if (sale.soldOut) {
+            send('soldout', {});
+            return end();
+          }
           if (status.state === 'unknown') return end();
           schedule();
         } catch (error) {
@@ -159,7 +173,11 @@ export function queueRoutes(deps: {
       res.flushHeaders();
       res.on('close', end);
       timers.push(setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS));
-      send('status', status);
+      send('status', { ...status, soldOut });
+      if (soldOut) {
+        send('soldout', {});
+        return end();
+      }
       if (status.state === 'unknown') return end();
       schedule();
       const held = early;

@@ -65,13 +65,13 @@ export async function roomState(client: RedisClient, prefix: string, roomId: str
 
 /**
  * What was still pending when a step of the browser test gave up: each page's URL, its `#line`
- * text and last SSE events, the concert's waiting room in Redis, and the server's log.
+ * text and last SSE events, the concerts' waiting rooms in Redis, and the server's log.
  */
 export async function explain(input: {
   pages: Record<string, Page>;
   client: RedisClient;
   prefix: string;
-  roomId: string;
+  roomIds: string[];
   serverLog: string;
 }): Promise<string> {
   const out: string[] = ['--- browser test: what was pending ---'];
@@ -87,10 +87,12 @@ export async function explain(input: {
       .catch((error: unknown) => ({ error: String(error) }));
     out.push(`${who}: ${page.url()}\n  ${JSON.stringify(seen)}`);
   }
-  const state = await roomState(input.client, input.prefix, input.roomId).catch(
-    (error: unknown) => ({ error: String(error) }),
-  );
-  out.push(`room ${input.roomId} in Redis: ${JSON.stringify(state)}`);
+  for (const roomId of input.roomIds) {
+    const state = await roomState(input.client, input.prefix, roomId).catch((error: unknown) => ({
+      error: String(error),
+    }));
+    out.push(`room ${roomId} in Redis: ${JSON.stringify(state)}`);
+  }
   out.push(`server log (LOG_LEVEL=warn):\n${input.serverLog.slice(-8000) || '(empty)'}`);
   return out.join('\n');
 }
