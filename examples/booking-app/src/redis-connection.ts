@@ -3,6 +3,7 @@ import { getRedis } from '@boxoffice/local-redis';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
+import { describeConnection } from './connection-string.js';
 
 /** The app's main Redis connection and how to let go of it. */
 export interface RedisConnection {
@@ -77,7 +78,7 @@ export async function connectRedis(
   }
   return {
     client,
-    description: `${found.url} (${found.source})`,
+    description: `${describeConnection(found.url, 'REDIS_URL')} (${found.source})`,
     close: async () => {
       client.disconnect();
       await found.stop();

@@ -50,6 +50,34 @@ describe('dist/server.js', () => {
     }
   });
 
+  it('never shows or logs the user or password of REDIS_URL or DATABASE_URL', async () => {
+    const schema = randomSchema();
+    // Redis on 6379 has no password (ioredis only warns) and PostgreSQL trusts: both connect.
+    const dbUrl = POSTGRES_URL.replace('postgres://postgres@', 'postgres://postgres:pg-s3cret@');
+    try {
+      const { child, url, output } = await start({
+        REDIS_URL: 'redis://:redis-s3cret@127.0.0.1:6379',
+        DATABASE_URL: `${dbUrl}?application_name=x&password=q-s3cret`,
+        DATABASE_SCHEMA: schema,
+        LOG_LEVEL: 'info',
+      });
+      const root = await call(url, 'GET', '/');
+      expect(root.body.redis).toBe('redis://127.0.0.1:6379 (env)');
+      expect(root.body.database).toBe(
+        `PostgreSQL postgres://127.0.0.1:5432/test, schema ${schema}`,
+      );
+      expect(output()).toMatch(/"msg":"listening"/);
+      expect(output()).not.toMatch(/s3cret|\/\/postgres[:@]/);
+      expect(JSON.stringify(root.body)).not.toMatch(/s3cret|\/\/postgres[:@]/);
+      child.kill('SIGTERM');
+      expect(await stopped(child)).toBe(0);
+    } finally {
+      const admin = await PgDatabase.open({ url: POSTGRES_URL });
+      await admin.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.close();
+    }
+  });
+
   it('refuses an invalid environment with a message naming the variable', async () => {
     const child = spawn(process.execPath, [serverJs], {
       env: { PATH: process.env.PATH ?? '', PORT: 'eighty' },

@@ -30,6 +30,18 @@ export interface GetRedisOptions {
 
 const noop = async () => {};
 
+/** `url` without user and password, for messages (a REDIS_URL may carry `:password@`). */
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(unparsable)';
+  }
+}
+
 /**
  * A real standalone Redis: `REDIS_URL` if set; else a server answering on 127.0.0.1:6379; else a
  * `redis-server` from PATH spawned on a free port (temp dir, no persistence, stopped on exit); else a
@@ -41,7 +53,7 @@ export async function getRedis(options: GetRedisOptions = {}): Promise<Standalon
   if (url) {
     // An explicit choice is never silently replaced by another server.
     if (await answersPing(url, 3_000)) return { url, source: 'env', stop: noop };
-    throw new RedisUnavailableError([`REDIS_URL=${url}: no answer to PING`]);
+    throw new RedisUnavailableError([`REDIS_URL=${withoutCredentials(url)}: no answer to PING`]);
   }
 
   const attempts: string[] = [];

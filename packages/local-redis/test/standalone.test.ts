@@ -24,6 +24,15 @@ describe('getRedis', () => {
     expect((error as Error).message).toContain(`REDIS_URL=redis://127.0.0.1:${port}`);
   });
 
+  it('never shows the user or password of REDIS_URL in its message', async () => {
+    const port = await freePort();
+    const error = await getRedis({ url: `redis://admin:s3cret@127.0.0.1:${port}` }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toContain(`REDIS_URL=redis://127.0.0.1:${port}`);
+    expect((error as Error).message).not.toMatch(/admin|s3cret/);
+  });
+
   it('spawns redis-server on a free port when nothing answers, and stop() kills it', async () => {
     const deadPort = await freePort();
     const server = await getRedis({ url: undefined, defaultUrl: `redis://127.0.0.1:${deadPort}` });

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { describeConnection } from '../connection-string.js';
 import { DatabaseUnavailableError } from '../errors.js';
 import { type Database, type QueryResult, quoteIdent, type Transaction } from './database.js';
 
@@ -39,16 +40,6 @@ function classify(error: unknown): never {
   throw error;
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'DATABASE_URL (unparsable)';
-  }
-}
-
 /** A PostgreSQL server through a `pg` pool: used when `DATABASE_URL` is set. */
 export class PgDatabase implements Database {
   readonly kind = 'postgres';
@@ -59,7 +50,7 @@ export class PgDatabase implements Database {
     readonly schema: string,
     url: string,
   ) {
-    this.description = `PostgreSQL ${redact(url)}, schema ${schema}`;
+    this.description = `PostgreSQL ${describeConnection(url, 'DATABASE_URL')}, schema ${schema}`;
   }
 
   /** Connect a pool whose every connection uses `schema` (created here if missing). */
