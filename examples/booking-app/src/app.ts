@@ -66,6 +66,8 @@ export interface AppDeps {
    * @defaultValue `new SeatHolds(redis, { prefix })` (5 min + 10 s), closed by `app.locals.close()`
    */
   holds?: SeatHolds;
+  /** Most seats one user may hold and own per concert (409 `seat-limit-reached` beyond). @defaultValue 4 */
+  seatsPerUserMax?: number;
   /** @defaultValue `new MockPaymentGateway(db)` (no failures) */
   paymentGateway?: MockPaymentGateway;
   /** Gateway retry pacing. @defaultValue 1 s doubling, 5 attempts */
@@ -150,6 +152,7 @@ export function createApp(deps: AppDeps): Express {
     events,
     metrics,
     logger,
+    seatsPerUserMax: deps.seatsPerUserMax ?? 4,
   });
 
   const prefix = deps.redisPrefix ?? 'bo';

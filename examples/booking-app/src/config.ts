@@ -69,6 +69,7 @@ const schema = z.object({
   QUEUE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   HOLD_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   HOLD_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  SEATS_PER_USER_MAX: z.coerce.number().int().min(1).max(10_000).default(4),
   PAYMENT_RECOVERY_AFTER_MS: z.coerce.number().int().min(1000).max(86_400_000).optional(),
   PAYMENT_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   HOLD_REAPER_MARGIN_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
@@ -133,6 +134,8 @@ export interface AppConfig {
   };
   /** Seat holds behind reservations: the UI timer and the server grace after it. */
   holds: { ttlMs: number; graceMs: number };
+  /** Most seats (HELD or ASSIGNED) one user may have per concert. */
+  seatsPerUserMax: number;
   /**
    * Recovery of payments left in STARTED, PG_REQUESTED or RETRY_SCHEDULED by a process that died.
    * `afterMs` unset: 60 s, or twice the gateway's longest call (timeout + latency) if longer.
@@ -209,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       graceMs: c.QUEUE_GRACE_MS,
     },
     holds: { ttlMs: c.HOLD_TTL_MS, graceMs: c.HOLD_GRACE_MS },
+    seatsPerUserMax: c.SEATS_PER_USER_MAX,
     paymentRecovery: {
       afterMs: c.PAYMENT_RECOVERY_AFTER_MS,
       intervalMs: c.PAYMENT_RECOVERY_INTERVAL_MS,

@@ -112,6 +112,28 @@ export class SeatLockedError extends HttpError {
   }
 }
 
+/**
+ * 409: the reservation would give the user more seats of the concert than the per-user cap
+ * (`SEATS_PER_USER_MAX`). Nothing was held.
+ */
+export class SeatLimitReachedError extends HttpError {
+  override name = 'SeatLimitReachedError';
+  constructor(
+    readonly limit: number,
+    /** Seats of the concert the user already holds or owns. */
+    readonly held: number,
+    readonly requested: number,
+  ) {
+    super(
+      409,
+      'seat-limit-reached',
+      'Seat limit per buyer reached',
+      `at most ${limit} seats per buyer for this concert; you already have ${held}, asked for ${requested}`,
+      { limit, held, requested },
+    );
+  }
+}
+
 /** 401/403 for a queue_entry or payment token (from `@boxoffice/queue`'s AccessTokenError). */
 export class AccessTokenRefusedError extends HttpError {
   override name = 'AccessTokenRefusedError';

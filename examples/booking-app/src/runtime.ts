@@ -121,6 +121,7 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
       redisDescription,
       redisPrefix: redisPrefix,
       loginRateLimit: config.auth.loginRateLimit,
+      seatsPerUserMax: config.seatsPerUserMax,
       paymentRecovery: {
         intervalMs: config.paymentRecovery.intervalMs,
         ...(config.paymentRecovery.afterMs && { afterMs: config.paymentRecovery.afterMs }),

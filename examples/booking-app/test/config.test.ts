@@ -20,6 +20,7 @@ describe('loadConfig', () => {
         seed: true,
       },
       auth: { jwtSecret: undefined, ttlSec: 3600, loginRateLimit: 30 },
+      seatsPerUserMax: 4,
       holdReaper: { marginMs: 60_000, intervalMs: 15_000 },
       paymentGateway: {
         latencyMs: 50,
@@ -61,6 +62,7 @@ describe('loadConfig', () => {
       QUEUE_GRACE_MS: '2000',
       HOLD_TTL_MS: '120000',
       HOLD_GRACE_MS: '5000',
+      SEATS_PER_USER_MAX: '6',
       PAYMENT_RECOVERY_AFTER_MS: '5000',
       PAYMENT_RECOVERY_INTERVAL_MS: '500',
       HOLD_REAPER_MARGIN_MS: '3000',
@@ -96,6 +98,7 @@ describe('loadConfig', () => {
         graceMs: 2000,
       },
       holds: { ttlMs: 120_000, graceMs: 5000 },
+      seatsPerUserMax: 6,
       paymentRecovery: { afterMs: 5000, intervalMs: 500 },
       holdReaper: { marginMs: 3000, intervalMs: 700 },
       outbox: { pollMs: 200, retentionMs: 7_200_000, redeliverAfterMs: 10_000 },
@@ -119,6 +122,7 @@ describe('loadConfig', () => {
           DATABASE_SCHEMA: 'Bad-Name',
           SEED_DEMO_DATA: 'maybe',
           HOLD_REAPER_INTERVAL_MS: '10',
+          SEATS_PER_USER_MAX: '0',
         });
       } catch (e) {
         return e;
@@ -133,6 +137,7 @@ describe('loadConfig', () => {
       'JWT_SECRET',
       'PG_FAILURE_RATE',
       'PORT',
+      'SEATS_PER_USER_MAX',
       'SEED_DEMO_DATA',
     ]);
     expect(() => loadConfig({ PG_FAILURE_RATE: '0.6', PG_TIMEOUT_RATE: '0.6' })).toThrow(

@@ -1,8 +1,13 @@
 import type { AccessClaims } from '@boxoffice/queue';
 import type { Hold, SeatHolds } from '@boxoffice/seat-lock';
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.js';
-import { NotFoundError, SeatLockedError, SeatUnavailableError } from '../errors.js';
+import type { Database, Queryable } from '../db/database.js';
+import {
+  NotFoundError,
+  SeatLimitReachedError,
+  SeatLockedError,
+  SeatUnavailableError,
+} from '../errors.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import { ConcertRooms } from '../queue/concert-rooms.js';
 import type { EventLog } from '../repos/event-log.js';
@@ -35,6 +40,20 @@ export const seatResource = (concertId: number, seatId: number) =>
   `{concert-${concertId}}:seat-${seatId}`;
 
 /**
+ * Seats of `concertId` that `userId` holds or owns: the HELD and ASSIGNED seats of their HELD and
+ * CONFIRMED reservations.
+ */
+async function seatsOfUser(q: Queryable, userId: number, concertId: number): Promise<number> {
+  const { rows } = await q.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM seats s JOIN reservations r ON r.id = s.reservation_id
+     WHERE r.user_id = $1 AND r.concert_id = $2 AND r.status IN ('HELD', 'CONFIRMED')
+       AND s.status IN ('HELD', 'ASSIGNED')`,
+    [userId, concertId],
+  );
+  return (rows[0] as { n: number }).n;
+}
+
+/**
  * Reservations: a multi-seat lock + hold in Redis (`SeatHolds`), then the reservation row and the
  * seats HELD in one database transaction guarded by the lock's fencing tokens; a payment token for
  * the UI. Expiry (the holds' onExpire) rolls the database back once per hold, guarded by status.
@@ -48,13 +67,15 @@ export class ReservationService {
       events: EventLog;
       metrics: AppMetrics;
       logger: Logger;
+      /** Most seats one user may hold and own per concert. @defaultValue 4 */
+      seatsPerUserMax?: number;
     },
   ) {}
 
   /**
    * Hold `seatIds` of `concertId` for the holder of a verified `queue_entry` token.
-   * @throws NotFoundError unknown seat; SeatUnavailableError BLOCKED/ASSIGNED; SeatLockedError
-   * when the lock is taken (or the seat is HELD).
+   * @throws NotFoundError unknown seat; SeatUnavailableError BLOCKED/ASSIGNED; SeatLimitReachedError
+   * over the per-user cap; SeatLockedError when the lock is taken (or the seat is HELD).
    */
   async reserve(
     concertId: number,
@@ -89,6 +110,15 @@ export class ReservationService {
       }
     }
 
+    const max = this.deps.seatsPerUserMax ?? 4;
+    const overCap = (held: number) =>
+      held + seatIds.length > max
+        ? new SeatLimitReachedError(max, held, seatIds.length)
+        : undefined;
+    // A cheap early answer that takes no seat lock; the check that counts is in the transaction.
+    const early = overCap(await seatsOfUser(db, userId, concertId));
+    if (early) throw await fail('seat-limit-reached', early);
+
     const resources = seatIds.map((id) => seatResource(concertId, id));
     const data: HoldData = { concertId, userId, seatIds };
     const placing = metrics.holdPlaceSeconds.startTimer();
@@ -100,6 +130,12 @@ export class ReservationService {
     let reservationId: string;
     try {
       reservationId = await db.transaction(async (tx) => {
+        // One user's reservations are counted and taken one at a time (two parallel requests for
+        // different seats would otherwise both see room under the cap). NO KEY UPDATE does not
+        // block the foreign-key checks of the user's other inserts.
+        await tx.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
+        const over = overCap(await seatsOfUser(tx, userId, concertId));
+        if (over) throw over;
         const { rows } = await tx.query<{ id: string }>(
           `INSERT INTO reservations (user_id, concert_id, status, hold_id, fence, amount_cents, expires_at)
            VALUES ($1, $2, 'HELD', $3, $4, $5, $6) RETURNING id`,
@@ -143,6 +179,7 @@ export class ReservationService {
       // Nothing was written: give the seats back now rather than at the hold's deadline.
       await holds.cancel(placed.holdId).catch(() => {});
       if (error instanceof SeatLockedError) throw await fail('seat-locked', error);
+      if (error instanceof SeatLimitReachedError) throw await fail('seat-limit-reached', error);
       throw error;
     }
     metrics.reservations.inc({ outcome: 'held' });
