@@ -142,9 +142,19 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
     const wrongScope = await pay(env.base, entry, body, 'k');
     expect(wrongScope.status).toBe(403);
     expect(wrongScope.body.code).toBe('token-forbidden');
-    expect(
-      (await pay(env.base, paymentToken, { reservationId: crypto.randomUUID() }, 'k')).status,
-    ).toBe(404);
+    // The token is checked before the reservation is looked up: an unknown reservation and
+    // another user's answer the same 403, and no answer names another user.
+    const unknown = await pay(env.base, paymentToken, { reservationId: crypto.randomUUID() }, 'k');
+    const { user: bob, reservation: bobs } = await reserve(env, 'bob', ['B2']);
+    const others = await pay(env.base, paymentToken, { reservationId: bobs.id }, 'k');
+    for (const res of [unknown, others]) {
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({ code: 'token-forbidden' });
+      expect(res.body.detail).toBe('the payment token was issued for another reservation');
+    }
+    const garbage = await pay(env.base, 'not-a-jwt', { reservationId: bobs.id }, 'k');
+    expect(garbage.body.code).toBe('token-invalid');
+    expect(JSON.stringify([unknown.body, others.body, garbage.body])).not.toContain(`"${bob.id}"`);
     const bad = await pay(env.base, paymentToken, { reservationId: 'nope' }, 'k');
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].field).toBe('body.reservationId');

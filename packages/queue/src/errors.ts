@@ -98,9 +98,12 @@ export class TokenForbiddenError extends AccessTokenError {
   /** What the token carries. */
   readonly actual: unknown;
   constructor(claim: 'scope' | 'aud' | 'sub', expected: string, actual: unknown) {
+    // The message reaches clients: it never names the subject (a user id) on either side.
     super(
       'TOKEN_FORBIDDEN',
-      `token ${claim} ${JSON.stringify(actual)} does not grant ${JSON.stringify(expected)}`,
+      claim === 'sub'
+        ? 'token was issued to another subject'
+        : `token ${claim} ${JSON.stringify(actual)} does not grant ${JSON.stringify(expected)}`,
     );
     this.claim = claim;
     this.expected = expected;

@@ -1,17 +1,35 @@
 import { type IdempotencyStore, idempotency, parseIdempotencyKey } from '@boxoffice/idempotency';
-import { TokenForbiddenError } from '@boxoffice/queue';
 import { type Request, Router } from 'express';
+import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import type { DemoAuth } from '../auth/demo-auth.js';
 import { bearerToken, requireUser } from '../auth/require-user.js';
 import type { PaymentService } from '../booking/payment-service.js';
-import { NotFoundError } from '../errors.js';
+import { AccessTokenRefusedError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { idempotencyProblem } from '../http/idempotency-problem.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import { ConcertRooms } from '../queue/concert-rooms.js';
 
 const body = z.object({ reservationId: z.uuid('must be a UUID') });
+
+/**
+ * The audience a payment token names (`concert-<id>`), read before verification so the token can be
+ * checked before anything about the reservation is looked up; `verify` then checks the signature
+ * over it, and the route compares it with the reservation's concert.
+ */
+function paymentAudience(token: string): string {
+  let aud: unknown;
+  try {
+    aud = decodeJwt(token).aud;
+  } catch {
+    throw new UnauthorizedError('token-invalid', 'the token is not a valid JWT');
+  }
+  if (typeof aud !== 'string' || !/^concert-\d{1,10}$/.test(aud)) {
+    throw new UnauthorizedError('token-invalid', 'the token has no concert audience');
+  }
+  return aud;
+}
 
 declare global {
   namespace Express {
@@ -44,15 +62,30 @@ export function paymentRoutes(deps: {
         const token = bearerToken(req);
         if (typeof token !== 'string') throw token;
         const { reservationId } = parse('body', body, req.body);
-        const reservation = await deps.payments.reservation(reservationId);
-        if (!reservation) throw new NotFoundError('reservation', reservationId);
+        // The token first, the reservation after: without a valid payment token for this very
+        // reservation, nobody learns whether it exists or whose it is (401/403 before 404).
         const access = await deps.rooms.tokens.verify(token, {
           scope: 'seat_reservation_payment',
-          audience: ConcertRooms.roomId(reservation.concert_id),
-          subject: String(reservation.user_id),
+          audience: paymentAudience(token),
         });
         if (access.payload.reservationId !== reservationId) {
-          throw new TokenForbiddenError('scope', reservationId, access.payload.reservationId);
+          throw new AccessTokenRefusedError(
+            403,
+            'token-forbidden',
+            'the payment token was issued for another reservation',
+          );
+        }
+        const reservation = await deps.payments.reservation(reservationId);
+        if (!reservation) throw new NotFoundError('reservation', reservationId);
+        if (
+          access.aud !== ConcertRooms.roomId(reservation.concert_id) ||
+          access.sub !== String(reservation.user_id)
+        ) {
+          throw new AccessTokenRefusedError(
+            403,
+            'token-forbidden',
+            'the payment token does not match this reservation',
+          );
         }
         req.payer = reservation.user_id;
         next();
