@@ -9,7 +9,7 @@ import {
   RequestValidationError,
   ServiceUnavailableError,
 } from '../errors.js';
-import { sendProblem } from './problem.js';
+import { pathOf, sendProblem } from './problem.js';
 import { redisUnavailable } from './unavailable.js';
 
 // Errors the body parser raises for what the client sent: answered with their own 4xx status.
@@ -91,7 +91,7 @@ export function errorHandler(): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    const instance = req.originalUrl;
+    const instance = pathOf(req);
     const requestId = String(req.id ?? '');
     if (!known) {
       req.log?.error({ err: error }, 'unhandled error');

@@ -1,6 +1,7 @@
 import type { IdempotencyProblem } from '@boxoffice/idempotency';
 import type { Request } from 'express';
 import type { AppMetrics } from '../observability/metrics.js';
+import { pathOf } from './problem.js';
 
 /** `IDEMPOTENCY_KEY_REUSED` → `idempotency-key-reused`: the app's lower-case, dashed codes. */
 export const idempotencyCode = (code: string): string => code.toLowerCase().replaceAll('_', '-');
@@ -24,7 +25,7 @@ export function idempotencyProblem(metrics: AppMetrics) {
       detail: problem.detail,
       ...(problem.reason !== undefined ? { reason: problem.reason } : {}),
       ...(problem.retryAfterSec !== undefined ? { retryAfterSec: problem.retryAfterSec } : {}),
-      instance: req.originalUrl,
+      instance: pathOf(req),
       requestId: String(req.id ?? ''),
     };
   };
