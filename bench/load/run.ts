@@ -57,7 +57,10 @@ async function run(instances: number): Promise<RunResult> {
     DATABASE_POOL_MAX: '20',
     REDIS_URL: redis.url,
     JWT_SECRET: SECRET,
+    // Every simulated user comes from 127.0.0.1: no per-address brakes (per-user ones stay).
     LOGIN_RATE_LIMIT: '0',
+    QUEUE_JOIN_ADDRESS_RATE_LIMIT: '0',
+    QUEUE_STREAM_ADDRESS_RATE_LIMIT: '0',
     LOG_LEVEL: 'error',
     QUEUE_MAX_ACTIVE: '200',
     QUEUE_ADMIT_PER_TICK: '50',

@@ -15,12 +15,14 @@ import { ProductTrends } from './booking/product-trends.js';
 import { ReservationService } from './booking/reservation-service.js';
 import type { Database } from './db/database.js';
 import { errorHandler, notFound } from './http/error-handler.js';
+import { requireOperatorToken, securityHeaders } from './http/security-headers.js';
 import { staticPages } from './http/static-pages.js';
 import { createLogger, withoutUrlTokens } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
 import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
 import { ConcertRooms } from './queue/concert-rooms.js';
 import { FixedWindowLimiter } from './rate-limit/fixed-window-limiter.js';
+import { type QueueRateLimits, queueRateLimits } from './rate-limit/queue-limits.js';
 import { ConcertRepository } from './repos/concert-repository.js';
 import { EventLog } from './repos/event-log.js';
 import { OrderService } from './repos/order-service.js';
@@ -53,6 +55,12 @@ export interface AppDeps {
   redisPrefix?: string;
   /** Demo logins allowed per client IP and minute; 0 turns the limit off. @defaultValue 30 */
   loginRateLimit?: number;
+  /** Waiting-room joins and stream opens per user and per address and minute (0 = off). @defaultValue {@link QUEUE_RATE_LIMITS} */
+  queueRateLimits?: Partial<QueueRateLimits>;
+  /** Express `trust proxy`: whose `X-Forwarded-*` to believe (client address, HTTPS). @defaultValue false */
+  trustProxy?: boolean | number | string;
+  /** When set, `/metrics` and `/stats` need `Authorization: Bearer <metricsToken>`. @defaultValue unset (open) */
+  metricsToken?: string;
   /**
    * The concerts' waiting rooms (and the access-token signer). The caller owns it and closes it.
    * @defaultValue rooms created on first use with a random token secret, closed by
@@ -242,7 +250,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   Object.assign(app.locals, locals);
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  app.set('trust proxy', deps.trustProxy ?? false);
 
   app.use(
     pinoHttp({
@@ -275,6 +283,8 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
+  app.use(securityHeaders);
+  app.use(['/metrics', '/stats'], requireOperatorToken(deps.metricsToken));
   app.use(express.json({ limit: '100kb' }));
   app.use(staticPages()); // web pages: `/` for browsers and public/*.html|js|css|svg
 
@@ -320,7 +330,8 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(authRoutes({ auth: deps.auth, users, events, metrics, loginLimiter }));
   app.use(concertRoutes({ concerts }));
-  app.use(queueRoutes({ auth: deps.auth, concerts, rooms, metrics }));
+  const queueLimits = queueRateLimits(deps.redis, prefix, deps.queueRateLimits);
+  app.use(queueRoutes({ auth: deps.auth, concerts, rooms, metrics, limits: queueLimits }));
   app.use(reservationRoutes({ auth: deps.auth, concerts, rooms, reservations }));
   app.use(paymentRoutes({ auth: deps.auth, rooms, payments, store, metrics }));
   app.use(productRoutes({ products, trends, auth: deps.auth }));

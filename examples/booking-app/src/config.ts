@@ -1,3 +1,4 @@
+import express from 'express';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -22,6 +23,31 @@ const hostPortList = z
   .refine((list) => list === undefined || list.every((item) => hostPort.test(item)), {
     message: 'comma-separated host:port pairs',
   });
+const perMinute = z.coerce.number().int().min(0).max(1_000_000);
+/** Express `trust proxy`: false/true, a hop count, or addresses/subnets/names Express accepts. */
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((value): boolean | number | string => {
+    const v = value.trim();
+    if (/^(false|0|no)$/i.test(v)) return false;
+    if (/^(true|yes)$/i.test(v)) return true;
+    return /^\d{1,2}$/.test(v) ? Number(v) : v;
+  })
+  .refine(
+    (value) => {
+      try {
+        express().set('trust proxy', value);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    {
+      message:
+        'false, true, a hop count, or comma-separated addresses, subnets or loopback/linklocal/uniquelocal',
+    },
+  );
 const optionalText = z
   .string()
   .optional()
@@ -55,6 +81,14 @@ const schema = z.object({
     message: 'must be at least 32 characters',
   }),
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
+  QUEUE_JOIN_RATE_LIMIT: perMinute.default(20),
+  QUEUE_JOIN_ADDRESS_RATE_LIMIT: perMinute.default(600),
+  QUEUE_STREAM_RATE_LIMIT: perMinute.default(20),
+  QUEUE_STREAM_ADDRESS_RATE_LIMIT: perMinute.default(600),
+  TRUST_PROXY: trustProxy,
+  METRICS_TOKEN: optionalText.refine((value) => value === undefined || value.length >= 16, {
+    message: 'must be at least 16 characters',
+  }),
   JWT_TTL_SEC: z.coerce
     .number()
     .int()
@@ -122,6 +156,17 @@ export interface AppConfig {
     ttlSec: number;
     /** Demo logins per client IP and minute; 0 = unlimited. */
     loginRateLimit: number;
+    /** Bearer token of `/metrics` and `/stats`; unset: they are open. */
+    metricsToken: string | undefined;
+  };
+  /** Express `trust proxy` (client address and HTTPS from `X-Forwarded-*`); false: the socket's. */
+  trustProxy: boolean | number | string;
+  /** Waiting-room brakes per minute (0 = off): joins and SSE opens, per user and per address. */
+  queueRateLimits: {
+    joinPerUser: number;
+    joinPerAddress: number;
+    streamPerUser: number;
+    streamPerAddress: number;
   };
   /** Every concert's waiting room. */
   queue: {
@@ -202,7 +247,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pgliteDataDir: c.PGLITE_DATA_DIR,
       seed: c.SEED_DEMO_DATA,
     },
-    auth: { jwtSecret: c.JWT_SECRET, ttlSec: c.JWT_TTL_SEC, loginRateLimit: c.LOGIN_RATE_LIMIT },
+    auth: {
+      jwtSecret: c.JWT_SECRET,
+      ttlSec: c.JWT_TTL_SEC,
+      loginRateLimit: c.LOGIN_RATE_LIMIT,
+      metricsToken: c.METRICS_TOKEN,
+    },
+    trustProxy: c.TRUST_PROXY,
+    queueRateLimits: {
+      joinPerUser: c.QUEUE_JOIN_RATE_LIMIT,
+      joinPerAddress: c.QUEUE_JOIN_ADDRESS_RATE_LIMIT,
+      streamPerUser: c.QUEUE_STREAM_RATE_LIMIT,
+      streamPerAddress: c.QUEUE_STREAM_ADDRESS_RATE_LIMIT,
+    },
     queue: {
       maxActive: c.QUEUE_MAX_ACTIVE,
       admitPerTick: c.QUEUE_ADMIT_PER_TICK,

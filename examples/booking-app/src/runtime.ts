@@ -122,6 +122,9 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
       redisPrefix: redisPrefix,
       loginRateLimit: config.auth.loginRateLimit,
       seatsPerUserMax: config.seatsPerUserMax,
+      trustProxy: config.trustProxy,
+      queueRateLimits: config.queueRateLimits,
+      metricsToken: config.auth.metricsToken,
       paymentRecovery: {
         intervalMs: config.paymentRecovery.intervalMs,
         ...(config.paymentRecovery.afterMs && { afterMs: config.paymentRecovery.afterMs }),

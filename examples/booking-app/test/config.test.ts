@@ -19,8 +19,15 @@ describe('loadConfig', () => {
         pgliteDataDir: undefined,
         seed: true,
       },
-      auth: { jwtSecret: undefined, ttlSec: 3600, loginRateLimit: 30 },
+      auth: { jwtSecret: undefined, ttlSec: 3600, loginRateLimit: 30, metricsToken: undefined },
       seatsPerUserMax: 4,
+      trustProxy: false,
+      queueRateLimits: {
+        joinPerUser: 20,
+        joinPerAddress: 600,
+        streamPerUser: 20,
+        streamPerAddress: 600,
+      },
       holdReaper: { marginMs: 60_000, intervalMs: 15_000 },
       paymentGateway: {
         latencyMs: 50,
@@ -49,6 +56,12 @@ describe('loadConfig', () => {
       JWT_SECRET: 's'.repeat(32),
       JWT_TTL_SEC: '60',
       LOGIN_RATE_LIMIT: '0',
+      QUEUE_JOIN_RATE_LIMIT: '5',
+      QUEUE_JOIN_ADDRESS_RATE_LIMIT: '0',
+      QUEUE_STREAM_RATE_LIMIT: '6',
+      QUEUE_STREAM_ADDRESS_RATE_LIMIT: '700',
+      TRUST_PROXY: '10.0.0.0/8, loopback',
+      METRICS_TOKEN: 'm'.repeat(16),
       PG_LATENCY_MS: '5',
       PG_TIMEOUT_MS: '100',
       PG_FAILURE_RATE: '0.1',
@@ -88,7 +101,19 @@ describe('loadConfig', () => {
         pgliteDataDir: undefined,
         seed: false,
       },
-      auth: { jwtSecret: 's'.repeat(32), ttlSec: 60, loginRateLimit: 0 },
+      auth: {
+        jwtSecret: 's'.repeat(32),
+        ttlSec: 60,
+        loginRateLimit: 0,
+        metricsToken: 'm'.repeat(16),
+      },
+      trustProxy: '10.0.0.0/8, loopback',
+      queueRateLimits: {
+        joinPerUser: 5,
+        joinPerAddress: 0,
+        streamPerUser: 6,
+        streamPerAddress: 700,
+      },
       queue: {
         maxActive: 7,
         admitPerTick: 3,
@@ -123,6 +148,8 @@ describe('loadConfig', () => {
           SEED_DEMO_DATA: 'maybe',
           HOLD_REAPER_INTERVAL_MS: '10',
           SEATS_PER_USER_MAX: '0',
+          TRUST_PROXY: 'not-an-address',
+          METRICS_TOKEN: 'short',
         });
       } catch (e) {
         return e;
@@ -135,11 +162,15 @@ describe('loadConfig', () => {
       'DATABASE_SCHEMA',
       'HOLD_REAPER_INTERVAL_MS',
       'JWT_SECRET',
+      'METRICS_TOKEN',
       'PG_FAILURE_RATE',
       'PORT',
       'SEATS_PER_USER_MAX',
       'SEED_DEMO_DATA',
+      'TRUST_PROXY',
     ]);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(() => loadConfig({ PG_FAILURE_RATE: '0.6', PG_TIMEOUT_RATE: '0.6' })).toThrow(
       /must not exceed 1/,
     );

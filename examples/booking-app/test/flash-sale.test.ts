@@ -124,7 +124,9 @@ describe.each(redisTargets())(
         metrics: new AppMetrics({ defaultMetrics: false }),
         logger,
         redisPrefix: redis.prefix,
+        // 2,000 users from one address (127.0.0.1): no per-address brakes (per-user ones stay).
         loginRateLimit: 0,
+        queueRateLimits: { joinPerAddress: 0, streamPerAddress: 0 },
       });
       const locals = app.locals as AppLocals;
       locals.startWorkers();

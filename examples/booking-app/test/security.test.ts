@@ -4,6 +4,7 @@ import { type AppDeps, createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
+import { addressBucket } from '../src/rate-limit/client-bucket.js';
 import { call, dbBackends, listen, SECRET, useDatabase } from './helpers.js';
 
 // Issue 18: what a request may see or leave behind. None of it depends on the database engine.
@@ -15,6 +16,7 @@ describe('security of the HTTP surface', () => {
   const redis = useRedis(standalone);
   const auth = new DemoAuth({ secret: SECRET });
   const opened: { close(): Promise<unknown> }[] = [];
+  let instances = 0;
   afterEach(async () => {
     for (const o of opened.splice(0).reverse()) await o.close();
   });
@@ -28,7 +30,8 @@ describe('security of the HTTP surface', () => {
       auth,
       metrics: new AppMetrics({ defaultMetrics: false }),
       logger: createLogger('info', { write: (line: string) => void lines.push(line) }),
-      redisPrefix: redis.prefix,
+      // Each instance its own rate-limit buckets.
+      redisPrefix: `${redis.prefix}:${++instances}`,
       ...deps,
     });
     const http = await listen(app);
@@ -74,6 +77,137 @@ describe('security of the HTTP surface', () => {
       const route = await call(base, 'GET', `/nowhere?access_token=${token}`);
       expect(route.body.instance).toBe('/nowhere');
       expect(JSON.stringify([missing.body, route.body])).not.toContain(token);
+    });
+  });
+  describe('abuse brakes (18.3)', () => {
+    it('buckets IPv6 by /64 and IPv4-mapped addresses as IPv4', () => {
+      expect(addressBucket('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+      expect(addressBucket('2001:0db8:0001:0002::9')).toBe('2001:db8:1:2::/64');
+      expect(addressBucket('2001:db8::1')).toBe('2001:db8:0:0::/64');
+      expect(addressBucket('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+      expect(addressBucket('::ffff:10.1.2.3')).toBe('10.1.2.3');
+      expect(addressBucket('10.1.2.3')).toBe('10.1.2.3');
+    });
+
+    it('TRUST_PROXY: the login limit keys on the forwarded client, one bucket per IPv6 /64', async () => {
+      const behind = await instance({ loginRateLimit: 2, trustProxy: 'loopback' });
+      const from = (ip: string, name: string) =>
+        call(behind.base, 'POST', '/auth/demo-login', {
+          body: { name },
+          headers: { 'x-forwarded-for': ip },
+        });
+      expect((await from('2001:db8:1:2::1', 'a')).status).toBe(200);
+      expect((await from('2001:db8:1:2::2', 'b')).status).toBe(200);
+      const third = await from('2001:db8:1:2:ffff::3', 'c');
+      expect(third.status).toBe(429);
+      expect(third.body.code).toBe('rate-limited');
+      expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Another /64, and another client behind the same proxy: buckets of their own.
+      expect((await from('2001:db8:1:3::1', 'd')).status).toBe(200);
+      expect((await from('198.51.100.7', 'e')).status).toBe(200);
+    });
+
+    it('without TRUST_PROXY a forwarded address is not believed', async () => {
+      const direct = await instance({ loginRateLimit: 1 });
+      const from = (ip: string) =>
+        call(direct.base, 'POST', '/auth/demo-login', {
+          body: { name: 'x' },
+          headers: { 'x-forwarded-for': ip },
+        });
+      expect((await from('198.51.100.1')).status).toBe(200);
+      expect((await from('198.51.100.2')).status).toBe(429);
+    });
+
+    it('joins are limited per user and per address: 429 problem+json with Retry-After', async () => {
+      const perUser = await instance({ queueRateLimits: { joinPerUser: 3 } });
+      const alice = await login(perUser.base, 'alice');
+      for (let i = 0; i < 3; i++) {
+        expect(
+          (await call(perUser.base, 'POST', '/concerts/1/queue', { token: alice })).status,
+        ).toBe(200);
+      }
+      const over = await call(perUser.base, 'POST', '/concerts/1/queue', { token: alice });
+      expect(over.status).toBe(429);
+      expect(over.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(over.body).toMatchObject({ code: 'rate-limited', limit: 3 });
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Another user from the same address is not braked by alice's budget.
+      const bob = await login(perUser.base, 'bob');
+      expect((await call(perUser.base, 'POST', '/concerts/1/queue', { token: bob })).status).toBe(
+        200,
+      );
+
+      const perAddress = await instance({ queueRateLimits: { joinPerAddress: 2 } });
+      const users = [];
+      for (const name of ['u1', 'u2', 'u3']) users.push(await login(perAddress.base, name));
+      const answers = [];
+      for (const token of users) {
+        answers.push((await call(perAddress.base, 'POST', '/concerts/2/queue', { token })).status);
+      }
+      expect(answers).toEqual([200, 200, 429]);
+    });
+
+    it('SSE stream opens are limited per user', async () => {
+      const app = await instance({ queueRateLimits: { streamPerUser: 2 } });
+      const carol = await login(app.base, 'carol');
+      // Carol is not in line: each stream sends one status and ends.
+      const open = () => call(app.base, 'GET', `/concerts/1/queue/events?access_token=${carol}`);
+      expect((await open()).status).toBe(200);
+      expect((await open()).status).toBe(200);
+      const over = await open();
+      expect(over.status).toBe(429);
+      expect(over.body.code).toBe('rate-limited');
+    });
+  });
+
+  describe('headers and operator endpoints (18.7)', () => {
+    it('JSON answers carry the protective headers; a token answer is never cached', async () => {
+      const { base } = await instance();
+      const concerts = await call(base, 'GET', '/concerts');
+      expect(concerts.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(concerts.headers.get('content-security-policy')).toBe(
+        "default-src 'none'; frame-ancestors 'none'",
+      );
+      expect(concerts.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(concerts.headers.get('x-frame-options')).toBe('DENY');
+      expect(concerts.headers.get('strict-transport-security')).toBeNull();
+      const problem = await call(base, 'GET', '/concerts/999');
+      expect(problem.headers.get('x-content-type-options')).toBe('nosniff');
+      const token = await call(base, 'POST', '/auth/demo-login', { body: { name: 'cache' } });
+      expect(token.headers.get('cache-control')).toBe('no-store');
+      // The pages keep their own policy.
+      const page = await call(base, 'GET', '/queue.html');
+      expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    });
+
+    it('HSTS only for HTTPS as a trusted proxy reports it', async () => {
+      const behind = await instance({ trustProxy: 'loopback' });
+      const https = await call(behind.base, 'GET', '/healthz', {
+        headers: { 'x-forwarded-proto': 'https' },
+      });
+      expect(https.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
+      const direct = await instance();
+      const spoofed = await call(direct.base, 'GET', '/healthz', {
+        headers: { 'x-forwarded-proto': 'https' },
+      });
+      expect(spoofed.headers.get('strict-transport-security')).toBeNull();
+    });
+
+    it('METRICS_TOKEN puts /metrics and /stats behind a bearer token', async () => {
+      const secret = 'metrics-token-0123456789';
+      const guarded = await instance({ metricsToken: secret });
+      for (const path of ['/metrics', '/stats']) {
+        const none = await call(guarded.base, 'GET', path);
+        expect(none.status).toBe(401);
+        expect(none.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(none.body.code).toBe('token-missing');
+        expect((await call(guarded.base, 'GET', path, { token: 'wrong' })).body.code).toBe(
+          'token-invalid',
+        );
+        expect((await call(guarded.base, 'GET', path, { token: secret })).status).toBe(200);
+      }
+      const open = await instance();
+      expect((await call(open.base, 'GET', '/metrics')).status).toBe(200);
     });
   });
 });

@@ -1,22 +1,24 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { HttpError, RedisUnavailableError } from '../errors.js';
 import { redisUnavailable } from '../http/unavailable.js';
 import { TimeoutError, withTimeout } from '../with-timeout.js';
+import { clientBucket } from './client-bucket.js';
 import type { FixedWindowLimiter } from './fixed-window-limiter.js';
 
 /**
- * Express middleware: 429 problem+json with `Retry-After` once a caller (by IP) exceeds the
- * limiter's budget; `RateLimit-Limit`/`RateLimit-Remaining`/`RateLimit-Reset` on every answer.
- * Redis unreachable or silent for `timeoutMs` → 503 with `Retry-After` (fail closed).
+ * Express middleware: 429 problem+json with `Retry-After` once a caller exceeds the limiter's
+ * budget; `RateLimit-Limit`/`RateLimit-Remaining`/`RateLimit-Reset` on every answer. The caller is
+ * `key(req)`, by default the client address ({@link clientBucket}: IPv6 by /64). Redis unreachable
+ * or silent for `timeoutMs` → 503 with `Retry-After` (fail closed).
  */
-export function rateLimit(limiter: FixedWindowLimiter, timeoutMs = 2000): RequestHandler {
+export function rateLimit(
+  limiter: FixedWindowLimiter,
+  key: (req: Request) => string = clientBucket,
+  timeoutMs = 2000,
+): RequestHandler {
   return async (req, res, next) => {
     try {
-      const result = await withTimeout(
-        limiter.hit(req.ip ?? req.socket.remoteAddress ?? 'unknown'),
-        timeoutMs,
-        'Redis (rate limit)',
-      );
+      const result = await withTimeout(limiter.hit(key(req)), timeoutMs, 'Redis (rate limit)');
       const resetSec = Math.max(1, Math.ceil(result.resetMs / 1000));
       res.set({
         'RateLimit-Limit': String(limiter.limit),

@@ -36,6 +36,8 @@ export function authRoutes(deps: {
     const { token, expiresAt } = await deps.auth.issue(user);
     await deps.events.record({ type: 'user.login', outcome: 'success', userId: user.id });
     deps.metrics.logins.inc();
+    // A bearer token: no cache or proxy may keep a copy.
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
     res.json({
       token,
       tokenType: 'Bearer',

@@ -1,5 +1,5 @@
 import { estimatePosition, type RoomEvent, type RoomStatus } from '@boxoffice/queue';
-import express, { type Request, type Response, Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { DemoAuth } from '../auth/demo-auth.js';
 import { requireUser } from '../auth/require-user.js';
@@ -25,6 +25,8 @@ export function queueRoutes(deps: {
   concerts: ConcertRepository;
   rooms: ConcertRooms;
   metrics: AppMetrics;
+  /** Rate limits of joins and stream opens (after the user is known). @defaultValue none */
+  limits?: { join: RequestHandler[]; stream: RequestHandler[] };
 }): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '4kb' });
@@ -61,7 +63,8 @@ export function queueRoutes(deps: {
     leave,
   );
 
-  router.post('/concerts/:id/queue', requireUser(deps.auth), async (req, res) => {
+  const limits = deps.limits ?? { join: [], stream: [] };
+  router.post('/concerts/:id/queue', requireUser(deps.auth), ...limits.join, async (req, res) => {
     const { id, soldOut } = await saleOf(req);
     const status = await deps.rooms.room(id).join(userOf(req));
     deps.metrics.queueJoins.inc({ concert: String(id) });
@@ -78,6 +81,7 @@ export function queueRoutes(deps: {
   router.get(
     '/concerts/:id/queue/events',
     requireUser(deps.auth, { query: true }),
+    ...limits.stream,
     async (req, res) => {
       const { id, soldOut } = await saleOf(req);
       const userId = userOf(req);
