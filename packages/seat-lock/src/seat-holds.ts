@@ -10,17 +10,20 @@ import {
 import { type Job, Queue, Worker } from 'bullmq';
 import { bounded } from './bounded.js';
 import { HoldNotFoundError, SeatLockRedisError } from './errors.js';
+import { whileRenewing } from './keep-alive.js';
 import type { Lease } from './lease.js';
 import claimLua from './lua/hold-claim.lua';
 import decideLua from './lua/hold-decide.lua';
 import finishLua from './lua/hold-finish.lua';
 import placeLua from './lua/hold-place.lua';
+import renewLua from './lua/hold-renew.lua';
 import { SeatLock } from './seat-lock.js';
 
 const placeScript = luaScript('seatlock', 'hold_place', placeLua, __PACKAGE_VERSION__);
 const decideScript = luaScript('seatlock', 'hold_decide', decideLua, __PACKAGE_VERSION__);
 const claimScript = luaScript('seatlock', 'hold_claim', claimLua, __PACKAGE_VERSION__);
 const finishScript = luaScript('seatlock', 'hold_finish', finishLua, __PACKAGE_VERSION__);
+const renewScript = luaScript('seatlock', 'hold_renew', renewLua, __PACKAGE_VERSION__);
 
 /** Where a hold is in its life. `expiring`: expiry decided, onExpire running (or to be retried). */
 export type HoldState = 'held' | 'confirmed' | 'cancelled' | 'expiring' | 'expired';
@@ -67,7 +70,11 @@ export interface SeatHoldsOptions {
   concurrency?: number;
   /** Period of the sweep that expires holds whose delayed job was lost. @defaultValue 30_000 */
   sweepIntervalMs?: number;
-  /** How long one onExpire run is claimed before another process may take it over. @defaultValue 60_000 */
+  /**
+   * How long a claim on one onExpire run lasts; it is renewed every `claimMs / 3` while onExpire
+   * runs, so this is how soon after its process died another process may take the run over.
+   * @defaultValue 10_000
+   */
   claimMs?: number;
   /** How long a decided hold's record is kept (for `get`, late confirms). @defaultValue 86_400_000 */
   keepMs?: number;
@@ -105,7 +112,7 @@ const DEFAULTS = Object.freeze({
   queueName: 'seat-holds',
   concurrency: 8,
   sweepIntervalMs: 30_000,
-  claimMs: 60_000,
+  claimMs: 10_000,
   keepMs: 86_400_000,
   commandTimeoutMs: 2_000,
   onError: ((error: unknown) => {
@@ -435,8 +442,15 @@ export class SeatHolds {
           [holdId, this.#claimer, ok ? '1' : '0', this.#o.keepMs],
         ),
       );
+    // The claim is renewed while onExpire runs: a fixed claim long enough for a slow onExpire
+    // would also leave a dead process's hold unexpired that long.
+    const renew = () =>
+      this.#call('expire', () =>
+        renewScript.run(this.#redis, [this.#recKey(holdId)], [this.#claimer, this.#o.claimMs]),
+      );
+    const everyMs = Math.max(1, Math.floor(this.#o.claimMs / 3));
     try {
-      await handler(claim.hold);
+      await whileRenewing(everyMs, renew, this.#o.onError, async () => handler(claim.hold));
     } catch (error) {
       await finish(false).catch(() => 0);
       throw error;

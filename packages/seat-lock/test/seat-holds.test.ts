@@ -259,4 +259,67 @@ describe.each(redisTargets())('SeatHolds on $name', (target) => {
       if (healthy) await stopWorker(healthy);
     }
   }, 60_000);
+
+  it('keeps the claim of a live onExpire that runs longer than claimMs: nobody else runs it', async () => {
+    const started: string[] = [];
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const a = make({ claimMs: 300, sweepIntervalMs: 60_000 });
+    const b = make({ claimMs: 300, sweepIntervalMs: 60_000 });
+    for (const [name, holds] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      holds.onExpire(async () => {
+        started.push(name);
+        if (started.length === 1) await gate; // the first run is slow; a second would not be
+      });
+    }
+    try {
+      const p = await a.place(['S1'], { ttlMs: 50, graceMs: 0 });
+      const holdId = p?.holdId as string;
+      await until(() => started.length === 1);
+      await sleep(1_000); // over 3 × claimMs
+      const other = started[0] === 'a' ? b : a;
+      expect(await other.expire(holdId)).toBe('running');
+      release();
+      await until(async () => (await a.get(holdId))?.state === 'expired');
+      expect(started).toHaveLength(1);
+      expect((await a.get(holdId))?.runs).toBe(1);
+    } finally {
+      release();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('takes over the expiry of a process that died inside onExpire within the default claimMs (10 s)', async () => {
+    expect(existsSync(join(pkgDir, 'dist', 'index.js')), 'build first: npx tsup').toBe(true);
+    const placer = make(); // no worker: the crashing process takes the job
+    let holds: SeatHolds | undefined;
+    let crashing: ChildProcess | undefined;
+    try {
+      crashing = await spawnWorker(workerSpec(), { HOLDS_HANG: '1' });
+      const holdId = (await placer.place(['K1'], { ttlMs: 100, graceMs: 0 }))?.holdId as string;
+      await until(async () => (await redis.client.llen(`${redis.prefix}:t:started`)) === 1);
+      const killedAt = Date.now();
+      crashing.kill('SIGKILL');
+      const expired: string[] = [];
+      holds = make({ sweepIntervalMs: 60_000 });
+      holds.onExpire((hold) => {
+        expired.push(hold.holdId);
+      });
+      const h = holds;
+      await until(async () => (await h.expire(holdId)) === 'expired', 12_000);
+      expect(Date.now() - killedAt).toBeLessThan(11_000);
+      expect(expired).toEqual([holdId]);
+      expect((await placer.get(holdId))?.runs).toBe(2);
+    } finally {
+      await placer.close();
+      await holds?.close();
+      if (crashing) await stopWorker(crashing);
+    }
+  }, 30_000);
 });
