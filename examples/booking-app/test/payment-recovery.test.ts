@@ -1,4 +1,5 @@
 import { useRedis } from '@boxoffice/local-redis/testing';
+import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import type { RecoveryOutcome } from '../src/booking/payment-service.js';
 import { PaymentDeclinedError } from '../src/errors.js';
@@ -287,6 +288,60 @@ describe.each(combos)('payment recovery on $name', ({ db: backend, redis: target
       expect(await statuses('seats', 'id = $1', reservation.seatIds[0])).toEqual(['ASSIGNED']);
     }
     expect((await b.locals.paymentRecovery.runOnce()).size).toBe(0);
+  });
+
+  it('a retry job that fires after the recovery ran its attempt does nothing: the payment finishes through its current job, none is left behind', async () => {
+    // Instance a: every charge times out, retries an hour apart; b runs the retry worker and its
+    // charges go through.
+    const a = await instance({
+      workers: false,
+      paymentRecovery: recovery,
+      paymentRetries: { retryDelayMs: 3_600_000 },
+      gateway: { timeoutRate: 1, chargedOnTimeoutRate: 0, timeoutMs: 20 },
+    });
+    const b = await instance({ db: await fixture.another(), workers: false });
+    const { reservation, paymentToken } = await reserve(a, 'jack', ['E2']);
+    const res = await pay(a.base, paymentToken, { reservationId: reservation.id }, 'late-job');
+    expect(res.body.payment).toMatchObject({ status: 'RETRY_SCHEDULED', attempts: 1 });
+    const paymentId = res.body.payment.id as string;
+    // The retry job of attempt 1 is late (its worker starved or died): the recovery runs the
+    // retry instead, which times out and schedules the job of attempt 2.
+    await fixture.db.query(`UPDATE payments SET next_retry_at = now() - interval '10 minutes'`);
+    expect((await a.locals.paymentRecovery.runOnce()).get(paymentId)).toBe('retry_scheduled');
+    expect(await row(paymentId)).toMatchObject({ status: 'RETRY_SCHEDULED', attempts: 2 });
+
+    const queue = new Queue('payment-retries', {
+      connection: redis.connect() as never,
+      prefix: `${redis.prefix}:{payments}`,
+    });
+    try {
+      const late = await queue.getJob(`${paymentId}-1`);
+      expect(await late?.getState()).toBe('delayed');
+      await late?.promote();
+      b.locals.payments.startRetries();
+      await waitFor(
+        async () => (await queue.getJob(`${paymentId}-1`))?.getState(),
+        (s) => s === 'completed',
+      );
+      // Attempt 1's job found its retry already done: attempt 2's job is the one to run.
+      expect(await row(paymentId)).toMatchObject({ status: 'RETRY_SCHEDULED', attempts: 2 });
+      expect(await a.gateway.capturedFor(reservation.id)).toEqual([]);
+      await (await queue.getJob(`${paymentId}-2`))?.promote();
+      await waitFor(
+        async () => (await row(paymentId))?.status,
+        (s) => s === 'SUCCEEDED',
+      );
+      expect(await row(paymentId)).toMatchObject({ status: 'SUCCEEDED', attempts: 3 });
+      expect(await a.gateway.capturedFor(reservation.id)).toHaveLength(1);
+      const left = await waitFor(
+        () => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized'),
+        (c) => Object.values(c).every((n) => n === 0),
+        5_000,
+      ).catch((error: Error) => error.message);
+      expect(left).toEqual({ waiting: 0, delayed: 0, active: 0, prioritized: 0 });
+    } finally {
+      await queue.close();
+    }
   });
 
   it('STARTED with the hold confirmed (died before the gateway call): charged once through the normal path', async () => {

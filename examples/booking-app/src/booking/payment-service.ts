@@ -255,9 +255,15 @@ export class PaymentService {
    * transaction holding the reservation's row lock, and only while the reservation is HELD and no
    * other payment of it is charging (PG_REQUESTED, RETRY_SCHEDULED) or SUCCEEDED. Of two claimers
    * of one payment, or of two payments of one reservation, one gets the row. `blocked`: the payment
-   * is still claimable but its reservation is not payable.
+   * is still claimable but its reservation is not payable. With `after`, only the retry that
+   * follows attempt `after` is claimed: a retry job is for one attempt, so a late or redelivered
+   * job whose retry the recovery already ran does nothing (it would run the next one early, and
+   * the payment could settle while that one's job still waits in Redis).
    */
-  async #claim(paymentId: string): Promise<{ row: PaymentRow | undefined; blocked: boolean }> {
+  async #claim(
+    paymentId: string,
+    after?: number,
+  ): Promise<{ row: PaymentRow | undefined; blocked: boolean }> {
     return this.deps.db.transaction(async (tx) => {
       await tx.query(
         `SELECT r.id FROM reservations r JOIN payments p ON p.reservation_id = r.id
@@ -267,31 +273,35 @@ export class PaymentService {
       const { rows } = await tx.query<PaymentRow>(
         `UPDATE payments p SET status = 'PG_REQUESTED', attempts = p.attempts + 1, updated_at = now()
          WHERE p.id = $1 AND p.status IN ('STARTED', 'RETRY_SCHEDULED')
+           AND ($2::int IS NULL OR p.attempts = $2)
            AND EXISTS (SELECT 1 FROM reservations r WHERE r.id = p.reservation_id AND r.status = 'HELD')
            AND NOT EXISTS (SELECT 1 FROM payments o WHERE o.reservation_id = p.reservation_id
                            AND o.id <> p.id AND o.status IN ('PG_REQUESTED', 'RETRY_SCHEDULED', 'SUCCEEDED'))
          RETURNING *`,
-        [paymentId],
+        [paymentId, after ?? null],
       );
       if (rows[0]) return { row: rows[0], blocked: false };
       const { rows: still } = await tx.query(
-        `SELECT 1 FROM payments WHERE id = $1 AND status IN ('STARTED', 'RETRY_SCHEDULED')`,
-        [paymentId],
+        `SELECT 1 FROM payments WHERE id = $1 AND status IN ('STARTED', 'RETRY_SCHEDULED')
+           AND ($2::int IS NULL OR attempts = $2)`,
+        [paymentId, after ?? null],
       );
       return { row: undefined, blocked: still.length > 0 };
     });
   }
 
   /**
-   * One gateway attempt for a payment in STARTED or RETRY_SCHEDULED (see {@link #claim}).
-   * `claimed` is false when the payment was no longer claimable (another caller had it).
+   * One gateway attempt for a payment in STARTED or RETRY_SCHEDULED (see {@link #claim}; `after`:
+   * only the retry after that attempt). `claimed` is false when the payment was no longer
+   * claimable (another caller had it).
    * @throws HttpError 402 declined; 409 the reservation is no longer payable (payment FAILED).
    */
   async #attempt(
     paymentId: string,
+    after?: number,
   ): Promise<{ status: 201 | 202; payment: Payment; claimed: boolean }> {
     const { gateway, metrics } = this.deps;
-    const { row: p, blocked } = await this.#claim(paymentId);
+    const { row: p, blocked } = await this.#claim(paymentId, after);
     if (blocked) {
       await this.#fail(paymentId, 'reservation-not-payable', false, ['STARTED', 'RETRY_SCHEDULED']);
       metrics.payments.inc({ outcome: 'not_payable' });
@@ -386,7 +396,7 @@ export class PaymentService {
     await this.#retryQueue.add(
       'payment-retries',
       'retry',
-      { paymentId: p.id },
+      { paymentId: p.id, attempt: p.attempts },
       {
         delay,
         jobId: `${p.id}-${p.attempts}`,
@@ -448,7 +458,7 @@ export class PaymentService {
         outcome = (await this.#retryOrFail(p)).outcome;
       }
     } else if (p.status === 'RETRY_SCHEDULED') {
-      outcome = await this.#resume(p.id);
+      outcome = await this.#resume(p.id, p.attempts);
     } else {
       outcome = await this.#resumeStarted(p);
     }
@@ -459,10 +469,13 @@ export class PaymentService {
     return outcome;
   }
 
-  /** Run the next gateway attempt of a STARTED or RETRY_SCHEDULED payment now, as an outcome. */
-  async #resume(paymentId: string): Promise<RecoveryOutcome> {
+  /**
+   * Run the next gateway attempt of a STARTED or RETRY_SCHEDULED payment now (`after`: only if
+   * attempt `after` was its last), as an outcome.
+   */
+  async #resume(paymentId: string, after?: number): Promise<RecoveryOutcome> {
     try {
-      const { payment, claimed } = await this.#attempt(paymentId);
+      const { payment, claimed } = await this.#attempt(paymentId, after);
       if (!claimed) return 'skipped';
       if (payment.status === 'SUCCEEDED') return 'succeeded';
       return payment.status === 'FAILED' ? 'failed' : 'retry_scheduled';
@@ -615,8 +628,10 @@ export class PaymentService {
     this.#worker = new Worker(
       'payment-retries',
       async (job) => {
+        // A job is the retry after one attempt (`attempt`; absent in jobs queued by older versions).
+        const { paymentId, attempt } = job.data as { paymentId: string; attempt?: number };
         try {
-          await this.#attempt((job.data as { paymentId: string }).paymentId);
+          await this.#attempt(paymentId, attempt);
         } catch (error) {
           // A decline is an outcome (recorded as FAILED), not a job failure to retry.
           // So is a reservation no longer payable (409: the payment is FAILED).
