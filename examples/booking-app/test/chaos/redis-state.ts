@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Database } from '../../src/db/database.js';
 
@@ -45,3 +46,94 @@ export async function redisDisagreements(
     redis.disconnect();
   }
 }
+
+/** BullMQ states a job can be listed in; the first four are the ones `retryJobsLeft` counts. */
+const JOB_STATES = ['waiting', 'delayed', 'active', 'prioritized', 'failed', 'completed'] as const;
+const LEFT: readonly string[] = JOB_STATES.slice(0, 4);
+
+/**
+ * What is still pending after a run, one line each, so a failed settle explains itself: HELD
+ * reservations (expires_at, their hold record in Redis and its expiry job), payments not final
+ * (attempts, next retry, last update), and payment-retry jobs (state, data, due time, runs) that
+ * are still waiting, delayed, active or prioritized, or whose payment is not final. Empty when
+ * nothing is pending.
+ */
+export async function pendingReport(
+  db: Database,
+  redisUrl: string,
+  prefix: string,
+  limit = 10,
+): Promise<string[]> {
+  const lines: string[] = [];
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const retries = new Queue('payment-retries', {
+    connection: redis as never,
+    prefix: `${prefix}:{payments}`,
+  });
+  const expiries = new Queue('seat-holds', {
+    connection: redis as never,
+    prefix: `${prefix}:{holds}`,
+  });
+  try {
+    const { rows: held } = await db.query<{ id: string; expires_at: Date; hold_id: string }>(
+      `SELECT id, expires_at, hold_id FROM reservations WHERE status = 'HELD'
+       ORDER BY expires_at LIMIT $1`,
+      [limit],
+    );
+    for (const r of held) {
+      const rec = await redis.hgetall(`${prefix}:{holds}:h:${r.hold_id}`);
+      const job = await expiries.getJob(r.hold_id);
+      const hold = rec.state
+        ? `hold ${rec.state} deadline ${iso(rec.deadline)} claimUntil ${iso(rec.claimUntil)} runs ${rec.runs}`
+        : 'hold missing';
+      const expiry = job
+        ? `expiry job ${await job.getState()} attempts ${job.attemptsMade}`
+        : 'no expiry job';
+      lines.push(
+        `reservation ${r.id} HELD expires_at ${r.expires_at.toISOString()}: ${hold}; ${expiry}`,
+      );
+    }
+    const { rows: payments } = await db.query<{
+      id: string;
+      reservation_id: string;
+      status: string;
+      attempts: number;
+      next_retry_at: Date | null;
+      updated_at: Date;
+    }>(
+      `SELECT id, reservation_id, status, attempts, next_retry_at, updated_at FROM payments
+       WHERE status IN ('STARTED', 'PG_REQUESTED', 'RETRY_SCHEDULED') ORDER BY updated_at LIMIT $1`,
+      [limit],
+    );
+    for (const p of payments) {
+      lines.push(
+        `payment ${p.id} ${p.status} attempts ${p.attempts} next retry ${p.next_retry_at?.toISOString() ?? '-'} updated ${p.updated_at.toISOString()} (reservation ${p.reservation_id})`,
+      );
+    }
+    const jobs = await retries.getJobs([...JOB_STATES], 0, 999);
+    const statuses = new Map(
+      (
+        await db.query<{ id: string; status: string; attempts: number }>(
+          'SELECT id, status, attempts FROM payments WHERE id = ANY($1::uuid[])',
+          [[...new Set(jobs.map((j) => (j.data as { paymentId: string }).paymentId))]],
+        )
+      ).rows.map((p) => [p.id, `${p.status} attempts ${p.attempts}`]),
+    );
+    for (const job of jobs) {
+      const state = await job.getState();
+      const paymentId = (job.data as { paymentId: string }).paymentId;
+      if (!LEFT.includes(state) && !payments.some((p) => p.id === paymentId)) continue;
+      lines.push(
+        `retry job ${job.id} ${state} data ${JSON.stringify(job.data)} due ${new Date(job.timestamp + (job.delay ?? 0)).toISOString()} runs ${job.attemptsMade}${job.failedReason ? ` failed: ${job.failedReason}` : ''}; payment ${statuses.get(paymentId) ?? 'missing'}`,
+      );
+    }
+    return lines;
+  } finally {
+    await retries.close().catch(() => {});
+    await expiries.close().catch(() => {});
+    redis.disconnect();
+  }
+}
+
+const iso = (ms: string | undefined) =>
+  ms && Number(ms) > 0 ? new Date(Number(ms)).toISOString() : '-';

@@ -10,7 +10,7 @@ import {
   unsettledPayments,
 } from './invariants.js';
 import { describeLoad, runLoad } from './load.js';
-import { redisDisagreements } from './redis-state.js';
+import { pendingReport, redisDisagreements } from './redis-state.js';
 
 const postgres = dbBackends.find((b) => b.name === 'postgres') as (typeof dbBackends)[number];
 const USERS = 100;
@@ -104,6 +104,10 @@ describe('chaos: SIGKILL app instances while their jobs run (2 instances)', () =
     const redis = await redisDisagreements(db, stack.redis.url, stack.prefix);
     const stuck = await unsettledPayments(db);
     const noSeat = await capturedWithoutSeat(db);
+    const leftovers =
+      pending > 0 || redis.retryJobsLeft > 0
+        ? await pendingReport(db, stack.redis.url, stack.prefix)
+        : [];
     const expiredEvents = await count(
       db,
       `SELECT count(*) FROM business_events WHERE type = 'reservation.expired'`,
@@ -118,6 +122,7 @@ describe('chaos: SIGKILL app instances while their jobs run (2 instances)', () =
         `  DB: ${JSON.stringify(totals)}; reservation.expired events ${expiredEvents}; still pending after settle: ${pending}`,
         `  payments not settled: ${stuck.join('; ') || 'none'}; charged without a seat: ${noSeat.join('; ') || 'none'}`,
         `  Redis: payment-retry jobs left ${redis.retryJobsLeft}; hold states that contradict the DB: ${redis.holdMismatches.length} ${redis.holdMismatches.slice(0, 3).join('; ')}`,
+        ...leftovers.map((l) => `  left after settle: ${l}`),
         `  invariants (0 = holds): ${JSON.stringify(invariants)}`,
         `  server warnings/errors: ${logSummary(stack.instances).join('; ') || 'none'}`,
       ].join('\n'),
