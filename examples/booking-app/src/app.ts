@@ -80,7 +80,7 @@ export interface AppDeps {
   paymentGateway?: MockPaymentGateway;
   /** Gateway retry pacing. @defaultValue 1 s doubling, 5 attempts */
   paymentRetries?: Partial<PaymentSettings>;
-  /** The outbox relay (poll 1 s, lease 30 s, fast path after each commit). @defaultValue {} */
+  /** The outbox relay (poll 1 s, lease 5 s, fast path after each commit). @defaultValue {} */
   outbox?: Partial<OutboxRelaySettings>;
   /** Recovery of stuck payments: STARTED, PG_REQUESTED, overdue RETRY_SCHEDULED (after 60 s, checked every 15 s). @defaultValue {} */
   paymentRecovery?: Partial<PaymentRecoverySettings>;

@@ -320,6 +320,22 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
     expect(dueInMs).toBeLessThanOrEqual(1000);
   });
 
+  it('a handler that never answers counts as failed within half the lease, and the message is due again soon', async () => {
+    const [id] = await writeMessages(1, 'stuck');
+    const calls = new Map<string, number>();
+    const stuck = relay(fixture.db, () => new Promise(() => {}), calls, {
+      leaseMs: 400,
+      retryDelayMs: 100,
+    });
+    expect(await stuck.drain()).toBe(0);
+    const { rows } = await fixture.db.query<{ last_error: string; claimed: boolean }>(
+      'SELECT last_error, claim_token IS NOT NULL AS claimed FROM outbox WHERE id = $1',
+      [id],
+    );
+    expect(rows[0]?.claimed).toBe(false);
+    expect(rows[0]?.last_error).toMatch(/did not answer within 200 ms/);
+  });
+
   it('prunes done messages past the retention, oldest first, and never a pending one', async () => {
     const ids = await writeMessages(5, 'prune');
     const calls = new Map<string, number>();

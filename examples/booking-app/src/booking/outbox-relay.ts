@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import { redisUnavailable } from '../http/unavailable.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import { type ClaimedMessage, OutboxRepository, type OutboxTopic } from '../repos/outbox.js';
+import { TimeoutError, withTimeout } from '../with-timeout.js';
 import { PeriodicRound } from './periodic-round.js';
 
 /** Performs one message. Must be idempotent: a message can be performed more than once. */
@@ -25,7 +26,11 @@ export interface OutboxRelaySettings {
   pollMs: number;
   /** Messages claimed per round. @defaultValue 50 */
   batchSize: number;
-  /** How long a claim lasts; a relay that dies holding one lets another take it after this. @defaultValue 30000 */
+  /**
+   * How long a claim lasts; a relay that dies holding one lets another take it after this. A
+   * handler gets half of it to finish, else it counts as failed (handlers are idempotent, so a late
+   * finish is harmless). @defaultValue 5000
+   */
   leaseMs: number;
   /**
    * Delay after a failed attempt, doubling per attempt, capped at 60 s — except while Redis is
@@ -53,7 +58,7 @@ export interface OutboxRelaySettings {
 const DEFAULTS: Readonly<OutboxRelaySettings> = Object.freeze({
   pollMs: 1000,
   batchSize: 50,
-  leaseMs: 30_000,
+  leaseMs: 5_000,
   retryDelayMs: 1000,
   redeliverAfterMs: 10_000,
   immediate: true,
@@ -179,14 +184,14 @@ export class OutboxRelay {
     const handler = this.deps.handlers[m.topic];
     try {
       if (typeof handler === 'function') {
-        await handler(m.payload);
+        await this.#bounded(handler(m.payload), m);
       } else {
         if (m.published > 0 && (await this.#repo.delivered(m.id, handler.consumers))) {
           const mine = await this.#repo.done(m);
           metrics.outbox.inc({ topic: m.topic, outcome: mine ? 'done' : 'lapsed' });
           return true;
         }
-        await handler.publish(m.payload, m.published);
+        await this.#bounded(handler.publish(m.payload, m.published), m);
         const delay = Math.min(this.settings.redeliverAfterMs * 2 ** m.published, MAX_DELAY_MS);
         if (m.published > 0) {
           logger.warn(
@@ -203,9 +208,10 @@ export class OutboxRelay {
       }
     } catch (error) {
       // An outage fails every message alike: retry soon after it ends, not after a long backoff.
-      const delay = redisUnavailable(error)
-        ? this.settings.retryDelayMs
-        : Math.min(this.settings.retryDelayMs * 2 ** (m.attempts - 1), MAX_DELAY_MS);
+      const delay =
+        redisUnavailable(error) || error instanceof TimeoutError
+          ? this.settings.retryDelayMs
+          : Math.min(this.settings.retryDelayMs * 2 ** (m.attempts - 1), MAX_DELAY_MS);
       logger.warn({ err: error, id: m.id, attempts: m.attempts, delay }, 'outbox message failed');
       metrics.outbox.inc({ topic: m.topic, outcome: 'failed' });
       await this.#repo.retryLater(m, String((error as Error)?.message ?? error), delay);
@@ -214,6 +220,11 @@ export class OutboxRelay {
     const mine = await this.#repo.done(m);
     metrics.outbox.inc({ topic: m.topic, outcome: mine ? 'done' : 'lapsed' });
     return true;
+  }
+
+  /** `work` within half the lease, so it ends before another relay may take the message over. */
+  #bounded<T>(work: Promise<T>, m: ClaimedMessage): Promise<T> {
+    return withTimeout(work, Math.floor(this.settings.leaseMs / 2), `outbox ${m.topic} ${m.id}`);
   }
 
   /** Run a round every `pollMs` (the first one now). */
