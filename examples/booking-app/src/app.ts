@@ -6,6 +6,8 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp, startTime } from 'pino-http';
 import type { DemoAuth } from './auth/demo-auth.js';
+import { TokenRevocations } from './auth/token-revocations.js';
+import { UserSessions } from './auth/user-sessions.js';
 import { BookingEvents, CONSUMERS, type PaymentSucceeded } from './booking/booking-events.js';
 import { HoldReaper, type HoldReaperSettings } from './booking/hold-reaper.js';
 import { OutboxRelay, type OutboxRelaySettings } from './booking/outbox-relay.js';
@@ -132,6 +134,10 @@ export function createApp(deps: AppDeps): Express {
   const concerts = new ConcertRepository(deps.db);
   const products = new ProductRepository(deps.db);
   const orders = new OrderService(deps.db, events);
+  const sessions = new UserSessions(
+    deps.auth,
+    new TokenRevocations(deps.redis, { prefix: deps.redisPrefix ?? 'bo' }),
+  );
   const loginLimit = deps.loginRateLimit ?? 30;
   const loginLimiter =
     loginLimit > 0
@@ -295,13 +301,15 @@ export function createApp(deps: AppDeps): Express {
       database: deps.db.description,
       endpoints: [
         'POST /auth/demo-login',
+        'POST /auth/logout',
         'GET /me',
         'GET /concerts',
         'GET /concerts/:id',
         'POST /concerts/:id/queue',
         'GET /concerts/:id/queue',
         'DELETE /concerts/:id/queue',
-        'GET /concerts/:id/queue/events',
+        'POST /concerts/:id/queue/stream-token',
+        'GET /concerts/:id/queue/events?access_token=<stream token>',
         'POST /concerts/:id/reservations',
         'GET /reservations/:id',
         'POST /payments',
@@ -328,14 +336,14 @@ export function createApp(deps: AppDeps): Express {
       timeoutMs: deps.readinessTimeoutMs ?? 2000,
     }),
   );
-  app.use(authRoutes({ auth: deps.auth, users, events, metrics, loginLimiter }));
+  app.use(authRoutes({ auth: sessions, users, events, metrics, loginLimiter }));
   app.use(concertRoutes({ concerts }));
   const queueLimits = queueRateLimits(deps.redis, prefix, deps.queueRateLimits);
-  app.use(queueRoutes({ auth: deps.auth, concerts, rooms, metrics, limits: queueLimits }));
-  app.use(reservationRoutes({ auth: deps.auth, concerts, rooms, reservations }));
-  app.use(paymentRoutes({ auth: deps.auth, rooms, payments, store, metrics }));
-  app.use(productRoutes({ products, trends, auth: deps.auth }));
-  app.use(orderRoutes({ auth: deps.auth, orders, metrics, store, trends }));
+  app.use(queueRoutes({ auth: sessions, concerts, rooms, metrics, limits: queueLimits }));
+  app.use(reservationRoutes({ auth: sessions, concerts, rooms, reservations }));
+  app.use(paymentRoutes({ auth: sessions, rooms, payments, store, metrics }));
+  app.use(productRoutes({ products, trends, auth: sessions }));
+  app.use(orderRoutes({ auth: sessions, orders, metrics, store, trends }));
   app.use(statsRoutes({ events }));
 
   app.use(notFound);

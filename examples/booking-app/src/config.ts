@@ -95,6 +95,7 @@ const schema = z.object({
     .min(1)
     .max(86_400 * 30)
     .default(3600),
+  STREAM_TOKEN_TTL_SEC: z.coerce.number().int().min(1).max(3600).default(120),
   QUEUE_MAX_ACTIVE: z.coerce.number().int().min(1).max(1_000_000).default(50),
   QUEUE_ADMIT_PER_TICK: z.coerce.number().int().min(1).max(100_000).default(10),
   QUEUE_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
@@ -154,6 +155,8 @@ export interface AppConfig {
     /** Unset: a random secret per process (tokens do not survive a restart or cross instances). */
     jwtSecret: string | undefined;
     ttlSec: number;
+    /** Lifetime of a waiting-room stream token (the only token a URL may carry). */
+    streamTtlSec: number;
     /** Demo logins per client IP and minute; 0 = unlimited. */
     loginRateLimit: number;
     /** Bearer token of `/metrics` and `/stats`; unset: they are open. */
@@ -250,6 +253,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auth: {
       jwtSecret: c.JWT_SECRET,
       ttlSec: c.JWT_TTL_SEC,
+      streamTtlSec: c.STREAM_TOKEN_TTL_SEC,
       loginRateLimit: c.LOGIN_RATE_LIMIT,
       metricsToken: c.METRICS_TOKEN,
     },

@@ -48,9 +48,9 @@ export class NotFoundError extends HttpError {
 }
 
 /** Why a bearer token was refused. */
-export type TokenProblem = 'token-missing' | 'token-expired' | 'token-invalid';
+export type TokenProblem = 'token-missing' | 'token-expired' | 'token-invalid' | 'token-revoked';
 
-/** 401: the user token is missing, expired or not ours. */
+/** 401: the user token is missing, expired, revoked (logged out) or not ours. */
 export class UnauthorizedError extends HttpError {
   override name = 'UnauthorizedError';
   constructor(

@@ -78,7 +78,11 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
     if (!config.auth.jwtSecret) {
       logger.warn('JWT_SECRET is not set: using a random per-process secret (demo only)');
     }
-    const auth = new DemoAuth({ secret: config.auth.jwtSecret, ttlSec: config.auth.ttlSec });
+    const auth = new DemoAuth({
+      secret: config.auth.jwtSecret,
+      ttlSec: config.auth.ttlSec,
+      streamTtlSec: config.auth.streamTtlSec,
+    });
     const paymentGateway = new MockPaymentGateway(db, config.paymentGateway);
     // An in-memory database starts empty at every start, but Redis keeps holds, locks, idempotency
     // keys and sketches: with the same prefix a new run would meet the last run's state (seats locked

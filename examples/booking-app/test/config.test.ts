@@ -19,7 +19,13 @@ describe('loadConfig', () => {
         pgliteDataDir: undefined,
         seed: true,
       },
-      auth: { jwtSecret: undefined, ttlSec: 3600, loginRateLimit: 30, metricsToken: undefined },
+      auth: {
+        jwtSecret: undefined,
+        ttlSec: 3600,
+        streamTtlSec: 120,
+        loginRateLimit: 30,
+        metricsToken: undefined,
+      },
       seatsPerUserMax: 4,
       trustProxy: false,
       queueRateLimits: {
@@ -55,6 +61,7 @@ describe('loadConfig', () => {
       SEED_DEMO_DATA: 'false',
       JWT_SECRET: 's'.repeat(32),
       JWT_TTL_SEC: '60',
+      STREAM_TOKEN_TTL_SEC: '30',
       LOGIN_RATE_LIMIT: '0',
       QUEUE_JOIN_RATE_LIMIT: '5',
       QUEUE_JOIN_ADDRESS_RATE_LIMIT: '0',
@@ -104,6 +111,7 @@ describe('loadConfig', () => {
       auth: {
         jwtSecret: 's'.repeat(32),
         ttlSec: 60,
+        streamTtlSec: 30,
         loginRateLimit: 0,
         metricsToken: 'm'.repeat(16),
       },

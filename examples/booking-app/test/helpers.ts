@@ -182,3 +182,17 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** A stream token of concert `concertId` for the user of `userToken` (what the page puts in its EventSource URL). */
+export async function streamToken(
+  base: string,
+  userToken: string,
+  concertId: number,
+): Promise<string> {
+  const res = await call(base, 'POST', `/concerts/${concertId}/queue/stream-token`, {
+    token: userToken,
+  });
+  if (res.status !== 200)
+    throw new Error(`stream-token: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.token as string;
+}

@@ -6,7 +6,7 @@ import { DemoAuth } from '../src/auth/demo-auth.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { ConcertRooms, type QueueSettings } from '../src/queue/concert-rooms.js';
-import { call, dbBackends, listen, SECRET, useDatabase, waitFor } from './helpers.js';
+import { call, dbBackends, listen, SECRET, streamToken, useDatabase, waitFor } from './helpers.js';
 import { openSse } from './sse.js';
 
 const pglite = dbBackends[0] as (typeof dbBackends)[number];
@@ -174,9 +174,9 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     );
     await call(base, 'POST', '/concerts/1/queue', { token: bob });
 
-    // EventSource cannot send headers: the token goes in ?access_token=.
+    // EventSource cannot send headers: a stream token goes in ?access_token=.
     const stream = await openSse(
-      `${base}/concerts/1/queue/events?access_token=${encodeURIComponent(bob)}`,
+      `${base}/concerts/1/queue/events?access_token=${await streamToken(base, bob, 1)}`,
     );
     opened.push(stream);
     expect(stream.status).toBe(200);
@@ -197,9 +197,9 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
 
     const none = await fetch(`${base}/concerts/1/queue/events`);
     expect(none.status).toBe(401);
-    const unknownConcert = await fetch(
-      `${base}/concerts/999/queue/events?access_token=${encodeURIComponent(bob)}`,
-    );
+    const unknownConcert = await fetch(`${base}/concerts/999/queue/events`, {
+      headers: { authorization: `Bearer ${bob}` },
+    });
     expect(unknownConcert.status).toBe(404);
   });
 
@@ -289,7 +289,7 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
       for (let i = 0; i < 5; i++) {
         const fresh = await instance({}, { tick: false });
         const stream = await openSse(
-          `${fresh.base}/concerts/1/queue/events?access_token=${encodeURIComponent(alice)}`,
+          `${fresh.base}/concerts/1/queue/events?access_token=${await streamToken(fresh.base, alice, 1)}`,
         );
         opened.push(stream);
         // An event written before the headers makes Node send default ones (no content type),

@@ -5,7 +5,7 @@ import { DemoAuth } from '../src/auth/demo-auth.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { addressBucket } from '../src/rate-limit/client-bucket.js';
-import { call, dbBackends, listen, SECRET, useDatabase } from './helpers.js';
+import { call, dbBackends, listen, SECRET, streamToken, useDatabase } from './helpers.js';
 
 // Issue 18: what a request may see or leave behind. None of it depends on the database engine.
 const standalone = redisTargets()[0] as ReturnType<typeof redisTargets>[number];
@@ -44,7 +44,7 @@ describe('security of the HTTP surface', () => {
   describe('tokens in logs and problem bodies (18.4)', () => {
     it('the request log redacts access_token however its name is encoded', async () => {
       const { base, lines } = await instance();
-      const token = await login(base, 'logged');
+      const token = await streamToken(base, await login(base, 'logged'), 1);
       const urls = [
         `/concerts/1/queue/events?access%5Ftoken=${token}`,
         `/concerts/1/queue/events?x=1&ACCESS_TOKEN=${token}&y=2`,
@@ -71,7 +71,7 @@ describe('security of the HTTP surface', () => {
     it('a problem body names the path, never the query string', async () => {
       const { base } = await instance();
       const token = await login(base, 'echo');
-      const missing = await call(base, 'GET', `/concerts/999/queue/events?access_token=${token}`);
+      const missing = await call(base, 'GET', '/concerts/999/queue/events?x=1', { token });
       expect(missing.status).toBe(404);
       expect(missing.body.instance).toBe('/concerts/999/queue/events');
       const route = await call(base, 'GET', `/nowhere?access_token=${token}`);
@@ -79,6 +79,81 @@ describe('security of the HTTP surface', () => {
       expect(JSON.stringify([missing.body, route.body])).not.toContain(token);
     });
   });
+  describe('stream tokens and logout (18.5)', () => {
+    const claimsOf = (jwt: string) =>
+      JSON.parse(Buffer.from(jwt.split('.')[1] as string, 'base64url').toString());
+
+    it('the SSE URL takes only a short stream token of that room; the header keeps the user token', async () => {
+      const { base } = await instance();
+      const user = await login(base, 'streamer');
+      const issued = await call(base, 'POST', '/concerts/1/queue/stream-token', { token: user });
+      expect(issued.status).toBe(200);
+      expect(issued.headers.get('cache-control')).toBe('no-store');
+      const stream = issued.body.token as string;
+      const claims = claimsOf(stream);
+      expect(claims).toMatchObject({ scope: 'queue_events', aud: 'concert-1', sub: claims.sub });
+      expect(claims.sub).toBe(claimsOf(user).sub);
+      expect(claims.exp - claims.iat).toBe(120);
+      expect(Date.parse(issued.body.expiresAt)).toBe(claims.exp * 1000);
+
+      const events = (query: string, headers: Record<string, string> = {}) =>
+        call(base, 'GET', `/concerts/1/queue/events${query}`, { headers });
+      // A user token in the URL is refused: a logged URL must not be worth a session.
+      const userInUrl = await events(`?access_token=${user}`);
+      expect(userInUrl).toMatchObject({ status: 401, body: { code: 'token-invalid' } });
+      expect(JSON.stringify(userInUrl.body)).not.toContain(user);
+      expect((await events(`?access_token=${stream}`)).status).toBe(200);
+      expect((await events('', { authorization: `Bearer ${user}` })).status).toBe(200);
+      // Not another room's, not an API credential.
+      const otherRoom = await call(base, 'GET', `/concerts/2/queue/events?access_token=${stream}`);
+      expect(otherRoom).toMatchObject({ status: 401, body: { code: 'token-invalid' } });
+      expect((await call(base, 'GET', '/me', { token: stream })).status).toBe(401);
+      expect((await call(base, 'POST', '/concerts/1/queue', { token: stream })).status).toBe(401);
+      expect(
+        (await call(base, 'POST', '/concerts/1/queue/stream-token', { token: stream })).status,
+      ).toBe(401);
+      // An expired one is refused (the page then fetches a new one).
+      const short = new DemoAuth({ secret: SECRET, streamTtlSec: 1 });
+      const expiring = await (await instance({ auth: short })).base;
+      const soon = await streamToken(expiring, await login(expiring, 'brief'), 1);
+      await new Promise((r) => setTimeout(r, 2100));
+      const late = await call(expiring, 'GET', `/concerts/1/queue/events?access_token=${soon}`);
+      expect(late).toMatchObject({ status: 401, body: { code: 'token-expired' } });
+    });
+
+    it('a logout revokes the user token and its stream tokens until the token would expire', async () => {
+      const { base } = await instance();
+      const user = await login(base, 'leaving');
+      const other = await login(base, 'staying');
+      const stream = await streamToken(base, user, 1);
+      const key = `${redis.prefix}:${instances}:revoked-token:{${claimsOf(user).jti}}`;
+      // A refused logout changes nothing.
+      const forged = `${user.slice(0, -2)}xx`;
+      expect((await call(base, 'POST', '/auth/logout', { token: forged })).status).toBe(401);
+      expect(await redis.client.exists(key)).toBe(0);
+
+      expect((await call(base, 'POST', '/auth/logout', { token: user })).status).toBe(204);
+      const ttl = await redis.client.pttl(key);
+      expect(ttl).toBeGreaterThan(3_500_000);
+      expect(ttl).toBeLessThanOrEqual(3_600_000 + 5000);
+      for (const [method, path] of [
+        ['GET', '/me'],
+        ['POST', '/concerts/1/queue'],
+        ['POST', '/concerts/1/queue/stream-token'],
+        ['POST', '/auth/logout'],
+      ] as const) {
+        const res = await call(base, method, path, { token: user });
+        expect(res, `${method} ${path}`).toMatchObject({
+          status: 401,
+          body: { code: 'token-revoked' },
+        });
+      }
+      const events = await call(base, 'GET', `/concerts/1/queue/events?access_token=${stream}`);
+      expect(events).toMatchObject({ status: 401, body: { code: 'token-revoked' } });
+      expect((await call(base, 'GET', '/me', { token: other })).status).toBe(200);
+    });
+  });
+
   describe('abuse brakes (18.3)', () => {
     it('buckets IPv6 by /64 and IPv4-mapped addresses as IPv4', () => {
       expect(addressBucket('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
@@ -151,7 +226,8 @@ describe('security of the HTTP surface', () => {
       const app = await instance({ queueRateLimits: { streamPerUser: 2 } });
       const carol = await login(app.base, 'carol');
       // Carol is not in line: each stream sends one status and ends.
-      const open = () => call(app.base, 'GET', `/concerts/1/queue/events?access_token=${carol}`);
+      const stream = await streamToken(app.base, carol, 1);
+      const open = () => call(app.base, 'GET', `/concerts/1/queue/events?access_token=${stream}`);
       expect((await open()).status).toBe(200);
       expect((await open()).status).toBe(200);
       const over = await open();

@@ -1,7 +1,7 @@
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { PgDatabase } from '../src/db/pg-database.js';
-import { call, count, POSTGRES_URL, randomSchema, waitFor } from './helpers.js';
+import { call, count, POSTGRES_URL, randomSchema, streamToken, waitFor } from './helpers.js';
 import { killServers, start, stopped } from './server-process.js';
 import { openSse } from './sse.js';
 
@@ -46,9 +46,9 @@ describe('two dist/server.js processes', () => {
         state: 'waiting',
         position: 1,
       });
-      // Bob waits on a stream served by instance B.
+      // Bob waits on a stream served by instance B, with a stream token instance A issued.
       const stream = await openSse(
-        `${b.url}/concerts/3/queue/events?access_token=${encodeURIComponent(bob)}`,
+        `${b.url}/concerts/3/queue/events?access_token=${await streamToken(a.url, bob, 3)}`,
       );
       expect(await stream.next(() => true)).toMatchObject({
         event: 'status',
@@ -88,6 +88,19 @@ describe('two dist/server.js processes', () => {
       await waitFor(consumed, (n) => n === 2);
       await new Promise((r) => setTimeout(r, 500));
       expect(await consumed()).toBe(2);
+
+      // A logout on A revokes Bob's token on B too, and the stream tokens issued against it.
+      const bobStream = await streamToken(b.url, bob, 3);
+      expect((await call(a.url, 'POST', '/auth/logout', { token: bob })).status).toBe(204);
+      const me = await call(b.url, 'GET', '/me', { token: bob });
+      expect(me).toMatchObject({ status: 401, body: { code: 'token-revoked' } });
+      const reopened = await call(
+        b.url,
+        'GET',
+        `/concerts/3/queue/events?access_token=${bobStream}`,
+      );
+      expect(reopened).toMatchObject({ status: 401, body: { code: 'token-revoked' } });
+      expect((await call(b.url, 'GET', '/me', { token: alice })).status).toBe(200);
 
       a.child.kill('SIGTERM');
       b.child.kill('SIGTERM');

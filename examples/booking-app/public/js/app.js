@@ -56,7 +56,14 @@ export function currentUser() {
   return user;
 }
 export const setUser = (user) => write('bo.user', user);
-export function signOut() {
+/** Revoke the user token on the server (every instance), then forget this tab's session. */
+export async function signOut() {
+  const user = read('bo.user');
+  try {
+    if (user?.token) await api('/auth/logout', { method: 'POST', token: user.token });
+  } catch {
+    // Already expired or revoked, or the server is away: the token still dies at its expiry.
+  }
   sessionStorage.clear();
   location.assign('/');
 }

@@ -111,19 +111,59 @@ function onStatus(status) {
   else showGone('You are no longer in line.');
 }
 
-function listen() {
-  const url = `/concerts/${concertId}/queue/events?access_token=${encodeURIComponent(user.token)}`;
-  stream = new EventSource(url);
-  stream.addEventListener('status', (e) => onStatus(JSON.parse(e.data)));
-  stream.addEventListener('admitted', (e) => onStatus(JSON.parse(e.data)));
-  stream.addEventListener('position', (e) => {
+/** Delay before the next attempt to open the stream; doubles up to 10 s, reset by a `status`. */
+let retryMs = 500;
+let retryTimer = null;
+
+/**
+ * Open the live stream with a fresh stream token (minutes of life, this room's events only): the
+ * user token never goes into a URL. EventSource retries a dropped stream with the same URL (whose
+ * token may have expired by then) and gives up for good on a refused one (401, or 503 while Redis
+ * restarts), so on any error this page closes it and opens a new one with a new token.
+ */
+async function listen() {
+  if (state !== 'waiting') return;
+  let token;
+  try {
+    const res = await api(`/concerts/${concertId}/queue/stream-token`, {
+      method: 'POST',
+      token: user.token,
+    });
+    token = res.body.token;
+  } catch (e) {
+    if (e.status === 401) return showGone('Your session has ended. Sign in again to wait in line.');
+    return reopenLater();
+  }
+  if (state !== 'waiting') return;
+  const url = `/concerts/${concertId}/queue/events?access_token=${encodeURIComponent(token)}`;
+  const source = new EventSource(url);
+  stream = source;
+  source.addEventListener('status', (e) => {
+    retryMs = 500;
+    onStatus(JSON.parse(e.data));
+  });
+  source.addEventListener('admitted', (e) => onStatus(JSON.parse(e.data)));
+  source.addEventListener('position', (e) => {
     if (state === 'waiting') showWaiting(JSON.parse(e.data).position, null);
   });
-  stream.addEventListener('soldout', () => showSoldOut());
-  stream.addEventListener('evicted', () =>
+  source.addEventListener('soldout', () => showSoldOut());
+  source.addEventListener('evicted', () =>
     showGone('You were removed from the line because this page stopped answering.'),
   );
-  // EventSource reconnects by itself after a network error; the next `status` brings the truth.
+  source.addEventListener('error', () => {
+    if (stream !== source) return;
+    source.close();
+    reopenLater();
+  });
+}
+
+function reopenLater() {
+  if (state !== 'waiting' || retryTimer) return;
+  retryTimer = setTimeout(() => {
+    retryTimer = null;
+    listen();
+  }, retryMs);
+  retryMs = Math.min(retryMs * 2, 10_000);
 }
 
 async function leave() {

@@ -1,23 +1,18 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { UnauthorizedError } from '../errors.js';
-import type { AuthUser, DemoAuth } from './demo-auth.js';
+import type { SessionUser } from './demo-auth.js';
 
 declare global {
   namespace Express {
     interface Request {
       /** Set by {@link requireUser}. */
-      user?: AuthUser;
+      user?: SessionUser;
     }
   }
 }
 
 /** Where {@link requireUser} may also look for the token, besides the `Authorization` header. */
 export interface TokenSources {
-  /**
-   * `?access_token=` (RFC 6750 §2.3), for `EventSource`, which cannot send headers.
-   * @defaultValue false
-   */
-  query?: boolean;
   /**
    * An `access_token` form field (RFC 6750 §2.2), for `navigator.sendBeacon`, which cannot send
    * headers either.
@@ -38,20 +33,24 @@ export function bearerToken(req: Request, sources: TokenSources = {}): string | 
       ? (match[1] as string)
       : new UnauthorizedError('token-invalid', 'the Authorization header must be Bearer <token>');
   }
-  const fromQuery = sources.query ? req.query.access_token : undefined;
-  if (typeof fromQuery === 'string' && fromQuery) return fromQuery;
   const body = req.body as Record<string, unknown> | undefined;
   const fromBody = sources.body && body && typeof body === 'object' ? body.access_token : undefined;
   if (typeof fromBody === 'string' && fromBody) return fromBody;
   return new UnauthorizedError('token-missing', 'send Authorization: Bearer <token>');
 }
 
+/** What checks user tokens: `UserSessions` (signature, expiry and revocation). */
+export interface UserVerifier {
+  verify(token: string): Promise<SessionUser>;
+}
+
 /**
- * Express middleware: `Authorization: Bearer <user token>` (or, when allowed, `access_token` in
- * the query or form body) → `req.user`, else 401 problem+json (`token-missing`, `token-expired`,
- * `token-invalid`).
+ * Express middleware: `Authorization: Bearer <user token>` (or, when allowed, an `access_token`
+ * form field) → `req.user`, else 401 problem+json (`token-missing`, `token-expired`,
+ * `token-invalid`, `token-revoked`). A user token is never taken from the URL: EventSource gets a
+ * stream token instead (`POST /concerts/:id/queue/stream-token`).
  */
-export function requireUser(auth: DemoAuth, sources: TokenSources = {}): RequestHandler {
+export function requireUser(auth: UserVerifier, sources: TokenSources = {}): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const token = bearerToken(req, sources);
     if (token instanceof UnauthorizedError) return next(token);

@@ -1,7 +1,8 @@
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import type { DemoAuth } from '../auth/demo-auth.js';
+import type { SessionUser } from '../auth/demo-auth.js';
 import { requireUser } from '../auth/require-user.js';
+import type { UserSessions } from '../auth/user-sessions.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { FixedWindowLimiter } from '../rate-limit/fixed-window-limiter.js';
@@ -18,9 +19,12 @@ const loginBody = z.object({
     .regex(/^[\p{L}\p{N} _.@-]+$/u, 'letters, digits, spaces and _ . @ - only'),
 });
 
-/** `POST /auth/demo-login` (DEMO: anyone gets a token for any name) and `GET /me`. */
+/**
+ * `POST /auth/demo-login` (DEMO: anyone gets a token for any name), `POST /auth/logout` (revokes
+ * the presented token on every instance; 204) and `GET /me`.
+ */
 export function authRoutes(deps: {
-  auth: DemoAuth;
+  auth: UserSessions;
   users: UserRepository;
   events: EventLog;
   metrics: AppMetrics;
@@ -47,8 +51,16 @@ export function authRoutes(deps: {
     });
   });
 
+  router.post('/auth/logout', requireUser(deps.auth), async (req, res) => {
+    const user = req.user as SessionUser;
+    await deps.auth.logout(user);
+    await deps.events.record({ type: 'user.logout', outcome: 'success', userId: user.id });
+    res.status(204).end();
+  });
+
   router.get('/me', requireUser(deps.auth), (req, res) => {
-    res.json({ user: req.user });
+    const { id, name } = req.user as SessionUser;
+    res.json({ user: { id, name } });
   });
 
   return router;

@@ -1,8 +1,8 @@
 import { type IdempotencyStore, idempotency } from '@boxoffice/idempotency';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { DemoAuth } from '../auth/demo-auth.js';
 import { requireUser } from '../auth/require-user.js';
+import type { UserSessions } from '../auth/user-sessions.js';
 import type { ProductTrends } from '../booking/product-trends.js';
 import { InsufficientStockError, NotFoundError } from '../errors.js';
 import { idempotencyProblem } from '../http/idempotency-problem.js';
@@ -33,7 +33,7 @@ const orderParams = z.object({ id: z.uuid('must be a UUID') });
  * first answer replayed instead of a second order.
  */
 export function orderRoutes(deps: {
-  auth: DemoAuth;
+  auth: UserSessions;
   store: IdempotencyStore;
   trends: ProductTrends;
   orders: OrderService;

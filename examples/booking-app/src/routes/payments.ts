@@ -2,8 +2,8 @@ import { type IdempotencyStore, idempotency, parseIdempotencyKey } from '@boxoff
 import { type Request, Router } from 'express';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
-import type { DemoAuth } from '../auth/demo-auth.js';
 import { bearerToken, requireUser } from '../auth/require-user.js';
+import type { UserSessions } from '../auth/user-sessions.js';
 import type { PaymentService } from '../booking/payment-service.js';
 import { AccessTokenRefusedError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { idempotencyProblem } from '../http/idempotency-problem.js';
@@ -47,7 +47,7 @@ declare global {
  * `GET /payments/:id` with the user token.
  */
 export function paymentRoutes(deps: {
-  auth: DemoAuth;
+  auth: UserSessions;
   rooms: ConcertRooms;
   payments: PaymentService;
   store: IdempotencyStore;

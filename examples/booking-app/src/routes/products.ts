@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { DemoAuth } from '../auth/demo-auth.js';
 import { bearerToken } from '../auth/require-user.js';
+import type { UserSessions } from '../auth/user-sessions.js';
 import type { ProductTrends } from '../booking/product-trends.js';
 import { NotFoundError } from '../errors.js';
 import { idParam, intQuery } from '../http/schemas.js';
@@ -21,7 +21,7 @@ const sketchQuery = popularQuery.extend({
 export function productRoutes(deps: {
   products: ProductRepository;
   trends: ProductTrends;
-  auth: DemoAuth;
+  auth: UserSessions;
 }): Router {
   const router = Router();
 

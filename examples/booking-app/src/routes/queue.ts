@@ -1,9 +1,10 @@
 import { estimatePosition, type RoomEvent, type RoomStatus } from '@boxoffice/queue';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
-import type { DemoAuth } from '../auth/demo-auth.js';
+import { type SessionUser, STREAM_SCOPE } from '../auth/demo-auth.js';
 import { requireUser } from '../auth/require-user.js';
-import { NotFoundError } from '../errors.js';
+import type { UserSessions } from '../auth/user-sessions.js';
+import { NotFoundError, UnauthorizedError } from '../errors.js';
 import { idParam } from '../http/schemas.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
@@ -16,12 +17,15 @@ const SSE_KEEPALIVE_MS = 15_000;
 /**
  * The waiting room of each concert: `POST /concerts/:id/queue` (join), `GET` (poll = heartbeat),
  * `DELETE` (leave; also `POST ?_method=DELETE` with an `access_token` form field, which is what
- * `navigator.sendBeacon` can send), and `GET /concerts/:id/queue/events` (Server-Sent Events).
+ * `navigator.sendBeacon` can send), `POST /concerts/:id/queue/stream-token` and
+ * `GET /concerts/:id/queue/events` (Server-Sent Events). The stream takes the user token in the
+ * `Authorization` header, or a stream token in `?access_token=` (what EventSource can send): a
+ * user token is never accepted from a URL, where proxies and browser history keep it.
  * Join and poll answers, and the stream's `status` events, carry `soldOut: true` once no seat is
  * left to sell (the stream then sends `soldout` and ends), so clients stop waiting for nothing.
  */
 export function queueRoutes(deps: {
-  auth: DemoAuth;
+  auth: UserSessions;
   concerts: ConcertRepository;
   rooms: ConcertRooms;
   metrics: AppMetrics;
@@ -78,117 +82,146 @@ export function queueRoutes(deps: {
 
   router.delete('/concerts/:id/queue', requireUser(deps.auth), leave);
 
-  router.get(
-    '/concerts/:id/queue/events',
-    requireUser(deps.auth, { query: true }),
-    ...limits.stream,
-    async (req, res) => {
-      const { id, soldOut } = await saleOf(req);
-      const userId = userOf(req);
-      const room = deps.rooms.room(id);
-      let status: RoomStatus = { state: 'unknown' };
-      let ended = false;
-      // Events that arrive between the subscription and the first `status` (the headers are not
-      // written yet): handled once it is sent. Writing one earlier would send default headers
-      // without text/event-stream, and EventSource gives such a stream up for good.
-      let early: RoomEvent[] | undefined = [];
-      const timers: NodeJS.Timeout[] = [];
-      let unsubscribe = () => {};
-      const end = () => {
-        if (ended) return;
-        ended = true;
-        for (const t of timers) clearTimeout(t);
-        unsubscribe();
-        res.end();
-      };
-      const send = (event: string, data: unknown) => {
-        if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      };
+  router.post('/concerts/:id/queue/stream-token', requireUser(deps.auth), async (req, res) => {
+    const id = await concertOf(req);
+    const { token, expiresAt } = await deps.auth.issueStream(
+      req.user as SessionUser,
+      `concert-${id}`,
+    );
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    res.json({
+      token,
+      tokenType: 'Bearer',
+      expiresAt: expiresAt.toISOString(),
+      scope: STREAM_SCOPE,
+    });
+  });
 
-      // An open stream is a present user: it heartbeats on the client's behalf at the pace the
-      // room asks for, and sends the exact status each time.
-      const schedule = () => {
-        if (status.state === 'waiting') {
-          timers.push(setTimeout(() => void beat(), status.pollAfterMs));
-        }
-      };
-      const beat = async () => {
-        if (ended) return;
-        try {
-          const [sale, next] = await Promise.all([saleOf(req), room.heartbeat(userId)]);
-          status = next;
-          send('status', { ...status, soldOut: sale.soldOut });
-          if (sale.soldOut) {
-            send('soldout', {});
-            return end();
-          }
-          if (status.state === 'unknown') return end();
-          schedule();
-        } catch (error) {
-          req.log?.warn({ err: error }, 'sse heartbeat failed');
-          timers.push(setTimeout(() => void beat(), 2000));
-        }
-      };
+  /** The stream's user: a user token in the header, else a stream token of this room in the query. */
+  const streamUser: RequestHandler = async (req, res, next) => {
+    const fromQuery = req.query.access_token;
+    if (req.get('authorization') || fromQuery === undefined) {
+      return requireUser(deps.auth)(req, res, next);
+    }
+    try {
+      if (typeof fromQuery !== 'string' || !fromQuery) {
+        throw new UnauthorizedError('token-invalid', 'access_token must be one stream token');
+      }
+      const { id } = parse('params', params, req.params);
+      const claims = await deps.auth.verifyStream(fromQuery, `concert-${id}`);
+      req.user = { id: claims.id, name: '', tokenId: claims.sessionId, expiresAtSec: 0 };
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
 
-      const onEvent = (event: RoomEvent) => {
-        if (ended) return;
-        if (early) {
-          early.push(event);
-          return;
-        }
-        if (event.type === 'position') {
-          if (status.state === 'waiting' && status.ticket > 0) {
-            send('position', {
-              position: Math.max(1, estimatePosition(status.ticket, event)),
-              servingTicket: event.servingTicket,
-              waiting: event.waiting,
-              active: event.active,
-            });
-          }
-        } else if (event.type === 'admitted') {
-          // "Your turn": the event carries no token (it is a broadcast); read it from the room.
-          void room.status(userId).then(
-            (s) => {
-              status = s;
-              send('admitted', s);
-            },
-            (error) => req.log?.warn({ err: error }, 'sse status failed'),
-          );
-        } else {
-          send('evicted', { reason: event.reason });
-          end();
-        }
-      };
+  router.get('/concerts/:id/queue/events', streamUser, ...limits.stream, async (req, res) => {
+    const { id, soldOut } = await saleOf(req);
+    const userId = userOf(req);
+    const room = deps.rooms.room(id);
+    let status: RoomStatus = { state: 'unknown' };
+    let ended = false;
+    // Events that arrive between the subscription and the first `status` (the headers are not
+    // written yet): handled once it is sent. Writing one earlier would send default headers
+    // without text/event-stream, and EventSource gives such a stream up for good.
+    let early: RoomEvent[] | undefined = [];
+    const timers: NodeJS.Timeout[] = [];
+    let unsubscribe = () => {};
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      for (const t of timers) clearTimeout(t);
+      unsubscribe();
+      res.end();
+    };
+    const send = (event: string, data: unknown) => {
+      if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
 
-      // Subscribe before reading the status, so an admission in between is not missed.
-      unsubscribe = await deps.rooms.gateway(id).subscribe(userId, onEvent);
+    // An open stream is a present user: it heartbeats on the client's behalf at the pace the
+    // room asks for, and sends the exact status each time.
+    const schedule = () => {
+      if (status.state === 'waiting') {
+        timers.push(setTimeout(() => void beat(), status.pollAfterMs));
+      }
+    };
+    const beat = async () => {
+      if (ended) return;
       try {
-        status = await room.heartbeat(userId);
+        const [sale, next] = await Promise.all([saleOf(req), room.heartbeat(userId)]);
+        status = next;
+        send('status', { ...status, soldOut: sale.soldOut });
+        if (sale.soldOut) {
+          send('soldout', {});
+          return end();
+        }
+        if (status.state === 'unknown') return end();
+        schedule();
       } catch (error) {
-        unsubscribe();
-        throw error;
+        req.log?.warn({ err: error }, 'sse heartbeat failed');
+        timers.push(setTimeout(() => void beat(), 2000));
       }
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      res.flushHeaders();
-      res.on('close', end);
-      timers.push(setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS));
-      send('status', { ...status, soldOut });
-      if (soldOut) {
-        send('soldout', {});
-        return end();
+    };
+
+    const onEvent = (event: RoomEvent) => {
+      if (ended) return;
+      if (early) {
+        early.push(event);
+        return;
       }
-      if (status.state === 'unknown') return end();
-      schedule();
-      const held = early;
-      early = undefined;
-      for (const event of held) onEvent(event);
-    },
-  );
+      if (event.type === 'position') {
+        if (status.state === 'waiting' && status.ticket > 0) {
+          send('position', {
+            position: Math.max(1, estimatePosition(status.ticket, event)),
+            servingTicket: event.servingTicket,
+            waiting: event.waiting,
+            active: event.active,
+          });
+        }
+      } else if (event.type === 'admitted') {
+        // "Your turn": the event carries no token (it is a broadcast); read it from the room.
+        void room.status(userId).then(
+          (s) => {
+            status = s;
+            send('admitted', s);
+          },
+          (error) => req.log?.warn({ err: error }, 'sse status failed'),
+        );
+      } else {
+        send('evicted', { reason: event.reason });
+        end();
+      }
+    };
+
+    // Subscribe before reading the status, so an admission in between is not missed.
+    unsubscribe = await deps.rooms.gateway(id).subscribe(userId, onEvent);
+    try {
+      status = await room.heartbeat(userId);
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.flushHeaders();
+    res.on('close', end);
+    timers.push(setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS));
+    send('status', { ...status, soldOut });
+    if (soldOut) {
+      send('soldout', {});
+      return end();
+    }
+    if (status.state === 'unknown') return end();
+    schedule();
+    const held = early;
+    early = undefined;
+    for (const event of held) onEvent(event);
+  });
 
   return router;
 }

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { DemoAuth } from '../auth/demo-auth.js';
 import { bearerToken, requireUser } from '../auth/require-user.js';
+import type { UserSessions } from '../auth/user-sessions.js';
 import type { ReservationService } from '../booking/reservation-service.js';
 import { NotFoundError } from '../errors.js';
 import { idParam } from '../http/schemas.js';
@@ -23,7 +23,7 @@ const body = z.object({
  * (`Authorization: Bearer`), and `GET /reservations/:id` with the user token.
  */
 export function reservationRoutes(deps: {
-  auth: DemoAuth;
+  auth: UserSessions;
   concerts: ConcertRepository;
   rooms: ConcertRooms;
   reservations: ReservationService;
