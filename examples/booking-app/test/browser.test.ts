@@ -126,6 +126,20 @@ describe('web pages in Chromium', () => {
       };
       const alice = await open('alice');
       const bob = await open('bob');
+      // Bob's first stream is refused (503, as while Redis restarts): EventSource gives such a
+      // stream up for good, so the page must fetch a fresh stream token and open another. Every
+      // stream URL carries a stream token of this room, never his user token.
+      const streamUrls: string[] = [];
+      await bob.page.route(/\/queue\/events\?/, async (route) => {
+        streamUrls.push(route.request().url());
+        if (streamUrls.length > 1) return route.continue();
+        return route.fulfill({
+          status: 503,
+          contentType: 'application/problem+json',
+          headers: { 'retry-after': '1' },
+          body: JSON.stringify({ title: 'Service Unavailable', status: 503, code: 'unavailable' }),
+        });
+      });
       const carol = await open('carol');
 
       // Alice: concert list, demo login, then the waiting room of Aurora Live. The room is empty:
@@ -184,6 +198,23 @@ describe('web pages in Chromium', () => {
 
       // Alice's purchase freed the slot: Bob's page is told it is his turn (SSE), and he books.
       await poll(() => text(bob.page, '#line')).toMatch(/your turn/);
+      const bobToken = (await bob.page.evaluate(
+        "JSON.parse(sessionStorage.getItem('bo.user')).token",
+      )) as string;
+      const streamTokens = streamUrls.map((u) => new URL(u).searchParams.get('access_token') ?? '');
+      expect(streamTokens.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(streamTokens).size).toBe(streamTokens.length); // a fresh token each time
+      for (const token of streamTokens) {
+        expect(token).not.toBe(bobToken);
+        const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString());
+        expect(claims).toMatchObject({ scope: 'queue_events', aud: `concert-${CONCERT}` });
+      }
+      // The refused stream is the one expected failure on Bob's side.
+      const refusedStream = (problem: string) =>
+        /HTTP 503: GET .*\/queue\/events\?/.test(problem) ||
+        /EventSource|status of 503 \(Service Unavailable\) \(.*\/queue\.html/.test(problem);
+      expect(bob.found.filter(refusedStream).length).toBeGreaterThan(0);
+      bob.found.splice(0, bob.found.length, ...bob.found.filter((p) => !refusedStream(p)));
       const bobReservation = await book(bob.page, ['B5'], async (name) => {
         if (name === '1-seat-map') {
           // Alice's seats are sold to Bob's eyes.
