@@ -177,6 +177,7 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
       const expired = await new SignJWT({ scope: 'user', name: 'x' })
         .setProtectedHeader({ alg: 'HS256' })
         .setSubject('1')
+        .setJti('expired-1')
         .setIssuer('boxoffice-demo')
         .setAudience('boxoffice-booking-app')
         .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
