@@ -38,18 +38,23 @@ export interface RequireAccessOptions<Req = AccessRequest> {
    */
   audience: string | ((req: Req) => string | undefined);
   /**
-   * Stateful (revocable) mode: also ask this checker whether the token is still live, e.g.
-   * `room` (a `WaitingRoom`), whose `isTokenActive` answers from Redis, so `complete()`, expiry or
-   * `leave()` revoke the token at once.
+   * Whether a token must still be live, not just validly signed. Pass the room that issued the
+   * tokens (a `WaitingRoom`: its `isTokenActive` answers from Redis, one HGET per request), so
+   * `complete()`, `leave()`, eviction and expiry revoke a token at once; with a per-request
+   * audience, a checker that picks the room by `claims.aud`. `false` opts out: any unexpired
+   * token passes, so a user who left or paid keeps access until `exp`. Required — there is no
+   * silent stateless default.
    */
-  revocation?: { isTokenActive(claims: AccessClaims): Promise<boolean> };
+  revocation: { isTokenActive(claims: AccessClaims): Promise<boolean> } | false;
 }
 
 /**
- * Express middleware: requires `Authorization: Bearer <jwt>` valid for `scope` and `audience`. On
+ * Express middleware: requires `Authorization: Bearer <jwt>` valid for `scope` and `audience`, and
+ * (unless `revocation: false`) still live in its room. On
  * success sets `req.access` and `res.locals.access` to the {@link AccessClaims}. Refusals are RFC 9457
  * `application/problem+json`: 401 missing/invalid/expired/revoked (with `WWW-Authenticate`), 403 wrong
- * scope or audience. Other failures (e.g. Redis down in revocable mode) go to `next(error)`.
+ * scope or audience. Other failures (e.g. Redis down while checking revocation) go to `next(error)`.
+ * @throws TypeError / RangeError at construction for invalid options, a missing `revocation` included.
  */
 export function requireAccess<Req = AccessRequest>(
   tokens: AccessTokens,
@@ -69,10 +74,14 @@ export function requireAccess<Req = AccessRequest>(
     });
     audienceOf = () => fixed;
   }
-  const revocation = o.revocation as RequireAccessOptions['revocation'];
-  if (revocation !== undefined && typeof revocation?.isTokenActive !== 'function') {
+  const revocation = o.revocation as RequireAccessOptions['revocation'] | undefined;
+  if (
+    revocation !== false &&
+    typeof (revocation as { isTokenActive?: unknown } | null | undefined)?.isTokenActive !==
+      'function'
+  ) {
     throw new TypeError(
-      'revocation must have an isTokenActive(claims) method (e.g. a WaitingRoom)',
+      'revocation must be the WaitingRoom that issued the tokens (or an isTokenActive(claims) checker), or false to accept any unexpired token',
     );
   }
   return (req, res, next) => {

@@ -108,6 +108,10 @@ describe.each(redisTargets())('app wiring on $name', (target) => {
       requireAccess(tokens, {
         scope: 'queue_entry',
         audience: (req) => req.params.id,
+        // One middleware for every concert: ask the room the token names.
+        revocation: {
+          isTokenActive: (claims) => (claims.aud === 'concert-1' ? r1 : r2).isTokenActive(claims),
+        },
       }),
       (req, res) => {
         res.json({ concert: req.params.id, aud: (res.locals.access as { aud: string }).aud });
@@ -148,11 +152,19 @@ describe('requireAccess audience function', () => {
     const ok = (_req: express.Request, res: express.Response) => {
       res.json({ ok: true });
     };
-    app.get('/x', requireAccess(tokens, { scope: 'queue_entry', audience: () => '' }), ok);
+    app.get(
+      '/x',
+      requireAccess(tokens, { scope: 'queue_entry', audience: () => '', revocation: false }),
+      ok,
+    );
     // A route without the `:id` the function reads.
     app.get(
       '/y',
-      requireAccess(tokens, { scope: 'queue_entry', audience: (r) => r.params.id }),
+      requireAccess(tokens, {
+        scope: 'queue_entry',
+        audience: (r) => r.params.id,
+        revocation: false,
+      }),
       ok,
     );
     app.use((error: unknown, _req: express.Request, res: express.Response, _next: unknown) => {
@@ -204,11 +216,15 @@ describe('requireAccess audience function', () => {
 
   it('validates audience at construction', () => {
     for (const audience of [undefined, 42, {}, null]) {
-      expect(() => requireAccess(tokens, { scope: 'a', audience: audience as never })).toThrow(
-        TypeError,
-      );
+      expect(() =>
+        requireAccess(tokens, { scope: 'a', audience: audience as never, revocation: false }),
+      ).toThrow(TypeError);
     }
-    expect(() => requireAccess(tokens, { scope: 'a', audience: '' })).toThrow(RangeError);
-    expect(() => requireAccess(tokens, { scope: 'a', audience: (r) => String(r) })).not.toThrow();
+    expect(() => requireAccess(tokens, { scope: 'a', audience: '', revocation: false })).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      requireAccess(tokens, { scope: 'a', audience: (r) => String(r), revocation: false }),
+    ).not.toThrow();
   });
 });

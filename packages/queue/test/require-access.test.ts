@@ -17,13 +17,13 @@ async function serve(app: express.Express): Promise<{ url: string; close: () => 
   };
 }
 
-describe('requireAccess (stateless)', () => {
+describe('requireAccess (revocation: false, the explicit stateless opt-out)', () => {
   let server: Awaited<ReturnType<typeof serve>>;
   beforeAll(async () => {
     const app = express();
     app.get(
       '/book',
-      requireAccess(tokens, { scope: 'queue_entry', audience: 'concert-42' }),
+      requireAccess(tokens, { scope: 'queue_entry', audience: 'concert-42', revocation: false }),
       (_req, res) => {
         res.json({ user: (res.locals.access as { sub: string }).sub });
       },
@@ -86,13 +86,27 @@ describe('requireAccess (stateless)', () => {
   });
 
   it('validates its arguments', () => {
-    expect(() => requireAccess({} as AccessTokens, { scope: 'a', audience: 'b' })).toThrow(
-      TypeError,
-    );
-    expect(() => requireAccess(tokens, { scope: '', audience: 'b' })).toThrow(RangeError);
     expect(() =>
-      requireAccess(tokens, { scope: 'a', audience: 'b', revocation: {} as never }),
-    ).toThrow(/isTokenActive/);
+      requireAccess({} as AccessTokens, { scope: 'a', audience: 'b', revocation: false }),
+    ).toThrow(TypeError);
+    expect(() => requireAccess(tokens, { scope: '', audience: 'b', revocation: false })).toThrow(
+      RangeError,
+    );
+  });
+
+  it('revocation is required: a missing or invalid value is a TypeError, not a stateless default', () => {
+    for (const revocation of [undefined, null, true, 0, 'room', {}, { isTokenActive: 1 }]) {
+      expect(
+        () => requireAccess(tokens, { scope: 'a', audience: 'b', revocation } as never),
+        String(revocation),
+      ).toThrow(TypeError);
+    }
+    expect(() => requireAccess(tokens, { scope: 'a', audience: 'b' } as never)).toThrow(
+      /revocation must be the WaitingRoom .* or false/,
+    );
+    expect(() =>
+      requireAccess(tokens, { scope: 'a', audience: 'b', revocation: false }),
+    ).not.toThrow();
   });
 });
 
@@ -126,6 +140,39 @@ describe.each(redisTargets())('requireAccess (revocable) on $name', (target) => 
       const res = await fetch(`${server.url}/book`, { headers: auth });
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ code: 'TOKEN_REVOKED' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a token of a user who left is refused with the room, and passes only with revocation: false', async () => {
+    const room = new WaitingRoom(redis.client, {
+      roomId: 'concert-43',
+      prefix: redis.prefix,
+      tokens,
+      maxActive: 5,
+    });
+    const app = express();
+    const ok = (_req: unknown, res: express.Response) => {
+      res.json({ ok: true });
+    };
+    const options = { scope: 'queue_entry', audience: 'concert-43' } as const;
+    app.get('/book', requireAccess(tokens, { ...options, revocation: room }), ok);
+    app.get('/stateless', requireAccess(tokens, { ...options, revocation: false }), ok);
+    const server = await serve(app);
+    try {
+      await room.join('u2');
+      await room.tick();
+      const status = await room.status('u2');
+      if (status.state !== 'active') throw new Error('expected active');
+      const auth = { authorization: `Bearer ${status.token}` };
+      expect((await fetch(`${server.url}/book`, { headers: auth })).status).toBe(200);
+      await room.leave('u2');
+      const res = await fetch(`${server.url}/book`, { headers: auth });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ code: 'TOKEN_REVOKED' });
+      // What opting out costs: the signed token outlives the user's place until its exp.
+      expect((await fetch(`${server.url}/stateless`, { headers: auth })).status).toBe(200);
     } finally {
       await server.close();
     }
