@@ -25,10 +25,17 @@ const seat = (page: Page, label: string) =>
 
 /** Sign in through the login form of the concert list (the page the browser is on). */
 async function signIn(page: Page, name: string) {
+  const listing = !new URL(page.url()).searchParams.has('next');
   await poll(() => page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
   await page.getByLabel('Your name').fill(name);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await poll(() => text(page, '#session')).toContain(`Signed in as ${name}`);
+  // On the concert list, signing in shows the session first and then fetches the list again (its
+  // links now say "Get tickets"): wait for that too, or a navigation right after aborts the fetch
+  // ("request failed: GET /concerts net::ERR_ABORTED", seen once in CI).
+  if (listing) {
+    await poll(() => page.locator('.card a.button').allTextContents()).toContain('Get tickets');
+  }
 }
 
 /** From "your turn" in the waiting room to the confirmation page, holding `labels`. */
