@@ -29,6 +29,7 @@ import { ConcertRepository } from './repos/concert-repository.js';
 import { EventLog } from './repos/event-log.js';
 import { OrderService } from './repos/order-service.js';
 import { ProductRepository } from './repos/product-repository.js';
+import { SaleStates } from './repos/sale-states.js';
 import { UserRepository } from './repos/user-repository.js';
 import { authRoutes } from './routes/auth.js';
 import { concertRoutes } from './routes/concerts.js';
@@ -132,6 +133,7 @@ export function createApp(deps: AppDeps): Express {
   const events = new EventLog(deps.db);
   const users = new UserRepository(deps.db);
   const concerts = new ConcertRepository(deps.db);
+  const sales = new SaleStates(concerts);
   const products = new ProductRepository(deps.db);
   const orders = new OrderService(deps.db, events);
   const sessions = new UserSessions(
@@ -339,7 +341,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(authRoutes({ auth: sessions, users, events, metrics, loginLimiter }));
   app.use(concertRoutes({ concerts }));
   const queueLimits = queueRateLimits(deps.redis, prefix, deps.queueRateLimits);
-  app.use(queueRoutes({ auth: sessions, concerts, rooms, metrics, limits: queueLimits }));
+  app.use(queueRoutes({ auth: sessions, sales, rooms, metrics, limits: queueLimits }));
   app.use(reservationRoutes({ auth: sessions, concerts, rooms, reservations }));
   app.use(paymentRoutes({ auth: sessions, rooms, payments, store, metrics }));
   app.use(productRoutes({ products, trends, auth: sessions }));

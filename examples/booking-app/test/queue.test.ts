@@ -183,10 +183,21 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     expect(stream.contentType).toMatch(/^text\/event-stream/);
     const first = await stream.next(() => true);
     expect(first).toMatchObject({ event: 'status', data: { state: 'waiting', position: 1 } });
-    const position = await stream.next((e) => e.event === 'position');
-    expect(position.data).toMatchObject({ position: 1, active: 1 });
+    // Carol behind Bob: her stream sends a position once the number she would see goes down.
+    const carol = await login(base, 'carol');
+    await call(base, 'POST', '/concerts/1/queue', { token: carol });
+    const behind = await openSse(
+      `${base}/concerts/1/queue/events?access_token=${await streamToken(base, carol, 1)}`,
+    );
+    opened.push(behind);
+    expect(await behind.next(() => true)).toMatchObject({
+      event: 'status',
+      data: { state: 'waiting', position: 2 },
+    });
 
     await rooms.room(1).complete(aliceId);
+    const moved = await behind.next((e) => e.event === 'position');
+    expect(moved.data).toMatchObject({ position: 1, active: 1 });
     const admitted = await stream.next((e) => e.event === 'admitted');
     expect(admitted.data.state).toBe('active');
     const claims = await rooms.tokens.verify(admitted.data.token, {
@@ -242,7 +253,13 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     await fixture.db.query(
       `UPDATE seats SET status = 'BLOCKED', reservation_id = NULL WHERE concert_id = 1`,
     );
-    const polled = await call(base, 'GET', '/concerts/1/queue', { token: dave });
+    // Each instance reads the sale state at most once a second (SaleStates), so the sell-out shows
+    // within that bound, not at once.
+    const polled = await waitFor(
+      () => call(base, 'GET', '/concerts/1/queue', { token: dave }),
+      (r) => r.status !== 200 || r.body.soldOut === true,
+      5_000,
+    );
     expect(polled.status).toBe(200);
     expect(polled.body).toMatchObject({ state: 'waiting', soldOut: true });
     const again = await call(base, 'POST', '/concerts/1/queue', { token: dave });

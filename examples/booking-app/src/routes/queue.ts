@@ -9,7 +9,8 @@ import { idParam } from '../http/schemas.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { ConcertRooms } from '../queue/concert-rooms.js';
-import type { ConcertRepository } from '../repos/concert-repository.js';
+import { PositionUpdates } from '../queue/position-updates.js';
+import type { SaleStates } from '../repos/sale-states.js';
 
 const params = z.object({ id: idParam });
 const SSE_KEEPALIVE_MS = 15_000;
@@ -26,7 +27,7 @@ const SSE_KEEPALIVE_MS = 15_000;
  */
 export function queueRoutes(deps: {
   auth: UserSessions;
-  concerts: ConcertRepository;
+  sales: SaleStates;
   rooms: ConcertRooms;
   metrics: AppMetrics;
   /** Rate limits of joins and stream opens (after the user is known). @defaultValue none */
@@ -35,18 +36,14 @@ export function queueRoutes(deps: {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
-  const concertOf = async (req: Request) => {
-    const { id } = parse('params', params, req.params);
-    if (!(await deps.concerts.exists(id))) throw new NotFoundError('concert', id);
-    return id;
-  };
   /** The concert of the request and whether it is sold out (404 when there is no such concert). */
   const saleOf = async (req: Request) => {
     const { id } = parse('params', params, req.params);
-    const state = await deps.concerts.saleState(id);
+    const state = await deps.sales.get(id);
     if (state === null) throw new NotFoundError('concert', id);
     return { id, soldOut: state.soldOut };
   };
+  const concertOf = async (req: Request) => (await saleOf(req)).id;
   const userOf = (req: Request) => String((req.user as { id: number }).id);
 
   const leave = async (req: Request, res: Response) => {
@@ -121,6 +118,7 @@ export function queueRoutes(deps: {
     const userId = userOf(req);
     const room = deps.rooms.room(id);
     let status: RoomStatus = { state: 'unknown' };
+    const positions = new PositionUpdates();
     let ended = false;
     // Events that arrive between the subscription and the first `status` (the headers are not
     // written yet): handled once it is sent. Writing one earlier would send default headers
@@ -151,6 +149,7 @@ export function queueRoutes(deps: {
       try {
         const [sale, next] = await Promise.all([saleOf(req), room.heartbeat(userId)]);
         status = next;
+        if (status.state === 'waiting') positions.shown(status.position);
         send('status', { ...status, soldOut: sale.soldOut });
         if (sale.soldOut) {
           send('soldout', {});
@@ -171,13 +170,28 @@ export function queueRoutes(deps: {
         return;
       }
       if (event.type === 'position') {
+        // The sell-out reaches every stream within a tick of this instance learning it (one
+        // query per concert per SaleStates maxAge, shared by every stream of the instance).
+        if (deps.sales.peek(id)?.soldOut) {
+          send('soldout', {});
+          return end();
+        }
+        void deps.sales.get(id).catch(() => {});
         if (status.state === 'waiting' && status.ticket > 0) {
-          send('position', {
-            position: Math.max(1, estimatePosition(status.ticket, event)),
-            servingTicket: event.servingTicket,
-            waiting: event.waiting,
-            active: event.active,
-          });
+          const bound = Math.min(
+            status.position,
+            estimatePosition(status.ticket, event),
+            Math.max(1, event.waiting),
+          );
+          const position = positions.next(bound);
+          if (position !== undefined) {
+            send('position', {
+              position,
+              servingTicket: event.servingTicket,
+              waiting: event.waiting,
+              active: event.active,
+            });
+          }
         }
       } else if (event.type === 'admitted') {
         // "Your turn": the event carries no token (it is a broadcast); read it from the room.
@@ -211,6 +225,7 @@ export function queueRoutes(deps: {
     res.flushHeaders();
     res.on('close', end);
     timers.push(setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS));
+    if (status.state === 'waiting') positions.shown(status.position);
     send('status', { ...status, soldOut });
     if (soldOut) {
       send('soldout', {});

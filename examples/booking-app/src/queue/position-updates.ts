@@ -1,0 +1,41 @@
+/**
+ * When a waiter on a push channel (SSE) is told its place in line: the room ticks for everyone
+ * (10 times a second at a 100 ms tick), but a waiter far back gains little from hearing each step,
+ * and writing every stream every tick costs O(waiters) writes per tick. So a stream sends a
+ * `position` only when the number it would show went down, and no sooner than {@link
+ * positionEveryMs} after the last one (the head of the line hears every step); far back it also
+ * waits for a change of at least 1 %. Admissions, evictions and the sell-out are never held back.
+ */
+export class PositionUpdates {
+  #shown = Number.POSITIVE_INFINITY;
+  #sentAt = 0;
+
+  /**
+   * The position to send now, or `undefined` to send nothing. `bound` is an upper bound of the real
+   * position (the exact one from the last heartbeat, the ticket estimate, the line's length: the
+   * smallest of them), so the shown number never grows and never exceeds the line.
+   */
+  next(bound: number, now = Date.now()): number | undefined {
+    const position = Math.max(1, Math.floor(bound));
+    if (position >= this.#shown) return undefined;
+    if (now - this.#sentAt < positionEveryMs(position)) return undefined;
+    if (position > 100 && this.#shown - position < this.#shown / 100) return undefined;
+    this.#shown = position;
+    this.#sentAt = now;
+    return position;
+  }
+
+  /** An exact position was sent by other means (a `status` event): count it as shown. */
+  shown(position: number, now = Date.now()): void {
+    this.#shown = position;
+    this.#sentAt = now;
+  }
+}
+
+/** Least time between two `position` events to a waiter at `position`. */
+export function positionEveryMs(position: number): number {
+  if (position <= 10) return 0;
+  if (position <= 100) return 1_000;
+  if (position <= 1_000) return 2_000;
+  return 5_000;
+}

@@ -1,0 +1,71 @@
+import type { ConcertRepository } from './concert-repository.js';
+
+/** A concert's sale as the waiting room shows it; `null` when there is no such concert. */
+export type SaleState = { soldOut: boolean } | null;
+
+interface Entry {
+  state: SaleState;
+  readAt: number;
+  pending?: Promise<SaleState>;
+}
+
+/**
+ * Whether each concert is sold out, read from PostgreSQL at most once per `maxAgeMs` per concert and
+ * instance (concurrent callers share one query), instead of once per waiting-room poll or stream
+ * beat. A sold-out answer is kept for good: it is final (an ASSIGNED seat never returns). So a waiter
+ * learns of the sell-out at most `maxAgeMs` (plus its next poll or the next tick of its stream) late;
+ * a seat map or a reservation never relies on this.
+ */
+export class SaleStates {
+  readonly #concerts: ConcertRepository;
+  readonly #maxAgeMs: number;
+  readonly #maxEntries: number;
+  readonly #entries = new Map<number, Entry>();
+
+  /**
+   * @param maxAgeMs - How old an answer may be. @defaultValue 1000
+   * @param maxEntries - Concerts remembered (the oldest are forgotten first). @defaultValue 10000
+   */
+  constructor(concerts: ConcertRepository, { maxAgeMs = 1000, maxEntries = 10_000 } = {}) {
+    this.#concerts = concerts;
+    this.#maxAgeMs = maxAgeMs;
+    this.#maxEntries = maxEntries;
+  }
+
+  /** The sale state of concert `id`, at most `maxAgeMs` old unless sold out. */
+  get(id: number): Promise<SaleState> {
+    const entry = this.#entries.get(id);
+    if (entry?.pending) return entry.pending;
+    if (entry && (entry.state?.soldOut || Date.now() - entry.readAt < this.#maxAgeMs)) {
+      return Promise.resolve(entry.state);
+    }
+    const pending = this.#concerts.saleState(id).then(
+      (state) => {
+        this.#remember(id, { state, readAt: Date.now() });
+        return state;
+      },
+      (error: unknown) => {
+        if (entry) this.#entries.set(id, { state: entry.state, readAt: entry.readAt });
+        else this.#entries.delete(id);
+        throw error;
+      },
+    );
+    this.#remember(id, { state: entry?.state ?? null, readAt: entry?.readAt ?? 0, pending });
+    return pending;
+  }
+
+  /** The last state read for `id` without asking PostgreSQL (`undefined`: never read). */
+  peek(id: number): SaleState | undefined {
+    const entry = this.#entries.get(id);
+    return entry && entry.readAt > 0 ? entry.state : undefined;
+  }
+
+  #remember(id: number, entry: Entry): void {
+    this.#entries.delete(id);
+    this.#entries.set(id, entry);
+    if (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value as number;
+      this.#entries.delete(oldest);
+    }
+  }
+}
