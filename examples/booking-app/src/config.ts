@@ -57,6 +57,7 @@ const optionalText = z
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
+  LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: optionalText,
   REDIS_CLUSTER_NODES: hostPortList,
@@ -131,6 +132,12 @@ export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(sch
 export interface AppConfig {
   port: number;
   host: string;
+  /**
+   * Pending connections the kernel queues before the app accepts them (capped by
+   * `net.core.somaxconn`). Node's 511 overflowed when thousands of waiters opened their streams at
+   * once: the dropped SYNs were retried after 1 s, 3 s, 7 s — seconds of latency with the app idle.
+   */
+  listenBacklog: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   redis: {
     /** Standalone Redis. Unset (and no cluster or sentinels): found or started by local-redis. */
@@ -235,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     port: c.PORT,
     host: c.HOST,
+    listenBacklog: c.LISTEN_BACKLOG,
     logLevel: c.LOG_LEVEL,
     redis: {
       url: c.REDIS_URL,

@@ -150,7 +150,7 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
     cleanups.push(['workers', () => locals.close()]);
 
     const server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, config.host);
+      const s = app.listen({ port: config.port, host: config.host, backlog: config.listenBacklog });
       s.once('listening', () => resolve(s));
       s.once('error', reject);
     });

@@ -10,6 +10,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 3000,
       host: '127.0.0.1',
+      listenBacklog: 4096,
       logLevel: 'info',
       redis: { url: undefined, prefix: 'bo' },
       database: {
@@ -49,6 +50,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       PORT: '0',
       HOST: '0.0.0.0',
+      LISTEN_BACKLOG: '8192',
       LOG_LEVEL: 'debug',
       REDIS_URL: 'redis://10.0.0.1:6380',
       REDIS_PREFIX: 'shop',
@@ -93,6 +95,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       port: 0,
       host: '0.0.0.0',
+      listenBacklog: 8192,
       logLevel: 'debug',
       redis: {
         url: 'redis://10.0.0.1:6380',
