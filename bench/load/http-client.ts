@@ -71,3 +71,97 @@ export class LoadClient {
     this.#agent.destroy();
   }
 }
+
+/** One Server-Sent Event. */
+export interface StreamEvent {
+  event: string;
+  // biome-ignore lint/suspicious/noExplicitAny: the flow reads the fields it needs
+  data: any;
+}
+
+/**
+ * Server-Sent Event streams as the web page holds them (one socket each, outside the request pool):
+ * `open` calls `onEvent` for each event until the server ends the stream or `onEvent` returns
+ * `false`, and resolves with the HTTP status. Sockets take their source address in turn from
+ * `localAddresses` (127.0.0.x), so tens of thousands of streams do not run out of ports.
+ */
+export class StreamClient {
+  readonly #agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+  readonly #localAddresses: string[];
+  #next = 0;
+  /** Streams open now. */
+  open = 0;
+  /** Events received, by name. */
+  readonly received = new Map<string, number>();
+
+  constructor(
+    readonly latencies: Latencies,
+    localAddresses = ['127.0.0.1'],
+  ) {
+    this.#localAddresses = localAddresses;
+  }
+
+  stream(
+    base: string,
+    label: string,
+    path: string,
+    onEvent: (event: StreamEvent) => boolean | undefined,
+  ): Promise<number> {
+    const localAddress = this.#localAddresses[this.#next++ % this.#localAddresses.length];
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const req = request(
+        `${base}${path}`,
+        {
+          method: 'GET',
+          agent: this.#agent,
+          localAddress,
+          headers: { accept: 'text/event-stream' },
+        },
+        (res) => {
+          this.latencies.add(label, performance.now() - started);
+          if (res.statusCode !== 200) {
+            res.resume();
+            return resolve(res.statusCode ?? 0);
+          }
+          this.open++;
+          let buffer = '';
+          let finished = false;
+          const done = () => {
+            if (finished) return;
+            finished = true;
+            this.open--;
+            resolve(200);
+          };
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffer += chunk;
+            for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+              const block = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              const name = /^event: (.*)$/m.exec(block)?.[1];
+              const data = /^data: (.*)$/m.exec(block)?.[1];
+              if (!name) continue; // a keep-alive comment
+              this.received.set(name, (this.received.get(name) ?? 0) + 1);
+              if (onEvent({ event: name, data: data ? JSON.parse(data) : null }) === false) {
+                req.destroy();
+                return;
+              }
+            }
+          });
+          res.on('end', done);
+          res.on('close', () => {
+            if (!res.complete) done();
+          });
+          res.on('error', () => {});
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}

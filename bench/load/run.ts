@@ -3,6 +3,7 @@
 // PostgreSQL schema and one Redis of its own. The 1-instance run is the reference the 2-instance run
 // is compared with. See the README of this folder.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { freePort, spawnRedis } from '@boxoffice/local-redis';
 import { Redis } from 'ioredis';
 import { PgDatabase } from '../../examples/booking-app/src/db/pg-database.js';
@@ -12,9 +13,9 @@ import {
   readInvariants,
   settle,
 } from '../../examples/booking-app/test/invariants.js';
-import { start } from '../../examples/booking-app/test/server-process.js';
+import { start, stopped } from '../../examples/booking-app/test/server-process.js';
 import { loadNote, print, type Table, writeSection } from '../lib/report.js';
-import { Latencies, LoadClient } from './http-client.js';
+import { Latencies, LoadClient, type Reply, StreamClient } from './http-client.js';
 
 const USERS = Number(process.env.BENCH_LOAD_USERS ?? 10_000);
 const SEATS = Number(process.env.BENCH_LOAD_SEATS ?? 1_000);
@@ -22,11 +23,41 @@ const SEATS = Number(process.env.BENCH_LOAD_SEATS ?? 1_000);
 const ARRIVAL_S = Number(process.env.BENCH_LOAD_ARRIVAL_SECONDS ?? 20);
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SECRET = 'bench-load-secret-bench-load-secret!';
+/**
+ * Which runs, in order: instances and how users wait (`sse` as the web page, or `poll`). The first
+ * is the reference the others are compared with.
+ */
+const RUNS: RunPlan[] = (process.env.BENCH_LOAD_RUNS ?? '1:sse,1:poll,2:sse')
+  .split(',')
+  .map((run) => {
+    const [instances, waiters] = run.split(':');
+    if (!['1', '2'].includes(instances ?? '') || !['sse', 'poll'].includes(waiters ?? '')) {
+      throw new Error(`BENCH_LOAD_RUNS: '${run}' is not <1|2>:<sse|poll>`);
+    }
+    return { instances: Number(instances), waiters: waiters as Waiters };
+  });
+/** Source addresses of the stream sockets (127.0.0.x), so 100,000 streams do not run out of ports. */
+const SOURCE_ADDRESSES = Array.from(
+  { length: Number(process.env.BENCH_LOAD_SOURCE_ADDRESSES ?? 4) },
+  (_, i) => `127.0.0.${i + 1}`,
+);
+/** A folder: each app process writes a V8 CPU profile there (`--cpu-prof`) when it stops. */
+const CPU_PROF_DIR = process.env.BENCH_LOAD_CPU_PROF;
+const nodeArgs = CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : [];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface RunResult {
+/** How waiting users learn their turn: the event stream (as the web page) or polling. */
+type Waiters = 'sse' | 'poll';
+interface RunPlan {
   instances: number;
+  waiters: Waiters;
+}
+
+interface RunResult extends RunPlan {
+  /** Minutes users spent in the line (join to admission or leaving), summed. */
+  waitingMinutes: number;
+  evictedSeen: number;
   wallS: number;
   admitted: number;
   admittedPerS: number;
@@ -36,6 +67,9 @@ interface RunResult {
   reserveConflicts: number;
   soldOutSeen: number;
   redisCommands: number;
+  requests: number;
+  appCpuS: number;
+  clientCpuS: number;
   latencies: Latencies;
   invariants: Invariants;
   violations: string[];
@@ -47,7 +81,13 @@ async function redisCalls(client: Redis): Promise<number> {
   return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
-async function run(instances: number): Promise<RunResult> {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+}
+
+async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
   const redis = await spawnRedis({ port: await freePort() });
   const admin = new Redis(redis.url);
   const schema = `bench_load_${randomBytes(4).toString('hex')}`;
@@ -67,10 +107,11 @@ async function run(instances: number): Promise<RunResult> {
     QUEUE_TICK_MS: '100',
     PG_LATENCY_MS: '20',
   };
-  const servers = [await start(env)];
+  const servers = [await start(env, { nodeArgs })];
   const db = await PgDatabase.open({ url: DATABASE_URL, schema });
   const latencies = new Latencies();
   const http = new LoadClient(latencies);
+  const streams = new StreamClient(latencies, SOURCE_ADDRESSES);
   try {
     const { rows } = await db.query<{ id: number }>(
       `INSERT INTO concerts (name, venue, starts_at, sales_open_at)
@@ -82,7 +123,7 @@ async function run(instances: number): Promise<RunResult> {
        SELECT $1, 'Floor', 'R' || (n / 50), n, 'S' || n, 5000, 'AVAILABLE' FROM generate_series(1, $2) n`,
       [concertId, SEATS],
     );
-    while (servers.length < instances) servers.push(await start(env));
+    while (servers.length < instances) servers.push(await start(env, { nodeArgs }));
     const urls = servers.map((s) => s.url);
     const queuePath = `/concerts/${concertId}/queue`;
     const mapPath = `/concerts/${concertId}`;
@@ -93,9 +134,69 @@ async function run(instances: number): Promise<RunResult> {
     let lastBookingAt = 0;
     let reserveConflicts = 0;
     let soldOutSeen = 0;
+    let evictedSeen = 0;
+    let waitingMs = 0;
     const unexpected: string[] = [];
     const note = (what: string, status: number) => {
       if (unexpected.length < 20) unexpected.push(`${what} ${status}`);
+    };
+
+    /** Poll at the server's pace until admitted, sold out or refused. */
+    const poll = async (base: string, token: string, first: Reply): Promise<Reply> => {
+      let status = first;
+      while (status.status === 200 && status.body.state === 'waiting' && !status.body.soldOut) {
+        await sleep(Number(status.body.pollAfterMs) || 500);
+        status = await http.call(base, 'GET /concerts/:id/queue', 'GET', queuePath, { token });
+      }
+      return status;
+    };
+    /**
+     * Wait as the web page does: a stream token, then the event stream until `admitted` (whose data
+     * is the status with the entry token), `soldout` or `evicted`; a stream that ends otherwise is
+     * followed by one poll (the page reconnects).
+     */
+    const waitOnStream = async (base: string, token: string, first: Reply): Promise<Reply> => {
+      let status = first;
+      while (status.status === 200 && status.body.state === 'waiting' && !status.body.soldOut) {
+        const issued = await http.call(
+          base,
+          'POST /concerts/:id/queue/stream-token',
+          'POST',
+          `${queuePath}/stream-token`,
+          { token },
+        );
+        if (issued.status !== 200) return issued;
+        let last: Reply | undefined;
+        const code = await streams.stream(
+          base,
+          'GET /concerts/:id/queue/events (open)',
+          `${queuePath}/events?access_token=${encodeURIComponent(issued.body.token)}`,
+          ({ event, data }) => {
+            if (event === 'admitted' || (event === 'status' && data.state !== 'waiting')) {
+              last = { status: 200, body: data };
+              return false;
+            }
+            if (event === 'status' && data.soldOut) {
+              last = { status: 200, body: data };
+              return false;
+            }
+            if (event === 'soldout') {
+              last = { status: 200, body: { state: 'waiting', soldOut: true } };
+              return false;
+            }
+            if (event === 'evicted') {
+              evictedSeen++;
+              last = { status: 200, body: { state: 'unknown' } };
+              return false;
+            }
+            return undefined;
+          },
+        );
+        if (code !== 200) note('stream', code);
+        status =
+          last ?? (await http.call(base, 'GET /concerts/:id/queue', 'GET', queuePath, { token }));
+      }
+      return status;
     };
 
     const user = async (i: number) => {
@@ -108,9 +209,17 @@ async function run(instances: number): Promise<RunResult> {
       let status = await http.call(base, `POST ${'/concerts/:id/queue'}`, 'POST', queuePath, {
         token,
       });
-      while (status.status === 200 && status.body.state === 'waiting') {
-        await sleep(Math.min(Number(status.body.pollAfterMs) || 500, 2_000));
-        status = await http.call(base, 'GET /concerts/:id/queue', 'GET', queuePath, { token });
+      const joinedAt = Date.now();
+      status =
+        waiters === 'sse'
+          ? await waitOnStream(base, token, status)
+          : await poll(base, token, status);
+      waitingMs += Date.now() - joinedAt;
+      if (status.status === 200 && status.body.soldOut) {
+        soldOutSeen++;
+        return void (await http.call(base, 'DELETE /concerts/:id/queue', 'DELETE', queuePath, {
+          token,
+        }));
       }
       if (status.status !== 200 || status.body.state !== 'active')
         return note('queue', status.status);
@@ -159,6 +268,8 @@ async function run(instances: number): Promise<RunResult> {
     };
 
     await admin.config('RESETSTAT');
+    const cpuAtStart = servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
+    const clientCpuAtStart = process.cpuUsage();
     const started = Date.now();
     await Promise.all(
       Array.from({ length: USERS }, async (_, i) => {
@@ -168,12 +279,17 @@ async function run(instances: number): Promise<RunResult> {
     );
     const wallS = (Date.now() - started) / 1000;
     const redisCommands = await redisCalls(admin);
+    const appCpuS = servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0) - cpuAtStart;
+    const clientCpu = process.cpuUsage(clientCpuAtStart);
     if (unexpected.length) console.warn(`unexpected statuses (first 20): ${unexpected.join(', ')}`);
     // Every user paid or left; let the consumers catch up before reading the settled invariants.
     await settle(db, 30_000);
     const invariants = await readInvariants(db);
     return {
       instances,
+      waiters,
+      waitingMinutes: waitingMs / 60_000,
+      evictedSeen,
       wallS,
       admitted,
       admittedPerS: admitted / ((lastAdmissionAt - started) / 1000),
@@ -183,13 +299,18 @@ async function run(instances: number): Promise<RunResult> {
       reserveConflicts,
       soldOutSeen,
       redisCommands,
+      requests: latencies.summary().reduce((sum, [, n]) => sum + n, 0),
+      appCpuS,
+      clientCpuS: (clientCpu.user + clientCpu.system) / 1e6,
       latencies,
       invariants,
       violations: invariantViolations(invariants, { settled: true }),
     };
   } finally {
     http.close();
+    streams.close();
     for (const s of servers) s.child.kill('SIGTERM');
+    await Promise.all(servers.map((s) => stopped(s.child))); // a CPU profile is written on exit
     await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await db.close();
     admin.disconnect();
@@ -198,55 +319,65 @@ async function run(instances: number): Promise<RunResult> {
 }
 
 const results: RunResult[] = [];
-for (const instances of [1, 2]) {
-  console.log(`running: ${USERS} users, ${SEATS} seats, ${instances} instance(s)…`);
-  results.push(await run(instances));
+for (const plan of RUNS) {
+  console.log(
+    `running: ${USERS} users, ${SEATS} seats, ${plan.instances} instance(s), ${plan.waiters}…`,
+  );
+  results.push(await run(plan));
 }
-const [one, two] = results as [RunResult, RunResult];
+const label = (r: RunResult, i: number) =>
+  `${r.instances} instance${r.instances > 1 ? 's' : ''}, ${r.waiters}${i === 0 ? ' (reference)' : ''}`;
+const columns = ['figure', ...results.map(label)];
+const row = (name: string, figure: (r: RunResult) => number | string) => [
+  name,
+  ...results.map(figure),
+];
 
 const summary: Table = {
   title: `Flash sale: ${USERS.toLocaleString('en-US')} users, ${SEATS.toLocaleString('en-US')} seats`,
-  columns: ['figure', '1 instance (reference)', '2 instances', '2 ÷ 1'],
+  columns,
   rows: [
-    ['admitted users', one.admitted, two.admitted, two.admitted / one.admitted],
-    ['admitted / s', one.admittedPerS, two.admittedPerS, two.admittedPerS / one.admittedPerS],
-    ['seats sold (paid)', one.booked, two.booked, two.booked / one.booked],
-    [
-      'bookings / s (until sold out)',
-      one.bookingsPerS,
-      two.bookingsPerS,
-      two.bookingsPerS / one.bookingsPerS,
-    ],
-    [
-      'sold out after (s)',
-      one.soldOutAfterS,
-      two.soldOutAfterS,
-      two.soldOutAfterS / one.soldOutAfterS,
-    ],
-    ['reservation conflicts (409/400)', one.reserveConflicts, two.reserveConflicts, '—'],
-    ['users who saw "sold out"', one.soldOutSeen, two.soldOutSeen, '—'],
-    [
-      'Redis commands per sold seat',
-      one.redisCommands / one.booked,
-      two.redisCommands / two.booked,
-      two.redisCommands / two.booked / (one.redisCommands / one.booked),
-    ],
-    ['wall time (s)', one.wallS, two.wallS, two.wallS / one.wallS],
-    ['invariants', one.violations.join('; ') || 'hold', two.violations.join('; ') || 'hold', '—'],
+    row('admitted users', (r) => r.admitted),
+    row('admitted / s', (r) => r.admittedPerS),
+    row('seats sold (paid)', (r) => r.booked),
+    row('bookings / s (until sold out)', (r) => r.bookingsPerS),
+    row('sold out after (s)', (r) => r.soldOutAfterS),
+    row('reservation conflicts (409/400)', (r) => r.reserveConflicts),
+    row('users who saw "sold out"', (r) => r.soldOutSeen),
+    row('users evicted while waiting', (r) => r.evictedSeen),
+    row('waiting user-minutes', (r) => r.waitingMinutes),
+    row('app CPU per waiting user-minute (ms)', (r) => (r.appCpuS * 1e3) / r.waitingMinutes),
+    row('Redis commands per waiting user-minute', (r) => r.redisCommands / r.waitingMinutes),
+    row('requests', (r) => r.requests),
+    row('app CPU (s, all instances)', (r) => r.appCpuS),
+    row('load generator CPU (s)', (r) => r.clientCpuS),
+    row('app CPU per request (µs)', (r) => (r.appCpuS * 1e6) / r.requests),
+    row('app CPU per sold seat (ms)', (r) => (r.appCpuS * 1e3) / r.booked),
+    row('Redis commands per sold seat', (r) => r.redisCommands / r.booked),
+    row('wall time (s)', (r) => r.wallS),
+    row('invariants', (r) => r.violations.join('; ') || 'hold'),
   ],
   notes: [
     `Users arrive evenly over ${ARRIVAL_S} s; waiting room: 200 active, 50 admitted per 100 ms tick; mock gateway latency 20 ms, no failures.`,
     'Invariants (read from PostgreSQL once the run settled, the same SQL as the chaos tests): no seat in two live reservations, every ASSIGNED seat in exactly one CONFIRMED reservation and back, one gateway charge per SUCCEEDED payment and none without a seat, no reservation paid twice, no hold or payment left pending, each payment.succeeded consumed exactly once per consumer.',
-    'Redis commands: INFO commandstats over the whole run (every request, queue tick, BullMQ worker poll) divided by seats sold.',
+    'Redis commands: INFO commandstats over the whole run (every request, queue tick, BullMQ worker poll) divided by seats sold. App CPU: user + system time of the app processes (/proc), start to end of the sale.',
   ],
 };
 const latencyTable: Table = {
   title: 'Latency per endpoint, ms (client side, keep-alive, 256 sockets)',
-  columns: ['endpoint', 'requests (1)', 'p50 (1)', 'p99 (1)', 'requests (2)', 'p50 (2)', 'p99 (2)'],
-  rows: one.latencies.summary().map(([label, n, p50, p99]) => {
-    const other = two.latencies.summary().find((row) => row[0] === label);
-    return [label, n, p50, p99, other?.[1] ?? 0, other?.[2] ?? 0, other?.[3] ?? 0];
-  }),
+  columns: [
+    'endpoint',
+    ...results.flatMap((r) => [`requests (${r.instances}, ${r.waiters})`, `p50`, `p99`]),
+  ],
+  rows: [...new Set(results.flatMap((r) => r.latencies.summary().map(([name]) => name)))].map(
+    (name) => [
+      name,
+      ...results.flatMap((r) => {
+        const found = r.latencies.summary().find((entry) => entry[0] === name);
+        return [found?.[1] ?? 0, found?.[2] ?? 0, found?.[3] ?? 0];
+      }),
+    ],
+  ),
 };
 print(summary);
 print(latencyTable);
@@ -259,4 +390,4 @@ writeSection(
     loadNote(),
   ],
 );
-if (one.violations.length || two.violations.length) process.exitCode = 1;
+if (results.some((r) => r.violations.length)) process.exitCode = 1;
