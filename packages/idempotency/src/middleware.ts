@@ -353,7 +353,10 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
     const headers = result.headers;
     headers[HEADERS.replayed] = 'true';
     if (result.expiresAt > 0) headers[HEADERS.expires] = httpDate(result.expiresAt);
-    headers['content-length'] = String(result.body.length);
+    // RFC 9110 §8.6: never with 204; with 304 only the length a 200 would have had, unknown here.
+    if (result.status !== 204 && result.status !== 304) {
+      headers['content-length'] = String(result.body.length);
+    }
     res.writeHead(result.status, headers);
     res.end(result.body);
   }
