@@ -6,12 +6,24 @@ export const MAX_KEY_LENGTH = 255;
 // A quoted key of printable ASCII without `"` or `\` inside, and a bare token (printable, no `"`).
 const QUOTED_PLAIN = /^"[\x20\x21\x23-\x5b\x5d-\x7e]+"$/;
 const TOKEN = /^[\x21\x23-\x7e]+$/;
+// RFC 8941 §3.1.2 parameters: `;` SP* key [ `=` bare-item ]; a bare item (§3.3) is a decimal,
+// integer, string, token, byte sequence or boolean.
+const BARE_ITEM = [
+  String.raw`-?\d{1,12}\.\d{1,3}`,
+  String.raw`-?\d{1,15}`,
+  String.raw`"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"`,
+  "[A-Za-z*][!#$%&'*+.^_`|~0-9A-Za-z:/-]*",
+  ':[A-Za-z0-9+/=]*:',
+  String.raw`\?[01]`,
+].join('|');
+const PARAMETERS = new RegExp(`^(?:; *[a-z*][a-z0-9_.*-]*(?:=(?:${BARE_ITEM}))?)*$`);
 
 /**
  * Parse an `Idempotency-Key` header value: a Structured Field string (`"..."`, with `\"` and `\\`
- * escapes, parameters after it ignored) as the IETF draft specifies, or for compatibility a bare
- * token. The key must be 1–255 printable ASCII characters. Throws
- * {@link IdempotencyKeyInvalidError} (`reason` `'missing'`, `'malformed'` or `'too_long'`).
+ * escapes; well-formed RFC 8941 parameters after it are ignored, malformed ones refused) as the
+ * IETF draft specifies, or for compatibility a bare token. The key must be 1–255 printable ASCII
+ * characters. Throws {@link IdempotencyKeyInvalidError} (`reason` `'missing'`, `'malformed'` or
+ * `'too_long'`).
  */
 export function parseIdempotencyKey(header: string | string[] | undefined): string {
   // Fast path, the common case: a quoted string without escapes, or a bare token, and nothing else.
@@ -52,9 +64,14 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
       i++;
     }
     const rest = value.slice(i + 1);
-    // Structured Field parameters (`;name=value`) may follow the string; they carry nothing here.
-    if (rest !== '' && !/^;[\x20-\x7e]*$/.test(rest)) {
-      return malformed('unexpected characters after the Idempotency-Key string');
+    // Structured Field parameters (`;name=value`) may follow the string; they carry nothing here,
+    // but a value that is not a well-formed sf-string item is refused as a whole.
+    if (rest !== '' && !PARAMETERS.test(rest)) {
+      return malformed(
+        rest.startsWith(';')
+          ? 'the Idempotency-Key string has malformed parameters'
+          : 'unexpected characters after the Idempotency-Key string',
+      );
     }
   } else {
     if (!/^[\x21-\x7e]+$/.test(value) || value.includes('"')) {

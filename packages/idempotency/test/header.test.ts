@@ -33,6 +33,45 @@ describe('parseIdempotencyKey', () => {
     expect(parseIdempotencyKey(['"k"'])).toBe('k');
   });
 
+  it('accepts well-formed RFC 8941 parameters after the string and ignores them', () => {
+    const valid = [
+      '"k";a',
+      '"k"; a',
+      '"k";a=1;b=-2;c=3.25;d=?0;e=?1',
+      '"k";*x-y.z_9*=tok/en:1',
+      '"k";a="v;\\"w\\\\";b=:cGFyYW0=:;c=*',
+      '"k";a=1;a=2',
+      '"k";a  ',
+    ];
+    for (const header of valid) expect(parseIdempotencyKey(header), header).toBe('k');
+  });
+
+  it('refuses malformed RFC 8941 parameters after the string', () => {
+    const invalid = [
+      '"k";',
+      '"k"; ',
+      '"k";@x',
+      '"k";a=',
+      '"k";A=1',
+      '"k";1a',
+      '"k";a=b=c',
+      '"k";a;',
+      '"k";a=1.',
+      '"k";a=1.2345',
+      '"k";a=1234567890123456',
+      '"k";a="v',
+      '"k";a=?2',
+      '"k";a=:not base64!:',
+      '"k";a=-',
+      '"k";a =1',
+      '"k";a= 1',
+      '"k" ;a',
+      '"k";a=1 ;b',
+      '"k";a=é',
+    ];
+    for (const header of invalid) expect(reason(header), header).toBe('malformed');
+  });
+
   it('accepts an unquoted token for compatibility', () => {
     expect(parseIdempotencyKey('order-42_x:y/z')).toBe('order-42_x:y/z');
   });

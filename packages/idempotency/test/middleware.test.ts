@@ -42,6 +42,9 @@ describe.each(redisTargets())('idempotency() on $name', (target) => {
       `"${'x'.repeat(256)}"`,
       '"a", "b"',
       '""',
+      '"k";',
+      '"k";@x',
+      '"k";a=',
     ];
     for (const header of bad) {
       const res = await fetch(`${url}/pay`, {
