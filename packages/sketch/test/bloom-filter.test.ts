@@ -35,6 +35,28 @@ describe.each(redisTargets())('BloomFilter on $name', (target) => {
     expect(positives / strangers.length).toBeLessThanOrEqual(errorRate * 1.5);
   }, 60_000);
 
+  it('a small filter keeps its false-positive rate: capacity 256 at 0.0001, within 1.5×', async () => {
+    // Plain double hashing (h1 + i·h2) measured 3.1× here: with m = 4,908 bits and k = 13, the
+    // positions of different items coincide far more often than independent hashes would.
+    const capacity = 256;
+    const errorRate = 0.0001; // 200,000 strangers → ~20 expected false positives, 1.5× = 30
+    const bf = new BloomFilter(redis.client, {
+      key: 'small',
+      prefix: redis.prefix,
+      capacity,
+      errorRate,
+    });
+    const members = Array.from({ length: capacity }, (_, i) => `user-${i}`);
+    await bf.addMany(members);
+    expect((await bf.hasMany(members)).every(Boolean)).toBe(true);
+    const strangers = Array.from({ length: 200_000 }, (_, i) => `stranger-${i}`);
+    const positives = (await bf.hasMany(strangers)).filter(Boolean).length;
+    console.log(
+      `capacity ${capacity} at ${errorRate}: ${positives} false positives in ${strangers.length} (${(positives / strangers.length / errorRate).toFixed(2)}× the rate)`,
+    );
+    expect(positives / strangers.length).toBeLessThanOrEqual(errorRate * 1.5);
+  }, 60_000);
+
   it('add resolves to true only the first time; has reflects adds', async () => {
     const bf = new BloomFilter(redis.client, { key: 'one', prefix: redis.prefix, capacity: 1000 });
     expect(await bf.has('a')).toBe(false);
@@ -54,6 +76,18 @@ describe.each(redisTargets())('BloomFilter on $name', (target) => {
       Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).add('same-item')),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('refuses a filter written with the previous hash version (plain double hashing)', async () => {
+    const bf = new BloomFilter(redis.client, { key: 'v1', prefix: redis.prefix, capacity: 1000 });
+    const old = `bf1:m3x2km1:m${bf.bits}:k${bf.hashes}`;
+    await redis.client.hset(bf.metaKey, 'layout', old, 'bits', bf.bits, 'hashes', bf.hashes);
+    await redis.client.setbit(bf.redisKey, 7, 1);
+    const error = await bf.add('a').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SketchLayoutError);
+    expect(error).toMatchObject({ code: 'SKETCH_LAYOUT_MISMATCH', key: bf.metaKey, actual: old });
+    await expect(bf.has('a')).rejects.toThrow(SketchLayoutError);
+    expect(await redis.client.bitcount(bf.redisKey)).toBe(1);
   });
 
   it('refuses a filter written with another size', async () => {

@@ -89,7 +89,7 @@ describe.each(redisTargets())('CountMinSketch on $name', (target) => {
     expect(raw.length).toBe(100 * 3 * 4 + 8);
     for (const index of counterIndexes('x', 100, 3)) expect(raw.readUInt32BE(index * 4)).toBe(7);
     expect(raw.readBigInt64BE(100 * 3 * 4)).toBe(7n);
-    expect(await redis.client.hget(cms.metaKey, 'layout')).toBe('cms1:m3x2km1:w100:d3');
+    expect(await redis.client.hget(cms.metaKey, 'layout')).toBe('cms1:m3x2edh1:w100:d3');
   });
 
   it('add resolves to the new estimate; numbers count as their decimal string', async () => {

@@ -65,15 +65,22 @@ describe('hash (MurmurHash3 x86_32, two seeds, UTF-8)', () => {
   });
 
   it('gives indices in range, with a stable documented version', () => {
-    expect(HASH_VERSION).toBe('m3x2km1');
+    expect(HASH_VERSION).toBe('m3x2edh1');
     hash2('product-42');
     const idx = [0, 1, 2, 3, 4].map((i) => indexOf(i, 2719));
     for (const i of idx) expect(i).toBeGreaterThanOrEqual(0);
     for (const i of idx) expect(i).toBeLessThan(2719);
     // Pinned: changing the hash or the index scheme must come with a new HASH_VERSION.
-    expect(idx).toEqual(
-      idx.map((_, i) => ((hashes[0] as number) + i * (hashes[1] as number)) % 2719),
-    );
+    // Enhanced double hashing, in its incremental form (Dillinger & Manolios): x += y; y += i.
+    let x = (hashes[0] as number) % 2719;
+    let y = (hashes[1] as number) % 2719;
+    const incremental = [x];
+    for (let i = 1; i < 5; i++) {
+      x = (x + y) % 2719;
+      y = (y + i) % 2719;
+      incremental.push(x);
+    }
+    expect(idx).toEqual(incremental);
     expect(h('product-42')).toEqual([
       murmur3(new TextEncoder().encode('product-42'), 0),
       murmur3(new TextEncoder().encode('product-42'), 0x9747b28c),
