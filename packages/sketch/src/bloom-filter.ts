@@ -5,10 +5,21 @@ import { type Item, item, list, tagged } from './input.js';
 import addLua from './lua/bf-add.lua';
 import hasLua from './lua/bf-has.lua';
 import bitfieldLua from './lua/bitfield.lua';
+import layoutLua from './lua/layout.lua';
 import { bloomSize } from './sizing.js';
 
-const addScript = luaScript('sketch', 'bf_add', `${bitfieldLua}\n${addLua}`, __PACKAGE_VERSION__);
-const hasScript = luaScript('sketch', 'bf_has', `${bitfieldLua}\n${hasLua}`, __PACKAGE_VERSION__);
+const addScript = luaScript(
+  'sketch',
+  'bf_add',
+  `${bitfieldLua}\n${layoutLua}\n${addLua}`,
+  __PACKAGE_VERSION__,
+);
+const hasScript = luaScript(
+  'sketch',
+  'bf_has',
+  `${bitfieldLua}\n${layoutLua}\n${hasLua}`,
+  __PACKAGE_VERSION__,
+);
 
 /** Options of {@link BloomFilter}. */
 export interface BloomFilterOptions {

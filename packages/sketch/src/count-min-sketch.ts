@@ -7,16 +7,27 @@ import bitfieldLua from './lua/bitfield.lua';
 import addLua from './lua/cms-add.lua';
 import mergeLua from './lua/cms-merge.lua';
 import readLua from './lua/cms-read.lua';
+import layoutLua from './lua/layout.lua';
 import { COUNTER_MAX, cmsSize } from './sizing.js';
 
-const addScript = luaScript('sketch', 'cms_add', `${bitfieldLua}\n${addLua}`, __PACKAGE_VERSION__);
+const addScript = luaScript(
+  'sketch',
+  'cms_add',
+  `${bitfieldLua}\n${layoutLua}\n${addLua}`,
+  __PACKAGE_VERSION__,
+);
 const readScript = luaScript(
   'sketch',
   'cms_read',
-  `${bitfieldLua}\n${readLua}`,
+  `${bitfieldLua}\n${layoutLua}\n${readLua}`,
   __PACKAGE_VERSION__,
 );
-const mergeScript = luaScript('sketch', 'cms_merge', mergeLua, __PACKAGE_VERSION__);
+const mergeScript = luaScript(
+  'sketch',
+  'cms_merge',
+  `${layoutLua}\n${mergeLua}`,
+  __PACKAGE_VERSION__,
+);
 
 /** Options of {@link CountMinSketch}. Give `epsilon`/`delta` or `width`/`depth`, not both. */
 export interface CountMinSketchOptions {

@@ -1,6 +1,7 @@
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { describe, expect, it } from 'vitest';
 import { BloomFilter, SketchLayoutError } from '../src/index.js';
+import { dumps, FOREIGN_VALUES, plant } from './foreign.js';
 
 describe.each(redisTargets())('BloomFilter on $name', (target) => {
   const redis = useRedis(target);
@@ -88,6 +89,46 @@ describe.each(redisTargets())('BloomFilter on $name', (target) => {
     expect(error).toMatchObject({ code: 'SKETCH_LAYOUT_MISMATCH', key: bf.metaKey, actual: old });
     await expect(bf.has('a')).rejects.toThrow(SketchLayoutError);
     expect(await redis.client.bitcount(bf.redisKey)).toBe(1);
+  });
+
+  it.each(FOREIGN_VALUES)(
+    'refuses a key holding a %s that is not a filter, changing nothing',
+    async (type) => {
+      const bf = new BloomFilter(redis.client, { key: `f-${type}`, prefix: redis.prefix });
+      await plant(redis.client, bf.redisKey, type);
+      const before = await dumps(redis.client, [bf.redisKey, bf.metaKey]);
+      const error = await bf.add('a').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SketchLayoutError);
+      expect(error).toMatchObject({ code: 'SKETCH_LAYOUT_MISMATCH', key: bf.metaKey });
+      await expect(bf.addMany(['a', 'b'])).rejects.toThrow(SketchLayoutError);
+      await expect(bf.has('a')).rejects.toThrow(SketchLayoutError);
+      expect(await dumps(redis.client, [bf.redisKey, bf.metaKey])).toEqual(before);
+    },
+  );
+
+  it('refuses a metadata key of another type, changing nothing', async () => {
+    const bf = new BloomFilter(redis.client, { key: 'meta-type', prefix: redis.prefix });
+    await redis.client.rpush(bf.metaKey, 'x');
+    await expect(bf.add('a')).rejects.toThrow(SketchLayoutError);
+    await expect(bf.has('a')).rejects.toThrow(SketchLayoutError);
+    expect(await redis.client.exists(bf.redisKey)).toBe(0);
+    expect(await redis.client.lrange(bf.metaKey, 0, -1)).toEqual(['x']);
+  });
+
+  it('refuses a filter whose metadata is gone instead of adopting it (any size)', async () => {
+    const opts = { key: 'orphan', prefix: redis.prefix };
+    const small = new BloomFilter(redis.client, { ...opts, capacity: 1000 });
+    const big = new BloomFilter(redis.client, { ...opts, capacity: 2000 });
+    await small.add('a');
+    await redis.client.del(small.metaKey);
+    const before = await dumps(redis.client, [small.redisKey, small.metaKey]);
+    for (const writer of [big, small]) {
+      const error = await writer.add('b').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SketchLayoutError);
+      expect(error).toMatchObject({ key: small.metaKey });
+      await expect(writer.has('a')).rejects.toThrow(SketchLayoutError);
+    }
+    expect(await dumps(redis.client, [small.redisKey, small.metaKey])).toEqual(before);
   });
 
   it('refuses a filter written with another size', async () => {

@@ -2,6 +2,7 @@ import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { CountMinSketch as ReferenceCms } from 'bloom-filters';
 import { describe, expect, it } from 'vitest';
 import { COUNTER_MAX, CountMinSketch, counterIndexes, SketchLayoutError } from '../src/index.js';
+import { dumps, FOREIGN_VALUES, plant } from './foreign.js';
 import { exactCounts, prng, zipfStream } from './zipf.js';
 
 const EVENTS = 1_000_000;
@@ -192,6 +193,47 @@ describe.each(redisTargets())('CountMinSketch on $name', (target) => {
     await expect(big.estimate('a')).rejects.toThrow(SketchLayoutError);
     await expect(small.merge(['y'])).rejects.toThrow(SketchLayoutError);
     expect(await small.estimate('a')).toBe(1);
+  });
+
+  it.each(FOREIGN_VALUES)(
+    'refuses a key holding a %s that is not a sketch, changing nothing',
+    async (type) => {
+      const cms = new CountMinSketch(redis.client, { key: `f-${type}`, prefix: redis.prefix });
+      await plant(redis.client, cms.redisKey, type);
+      const before = await dumps(redis.client, [cms.redisKey, cms.metaKey]);
+      const error = await cms.add('a').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SketchLayoutError);
+      expect(error).toMatchObject({ code: 'SKETCH_LAYOUT_MISMATCH', key: cms.metaKey });
+      await expect(cms.addMany(['a', 'b'])).rejects.toThrow(SketchLayoutError);
+      await expect(cms.merge(['other'])).rejects.toThrow(SketchLayoutError);
+      await expect(cms.estimate('a')).rejects.toThrow(SketchLayoutError);
+      expect(await dumps(redis.client, [cms.redisKey, cms.metaKey])).toEqual(before);
+    },
+  );
+
+  it('refuses a metadata key of another type, changing nothing', async () => {
+    const cms = new CountMinSketch(redis.client, { key: 'meta-type', prefix: redis.prefix });
+    await redis.client.set(cms.metaKey, 'not a sketch');
+    await expect(cms.add('a')).rejects.toThrow(SketchLayoutError);
+    await expect(cms.estimate('a')).rejects.toThrow(SketchLayoutError);
+    expect(await redis.client.exists(cms.redisKey)).toBe(0);
+    expect(await redis.client.get(cms.metaKey)).toBe('not a sketch');
+  });
+
+  it('refuses a sketch whose metadata is gone instead of adopting it (any width)', async () => {
+    const opts = { key: 'orphan', prefix: redis.prefix, depth: 3 };
+    const small = new CountMinSketch(redis.client, { ...opts, width: 100 });
+    const big = new CountMinSketch(redis.client, { ...opts, width: 200 });
+    await small.add('a', 5);
+    await redis.client.del(small.metaKey);
+    const before = await dumps(redis.client, [small.redisKey, small.metaKey]);
+    for (const writer of [big, small]) {
+      const error = await writer.add('a').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SketchLayoutError);
+      expect(error).toMatchObject({ key: small.metaKey, expected: expect.stringContaining(':d3') });
+      await expect(writer.estimate('a')).rejects.toThrow(SketchLayoutError);
+    }
+    expect(await dumps(redis.client, [small.redisKey, small.metaKey])).toEqual(before);
   });
 
   it('two app instances adding concurrently give the same sketch as one', async () => {

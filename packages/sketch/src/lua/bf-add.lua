@@ -1,13 +1,9 @@
--- Add items to a Bloom filter stored as one bit string. Needs bitfield.lua prepended.
+-- Add items to a Bloom filter stored as one bit string. Needs bitfield.lua and layout.lua prepended.
 -- KEYS[1] metadata hash (field `layout`), KEYS[2] bit string
 -- ARGV[1] layout string, ARGV[2] bits, ARGV[3] hashes (k), then per item k bit positions
 -- Returns {0, 1 if the item was new (some bit was 0) else 0, per item} or {1, stored layout}.
-local stored = redis.call('HGET', KEYS[1], 'layout')
-if not stored then
-  redis.call('HSET', KEYS[1], 'layout', ARGV[1], 'bits', ARGV[2], 'hashes', ARGV[3])
-elseif stored ~= ARGV[1] then
-  return {1, stored}
-end
+local mismatch = sk_layout_mismatch(KEYS[1], KEYS[2], ARGV[1], {'bits', ARGV[2], 'hashes', ARGV[3]})
+if mismatch then return {1, mismatch} end
 local key = KEYS[2]
 local k = tonumber(ARGV[3])
 local n_args = #ARGV

@@ -1,11 +1,9 @@
--- Test items against a Bloom filter. Needs bitfield.lua prepended.
+-- Test items against a Bloom filter. Needs bitfield.lua and layout.lua prepended.
 -- KEYS[1] metadata hash, KEYS[2] bit string
 -- ARGV[1] layout string, ARGV[2] hashes (k), then per item k bit positions
 -- Returns {0, 1 if all k bits are set (maybe present) else 0, per item} or {1, stored layout}.
-local stored = redis.call('HGET', KEYS[1], 'layout')
-if stored and stored ~= ARGV[1] then
-  return {1, stored}
-end
+local mismatch = sk_layout_mismatch(KEYS[1], KEYS[2], ARGV[1], nil)
+if mismatch then return {1, mismatch} end
 local key = KEYS[2]
 local k = tonumber(ARGV[2])
 local n_args = #ARGV

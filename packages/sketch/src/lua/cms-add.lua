@@ -1,16 +1,12 @@
 -- Add counts to a Count-Min Sketch stored as one string of depth×width unsigned 32-bit counters
 -- (BITFIELD u32, big-endian, saturating at 2^32-1) followed by a signed 64-bit total at bit offset
--- ARGV[5]. Needs bitfield.lua prepended.
+-- ARGV[5]. Needs bitfield.lua and layout.lua prepended.
 -- KEYS[1] metadata hash (field `layout`), KEYS[2] counters string
 -- ARGV[1] layout string, ARGV[2] width, ARGV[3] depth, ARGV[4] '1' for conservative update,
 -- ARGV[5] bit offset of the total, then per item: n, and `depth` counter offsets ('#<row*width+col>')
 -- Returns {0, estimate after the update for each item} or {1, stored layout} on a layout mismatch.
-local stored = redis.call('HGET', KEYS[1], 'layout')
-if not stored then
-  redis.call('HSET', KEYS[1], 'layout', ARGV[1], 'width', ARGV[2], 'depth', ARGV[3])
-elseif stored ~= ARGV[1] then
-  return {1, stored}
-end
+local mismatch = sk_layout_mismatch(KEYS[1], KEYS[2], ARGV[1], {'width', ARGV[2], 'depth', ARGV[3]})
+if mismatch then return {1, mismatch} end
 local MAX = 4294967295
 local key = KEYS[2]
 local d = tonumber(ARGV[3])

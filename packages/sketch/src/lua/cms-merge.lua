@@ -1,15 +1,12 @@
 -- Add other sketches (already summed by the caller) into this one, counter by counter, saturating.
+-- Needs layout.lua prepended.
 -- KEYS[1] metadata hash, KEYS[2] counters string
 -- ARGV[1] layout string, ARGV[2] width, ARGV[3] depth, ARGV[4] bit offset of the total,
 -- ARGV[5] the summed counters (width×depth big-endian u32, the BITFIELD byte order),
 -- ARGV[6] the summed totals
 -- Returns {0, new total} or {1, stored layout} on a layout mismatch.
-local stored = redis.call('HGET', KEYS[1], 'layout')
-if not stored then
-  redis.call('HSET', KEYS[1], 'layout', ARGV[1], 'width', ARGV[2], 'depth', ARGV[3])
-elseif stored ~= ARGV[1] then
-  return {1, stored}
-end
+local mismatch = sk_layout_mismatch(KEYS[1], KEYS[2], ARGV[1], {'width', ARGV[2], 'depth', ARGV[3]})
+if mismatch then return {1, mismatch} end
 local MAX = 4294967295
 local key = KEYS[2]
 local add = ARGV[5]

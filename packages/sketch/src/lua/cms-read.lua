@@ -1,13 +1,11 @@
 -- Read estimates (minimum over the rows) and the total of a Count-Min Sketch (layout: see
--- cms-add.lua). Needs bitfield.lua prepended.
+-- cms-add.lua). Needs bitfield.lua and layout.lua prepended.
 -- KEYS[1] metadata hash, KEYS[2] counters string
 -- ARGV[1] layout string, ARGV[2] depth, ARGV[3] bit offset of the total,
 -- then per item `depth` counter offsets ('#<row*width+col>')
 -- Returns {0, total, estimate per item} or {1, stored layout} on a layout mismatch.
-local stored = redis.call('HGET', KEYS[1], 'layout')
-if stored and stored ~= ARGV[1] then
-  return {1, stored}
-end
+local mismatch = sk_layout_mismatch(KEYS[1], KEYS[2], ARGV[1], nil)
+if mismatch then return {1, mismatch} end
 local key = KEYS[2]
 local d = tonumber(ARGV[2])
 local n_args = #ARGV
