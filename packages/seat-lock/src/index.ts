@@ -9,7 +9,7 @@ export {
   SeatLockError,
   SeatLockRedisError,
 } from './errors.js';
-export { Lease } from './lease.js';
+export { Lease, MAX_TTL_MS } from './lease.js';
 export {
   type Decision,
   type ExpireOutcome,

@@ -1,5 +1,12 @@
 import { check } from '@boxoffice/internal';
 
+/**
+ * Longest lease TTL, in ms (2^31 − 1, about 24.8 days), for `acquire`, `tryAcquire`, `using` and
+ * `lease.extend` alike; more is a `RangeError`. It is also the longest delay Node timers support,
+ * which the wait and keep-alive loops rely on.
+ */
+export const MAX_TTL_MS = 2 ** 31 - 1;
+
 /** Where the SeatLock that created a lease keeps its computed keys (not part of the public API). */
 export const LEASE_KEYS: unique symbol = Symbol('seat-lock lease keys');
 
@@ -56,11 +63,11 @@ export class Lease {
   }
 
   /**
-   * Extend every resource to `ttlMs` from now, only if still owned. Throws `LockLostError` when any
-   * resource is no longer ours (nothing is extended then on single Redis).
+   * Extend every resource to `ttlMs` (1..{@link MAX_TTL_MS}) from now, only if still owned. Throws
+   * `LockLostError` when any resource is no longer ours (nothing is extended then on single Redis).
    */
   async extend(ttlMs: number): Promise<void> {
-    check.integer('ttlMs', ttlMs, { min: 1 });
+    check.integer('ttlMs', ttlMs, { min: 1, max: MAX_TTL_MS });
     this.#expiresAt = await this.#owner.extendLease(this, ttlMs);
   }
 

@@ -12,7 +12,7 @@ import { Batcher } from './batcher.js';
 import { CallGuard } from './call-guard.js';
 import { DeferredJoins } from './deferred-joins.js';
 import { LockLostError, LockTimeoutError, SeatLockRedisError } from './errors.js';
-import { LEASE_KEYS, Lease, type LeaseOwner } from './lease.js';
+import { LEASE_KEYS, Lease, type LeaseOwner, MAX_TTL_MS } from './lease.js';
 import extendLua from './lua/extend.lua';
 import leaveLua from './lua/leave.lua';
 import opsLua from './lua/ops.lua';
@@ -74,7 +74,6 @@ const RETRY_DEFAULTS: Readonly<Required<RetryOptions>> = Object.freeze({
   baseDelayMs: 10,
   maxDelayMs: 500,
 });
-const MAX_TTL = 2 ** 31 - 1;
 
 type Attempt =
   | { ok: true; fences: Map<string, bigint> }
@@ -162,12 +161,12 @@ export class SeatLock implements LeaseOwner {
     this.#quorum = Math.floor(list.length / 2) + 1;
     const o = check.mergeOptions('SeatLock options', DEFAULTS, options);
     this.#prefix = keyPrefix('prefix', o.prefix);
-    this.#ttlMs = check.integer('ttlMs', o.ttlMs, { min: 1, max: MAX_TTL });
+    this.#ttlMs = check.integer('ttlMs', o.ttlMs, { min: 1, max: MAX_TTL_MS });
     const r = check.mergeOptions('retry', RETRY_DEFAULTS, o.retry);
     this.#retry = Object.freeze({
-      waitMs: check.integer('retry.waitMs', r.waitMs, { min: 0, max: MAX_TTL }),
-      baseDelayMs: check.integer('retry.baseDelayMs', r.baseDelayMs, { min: 1, max: MAX_TTL }),
-      maxDelayMs: check.integer('retry.maxDelayMs', r.maxDelayMs, { min: 1, max: MAX_TTL }),
+      waitMs: check.integer('retry.waitMs', r.waitMs, { min: 0, max: MAX_TTL_MS }),
+      baseDelayMs: check.integer('retry.baseDelayMs', r.baseDelayMs, { min: 1, max: MAX_TTL_MS }),
+      maxDelayMs: check.integer('retry.maxDelayMs', r.maxDelayMs, { min: 1, max: MAX_TTL_MS }),
     });
     if (this.#retry.maxDelayMs < this.#retry.baseDelayMs) {
       throw new RangeError(
@@ -176,7 +175,7 @@ export class SeatLock implements LeaseOwner {
     }
     this.#timeoutMs = check.integer('commandTimeoutMs', o.commandTimeoutMs, {
       min: 1,
-      max: MAX_TTL,
+      max: MAX_TTL_MS,
     });
     this.#drift = check.openInterval('driftFactor', o.driftFactor, 0, 0.5);
     this.#wakeUp = check.boolean('wakeUp', o.wakeUp) && !this.#redlock;
@@ -221,7 +220,7 @@ export class SeatLock implements LeaseOwner {
         : check.integer(
             'ttlMs',
             check.mergeOptions('options', { ttlMs: this.#ttlMs }, options).ttlMs,
-            { min: 1, max: MAX_TTL },
+            { min: 1, max: MAX_TTL_MS },
           );
     const token = this.#newToken();
     const start = Date.now();
@@ -249,12 +248,12 @@ export class SeatLock implements LeaseOwner {
         );
     const ttlMs = check.integer('ttlMs', o?.ttlMs === undefined ? this.#ttlMs : o.ttlMs, {
       min: 1,
-      max: MAX_TTL,
+      max: MAX_TTL_MS,
     });
     const waitMs = check.integer(
       'waitMs',
       o?.waitMs === undefined ? this.#retry.waitMs : o.waitMs,
-      { min: 0, max: MAX_TTL },
+      { min: 0, max: MAX_TTL_MS },
     );
     const signal = check.optionalSignal('signal', o?.signal);
     signal?.throwIfAborted();
@@ -371,7 +370,7 @@ export class SeatLock implements LeaseOwner {
       },
       options,
     );
-    const ttlMs = check.integer('ttlMs', o.ttlMs, { min: 1, max: MAX_TTL });
+    const ttlMs = check.integer('ttlMs', o.ttlMs, { min: 1, max: MAX_TTL_MS });
     const lease = await this.acquire(resources, o);
     const outer = o.signal;
     const controller = new AbortController();
