@@ -30,6 +30,7 @@ import { EventLog } from './repos/event-log.js';
 import { OrderService } from './repos/order-service.js';
 import { ProductRepository } from './repos/product-repository.js';
 import { SaleStates } from './repos/sale-states.js';
+import { SeatMapCache } from './repos/seat-map-cache.js';
 import { UserRepository } from './repos/user-repository.js';
 import { authRoutes } from './routes/auth.js';
 import { concertRoutes } from './routes/concerts.js';
@@ -77,6 +78,12 @@ export interface AppDeps {
    * @defaultValue `new SeatHolds(redis, { prefix })` (5 min + 10 s), closed by `app.locals.close()`
    */
   holds?: SeatHolds;
+  /**
+   * How long one seat-status snapshot (one SQL query per concert) answers
+   * `GET /concerts/:id/seats/status` in this process: the bound on how stale that answer is.
+   * @defaultValue 1000
+   */
+  seatStatusCacheMs?: number;
   /** Most seats one user may hold and own per concert (409 `seat-limit-reached` beyond). @defaultValue 4 */
   seatsPerUserMax?: number;
   /** @defaultValue `new MockPaymentGateway(db)` (no failures) */
@@ -134,6 +141,9 @@ export function createApp(deps: AppDeps): Express {
   const users = new UserRepository(deps.db);
   const concerts = new ConcertRepository(deps.db);
   const sales = new SaleStates(concerts);
+  const seatMap = new SeatMapCache(concerts, {
+    ...(deps.seatStatusCacheMs !== undefined && { statusTtlMs: deps.seatStatusCacheMs }),
+  });
   const products = new ProductRepository(deps.db);
   const orders = new OrderService(deps.db, events);
   const sessions = new UserSessions(
@@ -307,6 +317,8 @@ export function createApp(deps: AppDeps): Express {
         'GET /me',
         'GET /concerts',
         'GET /concerts/:id',
+        'GET /concerts/:id/seats/layout',
+        'GET /concerts/:id/seats/status',
         'POST /concerts/:id/queue',
         'GET /concerts/:id/queue',
         'DELETE /concerts/:id/queue',
@@ -339,7 +351,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(authRoutes({ auth: sessions, users, events, metrics, loginLimiter }));
-  app.use(concertRoutes({ concerts }));
+  app.use(concertRoutes({ concerts, seatMap }));
   const queueLimits = queueRateLimits(deps.redis, prefix, deps.queueRateLimits);
   app.use(queueRoutes({ auth: sessions, sales, rooms, metrics, limits: queueLimits }));
   app.use(reservationRoutes({ auth: sessions, concerts, rooms, reservations }));

@@ -106,6 +106,7 @@ const schema = z.object({
   HOLD_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   HOLD_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   SEATS_PER_USER_MAX: z.coerce.number().int().min(1).max(10_000).default(4),
+  SEAT_STATUS_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   PAYMENT_RECOVERY_AFTER_MS: z.coerce.number().int().min(1000).max(86_400_000).optional(),
   PAYMENT_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   HOLD_REAPER_MARGIN_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
@@ -191,6 +192,8 @@ export interface AppConfig {
   holds: { ttlMs: number; graceMs: number };
   /** Most seats (HELD or ASSIGNED) one user may have per concert. */
   seatsPerUserMax: number;
+  /** How long one seat-status snapshot answers in a process (its staleness bound); 0 = none. */
+  seatStatusCacheMs: number;
   /**
    * Recovery of payments left in STARTED, PG_REQUESTED or RETRY_SCHEDULED by a process that died.
    * `afterMs` unset: 60 s, or twice the gateway's longest call (timeout + latency) if longer.
@@ -282,6 +285,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     holds: { ttlMs: c.HOLD_TTL_MS, graceMs: c.HOLD_GRACE_MS },
     seatsPerUserMax: c.SEATS_PER_USER_MAX,
+    seatStatusCacheMs: c.SEAT_STATUS_CACHE_MS,
     paymentRecovery: {
       afterMs: c.PAYMENT_RECOVERY_AFTER_MS,
       intervalMs: c.PAYMENT_RECOVERY_INTERVAL_MS,

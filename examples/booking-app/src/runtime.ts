@@ -126,6 +126,7 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
       redisPrefix: redisPrefix,
       loginRateLimit: config.auth.loginRateLimit,
       seatsPerUserMax: config.seatsPerUserMax,
+      seatStatusCacheMs: config.seatStatusCacheMs,
       trustProxy: config.trustProxy,
       queueRateLimits: config.queueRateLimits,
       metricsToken: config.auth.metricsToken,

@@ -41,6 +41,36 @@ const CONCERT_COLUMNS = `c.id, c.name, c.venue, c.starts_at, c.sales_open_at,
   (SELECT count(*)::int FROM seats s WHERE s.concert_id = c.id) AS seat_count,
   (SELECT count(*)::int FROM seats s WHERE s.concert_id = c.id AND s.status = 'AVAILABLE') AS available_count`;
 
+/**
+ * The one order of a seat map, shared by the full form, the layout and the status string (whose
+ * i-th character is the i-th seat of the layout); `id` breaks ties so the order is total.
+ */
+const SEAT_ORDER = 'row_label, seat_number, id';
+
+/** One letter per seat status in the compact status string. */
+export const STATUS_CODES: Readonly<Record<SeatStatus, string>> = Object.freeze({
+  AVAILABLE: 'A',
+  HELD: 'H',
+  ASSIGNED: 'S',
+  BLOCKED: 'B',
+});
+
+/** The static part of a concert's seat map: what never changes while its seats are sold. */
+export interface SeatLayout {
+  concert: Omit<Concert, 'availableCount'>;
+  currency: 'USD';
+  /** Consecutive seats of one section and row, in {@link SEAT_ORDER}; parallel arrays. */
+  rows: {
+    section: string;
+    row: string;
+    ids: number[];
+    numbers: number[];
+    labels: string[];
+    /** Integer cents. */
+    prices: number[];
+  }[];
+}
+
 function toConcert(r: ConcertRow): Concert {
   return {
     id: r.id,
@@ -106,7 +136,7 @@ export class ConcertRepository {
       status: SeatStatus;
     }>(
       `SELECT id, label, section, row_label, seat_number, price_cents, status
-       FROM seats WHERE concert_id = $1 ORDER BY row_label, seat_number`,
+       FROM seats WHERE concert_id = $1 ORDER BY ${SEAT_ORDER}`,
       [id],
     );
     return {
@@ -122,5 +152,66 @@ export class ConcertRepository {
         status: s.status,
       })),
     };
+  }
+
+  /** The layout of a concert's seat map (no statuses), or null when unknown. Two queries. */
+  async layout(id: number): Promise<SeatLayout | null> {
+    const { rows } = await this.db.query<ConcertRow>(
+      `SELECT ${CONCERT_COLUMNS} FROM concerts c WHERE c.id = $1`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const seats = await this.db.query<{
+      id: number;
+      label: string;
+      section: string;
+      row_label: string;
+      seat_number: number;
+      price_cents: number;
+    }>(
+      `SELECT id, label, section, row_label, seat_number, price_cents
+       FROM seats WHERE concert_id = $1 ORDER BY ${SEAT_ORDER}`,
+      [id],
+    );
+    const { availableCount: _, ...concert } = toConcert(row);
+    const layout: SeatLayout = { concert, currency: 'USD', rows: [] };
+    let current: SeatLayout['rows'][number] | undefined;
+    for (const s of seats.rows) {
+      if (current?.section !== s.section || current.row !== s.row_label) {
+        current = {
+          section: s.section,
+          row: s.row_label,
+          ids: [],
+          numbers: [],
+          labels: [],
+          prices: [],
+        };
+        layout.rows.push(current);
+      }
+      current.ids.push(s.id);
+      current.numbers.push(s.seat_number);
+      current.labels.push(s.label);
+      current.prices.push(s.price_cents);
+    }
+    return layout;
+  }
+
+  /**
+   * Every seat's status as one letter ({@link STATUS_CODES}) in layout order, or null when the
+   * concert is unknown. One query (the seat map's status snapshot).
+   */
+  async statusCodes(id: number): Promise<string | null> {
+    const { rows } = await this.db.query<{ codes: string | null }>(
+      `SELECT (
+         SELECT string_agg(CASE s.status WHEN 'AVAILABLE' THEN 'A' WHEN 'HELD' THEN 'H'
+                             WHEN 'ASSIGNED' THEN 'S' ELSE 'B' END, '' ORDER BY ${SEAT_ORDER})
+         FROM seats s WHERE s.concert_id = c.id
+       ) AS codes
+       FROM concerts c WHERE c.id = $1`,
+      [id],
+    );
+    const row = rows[0];
+    return row === undefined ? null : (row.codes ?? '');
   }
 }
