@@ -15,7 +15,7 @@ export class ApiError extends Error {
 /**
  * Call the JSON API. Resolves with `{ status, body, headers }` for 2xx, throws ApiError otherwise.
  * @param {string} path
- * @param {{ method?: string, token?: string, body?: unknown, headers?: Record<string,string> }} [options]
+ * @param {{ method?: string, token?: string, body?: unknown, headers?: Record<string,string>, cache?: RequestCache }} [options]
  */
 export async function api(path, options = {}) {
   const headers = { accept: 'application/json', ...options.headers };
@@ -25,6 +25,7 @@ export async function api(path, options = {}) {
     method: options.method ?? 'GET',
     headers,
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    cache: options.cache,
   });
   const text = await res.text();
   let body = null;

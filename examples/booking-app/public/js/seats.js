@@ -80,6 +80,15 @@ function toggle(seat, button) {
   renderSelection();
 }
 
+/** The seat buttons by seat id (built once from the layout; statuses change in place). */
+const buttons = new Map();
+/** The layout (`GET /concerts/:id/seats/layout`) and the ETag of the last status shown. */
+let layout = null;
+let statusTag = null;
+const STATUS_OF = { A: 'AVAILABLE', H: 'HELD', S: 'ASSIGNED', B: 'BLOCKED' };
+const REFRESH_MS = 3000;
+let refreshing = null;
+
 function renderMap() {
   // Sections, then rows, in the order the API gives (by row and number).
   const sections = new Map();
@@ -89,9 +98,7 @@ function renderMap() {
     if (!rows.has(seat.row)) rows.set(seat.row, []);
     rows.get(seat.row).push(seat);
   }
-  for (const id of [...selected]) {
-    if (seats.find((s) => s.id === id)?.status !== 'AVAILABLE') selected.delete(id);
-  }
+  buttons.clear();
   show(
     'map',
     [...sections].map(([section, rows]) =>
@@ -105,21 +112,17 @@ function renderMap() {
             { class: 'row', role: 'group', 'aria-label': `Row ${row}` },
             el('span', { class: 'row-name', 'aria-hidden': 'true' }, row),
             list.map((seat) => {
-              const pressed = selected.has(seat.id);
               const button = el(
                 'button',
                 {
                   type: 'button',
-                  class: `seat ${seat.status.toLowerCase()}`,
-                  'aria-pressed': String(pressed),
-                  'aria-label': seatLabel(seat, pressed),
                   title: `${seat.label} · ${money(seat.price, seat.currency)}`,
-                  disabled: seat.status !== 'AVAILABLE',
                   'data-seat': seat.label,
                 },
                 seat.number,
               );
               button.addEventListener('click', () => toggle(seat, button));
+              buttons.set(seat.id, button);
               return button;
             }),
             new Set(list.map((s) => s.price)).size === 1
@@ -134,15 +137,95 @@ function renderMap() {
       ),
     ),
   );
+  applyStatuses();
+}
+
+/** Show every seat's status on its button (in place: focus and selection stay). */
+function applyStatuses() {
+  for (const seat of seats) {
+    if (seat.status !== 'AVAILABLE') selected.delete(seat.id);
+    const button = buttons.get(seat.id);
+    if (!button) continue;
+    const pressed = selected.has(seat.id);
+    button.className = `seat ${seat.status.toLowerCase()}`;
+    button.setAttribute('aria-pressed', String(pressed));
+    button.setAttribute('aria-label', seatLabel(seat, pressed));
+    button.disabled = seat.status !== 'AVAILABLE';
+  }
   renderSelection();
 }
 
-async function loadMap() {
-  const { body } = await api(`/concerts/${concertId}`);
+/**
+ * The statuses (`GET /concerts/:id/seats/status`), sent with If-None-Match: a 304 means nothing
+ * changed. The answer may lag the database by `maxStalenessMs`; holding decides, not the map.
+ * True when the statuses changed.
+ */
+async function loadStatuses() {
+  const headers = { accept: 'application/json' };
+  if (statusTag) headers['if-none-match'] = statusTag;
+  const res = await fetch(`/concerts/${concertId}/seats/status`, { headers, cache: 'no-store' });
+  if (res.status === 304) return false;
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, body);
+  if (body.layout !== layout.version || body.codes.length !== seats.length) {
+    // The layout changed under us (not done by this app while a concert sells): start over.
+    await loadLayout({ cache: 'reload' });
+    if (body.layout !== layout.version)
+      throw new ApiError(503, { detail: 'The seat map changed. Reload the page.' });
+  }
+  statusTag = res.headers.get('etag');
+  body.codes.split('').forEach((code, i) => {
+    seats[i].status = STATUS_OF[code] ?? 'BLOCKED';
+  });
+  return true;
+}
+
+/** The static seat map (cached by the browser): concert, sections, rows, seat numbers, prices. */
+async function loadLayout(options = {}) {
+  const { body } = await api(`/concerts/${concertId}/seats/layout`, options);
+  layout = body;
+  seats = body.rows.flatMap((r) =>
+    r.ids.map((id, i) => ({
+      id,
+      label: r.labels[i],
+      section: r.section,
+      row: r.row,
+      number: r.numbers[i],
+      price: r.prices[i],
+      currency: body.currency,
+      status: 'AVAILABLE',
+    })),
+  );
+  statusTag = null;
   document.getElementById('title').textContent = `Choose your seats: ${body.concert.name}`;
   show('concert-info', `${body.concert.venue} · `, when(body.concert.startsAt));
-  seats = body.seats;
   renderMap();
+}
+
+async function loadMap() {
+  if (!layout) await loadLayout();
+  if (await loadStatuses()) applyStatuses();
+}
+
+/** Refresh the statuses every few seconds while the map is shown (a 304 costs next to nothing). */
+function keepFresh() {
+  refreshing = setInterval(() => {
+    if (document.hidden || document.getElementById('picker').hidden) return;
+    loadMap().catch(() => {});
+  }, REFRESH_MS);
+}
+
+/** What the reservation path just said about seats, shown until the next status snapshot. */
+function overrule(problem) {
+  const mark = (id, status) => {
+    const seat = seats.find((s) => s.id === id);
+    if (seat) seat.status = status;
+  };
+  if (problem?.code === 'seat-locked') for (const id of problem.seatIds ?? []) mark(id, 'HELD');
+  if (problem?.code === 'seat-unavailable') mark(problem.seatId, problem.seatStatus);
+  // The next refresh answers 200 (not 304) and puts the snapshot's view back.
+  statusTag = null;
+  applyStatuses();
 }
 
 function showHeld(reservation) {
@@ -175,6 +258,7 @@ async function hold() {
       body: { seatIds: [...selected] },
     });
     setHold(body.reservation.id, { ...body, concertId });
+    clearInterval(refreshing);
     showHeld(body.reservation);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
@@ -186,6 +270,7 @@ async function hold() {
         ? 'Someone else just took one of those seats. The map is updated: pick again.'
         : describe(e);
     await loadMap().catch(() => {});
+    if (e instanceof ApiError) overrule(e.problem);
   }
 }
 
@@ -200,6 +285,7 @@ async function start() {
     await loadMap();
     document.getElementById('picker').hidden = false;
     holdButton.addEventListener('click', hold);
+    keepFresh();
   } catch (e) {
     errorBox.textContent = describe(e);
   }
