@@ -32,6 +32,8 @@ describe('HTTP fuzz: public endpoints', { timeout: 120_000 }, () => {
     // [method, path for an id, needs the user token]; none of these changes state for any id.
     const routes: [string, (id: string) => string, boolean][] = [
       ['GET', (id) => `/concerts/${id}`, false],
+      ['GET', (id) => `/concerts/${id}/seats/layout`, false],
+      ['GET', (id) => `/concerts/${id}/seats/status`, false],
       ['GET', (id) => `/products/${id}`, false],
       ['GET', (id) => `/orders/${id}`, true],
       ['GET', (id) => `/payments/${id}`, true],
