@@ -3,6 +3,8 @@ import { Agent, request } from 'node:http';
 /** A JSON response as the load generator sees it. */
 export interface Reply {
   status: number;
+  /** The ETag response header, if any. */
+  etag?: string;
   // biome-ignore lint/suspicious/noExplicitAny: the flow reads the fields it needs
   body: any;
 }
@@ -58,7 +60,11 @@ export class LoadClient {
           this.latencies.add(label, performance.now() - started);
           const text = Buffer.concat(chunks).toString();
           const json = /json/.test(res.headers['content-type'] ?? '') && text;
-          resolve({ status: res.statusCode ?? 0, body: json ? JSON.parse(text) : text });
+          resolve({
+            status: res.statusCode ?? 0,
+            etag: res.headers.etag,
+            body: json ? JSON.parse(text) : text,
+          });
         });
         res.on('error', reject);
       });

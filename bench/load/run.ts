@@ -226,19 +226,43 @@ async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
       admitted++;
       lastAdmissionAt = Date.now();
       const entry = status.body.token as string;
+      // The seat page: the layout once, then the statuses (If-None-Match), one letter per seat.
+      const layout = await http.call(
+        base,
+        'GET /concerts/:id/seats/layout',
+        'GET',
+        `${mapPath}/seats/layout`,
+      );
+      if (layout.status !== 200) return note('layout', layout.status);
+      const ids = (layout.body.rows as { ids: number[] }[]).flatMap((r) => r.ids);
+      let codes = '';
+      let etag: string | undefined;
+      const taken = new Set<number>(); // seats a 409 named, until the next snapshot
       for (let attempt = 0; attempt < 5; attempt++) {
-        const map = await http.call(base, 'GET /concerts/:id', 'GET', mapPath);
-        const seats = map.body.seats as { id: number; status: string }[];
-        const free = seats.filter((s) => s.status === 'AVAILABLE');
+        const map = await http.call(
+          base,
+          'GET /concerts/:id/seats/status',
+          'GET',
+          `${mapPath}/seats/status`,
+          {
+            headers: etag ? { 'if-none-match': etag } : {},
+          },
+        );
+        if (map.status === 200) {
+          codes = map.body.codes as string;
+          etag = map.etag;
+          taken.clear();
+        } else if (map.status !== 304) return note('map', map.status);
+        const free = ids.filter((id, i) => codes[i] === 'A' && !taken.has(id));
         if (free.length === 0) {
-          if (seats.every((s) => s.status === 'ASSIGNED')) {
+          if (/^S*$/.test(codes)) {
             soldOutSeen++;
             break;
           }
           await sleep(500);
           continue;
         }
-        const seat = free[Math.floor(Math.random() * free.length)] as { id: number };
+        const seat = { id: free[Math.floor(Math.random() * free.length)] as number };
         const held = await http.call(
           base,
           'POST /concerts/:id/reservations',
@@ -251,6 +275,7 @@ async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
         );
         if (held.status === 409 || held.status === 400) {
           reserveConflicts++;
+          taken.add(seat.id);
           continue;
         }
         if (held.status !== 201) return note('reserve', held.status);
