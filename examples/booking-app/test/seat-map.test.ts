@@ -2,6 +2,7 @@ import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Database } from '../src/db/database.js';
 import { PgDatabase } from '../src/db/pg-database.js';
+import type { Seat, SeatLayout } from '../src/repos/concert-repository.js';
 import { ConcertRepository } from '../src/repos/concert-repository.js';
 import { SeatMapCache } from '../src/repos/seat-map-cache.js';
 import { call, dbBackends, POSTGRES_URL, randomSchema, useDatabase, waitFor } from './helpers.js';
@@ -12,30 +13,9 @@ const CONCERT = 1; // Aurora Live: 50 seats, E9 and E10 BLOCKED
 const CACHE_MS = 300;
 const LETTER = { AVAILABLE: 'A', HELD: 'H', ASSIGNED: 'S', BLOCKED: 'B' } as const;
 
-interface Layout {
-  version: string;
-  concert: { id: number; name: string; seatCount: number };
-  currency: string;
-  rows: {
-    section: string;
-    row: string;
-    ids: number[];
-    numbers: number[];
-    labels: string[];
-    prices: number[];
-  }[];
-}
-interface FullSeat {
-  id: number;
-  label: string;
-  section: string;
-  row: string;
-  number: number;
-  price: number;
-  status: keyof typeof LETTER;
-}
+type Layout = SeatLayout & { version: string };
+type FullSeat = Seat;
 
-/** The layout's seats in status-string order. */
 const flatten = (layout: Layout) =>
   layout.rows.flatMap((r) =>
     r.ids.map((id, i) => ({

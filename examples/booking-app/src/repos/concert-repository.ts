@@ -120,6 +120,25 @@ export class ConcertRepository {
 
   /** One concert and its seat map ordered by row and number, or null when unknown. */
   async get(id: number): Promise<{ concert: Concert; seats: Seat[] } | null> {
+    const found = await this.#withSeats(id);
+    if (!found) return null;
+    return {
+      concert: toConcert(found.row),
+      seats: found.seats.map((s) => ({
+        id: s.id,
+        label: s.label,
+        section: s.section,
+        row: s.row_label,
+        number: s.seat_number,
+        price: s.price_cents,
+        currency: 'USD',
+        status: s.status,
+      })),
+    };
+  }
+
+  /** The concert row and its seats in {@link SEAT_ORDER}: two queries. */
+  async #withSeats(id: number) {
     const { rows } = await this.db.query<ConcertRow>(
       `SELECT ${CONCERT_COLUMNS} FROM concerts c WHERE c.id = $1`,
       [id],
@@ -139,45 +158,17 @@ export class ConcertRepository {
        FROM seats WHERE concert_id = $1 ORDER BY ${SEAT_ORDER}`,
       [id],
     );
-    return {
-      concert: toConcert(row),
-      seats: seats.rows.map((s) => ({
-        id: s.id,
-        label: s.label,
-        section: s.section,
-        row: s.row_label,
-        number: s.seat_number,
-        price: s.price_cents,
-        currency: 'USD',
-        status: s.status,
-      })),
-    };
+    return { row, seats: seats.rows };
   }
 
   /** The layout of a concert's seat map (no statuses), or null when unknown. Two queries. */
   async layout(id: number): Promise<SeatLayout | null> {
-    const { rows } = await this.db.query<ConcertRow>(
-      `SELECT ${CONCERT_COLUMNS} FROM concerts c WHERE c.id = $1`,
-      [id],
-    );
-    const row = rows[0];
-    if (!row) return null;
-    const seats = await this.db.query<{
-      id: number;
-      label: string;
-      section: string;
-      row_label: string;
-      seat_number: number;
-      price_cents: number;
-    }>(
-      `SELECT id, label, section, row_label, seat_number, price_cents
-       FROM seats WHERE concert_id = $1 ORDER BY ${SEAT_ORDER}`,
-      [id],
-    );
-    const { availableCount: _, ...concert } = toConcert(row);
+    const found = await this.#withSeats(id);
+    if (!found) return null;
+    const { availableCount: _, ...concert } = toConcert(found.row);
     const layout: SeatLayout = { concert, currency: 'USD', rows: [] };
     let current: SeatLayout['rows'][number] | undefined;
-    for (const s of seats.rows) {
+    for (const s of found.seats) {
       if (current?.section !== s.section || current.row !== s.row_label) {
         current = {
           section: s.section,
