@@ -1,4 +1,9 @@
-import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
+import {
+  deleteByPrefix,
+  randomPrefix,
+  redisTargets,
+  useRedis,
+} from '@boxoffice/local-redis/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Database } from '../src/db/database.js';
 import { PgDatabase } from '../src/db/pg-database.js';
@@ -33,6 +38,8 @@ const flatten = (layout: Layout) =>
 describe('compact seat map (dist/server.js)', () => {
   const redis = useRedis(standalone);
   const schema = randomSchema();
+  // The server lives for the whole file: its own prefix (useRedis gives one per test, set later).
+  const prefix = randomPrefix();
   let server: Awaited<ReturnType<typeof start>>;
   let base = '';
 
@@ -42,7 +49,7 @@ describe('compact seat map (dist/server.js)', () => {
       DATABASE_URL: POSTGRES_URL,
       DATABASE_SCHEMA: schema,
       REDIS_URL: standaloneUrl,
-      REDIS_PREFIX: `${redis.prefix}-seatmap`,
+      REDIS_PREFIX: prefix,
       JWT_SECRET: 'seat-map-test-secret-seat-map-test-secret',
       QUEUE_TICK_MS: '100',
       SEAT_STATUS_CACHE_MS: String(CACHE_MS),
@@ -55,6 +62,7 @@ describe('compact seat map (dist/server.js)', () => {
       await stopped(server.child);
     }
     killServers();
+    await deleteByPrefix(redis.client, prefix);
     const admin = await PgDatabase.open({ url: POSTGRES_URL });
     await admin.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await admin.close();

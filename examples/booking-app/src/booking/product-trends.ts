@@ -1,5 +1,5 @@
 import type { RedisClient } from '@boxoffice/internal';
-import { Trending, type TrendingItem } from '@boxoffice/sketch';
+import { HASH_VERSION, Trending, type TrendingItem } from '@boxoffice/sketch';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 
@@ -20,8 +20,11 @@ export class ProductTrends {
     client: RedisClient,
     private readonly options: { prefix: string; logger: Logger },
   ) {
+    // The hash version is part of the names: a sketch upgrade that changes how items map to
+    // counters starts fresh sketches (the sales one is backfilled from the orders at start-up)
+    // instead of refusing to start on the old layout.
     const common = {
-      prefix: options.prefix,
+      prefix: `${options.prefix}:${HASH_VERSION}`,
       window: { days: MAX_DAYS },
       bucket: { hours: 1 },
     };
