@@ -30,6 +30,8 @@ export interface PositionEvent {
   waiting: number;
   /** Users in the booking area. */
   active: number;
+  /** Admissions are paused (`WaitingRoom.pause`). */
+  paused: boolean;
   tick: number;
   /** Redis time of the tick (epoch ms). */
   at: number;
@@ -48,6 +50,8 @@ export interface TickMessage {
   admitted: [userId: string, expiresAt: number][];
   evicted: string[];
   expired: string[];
+  /** Absent in messages of versions before pause existed: read as false. */
+  paused?: boolean;
 }
 
 /** Upper bound of a waiter's position from a {@link PositionEvent} and its own ticket. */
@@ -111,6 +115,7 @@ export class RoomEvents implements AsyncIterableIterator<RoomEvent> {
       servingTicket: m.servingTicket,
       waiting: m.waiting,
       active: m.active,
+      paused: m.paused === true,
       tick: m.tick,
       at: m.at,
     });

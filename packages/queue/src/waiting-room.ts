@@ -152,6 +152,8 @@ export interface TickResult {
   waiting: number;
   /** Active users after the round; never above `maxActive`. */
   active: number;
+  /** The room was paused ({@link WaitingRoom.pause}): this round admitted nobody. */
+  paused: boolean;
 }
 
 /** Room counters. */
@@ -163,6 +165,8 @@ export interface RoomStats {
   evictedTotal: number;
   admittedTotal: number;
   ticks: number;
+  /** Whether admissions are paused ({@link WaitingRoom.pause}). */
+  paused: boolean;
 }
 
 const DEFAULTS: Readonly<Omit<WaitingRoomOptions, 'roomId' | 'tokens' | 'maxActive'>> =
@@ -511,10 +515,22 @@ export class WaitingRoom {
         this.#startsAt,
         Math.max(1000, o.admitPerTick),
       ],
-    )) as [number, number, number, number, number, number, (string | number)[], string[], string[]];
+    )) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      (string | number)[],
+      string[],
+      string[],
+      number,
+    ];
     if (r[0] === 0) return undefined;
     if (r[0] === -1) return null;
     const [, tick, at, servingTicket, waiting, active, flat] = r;
+    const paused = r[9] === 1;
     const evicted = r[7].map(decodeUserId);
     const expired = r[8].map(decodeUserId);
     const admitted: TickResult['admitted'] = [];
@@ -534,9 +550,10 @@ export class WaitingRoom {
       admitted: admitted.map((a) => [a.userId, a.expiresAt]),
       evicted,
       expired,
+      paused,
     };
     await this.#client.publish(this.channel, JSON.stringify(message));
-    return { tick, at, admitted, evicted, expired, servingTicket, waiting, active };
+    return { tick, at, admitted, evicted, expired, servingTicket, waiting, active, paused };
   }
 
   #leaseTtl(): number {
@@ -608,7 +625,8 @@ export class WaitingRoom {
       [k[0], k[1], k[2], k[4]] as string[],
       [],
     )) as number[];
-    const [waiting, active, admittedPerMin, evictedTotal, admittedTotal, ticks] = r as [
+    const [waiting, active, admittedPerMin, evictedTotal, admittedTotal, ticks, paused] = r as [
+      number,
       number,
       number,
       number,
@@ -616,7 +634,38 @@ export class WaitingRoom {
       number,
       number,
     ];
-    return { waiting, active, admittedPerMin, evictedTotal, admittedTotal, ticks };
+    return {
+      waiting,
+      active,
+      admittedPerMin,
+      evictedTotal,
+      admittedTotal,
+      ticks,
+      paused: paused === 1,
+    };
+  }
+
+  /**
+   * Stop admitting, for every instance, until {@link WaitingRoom.resume}: ticks still run (silent
+   * waiters are evicted, expired actives leave), joins, heartbeats and leaving work as before, and
+   * each tick's message says `paused`. Nobody already active is affected. Idempotent.
+   * @throws {QueueClosedError} after `close()`
+   */
+  async pause(): Promise<void> {
+    await this.#setPaused(true);
+  }
+
+  /** Admit again from the next tick (undoes {@link WaitingRoom.pause}). Idempotent. */
+  async resume(): Promise<void> {
+    await this.#setPaused(false);
+  }
+
+  async #setPaused(paused: boolean): Promise<void> {
+    if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
+    const meta = this.#keys[4] as string;
+    this.#flush();
+    if (paused) await this.#client.hset(meta, 'paused', '1');
+    else await this.#client.hdel(meta, 'paused');
   }
 
   /**

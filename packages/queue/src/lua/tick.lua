@@ -20,7 +20,8 @@
 -- ARGV[10] startsAt ms, or -1 without pre-queue
 -- ARGV[11] max pre-queue arrivals moved this round
 -- Returns {0} lease held by another ticker | {-1} room closed
---       | {1, tick, now, servingTicket, waiting, active, {userId, expiresAt, jti, ...}, {evicted...}, {expired...}}
+--       | {1, tick, now, servingTicket, waiting, active, {userId, expiresAt, jti, ...}, {evicted...}, {expired...},
+--          paused (1 while the meta hash has paused=1: nobody is admitted, the rest of the round runs)}
 --         (user ids as stored: see user-id.ts; the encoded form is 7-bit, so it survives UTF-8 replies)
 
 if redis.call('HEXISTS', KEYS[5], 'closed') == 1 then return {-1} end
@@ -109,8 +110,10 @@ batched('ZREM', KEYS[1], evicted)
 -- 4. Admit from the head, never above maxActive. While pre-queue arrivals are still being moved,
 -- only tickets already moved may pass (the rest of the pre-queue is ahead of later arrivals).
 local admitted = {}
+local paused = redis.call('HGET', KEYS[5], 'paused') == '1'
 local free = maxActive - redis.call('ZCARD', KEYS[3])
 local n = math.min(admitPerTick, free)
+if paused then n = 0 end
 if n > 0 then
   local head
   if pb and redis.call('ZCARD', KEYS[2]) > 0 then
@@ -167,4 +170,5 @@ local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local serving = 0
 if first[2] then serving = tonumber(first[2]) end
 local waiting = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
-return {1, tick, now, serving, waiting, redis.call('ZCARD', KEYS[3]), admitted, evicted, expired}
+return {1, tick, now, serving, waiting, redis.call('ZCARD', KEYS[3]), admitted, evicted, expired,
+  paused and 1 or 0}
