@@ -140,7 +140,6 @@ export function createApp(deps: AppDeps): Express {
   const events = new EventLog(deps.db);
   const users = new UserRepository(deps.db);
   const concerts = new ConcertRepository(deps.db);
-  const sales = new SaleStates(concerts);
   const seatMap = new SeatMapCache(concerts, {
     ...(deps.seatStatusCacheMs !== undefined && { statusTtlMs: deps.seatStatusCacheMs }),
   });
@@ -169,6 +168,19 @@ export function createApp(deps: AppDeps): Express {
       logger,
       metrics,
     });
+  // The room admits only while a seat is AVAILABLE: when every seat left is held (or sold), more
+  // admissions would only show a full map; it reopens when an expired hold frees a seat. Every
+  // instance sets the same state it reads (idempotent), at most once per read of SaleStates.
+  const sales = new SaleStates(concerts, {
+    onChange: (id, state) => {
+      if (state === null) return;
+      const room = rooms.room(id);
+      const change = state.available ? room.resume() : room.pause();
+      change.catch((error: unknown) =>
+        logger.warn({ err: error, concert: id }, 'room pause/resume failed'),
+      );
+    },
+  });
 
   const holds = deps.holds ?? new SeatHolds(deps.redis, { prefix: deps.redisPrefix ?? 'bo' });
   const reservations = new ReservationService({

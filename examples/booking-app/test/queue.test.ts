@@ -278,6 +278,54 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     expect(other.body.soldOut).toBe(false);
   });
 
+  it('the room pauses while every seat left is held, and admits again when a hold frees one', async () => {
+    const { base, rooms } = await instance({ maxActive: 5 });
+    const erin = await login(base, 'erin');
+    const erinId = (await call(base, 'GET', '/me', { token: erin })).body.user.id as number;
+    const { rows } = await fixture.db.query<{ id: string }>(
+      `INSERT INTO reservations (user_id, concert_id, hold_id, fence, amount_cents, expires_at)
+       VALUES ($1, 1, 'h', 1, 0, now() + interval '1 minute') RETURNING id`,
+      [erinId],
+    );
+    await fixture.db.query(
+      `UPDATE seats SET status = CASE WHEN id = (SELECT min(id) FROM seats WHERE concert_id = 1)
+         THEN 'HELD' ELSE 'BLOCKED' END,
+         reservation_id = CASE WHEN id = (SELECT min(id) FROM seats WHERE concert_id = 1)
+         THEN $1::uuid END
+       WHERE concert_id = 1`,
+      [rows[0]?.id],
+    );
+    // Any request that reads the sale state (here a stream token) makes the instance pause the room.
+    await call(base, 'POST', '/concerts/1/queue/stream-token', { token: erin });
+    await waitFor(
+      () => rooms.room(1).stats(),
+      (s) => s.paused,
+      5_000,
+    );
+    const joined = await call(base, 'POST', '/concerts/1/queue', { token: erin });
+    expect(joined.body).toMatchObject({ state: 'waiting', soldOut: false });
+    const ticksAtJoin = (await rooms.room(1).stats()).ticks;
+    const paused = await waitFor(
+      () => rooms.room(1).stats(),
+      (s) => s.ticks >= ticksAtJoin + 5,
+    );
+    expect(paused).toMatchObject({ paused: true, active: 0, waiting: 1 });
+    expect((await call(base, 'GET', '/concerts/1/queue', { token: erin })).body.state).toBe(
+      'waiting',
+    );
+
+    // The hold expires: the seat is AVAILABLE again and her next polls see the room reopen.
+    await fixture.db.query(
+      `UPDATE seats SET status = 'AVAILABLE', reservation_id = NULL WHERE status = 'HELD' AND concert_id = 1`,
+    );
+    const admitted = await waitFor(
+      async () => (await call(base, 'GET', '/concerts/1/queue', { token: erin })).body,
+      (b) => b.state === 'active',
+    );
+    expect(admitted.token).toEqual(expect.any(String));
+    expect((await rooms.room(1).stats()).paused).toBe(false);
+  });
+
   it('SSE: an admission that arrives while the stream opens waits for the headers and the first status', async () => {
     // The race behind the browser test's flake: a tick admits the user just after a process's
     // first subscription to the room, and on a starved machine the admission is read with the

@@ -103,19 +103,22 @@ export class ConcertRepository {
 
   /**
    * Whether a concert is sold out — no seat AVAILABLE or HELD (a held seat may come back), which is
-   * final since an ASSIGNED seat never returns — or `null` when there is no such concert. One
-   * query, an index probe on (concert_id, status): cheap enough for every waiting-room poll.
+   * final since an ASSIGNED seat never returns — and whether a seat is AVAILABLE now, or `null` when
+   * there is no such concert. One query, index probes on (concert_id, status).
    */
-  async saleState(id: number): Promise<{ soldOut: boolean } | null> {
-    const { rows } = await this.db.query<{ sold_out: boolean }>(
+  async saleState(id: number): Promise<{ soldOut: boolean; available: boolean } | null> {
+    const { rows } = await this.db.query<{ sold_out: boolean; available: boolean }>(
       `SELECT NOT EXISTS (
          SELECT 1 FROM seats s WHERE s.concert_id = c.id AND s.status IN ('AVAILABLE', 'HELD')
-       ) AS sold_out
+       ) AS sold_out,
+       EXISTS (
+         SELECT 1 FROM seats s WHERE s.concert_id = c.id AND s.status = 'AVAILABLE'
+       ) AS available
        FROM concerts c WHERE c.id = $1`,
       [id],
     );
     const row = rows[0];
-    return row === undefined ? null : { soldOut: row.sold_out };
+    return row === undefined ? null : { soldOut: row.sold_out, available: row.available };
   }
 
   /** One concert and its seat map ordered by row and number, or null when unknown. */

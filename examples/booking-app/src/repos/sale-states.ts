@@ -1,7 +1,11 @@
 import type { ConcertRepository } from './concert-repository.js';
 
-/** A concert's sale as the waiting room shows it; `null` when there is no such concert. */
-export type SaleState = { soldOut: boolean } | null;
+/**
+ * A concert's sale as the waiting room sees it: sold out (final), and whether a seat is AVAILABLE
+ * now (when every seat left is HELD, admitting more users only shows them a full map); `null` when
+ * there is no such concert.
+ */
+export type SaleState = { soldOut: boolean; available: boolean } | null;
 
 interface Entry {
   state: SaleState;
@@ -20,16 +24,26 @@ export class SaleStates {
   readonly #concerts: ConcertRepository;
   readonly #maxAgeMs: number;
   readonly #maxEntries: number;
+  readonly #onChange: ((id: number, state: SaleState) => void) | undefined;
   readonly #entries = new Map<number, Entry>();
 
   /**
-   * @param maxAgeMs - How old an answer may be. @defaultValue 1000
-   * @param maxEntries - Concerts remembered (the oldest are forgotten first). @defaultValue 10000
+   * @param options.maxAgeMs - How old an answer may be. @defaultValue 1000
+   * @param options.maxEntries - Concerts remembered (the oldest are forgotten first). @defaultValue 10000
+   * @param options.onChange - Called when a read differs from the one before (or is the first).
    */
-  constructor(concerts: ConcertRepository, { maxAgeMs = 1000, maxEntries = 10_000 } = {}) {
+  constructor(
+    concerts: ConcertRepository,
+    options: {
+      maxAgeMs?: number;
+      maxEntries?: number;
+      onChange?: (id: number, state: SaleState) => void;
+    } = {},
+  ) {
     this.#concerts = concerts;
-    this.#maxAgeMs = maxAgeMs;
-    this.#maxEntries = maxEntries;
+    this.#maxAgeMs = options.maxAgeMs ?? 1000;
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#onChange = options.onChange;
   }
 
   /** The sale state of concert `id`, at most `maxAgeMs` old unless sold out. */
@@ -42,6 +56,10 @@ export class SaleStates {
     const pending = this.#concerts.saleState(id).then(
       (state) => {
         this.#remember(id, { state, readAt: Date.now() });
+        const before = entry && entry.readAt > 0 ? entry.state : undefined;
+        if (before?.soldOut !== state?.soldOut || before?.available !== state?.available) {
+          this.#onChange?.(id, state);
+        }
         return state;
       },
       (error: unknown) => {
