@@ -21,6 +21,8 @@ export interface LoadFigures {
   paid409: number;
   replays: number;
   gaveUp: number;
+  /** Told `soldOut` while still in line (the room admits no more): they left. */
+  soldOutWhileWaiting: number;
   /** Responses by status over every request. */
   statuses: Record<string, number>;
   /** Requests that could not reach a process (it was killed): retried elsewhere. */
@@ -80,6 +82,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
     paid409: 0,
     replays: 0,
     gaveUp: 0,
+    soldOutWhileWaiting: 0,
     statuses: {},
     connectionErrors: 0,
     hangs: [],
@@ -166,6 +169,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
     const token = login.body.token as string;
     let status = await call(deadline, 'POST', `/concerts/${concertId}/queue`, token);
     while (status?.status === 200 && status.body.state === 'waiting') {
+      if (status.body.soldOut === true) {
+        figures.soldOutWhileWaiting++;
+        await call(deadline, 'DELETE', `/concerts/${concertId}/queue`, token);
+        return;
+      }
+      if (Date.now() > deadline) return giveUp();
       await sleep(Math.min(Number(status.body.pollAfterMs) || 100, 200));
       status = await call(deadline, 'GET', `/concerts/${concertId}/queue`, token);
       // Redis lost the room (restart without persistence): join again.
@@ -252,7 +261,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
  */
 export function describeLoad(f: LoadFigures, instances: readonly Instance[] = []): string[] {
   return [
-    `users ${f.users}: admitted ${f.admitted}, reserved ${f.reserved}, gave up ${f.gaveUp}`,
+    `users ${f.users}: admitted ${f.admitted}, reserved ${f.reserved}, gave up ${f.gaveUp}, told sold out while waiting ${f.soldOutWhileWaiting}`,
     `payments 201 ${f.paid201}, 202 ${f.paid202}, 402 ${f.paid402}, 409 ${f.paid409}; replays ${f.replays}`,
     `answers ${JSON.stringify(f.statuses)}; refused connections ${f.connectionErrors}; hangs ${f.hangs.length}; 5xx other than a proper 503: ${f.badErrors.length}`,
     ...describeHangs(instances, f),
