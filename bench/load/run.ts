@@ -41,6 +41,12 @@ const SOURCE_ADDRESSES = Array.from(
   { length: Number(process.env.BENCH_LOAD_SOURCE_ADDRESSES ?? 4) },
   (_, i) => `127.0.0.${i + 1}`,
 );
+/**
+ * Seconds every user waits in a room that admits nobody (every seat held by a placeholder
+ * reservation, so the app pauses the room), after the last arrival: the cost of waiting alone, per
+ * waiting user-minute. Then the seats are released and the sale starts. 0 skips the phase.
+ */
+const WAIT_S = Number(process.env.BENCH_LOAD_WAIT_SECONDS ?? 20);
 /** A folder: each app process writes a V8 CPU profile there (`--cpu-prof`) when it stops. */
 const CPU_PROF_DIR = process.env.BENCH_LOAD_CPU_PROF;
 const nodeArgs = CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : [];
@@ -55,6 +61,16 @@ interface RunPlan {
 }
 
 interface RunResult extends RunPlan {
+  /** The paused-room phase (BENCH_LOAD_WAIT_SECONDS), when run. */
+  waitPhase:
+    | {
+        waiters: number;
+        minutes: number;
+        appCpuMsPerMinute: number;
+        redisPerMinute: number;
+        requestsPerMinute: number;
+      }
+    | undefined;
   /** Minutes users spent in the line (join to admission or leaving), summed. */
   waitingMinutes: number;
   evictedSeen: number;
@@ -123,6 +139,29 @@ async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
        SELECT $1, 'Floor', 'R' || (n / 50), n, 'S' || n, 5000, 'AVAILABLE' FROM generate_series(1, $2) n`,
       [concertId, SEATS],
     );
+    const placeholder = async () => {
+      const holder = await db.query<{ id: number }>(
+        `INSERT INTO users (name) VALUES ('bench-placeholder') RETURNING id`,
+      );
+      const reservation = await db.query<{ id: string }>(
+        `INSERT INTO reservations (user_id, concert_id, hold_id, fence, amount_cents, expires_at)
+         VALUES ($1, $2, 'bench-placeholder', 1, 0, now() + interval '1 hour') RETURNING id`,
+        [holder.rows[0]?.id, concertId],
+      );
+      const id = reservation.rows[0]?.id;
+      await db.query(
+        `UPDATE seats SET status = 'HELD', reservation_id = $1 WHERE concert_id = $2`,
+        [id, concertId],
+      );
+      return async () => {
+        await db.query(
+          `UPDATE seats SET status = 'AVAILABLE', reservation_id = NULL WHERE reservation_id = $1`,
+          [id],
+        );
+        await db.query(`UPDATE reservations SET status = 'CANCELLED' WHERE id = $1`, [id]);
+      };
+    };
+    const release = WAIT_S > 0 ? await placeholder() : undefined;
     while (servers.length < instances) servers.push(await start(env, { nodeArgs }));
     const urls = servers.map((s) => s.url);
     const queuePath = `/concerts/${concertId}/queue`;
@@ -135,6 +174,7 @@ async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
     let reserveConflicts = 0;
     let soldOutSeen = 0;
     let evictedSeen = 0;
+    let inLine = 0;
     let waitingMs = 0;
     const unexpected: string[] = [];
     const note = (what: string, status: number) => {
@@ -210,11 +250,13 @@ async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
         token,
       });
       const joinedAt = Date.now();
+      inLine++;
       status =
         waiters === 'sse'
           ? await waitOnStream(base, token, status)
           : await poll(base, token, status);
       waitingMs += Date.now() - joinedAt;
+      inLine--;
       if (status.status === 200 && status.body.soldOut) {
         soldOutSeen++;
         return void (await http.call(base, 'DELETE /concerts/:id/queue', 'DELETE', queuePath, {
@@ -296,12 +338,33 @@ async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
     const cpuAtStart = servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
     const clientCpuAtStart = process.cpuUsage();
     const started = Date.now();
-    await Promise.all(
-      Array.from({ length: USERS }, async (_, i) => {
+    const cpuNow = () => servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
+    const requestsNow = () => latencies.summary().reduce((sum, [, n]) => sum + n, 0);
+    /** The waiting phase: everyone in line, nobody admitted; then the seats are released. */
+    const waitPhase = async () => {
+      if (!release) return { saleStartedAt: started, waiting: undefined };
+      await sleep(ARRIVAL_S * 1000 + 2_000); // the last arrivals join and open their streams
+      const at = [Date.now(), cpuNow(), await redisCalls(admin), requestsNow(), inLine] as const;
+      await sleep(WAIT_S * 1000);
+      const minutes = ((Date.now() - at[0]) / 60_000) * ((at[4] + inLine) / 2);
+      const waiting = {
+        waiters: inLine,
+        minutes,
+        appCpuMsPerMinute: ((cpuNow() - at[1]) * 1000) / minutes,
+        redisPerMinute: ((await redisCalls(admin)) - at[2]) / minutes,
+        requestsPerMinute: (requestsNow() - at[3]) / minutes,
+      };
+      await release();
+      return { saleStartedAt: Date.now(), waiting };
+    };
+    const [phase] = await Promise.all([
+      waitPhase(),
+      ...Array.from({ length: USERS }, async (_, i) => {
         await sleep((i * ARRIVAL_S * 1000) / USERS);
         await user(i);
       }),
-    );
+    ]);
+    const saleS = (at: number) => (at - phase.saleStartedAt) / 1000;
     const wallS = (Date.now() - started) / 1000;
     const redisCommands = await redisCalls(admin);
     const appCpuS = servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0) - cpuAtStart;
@@ -317,10 +380,11 @@ async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
       evictedSeen,
       wallS,
       admitted,
-      admittedPerS: admitted / ((lastAdmissionAt - started) / 1000),
+      admittedPerS: admitted / saleS(lastAdmissionAt),
       booked,
-      bookingsPerS: booked / ((lastBookingAt - started) / 1000),
-      soldOutAfterS: (lastBookingAt - started) / 1000,
+      bookingsPerS: booked / saleS(lastBookingAt),
+      soldOutAfterS: saleS(lastBookingAt),
+      waitPhase: phase.waiting,
       reserveConflicts,
       soldOutSeen,
       redisCommands,
@@ -370,9 +434,20 @@ const summary: Table = {
     row('reservation conflicts (409/400)', (r) => r.reserveConflicts),
     row('users who saw "sold out"', (r) => r.soldOutSeen),
     row('users evicted while waiting', (r) => r.evictedSeen),
-    row('waiting user-minutes', (r) => r.waitingMinutes),
-    row('app CPU per waiting user-minute (ms)', (r) => (r.appCpuS * 1e3) / r.waitingMinutes),
-    row('Redis commands per waiting user-minute', (r) => r.redisCommands / r.waitingMinutes),
+    row('waiting phase: users in line', (r) => r.waitPhase?.waiters ?? '—'),
+    row(
+      'waiting phase: app CPU per waiting user-minute (ms)',
+      (r) => r.waitPhase?.appCpuMsPerMinute ?? '—',
+    ),
+    row(
+      'waiting phase: Redis commands per waiting user-minute',
+      (r) => r.waitPhase?.redisPerMinute ?? '—',
+    ),
+    row(
+      'waiting phase: requests per waiting user-minute',
+      (r) => r.waitPhase?.requestsPerMinute ?? '—',
+    ),
+    row('waiting user-minutes (whole run)', (r) => r.waitingMinutes),
     row('requests', (r) => r.requests),
     row('app CPU (s, all instances)', (r) => r.appCpuS),
     row('load generator CPU (s)', (r) => r.clientCpuS),
@@ -384,6 +459,9 @@ const summary: Table = {
   ],
   notes: [
     `Users arrive evenly over ${ARRIVAL_S} s; waiting room: 200 active, 50 admitted per 100 ms tick; mock gateway latency 20 ms, no failures.`,
+    WAIT_S > 0
+      ? `Waiting phase: every seat is held by a placeholder reservation until ${ARRIVAL_S} + 2 + ${WAIT_S} s, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${WAIT_S} s of waiting alone. Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
+      : 'No waiting phase (BENCH_LOAD_WAIT_SECONDS=0): the sale starts with the first arrival.',
     'Invariants (read from PostgreSQL once the run settled, the same SQL as the chaos tests): no seat in two live reservations, every ASSIGNED seat in exactly one CONFIRMED reservation and back, one gateway charge per SUCCEEDED payment and none without a seat, no reservation paid twice, no hold or payment left pending, each payment.succeeded consumed exactly once per consumer.',
     'Redis commands: INFO commandstats over the whole run (every request, queue tick, BullMQ worker poll) divided by seats sold. App CPU: user + system time of the app processes (/proc), start to end of the sale.',
   ],

@@ -114,6 +114,11 @@ export interface WaitingStatus {
   ticket: number;
   /** True while the user is in the pre-queue (its position may still change until `startsAt`). */
   preQueue: boolean;
+  /**
+   * Admissions are paused ({@link WaitingRoom.pause}): the place is kept, `etaMs` is what it would
+   * be once they resume, and `pollAfterMs` is the longest safe interval.
+   */
+  paused: boolean;
 }
 
 /** A user admitted to the booking area. */
@@ -397,7 +402,7 @@ export class WaitingRoom {
       visitScript.run(this.#client, this.#keys, args).then((reply) => {
         const r = reply as (number | string)[];
         for (let i = 0; i < batch.length; i++) {
-          (batch[i] as PendingVisit).resolve({ r, at: 2 + 4 * i });
+          (batch[i] as PendingVisit).resolve({ r, at: 3 + 4 * i });
         }
       }, fail);
     } catch (error) {
@@ -420,6 +425,7 @@ export class WaitingRoom {
     }
     const now = r[0] as number;
     const perMin = r[1] as number;
+    const paused = r[2] === 1;
     const position = r[at + 1] as number;
     const { admitPerTick, tickMs, heartbeatTimeoutMs } = this.options;
     let etaMs =
@@ -427,10 +433,10 @@ export class WaitingRoom {
         ? Math.ceil((position / perMin) * 60_000)
         : Math.ceil(position / admitPerTick) * tickMs;
     if (this.#startsAt > now) etaMs += this.#startsAt - now;
-    const pollAfterMs = Math.max(
-      50,
-      Math.min(Math.floor(heartbeatTimeoutMs / 3), Math.max(tickMs, Math.floor(etaMs / 4))),
-    );
+    const longest = Math.floor(heartbeatTimeoutMs / 3);
+    const pollAfterMs = paused
+      ? longest
+      : Math.max(50, Math.min(longest, Math.max(tickMs, Math.floor(etaMs / 4))));
     return {
       state: 'waiting',
       position,
@@ -439,6 +445,7 @@ export class WaitingRoom {
       pollAfterMs,
       ticket: r[at + 3] as number,
       preQueue: code === 3,
+      paused,
     };
   }
 

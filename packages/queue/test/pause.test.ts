@@ -32,7 +32,13 @@ describe.each(redisTargets())('WaitingRoom pause/resume on $name', (target) => {
     const paused = await b.tick();
     expect(paused).toMatchObject({ admitted: [], paused: true, waiting: 1, active: 1 });
     expect(await b.join('u3')).toMatchObject({ state: 'waiting', position: 2 });
-    expect(await b.heartbeat('u2')).toMatchObject({ state: 'waiting', position: 1 });
+    // A waiter's status says so, and asks for the slowest safe polling (heartbeatTimeoutMs / 3).
+    expect(await b.heartbeat('u2')).toMatchObject({
+      state: 'waiting',
+      position: 1,
+      paused: true,
+      pollAfterMs: 10_000,
+    });
     expect(await b.leave('u3')).toBe(true);
     expect(await b.status('u1')).toMatchObject({ state: 'active' }); // the active stay
     expect((await a.tick()).admitted).toEqual([]);
@@ -42,6 +48,8 @@ describe.each(redisTargets())('WaitingRoom pause/resume on $name', (target) => {
     const resumed = await a.tick();
     expect(resumed).toMatchObject({ paused: false, active: 2 });
     expect(resumed.admitted.map((x) => x.userId)).toEqual(['u2']);
+    await a.join('u4');
+    expect(await a.status('u4')).toMatchObject({ state: 'waiting', paused: false });
     expect(await a.stats()).toMatchObject({ paused: false });
   });
 

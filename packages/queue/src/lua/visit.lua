@@ -22,8 +22,8 @@
 --          'h' heartbeat, 's' status (read-only)
 -- ARGV[5 .. 4+k]  the users (encoded user ids), one per call
 -- ARGV[5+k .. 4+2k]  with a pre-queue only: random scores in [0, 1) for pre-queue arrivals
--- Returns {now, admittedLastMinute, then four values per call, in call order (flat: no table per
---         call):  0, 0, 0, 0 unknown | -1, 0, 0, 0 closed | -2, 0, 0, 0 pre-queue not open yet
+-- Returns {now, admittedLastMinute, paused (1|0), then four values per call, in call order (flat:
+--         no table per call):  0, 0, 0, 0 unknown | -1, 0, 0, 0 closed | -2, 0, 0, 0 pre-queue not open yet
 --       | 2, expiresAt, jti, 0 active
 --       | 1, position, total, ticket waiting in the line
 --       | 3, position, total, 0 waiting in the pre-queue}
@@ -35,7 +35,7 @@ local k = #modes
 local sub = string.sub
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out, n = {now, 0}, 2
+local out, n = {now, 0, 0}, 3
 local function put(code, a, b, c)
   out[n + 1], out[n + 2], out[n + 3], out[n + 4] = code, a, b, c
   n = n + 4
@@ -44,7 +44,7 @@ end
 local g = math.floor(now / genMs)
 local slot = g % 8
 local hk = KEYS[7 + slot]
-local meta = redis.call('HMGET', KEYS[5], 'g' .. slot, 'rate', 'pb', 'pr', 'pm', 'closed')
+local meta = redis.call('HMGET', KEYS[5], 'g' .. slot, 'rate', 'pb', 'pr', 'pm', 'closed', 'paused')
 if meta[6] then
   for j = 1, k do
     if sub(modes, j, j) == 'j' then put(-1, 0, 0, 0) else put(0, 0, 0, 0) end
@@ -52,6 +52,7 @@ if meta[6] then
   return out
 end
 out[2] = tonumber(meta[2]) or 0
+if meta[7] == '1' then out[3] = 1 end
 local pre = startsAt >= 0
 
 local stamped = tonumber(meta[1]) == g
