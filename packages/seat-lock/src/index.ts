@@ -10,6 +10,7 @@ export {
   SeatLockRedisError,
 } from './errors.js';
 export { Lease, MAX_TTL_MS } from './lease.js';
+export type { AcquireOptions, RetryOptions, SeatLockOptions } from './options.js';
 export {
   type Decision,
   type ExpireOutcome,
@@ -20,9 +21,4 @@ export {
   SeatHolds,
   type SeatHoldsOptions,
 } from './seat-holds.js';
-export {
-  type AcquireOptions,
-  type RetryOptions,
-  SeatLock,
-  type SeatLockOptions,
-} from './seat-lock.js';
+export { SeatLock } from './seat-lock.js';
