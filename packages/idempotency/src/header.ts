@@ -96,3 +96,29 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
 function malformed(message: string): never {
   throw new IdempotencyKeyInvalidError('malformed', message);
 }
+
+/** Response headers the middleware sets. */
+export const HEADERS = Object.freeze({
+  /** Request header carrying the key. */
+  key: 'idempotency-key',
+  /** On replays: `true`. */
+  replayed: 'idempotent-replayed',
+  /** When the key's record expires (HTTP-date), on every response to a request with a valid key. */
+  expires: 'idempotency-key-expires',
+  /** `false` when the response body was too large to store (replays then carry no body). */
+  bodyStored: 'idempotency-body-stored',
+});
+
+// An HTTP-date has a resolution of one second: the last one formatted is reused.
+let dateSecond = Number.NaN;
+let dateText = '';
+
+/** `ms` as an HTTP-date (RFC 9110 §5.6.7). */
+export function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== dateSecond) {
+    dateText = new Date(second * 1000).toUTCString();
+    dateSecond = second;
+  }
+  return dateText;
+}

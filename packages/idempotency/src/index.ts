@@ -9,14 +9,9 @@ export {
   type KeyProblem,
 } from './errors.js';
 export { canonicalJson, defaultFingerprint } from './fingerprint.js';
-export { MAX_KEY_LENGTH, parseIdempotencyKey } from './header.js';
+export { HEADERS, MAX_KEY_LENGTH, parseIdempotencyKey } from './header.js';
 export { type KeepAliveOptions, Lease, type ResultToStore } from './lease.js';
-export {
-  DEFAULT_REPLAY_HEADERS,
-  HEADERS,
-  type IdempotencyOptions,
-  idempotency,
-} from './middleware.js';
+export { DEFAULT_REPLAY_HEADERS, type IdempotencyOptions, idempotency } from './middleware.js';
 export {
   defaultProblemBody,
   type IdempotencyProblem,
@@ -25,16 +20,18 @@ export {
   type ProblemCode,
 } from './problem.js';
 export {
-  type ClaimOptions,
   type ClaimResult,
-  type DedupeOptions,
   type DedupeResult,
   type IdempotencyRecord,
   IdempotencyStore,
-  type IdempotencyStoreOptions,
-  type KeyOptions,
   type RunContext,
-  type RunOptions,
   type RunResult,
   type StoredResult,
 } from './store.js';
+export type {
+  ClaimOptions,
+  DedupeOptions,
+  IdempotencyStoreOptions,
+  KeyOptions,
+  RunOptions,
+} from './store-options.js';

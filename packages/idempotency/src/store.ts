@@ -1,6 +1,5 @@
 import { hash, randomUUID } from 'node:crypto';
-import { check, isCluster, keyPrefix, type RedisClient, sleep } from '@boxoffice/internal';
-import { Batcher, type ReplyReceiver } from './batch.js';
+import { check, keyPrefix, type RedisClient, sleep } from '@boxoffice/internal';
 import {
   IdempotencyInFlightError,
   IdempotencyKeyReuseError,
@@ -16,50 +15,19 @@ import {
   RecordFormatError,
 } from './record.js';
 import { Renewer } from './renewer.js';
-import { type Script, scripts } from './scripts.js';
-import { type Deadline, Deadlines } from './timeout.js';
-
-/** Options of {@link IdempotencyStore}. */
-export interface IdempotencyStoreOptions {
-  /** First part of every Redis key. @defaultValue 'bo' */
-  prefix?: string;
-  /** How long a stored result is kept (and replayed), counted from when it is stored. @defaultValue 86_400 */
-  retentionSec?: number;
-  /**
-   * How long a claim stays valid without renewal. A crashed owner blocks its key for at most this
-   * long; then the next caller takes it over. @defaultValue 10_000
-   */
-  leaseMs?: number;
-  /**
-   * Longest wait for one Redis call (checked every `timeoutMs / 4`, so up to 1.25× this); past it
-   * the operation fails with {@link IdempotencyStoreUnavailableError} (the middleware answers 503).
-   * @defaultValue 2_000
-   */
-  timeoutMs?: number;
-}
-
-const DEFAULTS: Readonly<Required<IdempotencyStoreOptions>> = Object.freeze({
-  prefix: 'bo',
-  retentionSec: 86_400,
-  leaseMs: 10_000,
-  timeoutMs: 2_000,
-});
-
-/** Which key, for whom, with which payload. */
-export interface KeyOptions {
-  /** Namespace of the key, e.g. the caller's user id: the same key in two scopes is two records. @defaultValue '' */
-  scope?: string;
-  /** Digest of the payload; a replay with a different one is refused. @defaultValue '' */
-  fingerprint?: string;
-}
-
-/** Options of {@link IdempotencyStore.claim}. */
-export interface ClaimOptions extends KeyOptions {
-  /** While another owner's lease is live, poll (with backoff) up to this long. 0: answer at once. @defaultValue 0 */
-  waitMs?: number;
-  /** Stops waiting early (rejects with the signal's reason). */
-  signal?: AbortSignal;
-}
+import { scripts } from './scripts.js';
+import {
+  type ClaimOptions,
+  DEDUPE_DEFAULTS,
+  DEFAULTS,
+  type DedupeOptions,
+  type IdempotencyStoreOptions,
+  type KeyOptions,
+  optionalString,
+  RUN_DEFAULTS,
+  type RunOptions,
+} from './store-options.js';
+import { StoreTransport } from './transport.js';
 
 /** A stored result, as replayed. */
 export interface StoredResult {
@@ -100,15 +68,6 @@ export interface IdempotencyRecord {
   expiresAt: number;
 }
 
-/** Options of {@link IdempotencyStore.run}. */
-export interface RunOptions extends KeyOptions {
-  /** While another caller runs the same key: wait for its result, or throw at once. @defaultValue 'wait' */
-  inFlight?: 'reject' | 'wait';
-  /** Longest wait in `'wait'` mode before {@link IdempotencyInFlightError}. @defaultValue 5_000 */
-  waitMs?: number;
-  signal?: AbortSignal;
-}
-
 /** What {@link IdempotencyStore.run} returns. */
 export interface RunResult<T> {
   /** True when `value` is a stored result of an earlier run (the function did not run). */
@@ -127,44 +86,12 @@ export interface RunContext {
   attempt: number;
 }
 
-/** Options of {@link IdempotencyStore.dedupe}. */
-export interface DedupeOptions {
-  /** Namespace, e.g. the consumer's name: each consumer dedupes on its own. @defaultValue '' */
-  scope?: string;
-  /** Longest wait while another delivery of the same event is being processed. @defaultValue 5_000 */
-  waitMs?: number;
-  signal?: AbortSignal;
-}
-
 /** What {@link IdempotencyStore.dedupe} returns. */
 export interface DedupeResult<T> {
   /** True when the event was already processed: the function did not run. */
   duplicate: boolean;
   /** The function's value (stored and returned again for duplicates). */
   value: T;
-}
-
-const RUN_DEFAULTS = Object.freeze({
-  scope: '',
-  fingerprint: '',
-  inFlight: 'wait' as 'reject' | 'wait',
-  waitMs: 5_000,
-  signal: undefined as AbortSignal | undefined,
-});
-
-const DEDUPE_DEFAULTS = Object.freeze({
-  scope: '',
-  waitMs: 5_000,
-  signal: undefined as AbortSignal | undefined,
-});
-
-function optionalString(name: string, value: unknown): string {
-  if (typeof value !== 'string') {
-    throw new TypeError(`${name} must be a string, got ${check.show(value)}`);
-  }
-  const bytes = check.byteLength(value);
-  if (bytes > 1024) throw new RangeError(`${name} must be at most 1024 bytes, got ${bytes}`);
-  return value;
 }
 
 function storedResult(record: DoneRecord): StoredResult {
@@ -185,44 +112,6 @@ function int(value: unknown): number {
 }
 
 /**
- * One Redis call of the store: settled by its reply, or failed with
- * {@link IdempotencyStoreUnavailableError} when Redis errs or its deadline passes first. A reply
- * that arrives after the deadline goes to `onLateReply` (ioredis queues commands while
- * reconnecting, so a command that timed out may still run later).
- */
-class Call implements Deadline, ReplyReceiver {
-  readonly deadline: number;
-  settled = false;
-
-  constructor(
-    private readonly deadlines: Deadlines,
-    private readonly operation: string,
-    private readonly resolve: (value: unknown) => void,
-    private readonly reject: (error: unknown) => void,
-    private readonly onLateReply: ((reply: unknown) => void) | undefined,
-  ) {
-    this.deadline = Date.now() + deadlines.ms;
-  }
-
-  expire(error: Error): void {
-    this.reject(
-      new IdempotencyStoreUnavailableError(this.operation, {
-        cause: new Error(`idempotency ${this.operation}: ${error.message}`),
-      }),
-    );
-  }
-
-  reply(error: unknown, value: unknown): void {
-    if (!this.deadlines.finish(this)) {
-      if (error === null || error === undefined) this.onLateReply?.(value);
-      return;
-    }
-    if (error === null || error === undefined) this.resolve(value);
-    else this.reject(new IdempotencyStoreUnavailableError(this.operation, { cause: error }));
-  }
-}
-
-/**
  * Idempotency records in Redis: claim a key (one atomic step), then store the result or release
  * the claim. Claims are leases: a crashed owner blocks its key for at most `leaseMs`, after which
  * the next caller takes it over atomically. Results are kept `retentionSec` from when they are stored.
@@ -235,9 +124,7 @@ export class IdempotencyStore {
   /** The validated options. */
   readonly options: Readonly<Required<IdempotencyStoreOptions>>;
   private readonly backend: LeaseBackend;
-  private readonly deadlines: Deadlines;
-  /** One pipeline per event-loop turn (standalone and Sentinel clients; a Cluster sends directly). */
-  private readonly batcher: Batcher | undefined;
+  private readonly transport: StoreTransport;
   /**
    * How long an in-flight record lives without renewal: its lease (`leaseMs`) and then as long
    * again as a result would be retained, so a takeover still knows the attempt and fingerprint.
@@ -263,19 +150,14 @@ export class IdempotencyStore {
     check.integer('leaseMs', o.leaseMs, { min: 30, max: 86_400_000 });
     check.integer('timeoutMs', o.timeoutMs, { min: 1, max: 600_000 });
     this.options = o;
-    this.deadlines = new Deadlines(o.timeoutMs);
+    this.transport = new StoreTransport(client, o.timeoutMs);
     this.inFlightTtlMs = o.retentionSec * 1000 + o.leaseMs;
-    this.batcher = isCluster(client) ? undefined : new Batcher(client);
-    // Define every script now, not on first use: with `enableAutoPipelining`, ioredis copies the
-    // defined commands into each auto-pipeline when it creates it, so a script first defined while a
-    // pipeline is open for the current tick is missing from it (and ioredis then fails the batch).
-    for (const script of Object.values(scripts)) script.register(client);
     this.backend = {
       leaseMs: o.leaseMs,
       retentionSec: o.retentionSec,
       inFlightTtlMs: this.inFlightTtlMs,
       renewer: new Renewer(o.leaseMs),
-      exec: (operation, script, key, args) => this.exec(operation, script, key, args),
+      exec: (operation, script, key, args) => this.transport.exec(operation, script, key, args),
     };
   }
 
@@ -283,55 +165,6 @@ export class IdempotencyStore {
   redisKey(key: string, scope = ''): string {
     const digest = hash('sha256', `${scope.length}:${scope}:${key}`, 'base64url');
     return `${this.options.prefix}:idem:v2:{${digest}}`;
-  }
-
-  private exec(
-    operation: string,
-    script: Script,
-    key: string,
-    args: (string | number | Buffer)[],
-    onLateReply?: (reply: unknown) => void,
-    binaryReply = false,
-  ): Promise<unknown> {
-    // ioredis defines `<command>Buffer` beside every script command: bulk replies as Buffers, so
-    // stored bodies come back byte for byte without an encoding step. The scripts were defined on
-    // this client in the constructor.
-    const argv: unknown[] = [1, key];
-    for (const arg of args) argv.push(arg);
-    return this.send(
-      operation,
-      binaryReply ? script.bufferCommand : script.command,
-      argv,
-      onLateReply,
-    );
-  }
-
-  /** Send one command (a method name of the client and its pipelines) under the store's deadline. */
-  private send(
-    operation: string,
-    command: string,
-    argv: unknown[],
-    onLateReply?: (reply: unknown) => void,
-  ): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const call = new Call(this.deadlines, operation, resolve, reject, onLateReply);
-      try {
-        this.deadlines.start(call);
-        if (this.batcher) {
-          this.batcher.send(command, argv, call);
-        } else {
-          const fn = (
-            this.client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
-          )[command] as (...a: unknown[]) => Promise<unknown>;
-          fn.apply(this.client, argv).then(
-            (value) => call.reply(null, value),
-            (error: unknown) => call.reply(error, undefined),
-          );
-        }
-      } catch (error) {
-        call.reply(error, undefined);
-      }
-    });
   }
 
   private validateKey(key: unknown, options: KeyOptions): { scope: string; fingerprint: string } {
@@ -386,47 +219,49 @@ export class IdempotencyStore {
     const createdAt = Date.now();
     const o = this.options;
     const record = inFlightRecord(token, 1, this.inFlightTtlMs, o.leaseMs, createdAt, fingerprint);
-    return this.send(
-      'claim',
-      'setBuffer',
-      [redisKey, record, 'PX', this.inFlightTtlMs, 'NX', 'GET'],
-      // The caller was told the store is unavailable; if the claim lands after all, give it up at
-      // once instead of blocking the key for a whole lease.
-      (late) => {
-        if (late === null) this.releaseLate(redisKey, token);
-      },
-    ).then(
-      (reply) => {
-        if (reply === null) {
-          const lease = new Lease(
-            this.backend,
-            redisKey,
-            key,
-            scope,
-            token,
-            1,
-            createdAt + o.leaseMs,
-            fingerprint,
-            createdAt,
-          );
-          return { outcome: 'claimed', lease, expiresAt: createdAt + this.inFlightTtlMs };
-        }
-        const found = this.decode(reply);
-        if (found.state === 'in_flight')
-          return this.claimByScript(redisKey, key, scope, fingerprint);
-        return found.fingerprint === fingerprint
-          ? { outcome: 'done', result: storedResult(found) }
-          : { outcome: 'mismatch', expiresAt: found.expiresAt };
-      },
-      (error: unknown) => {
-        // Redis before 7.0 refuses NX together with GET: use the script from now on.
-        if (/syntax error/i.test(String((error as Error).cause))) {
-          this.fastClaim = false;
-          return this.claimByScript(redisKey, key, scope, fingerprint);
-        }
-        throw error;
-      },
-    );
+    return this.transport
+      .send(
+        'claim',
+        'setBuffer',
+        [redisKey, record, 'PX', this.inFlightTtlMs, 'NX', 'GET'],
+        // The caller was told the store is unavailable; if the claim lands after all, give it up at
+        // once instead of blocking the key for a whole lease.
+        (late) => {
+          if (late === null) this.releaseLate(redisKey, token);
+        },
+      )
+      .then(
+        (reply) => {
+          if (reply === null) {
+            const lease = new Lease(
+              this.backend,
+              redisKey,
+              key,
+              scope,
+              token,
+              1,
+              createdAt + o.leaseMs,
+              fingerprint,
+              createdAt,
+            );
+            return { outcome: 'claimed', lease, expiresAt: createdAt + this.inFlightTtlMs };
+          }
+          const found = this.decode(reply);
+          if (found.state === 'in_flight')
+            return this.claimByScript(redisKey, key, scope, fingerprint);
+          return found.fingerprint === fingerprint
+            ? { outcome: 'done', result: storedResult(found) }
+            : { outcome: 'mismatch', expiresAt: found.expiresAt };
+        },
+        (error: unknown) => {
+          // Redis before 7.0 refuses NX together with GET: use the script from now on.
+          if (/syntax error/i.test(String((error as Error).cause))) {
+            this.fastClaim = false;
+            return this.claimByScript(redisKey, key, scope, fingerprint);
+          }
+          throw error;
+        },
+      );
   }
 
   /** The claim decided by claim.lua: used while the key is in flight, and on Redis < 7. */
@@ -437,29 +272,31 @@ export class IdempotencyStore {
     fingerprint: string,
   ): Promise<ClaimResult> {
     const token = randomUUID();
-    return this.exec(
-      'claim',
-      scripts.claim,
-      redisKey,
-      [token, fingerprint, this.options.leaseMs, this.inFlightTtlMs],
-      (late) => {
-        if (Array.isArray(late) && late[0] === 1) this.releaseLate(redisKey, token);
-      },
-      true,
-    ).then((reply) =>
-      this.parseClaim(
-        reply as (string | number | Buffer | null)[],
+    return this.transport
+      .exec(
+        'claim',
+        scripts.claim,
         redisKey,
-        key,
-        scope,
-        token,
-        fingerprint,
-      ),
-    );
+        [token, fingerprint, this.options.leaseMs, this.inFlightTtlMs],
+        (late) => {
+          if (Array.isArray(late) && late[0] === 1) this.releaseLate(redisKey, token);
+        },
+        true,
+      )
+      .then((reply) =>
+        this.parseClaim(
+          reply as (string | number | Buffer | null)[],
+          redisKey,
+          key,
+          scope,
+          token,
+          fingerprint,
+        ),
+      );
   }
 
   private releaseLate(redisKey: string, token: string): void {
-    this.exec('release', scripts.release, redisKey, [ownerPrefix(token)]).catch(() => {});
+    this.transport.exec('release', scripts.release, redisKey, [ownerPrefix(token)]).catch(() => {});
   }
 
   /** Decode a record value, or fail like any unusable reply. */
@@ -520,7 +357,7 @@ export class IdempotencyStore {
   async get(key: string, options: { scope?: string } = {}): Promise<IdempotencyRecord | null> {
     check.plainObject('options', options);
     const { scope } = this.validateKey(key, options);
-    const r = (await this.exec(
+    const r = (await this.transport.exec(
       'get',
       scripts.inspect,
       this.redisKey(key, scope),
