@@ -1,22 +1,12 @@
 import { check } from '@boxoffice/internal';
 import { FlushError } from './errors.js';
-import type { Item } from './input.js';
-import type { RecordOptions } from './trending.js';
-
-/** @internal An event validated and placed in its bucket. */
-export interface PendingEvent {
-  bucket: number;
-  item: string;
-  n: number;
-  dedupeBy: string | undefined;
-}
+import type { Item, RecordOptions } from './input.js';
+import type { PendingEvent, WriteOutcome } from './trend-write.js';
 
 /** @internal What a buffer needs from its Trending. */
 export interface BufferSink {
   prepare(value: unknown, n: unknown, options: unknown, into: PendingEvent): PendingEvent;
-  write(
-    events: readonly PendingEvent[],
-  ): Promise<{ counted: boolean[]; failed: PendingEvent[]; error: unknown }>;
+  write(events: readonly PendingEvent[]): Promise<WriteOutcome>;
 }
 
 /** Options of {@link Trending.buffered}. */

@@ -7,12 +7,17 @@ export { CountMinSketch, type CountMinSketchOptions, type Entry } from './count-
 export { FlushError, SketchError, SketchLayoutError } from './errors.js';
 export { HASH_VERSION } from './hash.js';
 export { counterIndexes } from './indexes.js';
-export { type Duration, type Item, MAX_INCREMENT, MAX_ITEM_BYTES } from './input.js';
+export {
+  type Duration,
+  type Item,
+  MAX_INCREMENT,
+  MAX_ITEM_BYTES,
+  type RecordOptions,
+} from './input.js';
 export { COUNTER_MAX, MAX_BITS, MAX_COUNTERS, MAX_DEPTH } from './sizing.js';
 export {
   MAX_BUCKETS,
   type QueryOptions,
-  type RecordOptions,
   Trending,
   type TrendingItem,
   type TrendingOptions,

@@ -70,3 +70,11 @@ export function tagged(name: string, value: unknown): string {
   const part = keyPart(name, value, 256);
   return part.includes('{') ? part : `{${part}}`;
 }
+
+/** Options of {@link Trending.record}. */
+export interface RecordOptions {
+  /** When the event happened (an older bucket still inside the window is fine). @defaultValue now */
+  at?: Date;
+  /** Count this item at most once per bucket per `dedupeBy` value (e.g. a user id), with a Bloom filter. @defaultValue undefined */
+  dedupeBy?: Item;
+}

@@ -1,11 +1,7 @@
 import { check, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
-import { type Call, CHUNK, payload, runAll, runSettled } from './batch.js';
-import {
-  BufferedTrending,
-  type BufferedTrendingOptions,
-  type PendingEvent,
-} from './buffered-trending.js';
-import { HASH_VERSION, packCounterIndexes, pushBitPositions, pushCounterIndexes } from './hash.js';
+import { type Call, CHUNK, payload, runAll } from './batch.js';
+import { BufferedTrending, type BufferedTrendingOptions } from './buffered-trending.js';
+import { HASH_VERSION, pushCounterIndexes } from './hash.js';
 import {
   type Duration,
   duration,
@@ -14,29 +10,21 @@ import {
   item,
   list,
   MAX_INCREMENT,
+  type RecordOptions,
   tagged,
 } from './input.js';
-import bitfieldLua from './lua/bitfield.lua';
-import addLua from './lua/trend-add.lua';
-import bulkLua from './lua/trend-bulk.lua';
 import candidatesLua from './lua/trend-candidates.lua';
 import countersLua from './lua/trend-counters.lua';
 import estimateLua from './lua/trend-estimate.lua';
 import recordLua from './lua/trend-record.lua';
 import { bloomSize, cmsSize } from './sizing.js';
+import {
+  type PendingEvent,
+  type TrendTarget,
+  type WriteOutcome,
+  writeSettled,
+} from './trend-write.js';
 
-const addScript = luaScript(
-  'sketch',
-  'trend_add',
-  `${bitfieldLua}\n${countersLua}\n${addLua}`,
-  __PACKAGE_VERSION__,
-);
-const bulkScript = luaScript(
-  'sketch',
-  'trend_bulk',
-  `${countersLua}\n${bulkLua}`,
-  __PACKAGE_VERSION__,
-);
 const recordScript = luaScript(
   'sketch',
   'trend_record',
@@ -55,13 +43,6 @@ const estimateScript = luaScript(
   `${countersLua}\n${estimateLua}`,
   __PACKAGE_VERSION__,
 );
-
-/**
- * Distinct items per bulk script call (see trend-bulk.lua): about 5 ms of Redis time on a quiet
- * server; a whole default buffer flush (10,000 entries) is one call, so the counter array is decoded
- * and encoded once per flush.
- */
-const BULK_CHUNK = 10_000;
 
 /** Largest number of buckets in a window (a window read touches two keys per bucket). */
 export const MAX_BUCKETS = 1000;
@@ -111,14 +92,6 @@ const DEFAULTS: Readonly<TrendingOptions> = Object.freeze({
   clock: Date.now,
 });
 
-/** Options of {@link Trending.record}. */
-export interface RecordOptions {
-  /** When the event happened (an older bucket still inside the window is fine). @defaultValue now */
-  at?: Date;
-  /** Count this item at most once per bucket per `dedupeBy` value (e.g. a user id), with a Bloom filter. @defaultValue undefined */
-  dedupeBy?: Item;
-}
-
 /** Options of {@link Trending.top} and {@link Trending.estimate}. */
 export interface QueryOptions {
   /** Window to read, up to the configured one, a whole number of buckets. @defaultValue the configured window */
@@ -164,14 +137,7 @@ export class Trending {
   readonly epsilon: number;
   /** Candidates kept per bucket. */
   readonly topK: number;
-  readonly #client: RedisClient;
-  readonly #base: string;
-  readonly #meta: string;
-  readonly #layout: string;
-  readonly #conservative: boolean;
-  readonly #cells: number;
-  readonly #bloomBits: number;
-  readonly #bloomHashes: number;
+  readonly #t: TrendTarget;
   readonly #clock: () => number;
 
   constructor(client: RedisClient, options: TrendingOptions) {
@@ -197,21 +163,30 @@ export class Trending {
       );
     }
     this.topK = check.integer('Trending.topK', o.topK, { min: 1, max: 10_000 });
-    this.#conservative = check.boolean('Trending.conservative', o.conservative);
+    const conservative = check.boolean('Trending.conservative', o.conservative);
     this.#clock = check.func('Trending.clock', o.clock);
     const { width, depth } = cmsSize('Trending', o);
     const dedupe = check.mergeOptions('Trending.dedupe', DEDUPE_DEFAULTS, o.dedupe);
     const bloom = bloomSize('Trending.dedupe', dedupe.capacity, dedupe.errorRate);
-    this.#client = client;
     this.width = width;
     this.depth = depth;
     this.epsilon = Math.E / width;
-    this.#bloomBits = bloom.bits;
-    this.#bloomHashes = bloom.hashes;
-    this.#cells = width * depth;
-    this.#base = `${prefix}:trend:${name}`;
-    this.#meta = `${this.#base}:meta`;
-    this.#layout = `trend3:${HASH_VERSION}:w${width}:d${depth}:b${this.bucketMs}:m${bloom.bits}:k${bloom.hashes}`;
+    const base = `${prefix}:trend:${name}`;
+    this.#t = Object.freeze({
+      client,
+      base,
+      meta: `${base}:meta`,
+      layout: `trend3:${HASH_VERSION}:w${width}:d${depth}:b${this.bucketMs}:m${bloom.bits}:k${bloom.hashes}`,
+      conservative,
+      cells: width * depth,
+      width,
+      depth,
+      topK: this.topK,
+      bucketMs: this.bucketMs,
+      windowMs: this.windowMs,
+      bloomBits: bloom.bits,
+      bloomHashes: bloom.hashes,
+    });
   }
 
   /**
@@ -255,9 +230,9 @@ export class Trending {
     if (event.dedupeBy !== undefined) return (await this.write([event]))[0] as boolean;
     if (event.bucket < this.#oldestBucket()) return false;
     const args: (string | number)[] = [
-      this.#layout,
-      this.#conservative ? '1' : '0',
-      this.#cells,
+      this.#t.layout,
+      this.#t.conservative ? '1' : '0',
+      this.#t.cells,
       (event.bucket + 1) * this.bucketMs + this.windowMs,
       this.topK,
       event.item,
@@ -265,16 +240,16 @@ export class Trending {
     ];
     pushCounterIndexes(args, event.item, this.width, this.depth);
     const reply = await recordScript.run(
-      this.#client,
+      this.#t.client,
       [
-        this.#meta,
-        `${this.#base}:c:${event.bucket}`,
-        `${this.#base}:t:${event.bucket}`,
-        `${this.#base}:o:${event.bucket}`,
+        this.#t.meta,
+        `${this.#t.base}:c:${event.bucket}`,
+        `${this.#t.base}:t:${event.bucket}`,
+        `${this.#t.base}:o:${event.bucket}`,
       ],
       args,
     );
-    payload(reply, this.#meta, this.#layout);
+    payload(reply, this.#t.meta, this.#t.layout);
     return true;
   }
 
@@ -301,8 +276,8 @@ export class Trending {
     check.integer('n', n, { min: 1, max: this.topK });
     const buckets = this.#windowBuckets(options);
     const flat = (await candidatesScript.run(
-      this.#client,
-      buckets.map((b) => `${this.#base}:t:${b}`),
+      this.#t.client,
+      buckets.map((b) => `${this.#t.base}:t:${b}`),
       [2 * this.topK],
     )) as string[];
     const candidates: string[] = [];
@@ -409,161 +384,8 @@ export class Trending {
    * @internal {@link write}, reporting the events of failed script calls (to be retried) and the first
    * error instead of rejecting. `unique`: no two events without dedupeBy share (bucket, item).
    */
-  async writeSettled(
-    events: readonly PendingEvent[],
-    unique = false,
-  ): Promise<{ counted: boolean[]; failed: PendingEvent[]; error: unknown }> {
-    const oldest = this.#oldestBucket();
-    // per bucket: events with dedupeBy (one by one, trend-add.lua) and the others for trend-bulk.lua,
-    // equal items summed (the same counters and estimate as applying them in a row) unless the
-    // caller says (bucket, item) pairs are unique already (a buffer flush)
-    const byBucket = new Map<
-      number,
-      { deduped: number[]; plain: (number | number[])[]; same: Map<string, number[]> }
-    >();
-    events.forEach((e, i) => {
-      if (e.bucket < oldest) return;
-      let group = byBucket.get(e.bucket);
-      if (!group) {
-        group = { deduped: [], plain: [], same: new Map() };
-        byBucket.set(e.bucket, group);
-      }
-      if (e.dedupeBy !== undefined) {
-        group.deduped.push(i);
-      } else if (unique) {
-        group.plain.push(i);
-      } else {
-        const same = group.same.get(e.item);
-        if (same) {
-          same.push(i);
-        } else {
-          const list = [i];
-          group.same.set(e.item, list);
-          group.plain.push(list);
-        }
-      }
-    });
-    const calls: Call[] = [];
-    const order: number[][] = [];
-    const bulk: boolean[] = [];
-    const conservative = this.#conservative ? '1' : '0';
-    const stride = (this.depth + 3) * 4;
-    for (const [bucket, { deduped, plain }] of byBucket) {
-      const expireAt = (bucket + 1) * this.bucketMs + this.windowMs;
-      const keys = [
-        this.#meta,
-        `${this.#base}:c:${bucket}`,
-        `${this.#base}:t:${bucket}`,
-        `${this.#base}:o:${bucket}`,
-        `${this.#base}:s:${bucket}`,
-      ];
-      for (let start = 0; start < plain.length; start += BULK_CHUNK) {
-        const end = Math.min(plain.length, start + BULK_CHUNK);
-        let nameBytes = 0;
-        for (let g = start; g < end; g++) {
-          const first = plain[g] as number | number[];
-          nameBytes += (
-            events[typeof first === 'number' ? first : (first[0] as number)] as PendingEvent
-          ).item.length;
-        }
-        const blob = Buffer.allocUnsafe((end - start) * stride);
-        // ≤ 3 UTF-8 bytes per UTF-16 unit
-        let names = Buffer.allocUnsafe(nameBytes * 3);
-        let at = 0;
-        let nameAt = 0;
-        const idx: number[] = [];
-        for (let g = start; g < end; g++) {
-          const group = plain[g] as number | number[];
-          let n: number;
-          let value: string;
-          if (typeof group === 'number') {
-            const e = events[group] as PendingEvent;
-            n = e.n;
-            value = e.item;
-            idx.push(group);
-          } else {
-            n = 0;
-            for (const i of group) {
-              n += (events[i] as PendingEvent).n;
-              idx.push(i);
-            }
-            value = (events[group[0] as number] as PendingEvent).item;
-          }
-          at = packCounterIndexes(blob, at, value, this.width, this.depth);
-          const bytes = names.write(value, nameAt);
-          nameAt += bytes;
-          blob.writeUInt32BE(Math.floor(n / 4294967296), at);
-          blob.writeUInt32BE(n % 4294967296, at + 4);
-          blob.writeUInt32BE(bytes, at + 8);
-          at += 12;
-        }
-        names = names.subarray(0, nameAt);
-        calls.push({
-          keys: keys.slice(0, 4),
-          args: [
-            this.#layout,
-            conservative,
-            this.#cells,
-            expireAt,
-            this.topK,
-            this.depth,
-            blob,
-            names,
-          ],
-        });
-        order.push(idx);
-        bulk.push(true);
-      }
-      for (let start = 0; start < deduped.length; start += CHUNK) {
-        const chunk = deduped.slice(start, start + CHUNK);
-        const args: (string | number)[] = [
-          this.#layout,
-          conservative,
-          this.#cells,
-          expireAt,
-          this.topK,
-          this.depth,
-          this.#bloomHashes,
-          this.#bloomBits,
-        ];
-        for (const i of chunk) {
-          const e = events[i] as PendingEvent;
-          args.push(e.item, e.n, '1');
-          pushCounterIndexes(args, e.item, this.width, this.depth);
-          pushBitPositions(
-            args,
-            `${e.item.length}:${e.item}${e.dedupeBy}`,
-            this.#bloomBits,
-            this.#bloomHashes,
-          );
-        }
-        calls.push({ keys, args });
-        order.push(chunk);
-        bulk.push(false);
-      }
-    }
-    const settled = await runSettled(
-      this.#client,
-      (c) => (bulk[c] ? bulkScript : addScript),
-      calls,
-    );
-    const counted: boolean[] = new Array(events.length).fill(false);
-    const failed: PendingEvent[] = [];
-    let error: unknown;
-    settled.forEach((outcome, c) => {
-      const idx = order[c] as number[];
-      try {
-        if (!outcome.ok) throw outcome.error;
-        const flags = payload(outcome.value, this.#meta, this.#layout) as number[];
-        idx.forEach((i, j) => {
-          counted[i] = bulk[c] === true || flags[j] === 1;
-        });
-      } catch (e) {
-        error ??= e;
-        for (const i of idx) failed.push(events[i] as PendingEvent);
-      }
-    });
-    return { counted, failed, error };
+  writeSettled(events: readonly PendingEvent[], unique = false): Promise<WriteOutcome> {
+    return writeSettled(this.#t, events, this.#oldestBucket(), unique);
   }
 
   #windowBuckets(options: unknown): number[] {
@@ -586,21 +408,21 @@ export class Trending {
   }
 
   async #estimate(buckets: number[], items: string[]): Promise<[number, number[]]> {
-    const keys = [this.#meta];
-    for (const b of buckets) keys.push(`${this.#base}:c:${b}`, `${this.#base}:o:${b}`);
+    const keys = [this.#t.meta];
+    for (const b of buckets) keys.push(`${this.#t.base}:c:${b}`, `${this.#t.base}:o:${b}`);
     const calls: Call[] = [];
     for (let start = 0; start === 0 || start < items.length; start += CHUNK) {
-      const args: (string | number)[] = [this.#layout, this.depth, this.#cells];
+      const args: (string | number)[] = [this.#t.layout, this.depth, this.#t.cells];
       for (const value of items.slice(start, start + CHUNK)) {
         pushCounterIndexes(args, value, this.width, this.depth);
       }
       calls.push({ keys, args });
     }
-    const replies = await runAll(this.#client, estimateScript, calls);
+    const replies = await runAll(this.#t.client, estimateScript, calls);
     let total = 0;
     const estimates: number[] = [];
     replies.forEach((reply, i) => {
-      const [t, ...e] = payload(reply, this.#meta, this.#layout) as number[];
+      const [t, ...e] = payload(reply, this.#t.meta, this.#t.layout) as number[];
       if (i === 0) total = t as number;
       estimates.push(...e);
     });
