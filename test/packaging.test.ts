@@ -20,11 +20,22 @@ describe.each(published)('$pkg.name', ({ dir, pkg }) => {
     expect(pkg.files).toEqual(['dist']);
     expect(pkg.engines?.node).toBeTruthy();
     expect(pkg.peerDependencies?.ioredis).toBeTruthy();
-    const entry = pkg.exports['.'];
-    expect(Object.keys(entry)).toEqual(['types', 'import', 'require']);
-    for (const file of Object.values<string>(entry)) {
-      expect(existsSync(join(dir, file)), `${pkg.name}: ${file} (run the build)`).toBe(true);
+    // Each condition carries its own types, first: `import` the ESM .d.ts, `require` the CJS
+    // .d.cts. One `types` for both made CommonJS consumers read ESM types ("Masquerading as ESM").
+    expect(pkg.exports['.']).toEqual({
+      import: { types: './dist/index.d.ts', default: './dist/index.js' },
+      require: { types: './dist/index.d.cts', default: './dist/index.cjs' },
+    });
+    for (const entry of Object.values<Record<string, string>>(pkg.exports['.'])) {
+      expect(Object.keys(entry)[0]).toBe('types');
+      for (const file of Object.values(entry)) {
+        expect(existsSync(join(dir, file)), `${pkg.name}: ${file} (run the build)`).toBe(true);
+      }
     }
+    // The legacy fields (resolvers without `exports`) agree with the map: main is CommonJS.
+    expect(pkg.main).toBe(pkg.exports['.'].require.default);
+    expect(pkg.types).toBe(pkg.exports['.'].require.types);
+    expect(pkg.module).toBe(pkg.exports['.'].import.default);
     expect(existsSync(join(dir, 'README.md'))).toBe(true);
   });
 
