@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// Checks what npm would publish: packs every published package (packages/* that are not private)
+// with pnpm into a temporary directory, then runs arethetypeswrong (are the types right for
+// import and require, under node10, node16 and bundler resolution) and publint (does package.json
+// match the files in the tarball) on each tarball. Any problem — an attw finding, or a publint
+// message of any level, suggestions included — fails with the tool's own explanation.
+// Needs the build (`node scripts/setup.mjs`). Run by `.ci/run` before the tests; `npm run check:packages`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkPackage, createPackageFromTarballData } from '@arethetypeswrong/core';
+import {
+  problemAffectsEntrypointResolution,
+  problemKindInfo,
+} from '@arethetypeswrong/core/problems';
+import { allResolutionKinds } from '@arethetypeswrong/core/utils';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
+
+const root = new URL('..', import.meta.url).pathname;
+const started = Date.now();
+
+const published = readdirSync(join(root, 'packages'))
+  .map((name) => ({ dir: join(root, 'packages', name), filter: `./packages/${name}` }))
+  .filter(({ dir }) => existsSync(join(dir, 'package.json')))
+  .map((p) => ({ ...p, pkg: JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8')) }))
+  .filter(({ pkg }) => !pkg.private);
+
+for (const { dir, pkg } of published) {
+  if (!existsSync(join(dir, 'dist'))) {
+    console.error(`${pkg.name}: no dist/ — build first (node scripts/setup.mjs)`);
+    process.exit(1);
+  }
+}
+
+const out = mkdtempSync(join(tmpdir(), 'boxoffice-pack-'));
+try {
+  // One pnpm run packs them all; pnpm (not npm) replaces workspace: ranges as publishing would.
+  // (pnpm.mjs runs pnpm in the repository root; --filter takes paths relative to it.)
+  const filters = published.flatMap(({ filter }) => ['--filter', filter]);
+  const packed = spawnSync(
+    process.execPath,
+    [join(root, 'scripts/pnpm.mjs'), '-r', ...filters, 'pack', '--pack-destination', out],
+    { encoding: 'utf8' },
+  );
+  if (packed.status !== 0) {
+    console.error(`pnpm pack failed:\n${packed.stdout}${packed.stderr}`);
+    process.exit(1);
+  }
+
+  const results = [];
+  for (const { pkg } of published) {
+    const tarball = join(out, `${pkg.name.replace(/^@/, '').replace('/', '-')}-${pkg.version}.tgz`);
+    if (!existsSync(tarball)) {
+      results.push({ pkg, problems: [`no tarball at ${tarball}`] });
+      continue;
+    }
+    const problems = await typeProblems(tarball);
+    const bytes = readFileSync(tarball);
+    const lint = await publint({
+      pack: { tarball: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) },
+      level: 'suggestion',
+      strict: true,
+    });
+    for (const message of lint.messages) {
+      const text = formatMessage(message, lint.pkg, { color: false });
+      problems.push(`publint ${message.type} ${message.code}: ${text}`);
+    }
+    results.push({ pkg, problems });
+  }
+
+  let failed = 0;
+  for (const { pkg, problems } of results) {
+    if (problems.length === 0) {
+      console.log(`ok   ${pkg.name}@${pkg.version}: arethetypeswrong and publint found nothing`);
+      continue;
+    }
+    failed += 1;
+    console.error(`FAIL ${pkg.name}@${pkg.version}:`);
+    for (const problem of problems) console.error(`  ${problem.replaceAll('\n', '\n    ')}`);
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (failed > 0) {
+    console.error(`${failed} of ${results.length} packages have packaging problems (${seconds} s)`);
+    process.exitCode = 1;
+  } else {
+    console.log(`${results.length} packages packed and checked in ${seconds} s`);
+  }
+} finally {
+  rmSync(out, { recursive: true, force: true });
+}
+
+/**
+ * arethetypeswrong's findings for one tarball, in the words of `attw <tarball>` under its default
+ * (strict) profile: every entrypoint under node10, node16 from CJS and from ESM, and bundler. This
+ * is @arethetypeswrong/core, which the attw CLI runs, called in this process: TypeScript is loaded
+ * once for all packages instead of once per package, and no @types package is fetched.
+ */
+async function typeProblems(tarball) {
+  const analysis = await checkPackage(createPackageFromTarballData(readFileSync(tarball)));
+  if (!analysis.types) return ['arethetypeswrong: the package has no types'];
+  return analysis.problems.map((problem) => {
+    const info = problemKindInfo[problem.kind];
+    const where = [];
+    for (const entrypoint of Object.keys(analysis.entrypoints)) {
+      for (const kind of allResolutionKinds) {
+        if (problemAffectsEntrypointResolution(problem, entrypoint, kind, analysis)) {
+          where.push(`"${entrypoint}" ${kind}`);
+        }
+      }
+    }
+    return `arethetypeswrong ${info.title}: ${info.description} [${where.join(', ')}] ${info.docsUrl}`;
+  });
+}
