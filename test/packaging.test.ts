@@ -51,6 +51,33 @@ describe.each(published)('$pkg.name', ({ dir, pkg }) => {
     }
   });
 
+  it('declares every module its types import, and where those types come from', () => {
+    // A consumer type-checking libraries (skipLibCheck off) must be able to resolve each bare
+    // import in our declarations: the module is a dependency or a peer, and when its types come
+    // from DefinitelyTyped (@types/x among our devDependencies) so is @types/x, optional alike.
+    const code = readFileSync(join(dir, 'dist', 'index.d.ts'), 'utf8');
+    const imported = new Set(
+      [...code.matchAll(/from ['"]([^'"./][^'"]*)['"]/g)]
+        .map(([, spec]) => spec as string)
+        .filter((spec) => !spec.startsWith('node:'))
+        .map((spec) =>
+          spec
+            .split('/')
+            .slice(0, spec.startsWith('@') ? 2 : 1)
+            .join('/'),
+        ),
+    );
+    const declared = { ...pkg.dependencies, ...pkg.peerDependencies };
+    const optional = (name: string) => pkg.peerDependenciesMeta?.[name]?.optional === true;
+    for (const name of imported) {
+      expect(declared[name], `${pkg.name}'s types import ${name}`).toBeTruthy();
+      const types = `@types/${name.replace(/^@/, '').replace('/', '__')}`;
+      if (!pkg.devDependencies?.[types]) continue;
+      expect(declared[types], `${pkg.name}'s types import ${name}: declare ${types}`).toBeTruthy();
+      expect(optional(types), `${types} optional like ${name}`).toBe(optional(name));
+    }
+  });
+
   it('loads through Node from import and from require, with its version baked in', () => {
     // Self-reference by package name from the package's own directory resolves through `exports`.
     const script = `
