@@ -2,8 +2,9 @@
 // Checks what npm would publish: packs every published package (packages/* that are not private)
 // with pnpm into a temporary directory, then runs arethetypeswrong (are the types right for
 // import and require, under node10, node16 and bundler resolution) and publint (does package.json
-// match the files in the tarball) on each tarball. Any problem — an attw finding, or a publint
-// message of any level, suggestions included — fails with the tool's own explanation.
+// match the files in the tarball) on each tarball, and checks that each carries REQUIRED_FILES.
+// Any problem — an attw finding, a publint message of any level (suggestions included), a missing
+// file — fails with the tool's own explanation.
 // Needs the build (`node scripts/setup.mjs`). Run by `.ci/run` before the tests; `npm run check:packages`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +20,8 @@ import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 
 const root = new URL('..', import.meta.url).pathname;
+// Besides what package.json points at (publint checks those), every tarball carries these.
+const REQUIRED_FILES = ['package.json', 'README.md', 'LICENSE'];
 const started = Date.now();
 
 const published = readdirSync(join(root, 'packages'))
@@ -98,18 +101,25 @@ try {
  * once for all packages instead of once per package, and no @types package is fetched.
  */
 async function typeProblems(tarball) {
-  const analysis = await checkPackage(createPackageFromTarballData(readFileSync(tarball)));
-  if (!analysis.types) return ['arethetypeswrong: the package has no types'];
-  return analysis.problems.map((problem) => {
-    const info = problemKindInfo[problem.kind];
-    const where = [];
-    for (const entrypoint of Object.keys(analysis.entrypoints)) {
-      for (const kind of allResolutionKinds) {
-        if (problemAffectsEntrypointResolution(problem, entrypoint, kind, analysis)) {
-          where.push(`"${entrypoint}" ${kind}`);
+  const pkg = createPackageFromTarballData(readFileSync(tarball));
+  const dir = `/node_modules/${pkg.packageName}`;
+  const missing = REQUIRED_FILES.filter((file) => !pkg.fileExists(`${dir}/${file}`)).map(
+    (file) => `the tarball has no ${file} (add it to "files" in package.json)`,
+  );
+  const analysis = await checkPackage(pkg);
+  if (!analysis.types) return [...missing, 'arethetypeswrong: the package has no types'];
+  return missing.concat(
+    analysis.problems.map((problem) => {
+      const info = problemKindInfo[problem.kind];
+      const where = [];
+      for (const entrypoint of Object.keys(analysis.entrypoints)) {
+        for (const kind of allResolutionKinds) {
+          if (problemAffectsEntrypointResolution(problem, entrypoint, kind, analysis)) {
+            where.push(`"${entrypoint}" ${kind}`);
+          }
         }
       }
-    }
-    return `arethetypeswrong ${info.title}: ${info.description} [${where.join(', ')}] ${info.docsUrl}`;
-  });
+      return `arethetypeswrong ${info.title}: ${info.description} [${where.join(', ')}] ${info.docsUrl}`;
+    }),
+  );
 }

@@ -12,12 +12,22 @@ const published = readdirSync(packagesDir)
     pkg: JSON.parse(readFileSync(join(packagesDir, dir, 'package.json'), 'utf8')),
   }))
   .filter(({ pkg }) => !pkg.private);
+// A placeholder until the repository is public; every package names the same one.
+const repositoryUrl = 'https://github.com/boxoffice/boxoffice';
+const rootLicensePath = join(packagesDir, '..', 'LICENSE');
+const rootLicense = existsSync(rootLicensePath) ? readFileSync(rootLicensePath, 'utf8') : '(none)';
+
+it('the repository is MIT-licensed, as package.json says', () => {
+  const root = JSON.parse(readFileSync(join(packagesDir, '..', 'package.json'), 'utf8'));
+  expect(root.license).toBe('MIT');
+  expect(rootLicense).toMatch(/^MIT License\n\nCopyright \(c\) 2026 boxoffice contributors\n/);
+});
 
 describe.each(published)('$pkg.name', ({ dir, pkg }) => {
   it('declares a dual ESM/CJS exports map whose files exist', () => {
     expect(pkg.type).toBe('module');
     expect(pkg.sideEffects).toBe(false);
-    expect(pkg.files).toEqual(['dist']);
+    expect(pkg.files).toEqual(['dist', 'LICENSE']);
     expect(pkg.engines?.node).toBeTruthy();
     expect(pkg.peerDependencies?.ioredis).toBeTruthy();
     // Each condition carries its own types, first: `import` the ESM .d.ts, `require` the CJS
@@ -37,6 +47,22 @@ describe.each(published)('$pkg.name', ({ dir, pkg }) => {
     expect(pkg.types).toBe(pkg.exports['.'].require.types);
     expect(pkg.module).toBe(pkg.exports['.'].import.default);
     expect(existsSync(join(dir, 'README.md'))).toBe(true);
+  });
+
+  it('carries the license and says where it comes from', () => {
+    // The repository's LICENSE, copied so that any packer (npm too, not only pnpm) ships it.
+    expect(existsSync(join(dir, 'LICENSE')), `${pkg.name}: LICENSE`).toBe(true);
+    expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toBe(rootLicense);
+    expect(pkg.license).toBe('MIT');
+    const name = dir.slice(packagesDir.length + 1);
+    expect(pkg.repository).toEqual({
+      type: 'git',
+      url: `git+${repositoryUrl}.git`,
+      directory: `packages/${name}`,
+    });
+    expect(pkg.homepage).toBe(`${repositoryUrl}/tree/main/packages/${name}#readme`);
+    expect(pkg.bugs).toEqual({ url: `${repositoryUrl}/issues` });
+    expect(pkg.publishConfig).toEqual({ access: 'public' });
   });
 
   it('bundles @boxoffice/internal instead of importing it (it is never published)', () => {
