@@ -21,7 +21,7 @@ import { formatMessage } from 'publint/utils';
 
 const root = new URL('..', import.meta.url).pathname;
 // Besides what package.json points at (publint checks those), every tarball carries these.
-const REQUIRED_FILES = ['package.json', 'README.md', 'LICENSE'];
+const REQUIRED_FILES = ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'];
 const started = Date.now();
 
 const published = readdirSync(join(root, 'packages'))

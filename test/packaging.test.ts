@@ -27,7 +27,7 @@ describe.each(published)('$pkg.name', ({ dir, pkg }) => {
   it('declares a dual ESM/CJS exports map whose files exist', () => {
     expect(pkg.type).toBe('module');
     expect(pkg.sideEffects).toBe(false);
-    expect(pkg.files).toEqual(['dist', 'LICENSE']);
+    expect(pkg.files).toEqual(['dist', 'LICENSE', 'CHANGELOG.md']);
     expect(pkg.engines?.node).toBeTruthy();
     expect(pkg.peerDependencies?.ioredis).toBeTruthy();
     // Each condition carries its own types, first: `import` the ESM .d.ts, `require` the CJS
@@ -63,6 +63,17 @@ describe.each(published)('$pkg.name', ({ dir, pkg }) => {
     expect(pkg.homepage).toBe(`${repositoryUrl}/tree/main/packages/${name}#readme`);
     expect(pkg.bugs).toEqual({ url: `${repositoryUrl}/issues` });
     expect(pkg.publishConfig).toEqual({ access: 'public' });
+  });
+
+  it('keeps a changelog with an Unreleased section and a migration note for breaking changes', () => {
+    const path = join(dir, 'CHANGELOG.md');
+    expect(existsSync(path), `${pkg.name}: CHANGELOG.md`).toBe(true);
+    const changelog = readFileSync(path, 'utf8');
+    expect(changelog).toMatch(/^# Changelog\n/);
+    expect(changelog).toContain('\n## Unreleased\n');
+    expect(changelog).toContain(`\n## ${pkg.version}\n`);
+    // Every breaking entry comes with how to migrate (the root README's Versioning rule).
+    if (changelog.includes('**Breaking')) expect(changelog).toContain('\n### Migrating from ');
   });
 
   it('bundles @boxoffice/internal instead of importing it (it is never published)', () => {
