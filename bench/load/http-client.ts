@@ -39,13 +39,37 @@ export class LoadClient {
 
   constructor(readonly latencies: Latencies) {}
 
-  /** Send `method path` to `base` with an optional JSON body and headers; never throws on a status. */
-  call(
+  /**
+   * Send `method path` to `base` with an optional JSON body and headers; never throws: a request
+   * that finds no answer resolves with status 0. A pooled socket the server closed as idle just as
+   * it was reused (`ECONNRESET` on a reused socket) is retried once on a fresh one, as browsers do.
+   */
+  async call(
     base: string,
     label: string,
     method: string,
     path: string,
     options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+  ): Promise<Reply> {
+    try {
+      return await this.#send(base, label, method, path, options);
+    } catch (error) {
+      if ((error as { reused?: boolean }).reused) {
+        return this.#send(base, label, method, path, options).catch(() => ({
+          status: 0,
+          body: '',
+        }));
+      }
+      return { status: 0, body: '' };
+    }
+  }
+
+  #send(
+    base: string,
+    label: string,
+    method: string,
+    path: string,
+    options: { body?: unknown; token?: string; headers?: Record<string, string> },
   ): Promise<Reply> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -68,7 +92,9 @@ export class LoadClient {
         });
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (error: Error & { code?: string }) =>
+        reject(Object.assign(error, { reused: req.reusedSocket && error.code === 'ECONNRESET' })),
+      );
       req.end(payload);
     });
   }

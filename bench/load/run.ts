@@ -30,11 +30,13 @@ const SECRET = 'bench-load-secret-bench-load-secret!';
 const RUNS: RunPlan[] = (process.env.BENCH_LOAD_RUNS ?? '1:sse,1:poll,2:sse')
   .split(',')
   .map((run) => {
-    const [instances, waiters] = run.split(':');
-    if (!['1', '2'].includes(instances ?? '') || !['sse', 'poll'].includes(waiters ?? '')) {
-      throw new Error(`BENCH_LOAD_RUNS: '${run}' is not <1|2>:<sse|poll>`);
-    }
-    return { instances: Number(instances), waiters: waiters as Waiters };
+    const match = /^([12])(?:w(\d))?:(sse|poll)$/.exec(run);
+    if (!match) throw new Error(`BENCH_LOAD_RUNS: '${run}' is not <1|2>[w<workers>]:<sse|poll>`);
+    return {
+      instances: Number(match[1]),
+      workers: Number(match[2] ?? 0),
+      waiters: match[3] as Waiters,
+    };
   });
 /** Source addresses of the stream sockets (127.0.0.x), so 100,000 streams do not run out of ports. */
 const SOURCE_ADDRESSES = Array.from(
@@ -57,6 +59,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 type Waiters = 'sse' | 'poll';
 interface RunPlan {
   instances: number;
+  /** HTTP_WORKERS of each instance (0: one process). */
+  workers: number;
   waiters: Waiters;
 }
 
@@ -97,13 +101,20 @@ async function redisCalls(client: Redis): Promise<number> {
   return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+/**
+ * CPU seconds (user + system) a process and its live children (HTTP_WORKERS) have used so far, from
+ * /proc (Linux).
+ */
 function cpuSeconds(pid: number | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+  const own = (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks (USER_HZ 100)
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return (
+    own + (children ? children.split(' ').reduce((sum, c) => sum + cpuSeconds(Number(c)), 0) : 0)
+  );
 }
 
-async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
+async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult> {
   const redis = await spawnRedis({ port: await freePort() });
   const admin = new Redis(redis.url);
   const schema = `bench_load_${randomBytes(4).toString('hex')}`;
@@ -122,6 +133,7 @@ async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
     QUEUE_ADMIT_PER_TICK: '50',
     QUEUE_TICK_MS: '100',
     PG_LATENCY_MS: '20',
+    HTTP_WORKERS: String(workers),
   };
   const servers = [await start(env, { nodeArgs })];
   const db = await PgDatabase.open({ url: DATABASE_URL, schema });
@@ -375,6 +387,7 @@ async function run({ instances, waiters }: RunPlan): Promise<RunResult> {
     const invariants = await readInvariants(db);
     return {
       instances,
+      workers,
       waiters,
       waitingMinutes: waitingMs / 60_000,
       evictedSeen,
@@ -415,7 +428,7 @@ for (const plan of RUNS) {
   results.push(await run(plan));
 }
 const label = (r: RunResult, i: number) =>
-  `${r.instances} instance${r.instances > 1 ? 's' : ''}, ${r.waiters}${i === 0 ? ' (reference)' : ''}`;
+  `${r.instances} instance${r.instances > 1 ? 's' : ''}${r.workers ? ` (HTTP_WORKERS ${r.workers})` : ''}, ${r.waiters}${i === 0 ? ' (reference)' : ''}`;
 const columns = ['figure', ...results.map(label)];
 const row = (name: string, figure: (r: RunResult) => number | string) => [
   name,

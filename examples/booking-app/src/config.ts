@@ -58,6 +58,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
+  HTTP_WORKERS: z.coerce.number().int().min(0).max(64).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: optionalText,
   REDIS_CLUSTER_NODES: hostPortList,
@@ -139,6 +140,13 @@ export interface AppConfig {
    * once: the dropped SYNs were retried after 1 s, 3 s, 7 s — seconds of latency with the app idle.
    */
   listenBacklog: number;
+  /**
+   * 0: one process. N > 0: a primary process accepts the connections and hands them to N worker
+   * processes (node:cluster, round robin), each a full instance. A busy event loop accepts one
+   * connection per iteration (libuv), so a crowd opening streams waited seconds in the accept
+   * queue; the primary's loop does nothing else. Needs DATABASE_URL.
+   */
+  httpWorkers: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   redis: {
     /** Standalone Redis. Unset (and no cluster or sentinels): found or started by local-redis. */
@@ -239,6 +247,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (topologies.length > 1) {
     throw new ConfigError([`${topologies.join(', ')}: set at most one of them`]);
   }
+  if (c.HTTP_WORKERS > 0 && !c.DATABASE_URL) {
+    throw new ConfigError([
+      'HTTP_WORKERS: needs DATABASE_URL (each worker process would get its own in-memory PGlite)',
+    ]);
+  }
   if (c.PG_FAILURE_RATE + c.PG_TIMEOUT_RATE > 1) {
     throw new ConfigError(['PG_FAILURE_RATE + PG_TIMEOUT_RATE: must not exceed 1']);
   }
@@ -246,6 +259,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: c.PORT,
     host: c.HOST,
     listenBacklog: c.LISTEN_BACKLOG,
+    httpWorkers: c.HTTP_WORKERS,
     logLevel: c.LOG_LEVEL,
     redis: {
       url: c.REDIS_URL,

@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       port: 3000,
       host: '127.0.0.1',
       listenBacklog: 4096,
+      httpWorkers: 0,
       logLevel: 'info',
       redis: { url: undefined, prefix: 'bo' },
       database: {
@@ -51,6 +52,7 @@ describe('loadConfig', () => {
       PORT: '0',
       HOST: '0.0.0.0',
       LISTEN_BACKLOG: '8192',
+      HTTP_WORKERS: '3',
       LOG_LEVEL: 'debug',
       REDIS_URL: 'redis://10.0.0.1:6380',
       REDIS_PREFIX: 'shop',
@@ -97,6 +99,7 @@ describe('loadConfig', () => {
       port: 0,
       host: '0.0.0.0',
       listenBacklog: 8192,
+      httpWorkers: 3,
       logLevel: 'debug',
       redis: {
         url: 'redis://10.0.0.1:6380',
@@ -187,6 +190,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PG_FAILURE_RATE: '0.6', PG_TIMEOUT_RATE: '0.6' })).toThrow(
       /must not exceed 1/,
     );
+    // Each worker process would get its own in-memory PGlite.
+    expect(() => loadConfig({ HTTP_WORKERS: '2' })).toThrow(/HTTP_WORKERS: needs DATABASE_URL/);
   });
 });
 

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PgDatabase } from '../src/db/pg-database.js';
-import { call, POSTGRES_URL, randomSchema } from './helpers.js';
+import { call, POSTGRES_URL, randomSchema, waitFor } from './helpers.js';
 import { children, killServers, serverJs, start, stopped } from './server-process.js';
 
 afterEach(killServers);
@@ -90,5 +90,41 @@ describe('dist/server.js', () => {
     });
     expect(await stopped(child)).toBe(1);
     expect(err).toMatch(/PORT/);
+  });
+
+  it('HTTP_WORKERS: a primary hands connections to workers, replaces one that dies, stops them all on SIGTERM', async () => {
+    const schema = randomSchema();
+    const workersOf = (pid: number | undefined) =>
+      readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    try {
+      const { child, url } = await start({
+        DATABASE_URL: POSTGRES_URL,
+        DATABASE_SCHEMA: schema,
+        HTTP_WORKERS: '2',
+      });
+      // Both workers listen on the one port the primary holds (node:cluster round robin).
+      const workers = await waitFor(
+        async () => workersOf(child.pid),
+        (pids) => pids.length === 2,
+      );
+      const served = await Promise.all(
+        Array.from({ length: 8 }, () => call(url, 'GET', '/concerts')),
+      );
+      for (const res of served) expect(res.body.concerts.length).toBe(3);
+      process.kill(Number(workers[0]), 'SIGKILL');
+      const replaced = await waitFor(
+        async () => workersOf(child.pid),
+        (pids) => pids.length === 2 && !pids.includes(workers[0] as string),
+      );
+      expect(replaced).toContain(workers[1]);
+      expect((await call(url, 'GET', '/readyz')).status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await stopped(child)).toBe(0);
+      for (const pid of replaced) expect(existsSync(`/proc/${pid}/stat`)).toBe(false);
+    } finally {
+      const admin = await PgDatabase.open({ url: POSTGRES_URL });
+      await admin.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.close();
+    }
   });
 });
