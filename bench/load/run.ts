@@ -495,12 +495,56 @@ const latencyTable: Table = {
     ],
   ),
 };
+/** Issue #14's targets against this invocation's runs (the first SSE / poll / 2-instance runs found). */
+function targets(): Table {
+  const find = (f: (r: RunResult) => boolean) => results.find(f);
+  const sse1 = find((r) => r.instances === 1 && r.workers === 0 && r.waiters === 'sse');
+  const poll1 = find((r) => r.instances === 1 && r.workers === 0 && r.waiters === 'poll');
+  const sse2 = find((r) => r.instances === 2 && r.waiters === 'sse');
+  const worstP99 = (r: RunResult) =>
+    r.latencies.summary().reduce((worst, row) => (row[3] > worst[3] ? row : worst));
+  const met = (ok: boolean) => (ok ? 'met' : 'not met');
+  const rows: (string | number)[][] = [];
+  if (sse1) {
+    rows.push([
+      '≥ 150 bookings/s, 1 instance, SSE waiters',
+      sse1.bookingsPerS,
+      met(sse1.bookingsPerS >= 150),
+    ]);
+    const [endpoint, , , p99] = worstP99(sse1);
+    rows.push([
+      'p99 ≤ 500 ms on every endpoint (1 instance, SSE): the worst',
+      `${Math.round(p99)} ms (${endpoint})`,
+      met(p99 <= 500),
+    ]);
+    rows.push([
+      '≤ 50 Redis commands per sold seat (here: all commands of the run, waiting included)',
+      sse1.redisCommands / sse1.booked,
+      met(sse1.redisCommands / sse1.booked <= 50),
+    ]);
+  }
+  if (sse1?.waitPhase && poll1?.waitPhase) {
+    const ratio = sse1.waitPhase.appCpuMsPerMinute / poll1.waitPhase.appCpuMsPerMinute;
+    rows.push([
+      'SSE waiting ≤ 1/10 of polling (app CPU per waiting user-minute)',
+      ratio,
+      met(ratio <= 0.1),
+    ]);
+  }
+  if (sse1 && sse2) {
+    const ratio = sse2.bookingsPerS / sse1.bookingsPerS;
+    rows.push(['2 instances ≥ 1.0× one instance (bookings/s)', ratio, met(ratio >= 1)]);
+  }
+  return { title: 'Targets of issue #14 in this run', columns: ['target', 'measured', ''], rows };
+}
+const targetTable = targets();
 print(summary);
 print(latencyTable);
+print(targetTable);
 writeSection(
   'load',
   'Load: the reference app under a flash sale',
-  [summary, latencyTable],
+  [summary, latencyTable, targetTable],
   [
     'Everything on one machine: the load generator, both app processes, Redis and PostgreSQL share its cores, so the 2-instance run measures correctness under two processes more than scaling.',
     loadNote(),

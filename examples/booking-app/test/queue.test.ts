@@ -51,6 +51,23 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     return { base: http.base, rooms };
   };
 
+  /** Concert 1: every seat BLOCKED but the first, which a reservation of `token`'s user holds. */
+  const holdOnlyTheFirstSeat = async (base: string, token: string) => {
+    const userId = (await call(base, 'GET', '/me', { token })).body.user.id as number;
+    const { rows } = await fixture.db.query<{ id: string }>(
+      `INSERT INTO reservations (user_id, concert_id, hold_id, fence, amount_cents, expires_at)
+       VALUES ($1, 1, 'h', 1, 0, now() + interval '1 minute') RETURNING id`,
+      [userId],
+    );
+    const first = '(SELECT min(id) FROM seats WHERE concert_id = 1)';
+    await fixture.db.query(
+      `UPDATE seats SET status = CASE WHEN id = ${first} THEN 'HELD' ELSE 'BLOCKED' END,
+         reservation_id = CASE WHEN id = ${first} THEN $1::uuid END
+       WHERE concert_id = 1`,
+      [rows[0]?.id],
+    );
+  };
+
   const login = async (base: string, name: string) => {
     const res = await call(base, 'POST', '/auth/demo-login', { body: { name } });
     expect(res.status).toBe(200);
@@ -233,20 +250,7 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     const joined = await call(base, 'POST', '/concerts/1/queue', { token: dave });
     expect(joined.body).toMatchObject({ state: 'waiting', soldOut: false });
     // Every seat but one gone for good, the last one only held: not sold out yet.
-    await fixture.db.query(
-      `UPDATE seats SET status = 'BLOCKED' WHERE concert_id = 1 AND id <> (SELECT min(id) FROM seats WHERE concert_id = 1)`,
-    );
-    const daveId = (await call(base, 'GET', '/me', { token: dave })).body.user.id as number;
-    const { rows } = await fixture.db.query<{ id: string }>(
-      `INSERT INTO reservations (user_id, concert_id, hold_id, fence, amount_cents, expires_at)
-       VALUES ($1, 1, 'h', 1, 0, now() + interval '1 minute') RETURNING id`,
-      [daveId],
-    );
-    await fixture.db.query(
-      `UPDATE seats SET status = 'HELD', reservation_id = $1
-       WHERE id = (SELECT min(id) FROM seats WHERE concert_id = 1)`,
-      [rows[0]?.id],
-    );
+    await holdOnlyTheFirstSeat(base, dave);
     const held = await call(base, 'GET', '/concerts/1/queue', { token: dave });
     expect(held.body.soldOut).toBe(false);
 
@@ -281,20 +285,7 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
   it('the room pauses while every seat left is held, and admits again when a hold frees one', async () => {
     const { base, rooms } = await instance({ maxActive: 5 });
     const erin = await login(base, 'erin');
-    const erinId = (await call(base, 'GET', '/me', { token: erin })).body.user.id as number;
-    const { rows } = await fixture.db.query<{ id: string }>(
-      `INSERT INTO reservations (user_id, concert_id, hold_id, fence, amount_cents, expires_at)
-       VALUES ($1, 1, 'h', 1, 0, now() + interval '1 minute') RETURNING id`,
-      [erinId],
-    );
-    await fixture.db.query(
-      `UPDATE seats SET status = CASE WHEN id = (SELECT min(id) FROM seats WHERE concert_id = 1)
-         THEN 'HELD' ELSE 'BLOCKED' END,
-         reservation_id = CASE WHEN id = (SELECT min(id) FROM seats WHERE concert_id = 1)
-         THEN $1::uuid END
-       WHERE concert_id = 1`,
-      [rows[0]?.id],
-    );
+    await holdOnlyTheFirstSeat(base, erin);
     // Any request that reads the sale state (here a stream token) makes the instance pause the room.
     await call(base, 'POST', '/concerts/1/queue/stream-token', { token: erin });
     await waitFor(

@@ -632,15 +632,15 @@ export class WaitingRoom {
       [k[0], k[1], k[2], k[4]] as string[],
       [],
     )) as number[];
-    const [waiting, active, admittedPerMin, evictedTotal, admittedTotal, ticks, paused] = r as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const [
+      waiting = 0,
+      active = 0,
+      admittedPerMin = 0,
+      evictedTotal = 0,
+      admittedTotal = 0,
+      ticks = 0,
+      paused = 0,
+    ] = r;
     return {
       waiting,
       active,
