@@ -3,7 +3,6 @@
 // PostgreSQL schema and one Redis of its own. The 1-instance run is the reference the 2-instance run
 // is compared with. See the README of this folder.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { freePort, spawnRedis } from '@boxoffice/local-redis';
 import { Redis } from 'ioredis';
 import { PgDatabase } from '../../examples/booking-app/src/db/pg-database.js';
@@ -16,6 +15,7 @@ import {
 import { start, stopped } from '../../examples/booking-app/test/server-process.js';
 import { loadNote, print, type Table, writeSection } from '../lib/report.js';
 import { Latencies, LoadClient, type Reply, StreamClient } from './http-client.js';
+import { cpuSeconds, redisCalls } from './process-stats.js';
 
 const USERS = Number(process.env.BENCH_LOAD_USERS ?? 10_000);
 const SEATS = Number(process.env.BENCH_LOAD_SEATS ?? 1_000);
@@ -93,25 +93,6 @@ interface RunResult extends RunPlan {
   latencies: Latencies;
   invariants: Invariants;
   violations: string[];
-}
-
-/** Sum of `calls=` over INFO commandstats. */
-async function redisCalls(client: Redis): Promise<number> {
-  const info = await client.info('commandstats');
-  return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
-/**
- * CPU seconds (user + system) a process and its live children (HTTP_WORKERS) have used so far, from
- * /proc (Linux).
- */
-function cpuSeconds(pid: number | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const own = (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks (USER_HZ 100)
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  return (
-    own + (children ? children.split(' ').reduce((sum, c) => sum + cpuSeconds(Number(c)), 0) : 0)
-  );
 }
 
 async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult> {
