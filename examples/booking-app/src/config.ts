@@ -142,9 +142,10 @@ export interface AppConfig {
   listenBacklog: number;
   /**
    * 0: one process. N > 0: a primary process accepts the connections and hands them to N worker
-   * processes (node:cluster, round robin), each a full instance. A busy event loop accepts one
-   * connection per iteration (libuv), so a crowd opening streams waited seconds in the accept
-   * queue; the primary's loop does nothing else. Needs DATABASE_URL.
+   * processes (node:cluster round robin), each a full instance, on one port. It does not lift the
+   * accept rate of a busy process by itself: the round robin hands a worker its next connection
+   * only after the worker acknowledged the last one (once per worker loop iteration). Needs
+   * DATABASE_URL.
    */
   httpWorkers: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
