@@ -44,6 +44,16 @@ export function queueRoutes(deps: {
     return { id, soldOut: state.soldOut };
   };
   const concertOf = async (req: Request) => (await saleOf(req)).id;
+  /**
+   * Keep a concert's sale state fresh from its streams' ticks: once per tick and process, not once
+   * per stream (10,000 streams at 10 ticks a second would make 100,000 promises a second).
+   */
+  const refreshedAtTick = new Map<number, number>();
+  const refreshSale = (id: number, tick: number) => {
+    if (refreshedAtTick.get(id) === tick) return;
+    refreshedAtTick.set(id, tick);
+    deps.sales.get(id).catch(() => {});
+  };
   const userOf = (req: Request) => String((req.user as { id: number }).id);
 
   const leave = async (req: Request, res: Response) => {
@@ -176,7 +186,7 @@ export function queueRoutes(deps: {
           send('soldout', {});
           return end();
         }
-        void deps.sales.get(id).catch(() => {});
+        refreshSale(id, event.tick);
         if (status.state === 'waiting' && status.ticket > 0) {
           const bound = Math.min(
             status.position,
