@@ -8,6 +8,7 @@ import { NotFoundError, UnauthorizedError } from '../errors.js';
 import { idParam } from '../http/schemas.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
+import { BeatGrid } from '../queue/beat-grid.js';
 import type { ConcertRooms } from '../queue/concert-rooms.js';
 import { PositionUpdates } from '../queue/position-updates.js';
 import type { SaleStates } from '../repos/sale-states.js';
@@ -44,6 +45,7 @@ export function queueRoutes(deps: {
     return { id, soldOut: state.soldOut };
   };
   const concertOf = async (req: Request) => (await saleOf(req)).id;
+  const beats = new BeatGrid();
   /**
    * Keep a concert's sale state fresh from its streams' ticks: once per tick and process, not once
    * per stream (10,000 streams at 10 ticks a second would make 100,000 promises a second).
@@ -135,11 +137,13 @@ export function queueRoutes(deps: {
     // without text/event-stream, and EventSource gives such a stream up for good.
     let early: RoomEvent[] | undefined = [];
     const timers: NodeJS.Timeout[] = [];
+    let cancelBeat = () => {}; // one beat is pending at a time
     let unsubscribe = () => {};
     const end = () => {
       if (ended) return;
       ended = true;
       for (const t of timers) clearTimeout(t);
+      cancelBeat();
       unsubscribe();
       res.end();
     };
@@ -148,10 +152,11 @@ export function queueRoutes(deps: {
     };
 
     // An open stream is a present user: it heartbeats on the client's behalf at the pace the
-    // room asks for, and sends the exact status each time.
+    // room asks for, and sends the exact status each time. The beats of every stream of the process
+    // share a grid (BeatGrid), so they reach Redis as batches, not one call per stream.
     const schedule = () => {
       if (status.state === 'waiting') {
-        timers.push(setTimeout(() => void beat(), status.pollAfterMs));
+        cancelBeat = beats.schedule(() => void beat(), status.pollAfterMs);
       }
     };
     const beat = async () => {
@@ -169,7 +174,7 @@ export function queueRoutes(deps: {
         schedule();
       } catch (error) {
         req.log?.warn({ err: error }, 'sse heartbeat failed');
-        timers.push(setTimeout(() => void beat(), 2000));
+        cancelBeat = beats.schedule(() => void beat(), 2000);
       }
     };
 
