@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { PgDatabase } from '../../examples/booking-app/src/db/pg-database.js';
 import { start, stopped } from '../../examples/booking-app/test/server-process.js';
 import { loadNote, print, type Table, writeSection } from '../lib/report.js';
+import { insertConcert } from './concert.js';
 import { Latencies, LoadClient, type Reply } from './http-client.js';
 import { cpuSeconds, redisCalls } from './process-stats.js';
 
@@ -51,16 +52,7 @@ const latencies = new Latencies();
 const http = new LoadClient(latencies);
 const rows: (string | number)[][] = [];
 try {
-  const { rows: concert } = await db.query<{ id: number }>(
-    `INSERT INTO concerts (name, venue, starts_at, sales_open_at)
-     VALUES ('Endpoints', 'Arena', now() + interval '30 days', now() - interval '1 hour') RETURNING id`,
-  );
-  const concertId = Number(concert[0]?.id);
-  await db.query(
-    `INSERT INTO seats (concert_id, section, row_label, seat_number, label, price_cents, status)
-     SELECT $1, 'Floor', 'R' || (n / 50), n, 'S' || n, 5000, 'AVAILABLE' FROM generate_series(1, $2) n`,
-    [concertId, USERS],
-  );
+  const concertId = await insertConcert(db, 'Endpoints', USERS);
   const { rows: seatRows } = await db.query<{ id: number }>(
     'SELECT id FROM seats WHERE concert_id = $1 ORDER BY id',
     [concertId],

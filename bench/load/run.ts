@@ -14,6 +14,7 @@ import {
 } from '../../examples/booking-app/test/invariants.js';
 import { start, stopped } from '../../examples/booking-app/test/server-process.js';
 import { loadNote, print, type Table, writeSection } from '../lib/report.js';
+import { insertConcert } from './concert.js';
 import { Latencies, LoadClient, type Reply, StreamClient } from './http-client.js';
 import { cpuSeconds, redisCalls } from './process-stats.js';
 
@@ -122,16 +123,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
   const http = new LoadClient(latencies);
   const streams = new StreamClient(latencies, SOURCE_ADDRESSES);
   try {
-    const { rows } = await db.query<{ id: number }>(
-      `INSERT INTO concerts (name, venue, starts_at, sales_open_at)
-       VALUES ('Load test', 'Arena', now() + interval '30 days', now() - interval '1 hour') RETURNING id`,
-    );
-    const concertId = Number(rows[0]?.id);
-    await db.query(
-      `INSERT INTO seats (concert_id, section, row_label, seat_number, label, price_cents, status)
-       SELECT $1, 'Floor', 'R' || (n / 50), n, 'S' || n, 5000, 'AVAILABLE' FROM generate_series(1, $2) n`,
-      [concertId, SEATS],
-    );
+    const concertId = await insertConcert(db, 'Load test', SEATS);
     const placeholder = async () => {
       const holder = await db.query<{ id: number }>(
         `INSERT INTO users (name) VALUES ('bench-placeholder') RETURNING id`,
