@@ -33,18 +33,21 @@ export {
   RoomEvents,
   type TickMessage,
 } from './room-events.js';
-export {
-  type ActiveStatus,
-  type JoinResult,
-  type PreQueueOptions,
-  type RoomStats,
-  type RoomStatus,
-  type TickResult,
-  type UnknownStatus,
-  WaitingRoom,
-  type WaitingRoomOptions,
-  type WaitingStatus,
-} from './waiting-room.js';
+export type {
+  PreQueueOptions,
+  ResolvedRoomOptions,
+  WaitingRoomOptions,
+} from './room-options.js';
+export type {
+  ActiveStatus,
+  JoinResult,
+  RoomStats,
+  RoomStatus,
+  TickResult,
+  UnknownStatus,
+  WaitingStatus,
+} from './room-status.js';
+export { WaitingRoom } from './waiting-room.js';
 
 /** The version of @boxoffice/queue this build is (from its package.json). */
 export const VERSION: string = __PACKAGE_VERSION__;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { check, keyPrefix, luaScript, type RedisClient, sleep } from '@boxoffice/internal';
+import { check, luaScript, type RedisClient, sleep } from '@boxoffice/internal';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
 import { QueueClosedError, TokenRevokedError } from './errors.js';
 import closeLua from './lua/close.lua';
@@ -10,6 +10,12 @@ import statsLua from './lua/stats.lua';
 import tickLua from './lua/tick.lua';
 import visitLua from './lua/visit.lua';
 import { RoomEvents, type TickMessage } from './room-events.js';
+import {
+  type ResolvedRoomOptions,
+  resolveRoomOptions,
+  type WaitingRoomOptions,
+} from './room-options.js';
+import type { JoinResult, RoomStats, RoomStatus, TickResult } from './room-status.js';
 import { decodeUserId, encodeUserId } from './user-id.js';
 
 const visitScript = luaScript('queue', 'visit', visitLua, __PACKAGE_VERSION__);
@@ -19,176 +25,6 @@ const completeScript = luaScript('queue', 'complete', completeLua, __PACKAGE_VER
 const statsScript = luaScript('queue', 'stats', statsLua, __PACKAGE_VERSION__);
 const closeScript = luaScript('queue', 'close', closeLua, __PACKAGE_VERSION__);
 const releaseScript = luaScript('queue', 'release', releaseLua, __PACKAGE_VERSION__);
-
-/** Arrivals between `opensAt` and `startsAt` are shuffled fairly at `startsAt`, then served FIFO. */
-export interface PreQueueOptions {
-  /** Joins before this are refused with `QueueClosedError` (reason `'not-open'`). */
-  opensAt: Date;
-  /** When the shuffled pre-queue moves into the line, ahead of everyone who arrives later. */
-  startsAt: Date;
-}
-
-/** Options of {@link WaitingRoom}. */
-export interface WaitingRoomOptions {
-  /** The room (e.g. the concert id): 1–128 printable characters, no braces. */
-  roomId: string;
-  /**
-   * Key prefix; keys are `<prefix>:q:{<roomId>}:<name>`.
-   * @defaultValue `'bo'`
-   */
-  prefix?: string;
-  /** Signs the `queue_entry` tokens of admitted users. */
-  tokens: AccessTokens;
-  /** Capacity: users allowed in the booking area at once (≥ 1). */
-  maxActive: number;
-  /**
-   * Most users admitted by one tick.
-   * @defaultValue 100
-   */
-  admitPerTick?: number;
-  /**
-   * Interval of the ticker started by `start()` (≥ 10).
-   * @defaultValue 1000
-   */
-  tickMs?: number;
-  /**
-   * A waiter without join/heartbeat for this long is evicted (within a further quarter of it).
-   * @defaultValue 30000
-   */
-  heartbeatTimeoutMs?: number;
-  /**
-   * Time an admitted user may stay in the booking area (the UI timer).
-   * @defaultValue 300000
-   */
-  activeTtlMs?: number;
-  /**
-   * Extra time after `activeTtlMs` before the slot is freed and the token stops verifying.
-   * @defaultValue 10000
-   */
-  graceMs?: number;
-  /**
-   * Fair pre-queue before the sale starts.
-   * @defaultValue undefined (no pre-queue: FIFO from the first join)
-   */
-  preQueue?: PreQueueOptions;
-  /**
-   * Most evictions (silent waiters + expired active users) per tick; keeps a tick bounded.
-   * @defaultValue 1000
-   */
-  evictPerTick?: number;
-  /**
-   * `scope` of the tokens this room issues.
-   * @defaultValue `'queue_entry'`
-   */
-  scope?: string;
-  /**
-   * How long a closed room keeps refusing joins (its only remaining key expires then).
-   * @defaultValue 86400000 (24 h)
-   */
-  closedTtlMs?: number;
-  /**
-   * Called after each tick this instance's ticker ran (not on rounds where another instance holds
-   * the lease).
-   * @defaultValue undefined
-   */
-  onTick?: (result: TickResult) => void;
-  /**
-   * Called when a ticker round fails (e.g. Redis restarting); the ticker keeps going.
-   * @defaultValue undefined (errors are dropped)
-   */
-  onError?: (error: unknown) => void;
-}
-
-/** A user in the line. */
-export interface WaitingStatus {
-  state: 'waiting';
-  /** 1 = next to be admitted. */
-  position: number;
-  /** Everyone waiting (line + pre-queue). */
-  total: number;
-  /** Estimated wait, from the admissions of the last minute (or admitPerTick/tickMs before any). */
-  etaMs: number;
-  /** When to call `heartbeat()` next; always well under `heartbeatTimeoutMs`. */
-  pollAfterMs: number;
-  /** The user's ticket number (0 while in the pre-queue); compare with `PositionEvent.servingTicket`. */
-  ticket: number;
-  /** True while the user is in the pre-queue (its position may still change until `startsAt`). */
-  preQueue: boolean;
-  /**
-   * Admissions are paused ({@link WaitingRoom.pause}): the place is kept, `etaMs` is what it would
-   * be once they resume, and `pollAfterMs` is the longest safe interval.
-   */
-  paused: boolean;
-}
-
-/** A user admitted to the booking area. */
-export interface ActiveStatus {
-  state: 'active';
-  /** `queue_entry` JWT (aud = roomId, sub = userId); the same `jti` on every call. */
-  token: string;
-  /** Expiry to show in the UI (epoch ms); the server accepts until `expiresAt + graceMs`. */
-  expiresAt: number;
-  jti: string;
-}
-
-/** Neither waiting nor active: never joined, left, evicted, expired, or the room is closed. */
-export interface UnknownStatus {
-  state: 'unknown';
-}
-
-/** What `join()` returns. */
-export type JoinResult = WaitingStatus | ActiveStatus;
-/** What `heartbeat()` and `status()` return. */
-export type RoomStatus = WaitingStatus | ActiveStatus | UnknownStatus;
-
-/** What one admission round did. */
-export interface TickResult {
-  /** Sequence number of this round in the room (strictly increasing across all instances). */
-  tick: number;
-  /** Redis time of the round (epoch ms). */
-  at: number;
-  admitted: { userId: string; expiresAt: number; jti: string }[];
-  /** Waiters evicted for silence. */
-  evicted: string[];
-  /** Active users whose `expiresAt + graceMs` passed. */
-  expired: string[];
-  /** Lowest ticket still waiting (0 if none). */
-  servingTicket: number;
-  waiting: number;
-  /** Active users after the round; never above `maxActive`. */
-  active: number;
-  /** The room was paused ({@link WaitingRoom.pause}): this round admitted nobody. */
-  paused: boolean;
-}
-
-/** Room counters. */
-export interface RoomStats {
-  waiting: number;
-  active: number;
-  /** Admissions during the last minute (10-second buckets, so 50–60 s). */
-  admittedPerMin: number;
-  evictedTotal: number;
-  admittedTotal: number;
-  ticks: number;
-  /** Whether admissions are paused ({@link WaitingRoom.pause}). */
-  paused: boolean;
-}
-
-const DEFAULTS: Readonly<Omit<WaitingRoomOptions, 'roomId' | 'tokens' | 'maxActive'>> =
-  Object.freeze({
-    prefix: 'bo',
-    admitPerTick: 100,
-    tickMs: 1000,
-    heartbeatTimeoutMs: 30_000,
-    activeTtlMs: 300_000,
-    graceMs: 10_000,
-    preQueue: undefined,
-    evictPerTick: 1000,
-    scope: 'queue_entry',
-    closedTtlMs: 86_400_000,
-    onTick: undefined,
-    onError: undefined,
-  });
 
 const RING = 8;
 const TOKEN_CACHE = 10_000;
@@ -227,11 +63,7 @@ export class WaitingRoom {
   /** The room id. */
   readonly roomId: string;
   /** The merged, validated options. */
-  readonly options: Readonly<
-    Required<Omit<WaitingRoomOptions, 'preQueue' | 'onTick' | 'onError'>>
-  > & {
-    preQueue: PreQueueOptions | undefined;
-  };
+  readonly options: ResolvedRoomOptions;
   /** Pub/sub channel of this room's tick messages. */
   readonly channel: string;
   readonly #client: RedisClient;
@@ -252,72 +84,15 @@ export class WaitingRoom {
     if (client === null || typeof client !== 'object' || typeof client.evalsha !== 'function') {
       throw new TypeError('client must be an ioredis Redis or Cluster');
     }
-    const o = check.mergeOptions('WaitingRoom options', DEFAULTS as WaitingRoomOptions, options, [
-      'roomId',
-      'tokens',
-      'maxActive',
-    ]);
-    const roomId = check.text('roomId', o.roomId, { maxBytes: 512, printable: true });
-    if ([...roomId].length > 128) throw new RangeError('roomId must be at most 128 characters');
-    if (/[{}]/.test(roomId))
-      throw new TypeError(`roomId must not contain braces, got ${JSON.stringify(roomId)}`);
-    const tokens = o.tokens as AccessTokens;
-    if (typeof tokens?.issue !== 'function' || typeof tokens.verify !== 'function') {
-      throw new TypeError('tokens must be an AccessTokens');
-    }
-    const prefix = keyPrefix('prefix', o.prefix);
-    const maxActive = check.integer('maxActive', o.maxActive, { min: 1, max: 10_000_000 });
-    const admitPerTick = check.integer('admitPerTick', o.admitPerTick, { min: 1, max: 100_000 });
-    const tickMs = check.integer('tickMs', o.tickMs, { min: 10, max: 3_600_000 });
-    const heartbeatTimeoutMs = check.integer('heartbeatTimeoutMs', o.heartbeatTimeoutMs, {
-      min: 100,
-      max: 86_400_000,
-    });
-    const activeTtlMs = check.integer('activeTtlMs', o.activeTtlMs, { min: 100, max: 86_400_000 });
-    const graceMs = check.integer('graceMs', o.graceMs, { max: 3_600_000 });
-    const evictPerTick = check.integer('evictPerTick', o.evictPerTick, { min: 1, max: 100_000 });
-    const scope = check.text('scope', o.scope, { maxBytes: 256, printable: true });
-    const closedTtlMs = check.integer('closedTtlMs', o.closedTtlMs, { min: 1000 });
-    let preQueue: PreQueueOptions | undefined;
-    if (o.preQueue !== undefined) {
-      const p = check.plainObject('preQueue', o.preQueue);
-      for (const key of Object.keys(p)) {
-        if (key !== 'opensAt' && key !== 'startsAt')
-          throw new TypeError(`preQueue: unknown option '${key}'`);
-      }
-      const opensAt = check.date('preQueue.opensAt', p.opensAt);
-      const startsAt = check.date('preQueue.startsAt', p.startsAt);
-      if (startsAt.getTime() < opensAt.getTime()) {
-        throw new RangeError('preQueue.startsAt must not be before preQueue.opensAt');
-      }
-      preQueue = Object.freeze({ opensAt, startsAt });
-    }
-    this.#onTick =
-      o.onTick === undefined
-        ? undefined
-        : check.func<(result: TickResult) => void>('onTick', o.onTick);
-    this.#onError =
-      o.onError === undefined
-        ? undefined
-        : check.func<(error: unknown) => void>('onError', o.onError);
-    this.roomId = roomId;
+    const resolved = resolveRoomOptions(options);
+    const o = resolved.options;
+    this.#onTick = resolved.onTick;
+    this.#onError = resolved.onError;
+    this.roomId = o.roomId;
     this.#client = client;
-    this.#tokens = tokens;
-    this.options = Object.freeze({
-      roomId,
-      prefix,
-      tokens,
-      maxActive,
-      admitPerTick,
-      tickMs,
-      heartbeatTimeoutMs,
-      activeTtlMs,
-      graceMs,
-      evictPerTick,
-      scope,
-      closedTtlMs,
-      preQueue,
-    });
+    this.#tokens = o.tokens;
+    this.options = o;
+    const { prefix, roomId, heartbeatTimeoutMs, preQueue } = o;
     const base = `${prefix}:q:{${roomId}}:`;
     // w p a t m s h0..h7, then the lease: the order every script's KEYS header documents.
     this.#keys = [

@@ -1,0 +1,181 @@
+import { check, keyPrefix } from '@boxoffice/internal';
+import type { AccessTokens } from './access-tokens.js';
+import type { TickResult } from './room-status.js';
+
+/** Arrivals between `opensAt` and `startsAt` are shuffled fairly at `startsAt`, then served FIFO. */
+export interface PreQueueOptions {
+  /** Joins before this are refused with `QueueClosedError` (reason `'not-open'`). */
+  opensAt: Date;
+  /** When the shuffled pre-queue moves into the line, ahead of everyone who arrives later. */
+  startsAt: Date;
+}
+
+/** Options of {@link WaitingRoom}. */
+export interface WaitingRoomOptions {
+  /** The room (e.g. the concert id): 1–128 printable characters, no braces. */
+  roomId: string;
+  /**
+   * Key prefix; keys are `<prefix>:q:{<roomId>}:<name>`.
+   * @defaultValue `'bo'`
+   */
+  prefix?: string;
+  /** Signs the `queue_entry` tokens of admitted users. */
+  tokens: AccessTokens;
+  /** Capacity: users allowed in the booking area at once (≥ 1). */
+  maxActive: number;
+  /**
+   * Most users admitted by one tick.
+   * @defaultValue 100
+   */
+  admitPerTick?: number;
+  /**
+   * Interval of the ticker started by `start()` (≥ 10).
+   * @defaultValue 1000
+   */
+  tickMs?: number;
+  /**
+   * A waiter without join/heartbeat for this long is evicted (within a further quarter of it).
+   * @defaultValue 30000
+   */
+  heartbeatTimeoutMs?: number;
+  /**
+   * Time an admitted user may stay in the booking area (the UI timer).
+   * @defaultValue 300000
+   */
+  activeTtlMs?: number;
+  /**
+   * Extra time after `activeTtlMs` before the slot is freed and the token stops verifying.
+   * @defaultValue 10000
+   */
+  graceMs?: number;
+  /**
+   * Fair pre-queue before the sale starts.
+   * @defaultValue undefined (no pre-queue: FIFO from the first join)
+   */
+  preQueue?: PreQueueOptions;
+  /**
+   * Most evictions (silent waiters + expired active users) per tick; keeps a tick bounded.
+   * @defaultValue 1000
+   */
+  evictPerTick?: number;
+  /**
+   * `scope` of the tokens this room issues.
+   * @defaultValue `'queue_entry'`
+   */
+  scope?: string;
+  /**
+   * How long a closed room keeps refusing joins (its only remaining key expires then).
+   * @defaultValue 86400000 (24 h)
+   */
+  closedTtlMs?: number;
+  /**
+   * Called after each tick this instance's ticker ran (not on rounds where another instance holds
+   * the lease).
+   * @defaultValue undefined
+   */
+  onTick?: (result: TickResult) => void;
+  /**
+   * Called when a ticker round fails (e.g. Redis restarting); the ticker keeps going.
+   * @defaultValue undefined (errors are dropped)
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** {@link WaitingRoomOptions} merged with the defaults and validated (`WaitingRoom.options`). */
+export type ResolvedRoomOptions = Readonly<
+  Required<Omit<WaitingRoomOptions, 'preQueue' | 'onTick' | 'onError'>>
+> & {
+  preQueue: PreQueueOptions | undefined;
+};
+
+const DEFAULTS: Readonly<Omit<WaitingRoomOptions, 'roomId' | 'tokens' | 'maxActive'>> =
+  Object.freeze({
+    prefix: 'bo',
+    admitPerTick: 100,
+    tickMs: 1000,
+    heartbeatTimeoutMs: 30_000,
+    activeTtlMs: 300_000,
+    graceMs: 10_000,
+    preQueue: undefined,
+    evictPerTick: 1000,
+    scope: 'queue_entry',
+    closedTtlMs: 86_400_000,
+    onTick: undefined,
+    onError: undefined,
+  });
+
+/**
+ * Merge `options` with the defaults and validate every field, as the constructor of
+ * {@link WaitingRoom} does: `TypeError`/`RangeError` naming the option, nothing created.
+ */
+export function resolveRoomOptions(options: WaitingRoomOptions): {
+  options: ResolvedRoomOptions;
+  onTick: ((result: TickResult) => void) | undefined;
+  onError: ((error: unknown) => void) | undefined;
+} {
+  const o = check.mergeOptions('WaitingRoom options', DEFAULTS as WaitingRoomOptions, options, [
+    'roomId',
+    'tokens',
+    'maxActive',
+  ]);
+  const roomId = check.text('roomId', o.roomId, { maxBytes: 512, printable: true });
+  if ([...roomId].length > 128) throw new RangeError('roomId must be at most 128 characters');
+  if (/[{}]/.test(roomId))
+    throw new TypeError(`roomId must not contain braces, got ${JSON.stringify(roomId)}`);
+  const tokens = o.tokens as AccessTokens;
+  if (typeof tokens?.issue !== 'function' || typeof tokens.verify !== 'function') {
+    throw new TypeError('tokens must be an AccessTokens');
+  }
+  const prefix = keyPrefix('prefix', o.prefix);
+  const maxActive = check.integer('maxActive', o.maxActive, { min: 1, max: 10_000_000 });
+  const admitPerTick = check.integer('admitPerTick', o.admitPerTick, { min: 1, max: 100_000 });
+  const tickMs = check.integer('tickMs', o.tickMs, { min: 10, max: 3_600_000 });
+  const heartbeatTimeoutMs = check.integer('heartbeatTimeoutMs', o.heartbeatTimeoutMs, {
+    min: 100,
+    max: 86_400_000,
+  });
+  const activeTtlMs = check.integer('activeTtlMs', o.activeTtlMs, { min: 100, max: 86_400_000 });
+  const graceMs = check.integer('graceMs', o.graceMs, { max: 3_600_000 });
+  const evictPerTick = check.integer('evictPerTick', o.evictPerTick, { min: 1, max: 100_000 });
+  const scope = check.text('scope', o.scope, { maxBytes: 256, printable: true });
+  const closedTtlMs = check.integer('closedTtlMs', o.closedTtlMs, { min: 1000 });
+  let preQueue: PreQueueOptions | undefined;
+  if (o.preQueue !== undefined) {
+    const p = check.plainObject('preQueue', o.preQueue);
+    for (const key of Object.keys(p)) {
+      if (key !== 'opensAt' && key !== 'startsAt')
+        throw new TypeError(`preQueue: unknown option '${key}'`);
+    }
+    const opensAt = check.date('preQueue.opensAt', p.opensAt);
+    const startsAt = check.date('preQueue.startsAt', p.startsAt);
+    if (startsAt.getTime() < opensAt.getTime()) {
+      throw new RangeError('preQueue.startsAt must not be before preQueue.opensAt');
+    }
+    preQueue = Object.freeze({ opensAt, startsAt });
+  }
+  return {
+    options: Object.freeze({
+      roomId,
+      prefix,
+      tokens,
+      maxActive,
+      admitPerTick,
+      tickMs,
+      heartbeatTimeoutMs,
+      activeTtlMs,
+      graceMs,
+      evictPerTick,
+      scope,
+      closedTtlMs,
+      preQueue,
+    }),
+    onTick:
+      o.onTick === undefined
+        ? undefined
+        : check.func<(result: TickResult) => void>('onTick', o.onTick),
+    onError:
+      o.onError === undefined
+        ? undefined
+        : check.func<(error: unknown) => void>('onError', o.onError),
+  };
+}
