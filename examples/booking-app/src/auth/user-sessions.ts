@@ -1,3 +1,4 @@
+import { remember } from '../bounded-map.js';
 import { UnauthorizedError } from '../errors.js';
 import type { AuthUser, DemoAuth, SessionUser, StreamClaims } from './demo-auth.js';
 import type { TokenRevocations } from './token-revocations.js';
@@ -33,10 +34,7 @@ export class UserSessions {
   async verify(token: string): Promise<SessionUser> {
     const user = this.#remembered(token) ?? (await this.auth.verify(token));
     await this.refuseRevoked(user.tokenId);
-    this.#verified.set(token, user);
-    if (this.#verified.size > VERIFIED_MAX) {
-      this.#verified.delete(this.#verified.keys().next().value as string);
-    }
+    remember(this.#verified, token, user, VERIFIED_MAX);
     return user;
   }
 

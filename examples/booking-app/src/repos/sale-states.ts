@@ -1,3 +1,4 @@
+import { remember } from '../bounded-map.js';
 import type { ConcertRepository } from './concert-repository.js';
 
 /**
@@ -55,7 +56,7 @@ export class SaleStates {
     }
     const pending = this.#concerts.saleState(id).then(
       (state) => {
-        this.#remember(id, { state, readAt: Date.now() });
+        remember(this.#entries, id, { state, readAt: Date.now() }, this.#maxEntries);
         const before = entry && entry.readAt > 0 ? entry.state : undefined;
         if (before?.soldOut !== state?.soldOut || before?.available !== state?.available) {
           this.#onChange?.(id, state);
@@ -68,7 +69,12 @@ export class SaleStates {
         throw error;
       },
     );
-    this.#remember(id, { state: entry?.state ?? null, readAt: entry?.readAt ?? 0, pending });
+    remember(
+      this.#entries,
+      id,
+      { state: entry?.state ?? null, readAt: entry?.readAt ?? 0, pending },
+      this.#maxEntries,
+    );
     return pending;
   }
 
@@ -76,14 +82,5 @@ export class SaleStates {
   peek(id: number): SaleState | undefined {
     const entry = this.#entries.get(id);
     return entry && entry.readAt > 0 ? entry.state : undefined;
-  }
-
-  #remember(id: number, entry: Entry): void {
-    this.#entries.delete(id);
-    this.#entries.set(id, entry);
-    if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value as number;
-      this.#entries.delete(oldest);
-    }
   }
 }

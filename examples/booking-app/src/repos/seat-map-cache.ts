@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { remember } from '../bounded-map.js';
 import type { ConcertRepository } from './concert-repository.js';
 
 /** How the seat map of the compact form is cached in one process. */
@@ -149,15 +150,4 @@ function countOf(text: string, letter: string): number {
   let n = 0;
   for (let i = 0; i < text.length; i++) if (text[i] === letter) n++;
   return n;
-}
-
-/** Set `key` in an insertion-ordered map, dropping the oldest entries beyond `max`. */
-function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key);
-  map.set(key, value);
-  while (map.size > max) {
-    const oldest = map.keys().next();
-    if (oldest.done) break;
-    map.delete(oldest.value);
-  }
 }
