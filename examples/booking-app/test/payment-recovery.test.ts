@@ -345,6 +345,54 @@ describe.each(combos)('payment recovery on $name', ({ db: backend, redis: target
     }
   });
 
+  it('a payment the recovery settles leaves no retry job waiting in Redis, whether it succeeds or is declined', async () => {
+    // Instance a: every charge times out, retries an hour apart, so each payment waits as
+    // RETRY_SCHEDULED with a delayed job. The recovery (b charges, c declines) settles them first.
+    const a = await instance({
+      workers: false,
+      paymentRecovery: recovery,
+      paymentRetries: { retryDelayMs: 3_600_000 },
+      gateway: { timeoutRate: 1, chargedOnTimeoutRate: 0, timeoutMs: 20 },
+    });
+    const b = await instance({
+      db: await fixture.another(),
+      workers: false,
+      paymentRecovery: recovery,
+    });
+    const c = await instance({
+      db: await fixture.another(),
+      workers: false,
+      paymentRecovery: recovery,
+      gateway: { failureRate: 1 },
+    });
+    const queue = new Queue('payment-retries', {
+      connection: redis.connect() as never,
+      prefix: `${redis.prefix}:{payments}`,
+    });
+    try {
+      for (const [recoverer, name, label, outcome, status] of [
+        [b, 'kate', 'E4', 'succeeded', 'SUCCEEDED'],
+        [c, 'liam', 'E5', 'declined', 'FAILED'],
+      ] as const) {
+        const { reservation, paymentToken } = await reserve(a, name, [label]);
+        const res = await pay(a.base, paymentToken, { reservationId: reservation.id }, `${name}-k`);
+        expect(res.body.payment).toMatchObject({ status: 'RETRY_SCHEDULED', attempts: 1 });
+        const paymentId = res.body.payment.id as string;
+        expect(await (await queue.getJob(`${paymentId}-1`))?.getState()).toBe('delayed');
+        await fixture.db.query(
+          `UPDATE payments SET next_retry_at = now() - interval '10 minutes' WHERE id = $1`,
+          [paymentId],
+        );
+        expect((await recoverer.locals.paymentRecovery.runOnce()).get(paymentId)).toBe(outcome);
+        expect(await row(paymentId)).toMatchObject({ status, attempts: 2 });
+        // Removed when the payment settled, not left delayed for an hour.
+        expect(await queue.getJob(`${paymentId}-1`)).toBeUndefined();
+      }
+    } finally {
+      await queue.close();
+    }
+  });
+
   it('STARTED with the hold confirmed (died before the gateway call): charged once through the normal path', async () => {
     const [a, b] = (await twoInstances()) as [PaymentApp, PaymentApp];
     const { reservation, paymentToken, key, paymentId } = await leftBehind(

@@ -8,7 +8,7 @@ interface OpenQueue {
 
 /**
  * BullMQ queues used to add jobs, each on its own duplicate of `client`, opened on first use and
- * opened again after a failed `add`. That second part is the point: a Queue whose connection could
+ * opened again after a failed call. That second part is the point: a Queue whose connection could
  * not initialise (Redis was down when the Queue was created) rejects every later call with
  * "Connection is closed." and never recovers, even once Redis is back.
  */
@@ -24,9 +24,21 @@ export class QueuePool {
 
   /** Add a job to queue `queueName` (BullMQ `add`); a failure discards that queue's connection. */
   async add(queueName: string, jobName: string, data: unknown, opts?: JobsOptions): Promise<void> {
+    await this.#use(queueName, (queue) => queue.add(jobName, data, opts));
+  }
+
+  /**
+   * Remove job `jobId` of queue `queueName` if it is waiting or delayed (BullMQ `remove`; a job a
+   * worker holds the lock of stays). True if a job was removed; false if absent or locked.
+   */
+  async remove(queueName: string, jobId: string): Promise<boolean> {
+    return (await this.#use(queueName, (queue) => queue.remove(jobId))) === 1;
+  }
+
+  async #use<T>(queueName: string, call: (queue: Queue) => Promise<T>): Promise<T> {
     const entry = this.#get(queueName);
     try {
-      await entry.queue.add(jobName, data, opts);
+      return await call(entry.queue);
     } catch (error) {
       if (this.#open.get(queueName) === entry) {
         this.#open.delete(queueName);

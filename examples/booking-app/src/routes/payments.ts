@@ -4,8 +4,8 @@ import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import { bearerToken, requireUser } from '../auth/require-user.js';
 import type { UserSessions } from '../auth/user-sessions.js';
-import type { PaymentService } from '../booking/payment-service.js';
-import { AccessTokenRefusedError, NotFoundError, UnauthorizedError } from '../errors.js';
+import type { PayableReservation, PaymentService } from '../booking/payment-service.js';
+import { AccessTokenRefusedError, HttpError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { idempotencyProblem } from '../http/idempotency-problem.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
@@ -36,6 +36,8 @@ declare global {
     interface Request {
       /** The user a verified payment token names (set on `POST /payments`). */
       payer?: number;
+      /** The reservation that token lets `payer` pay, read once per request. */
+      reservationToPay?: PayableReservation;
     }
   }
 }
@@ -88,6 +90,7 @@ export function paymentRoutes(deps: {
           );
         }
         req.payer = reservation.user_id;
+        req.reservationToPay = reservation;
         next();
       } catch (error) {
         next(error);
@@ -103,9 +106,28 @@ export function paymentRoutes(deps: {
     }),
     async (req, res) => {
       const key = parseIdempotencyKey(req.get('idempotency-key'));
-      const { reservationId } = req.body as { reservationId: string };
-      const { status, payment } = await deps.payments.pay(reservationId, req.payer as number, key);
-      res.status(status).location(`/payments/${payment.id}`).json({ payment });
+      const outcome = await deps.payments.pay(req.reservationToPay as PayableReservation, key);
+      if (outcome.kind === 'declined') {
+        const { paymentId, reason, detail } = outcome;
+        throw new HttpError(402, 'payment-declined', 'The payment was declined', detail, {
+          reason,
+          paymentId,
+        });
+      }
+      if (outcome.kind === 'notPayable') {
+        throw new HttpError(
+          409,
+          'reservation-not-payable',
+          'The reservation cannot be paid',
+          outcome.detail,
+          outcome.extensions,
+        );
+      }
+      const { payment } = outcome;
+      res
+        .status(payment.status === 'SUCCEEDED' ? 201 : 202)
+        .location(`/payments/${payment.id}`)
+        .json({ payment });
     },
   );
 

@@ -1,0 +1,310 @@
+import type { Database, Queryable } from '../db/database.js';
+import type { EventLog } from '../repos/event-log.js';
+import { OutboxRepository } from '../repos/outbox.js';
+import type { PaymentSucceeded } from './booking-events.js';
+import { type ReleasedStatus, releaseReservation } from './reservation-release.js';
+
+/** The payment state machine of the notes. */
+export type PaymentStatus = 'STARTED' | 'PG_REQUESTED' | 'SUCCEEDED' | 'FAILED' | 'RETRY_SCHEDULED';
+
+/** A payment as the API shows it. */
+export interface Payment {
+  id: string;
+  reservationId: string;
+  status: PaymentStatus;
+  amount: number;
+  currency: 'USD';
+  attempts: number;
+  chargeId: string | null;
+  failureReason: string | null;
+  nextRetryAt: string | null;
+}
+
+/** A row of the `payments` table. */
+export interface PaymentRow {
+  id: string;
+  reservation_id: string;
+  user_id: number;
+  idempotency_key: string;
+  status: PaymentStatus;
+  amount_cents: number;
+  attempts: number;
+  gateway_charge_id: string | null;
+  failure_reason: string | null;
+  next_retry_at: Date | null;
+}
+
+/** The reservation a payment is for, as the payment flow needs it. */
+export interface PayableReservation {
+  id: string;
+  user_id: number;
+  concert_id: number;
+  status: string;
+  amount_cents: number;
+  hold_id: string;
+}
+
+/** The API form of a payment row. */
+export const toPayment = (r: PaymentRow): Payment => ({
+  id: r.id,
+  reservationId: r.reservation_id,
+  status: r.status,
+  amount: r.amount_cents,
+  currency: 'USD',
+  attempts: r.attempts,
+  chargeId: r.gateway_charge_id,
+  failureReason: r.failure_reason,
+  nextRetryAt: r.next_retry_at ? r.next_retry_at.toISOString() : null,
+});
+
+/** Payments nobody is finishing, given `$1` = how long (ms); see {@link PaymentRepository.stuck}. */
+const STUCK = `((status IN ('PG_REQUESTED', 'STARTED') AND updated_at < now() - $1 * interval '1 millisecond')
+  OR (status = 'RETRY_SCHEDULED' AND next_retry_at < now() - $1 * interval '1 millisecond'))`;
+
+/**
+ * The `payments` rows and every SQL statement of the payment flow. Each state change is one
+ * statement or one transaction guarded by the payment's current status, so of two callers racing
+ * for one transition exactly one changes the row; the others get `undefined`/`null`/`false`.
+ */
+export class PaymentRepository {
+  readonly #outbox: OutboxRepository;
+
+  constructor(
+    private readonly db: Database,
+    private readonly events: EventLog,
+  ) {
+    this.#outbox = new OutboxRepository(db);
+  }
+
+  /** The reservation to pay: its owner, concert, amount, status, hold. */
+  async reservation(id: string): Promise<PayableReservation | null> {
+    const { rows } = await this.db.query<PayableReservation>(
+      'SELECT id, user_id, concert_id, status, amount_cents, hold_id FROM reservations WHERE id = $1',
+      [id],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** A payment of `userId`, or null. */
+  async get(id: string, userId: number): Promise<Payment | null> {
+    const { rows } = await this.db.query<PaymentRow>(
+      'SELECT * FROM payments WHERE id = $1 AND user_id = $2',
+      [id, userId],
+    );
+    return rows[0] ? toPayment(rows[0]) : null;
+  }
+
+  /** The payment `userId` made under `idempotencyKey` (for `reservationId`, if given), or undefined. */
+  async byKey(
+    userId: number,
+    idempotencyKey: string,
+    reservationId?: string,
+  ): Promise<PaymentRow | undefined> {
+    const { rows } = await this.db.query<PaymentRow>(
+      `SELECT * FROM payments WHERE user_id = $1 AND idempotency_key = $2
+         AND ($3::uuid IS NULL OR reservation_id = $3)`,
+      [userId, idempotencyKey, reservationId ?? null],
+    );
+    return rows[0];
+  }
+
+  /** A new STARTED payment; undefined when `userId` already used `idempotencyKey`. */
+  async start(r: PayableReservation, idempotencyKey: string): Promise<PaymentRow | undefined> {
+    const { rows } = await this.db.query<PaymentRow>(
+      `INSERT INTO payments (reservation_id, user_id, idempotency_key, amount_cents, status)
+       VALUES ($1, $2, $3, $4, 'STARTED')
+       ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING *`,
+      [r.id, r.user_id, idempotencyKey, r.amount_cents],
+    );
+    return rows[0];
+  }
+
+  /** The payment as it is now (it must exist). */
+  async current(paymentId: string): Promise<Payment> {
+    const { rows } = await this.db.query<PaymentRow>('SELECT * FROM payments WHERE id = $1', [
+      paymentId,
+    ]);
+    return toPayment(rows[0] as PaymentRow);
+  }
+
+  /**
+   * Claim a payment in STARTED or RETRY_SCHEDULED for a gateway attempt: → PG_REQUESTED, in one
+   * transaction holding the reservation's row lock, and only while the reservation is HELD and no
+   * other payment of it is charging (PG_REQUESTED, RETRY_SCHEDULED) or SUCCEEDED. Of two claimers
+   * of one payment, or of two payments of one reservation, one gets the row. `blocked`: the payment
+   * is still claimable but its reservation is not payable. With `after`, only the retry that
+   * follows attempt `after` is claimed: a retry job is for one attempt, so a late or redelivered
+   * job whose retry the recovery already ran does nothing (it would run the next one early).
+   */
+  async claim(
+    paymentId: string,
+    after?: number,
+  ): Promise<{ row: PaymentRow | undefined; blocked: boolean }> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(
+        `SELECT r.id FROM reservations r JOIN payments p ON p.reservation_id = r.id
+         WHERE p.id = $1 FOR UPDATE OF r`,
+        [paymentId],
+      );
+      const { rows } = await tx.query<PaymentRow>(
+        `UPDATE payments p SET status = 'PG_REQUESTED', attempts = p.attempts + 1, updated_at = now()
+         WHERE p.id = $1 AND p.status IN ('STARTED', 'RETRY_SCHEDULED')
+           AND ($2::int IS NULL OR p.attempts = $2)
+           AND EXISTS (SELECT 1 FROM reservations r WHERE r.id = p.reservation_id AND r.status = 'HELD')
+           AND NOT EXISTS (SELECT 1 FROM payments o WHERE o.reservation_id = p.reservation_id
+                           AND o.id <> p.id AND o.status IN ('PG_REQUESTED', 'RETRY_SCHEDULED', 'SUCCEEDED'))
+         RETURNING *`,
+        [paymentId, after ?? null],
+      );
+      if (rows[0]) return { row: rows[0], blocked: false };
+      const { rows: still } = await tx.query(
+        `SELECT 1 FROM payments WHERE id = $1 AND status IN ('STARTED', 'RETRY_SCHEDULED')
+           AND ($2::int IS NULL OR attempts = $2)`,
+        [paymentId, after ?? null],
+      );
+      return { row: undefined, blocked: still.length > 0 };
+    });
+  }
+
+  /** PG_REQUESTED → RETRY_SCHEDULED, due in `delayMs`; undefined if the payment was elsewhere. */
+  async scheduleRetry(paymentId: string, delayMs: number): Promise<PaymentRow | undefined> {
+    const { rows } = await this.db.query<PaymentRow>(
+      `UPDATE payments SET status = 'RETRY_SCHEDULED', next_retry_at = now() + $2 * interval '1 millisecond',
+              updated_at = now() WHERE id = $1 AND status = 'PG_REQUESTED' RETURNING *`,
+      [paymentId, delayMs],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Payments nobody is finishing, oldest first: in PG_REQUESTED or STARTED untouched for
+   * `olderThanMs` (the process died during the gateway call, or before it), or RETRY_SCHEDULED
+   * whose retry is `olderThanMs` overdue (its job was never queued, or was lost).
+   */
+  async stuck(olderThanMs: number, limit: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `SELECT id FROM payments WHERE ${STUCK} ORDER BY updated_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Payment `paymentId` if it is still stuck for `olderThanMs` (see {@link stuck}). */
+  async stuckOne(paymentId: string, olderThanMs: number): Promise<PaymentRow | undefined> {
+    const { rows } = await this.db.query<PaymentRow>(
+      `SELECT * FROM payments WHERE ${STUCK} AND id = $2`,
+      [olderThanMs, paymentId],
+    );
+    return rows[0];
+  }
+
+  /**
+   * PG_REQUESTED → SUCCEEDED with the reservation CONFIRMED, its seats ASSIGNED, a business event
+   * and the outbox messages `room.complete` and `payment.succeeded`, in one transaction. Returns
+   * the row and the outbox ids to perform, or null (nothing written) when the payment had already
+   * left PG_REQUESTED.
+   */
+  async succeed(
+    p: PaymentRow,
+    chargeId: string,
+  ): Promise<{ row: PaymentRow; outboxIds: string[] } | null> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<PaymentRow>(
+        `UPDATE payments SET status = 'SUCCEEDED', gateway_charge_id = $2, failure_reason = NULL,
+                next_retry_at = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'PG_REQUESTED' RETURNING *`,
+        [p.id, chargeId],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      await tx.query(
+        `UPDATE reservations SET status = 'CONFIRMED', updated_at = now()
+         WHERE id = $1 AND status = 'HELD'`,
+        [p.reservation_id],
+      );
+      const { rows: res } = await tx.query<{ concert_id: number }>(
+        'SELECT concert_id FROM reservations WHERE id = $1',
+        [p.reservation_id],
+      );
+      const { rows: seats } = await tx.query<{ id: number }>(
+        `UPDATE seats SET status = 'ASSIGNED', updated_at = now()
+         WHERE reservation_id = $1 AND status = 'HELD' RETURNING id`,
+        [p.reservation_id],
+      );
+      await this.events.record(
+        {
+          type: 'payment.succeeded',
+          outcome: 'success',
+          userId: p.user_id,
+          subject: `payment:${p.id}`,
+          data: { reservationId: p.reservation_id, amount: p.amount_cents, attempts: p.attempts },
+        },
+        tx,
+      );
+      const concertId = (res[0] as { concert_id: number }).concert_id;
+      const event: PaymentSucceeded = {
+        eventId: `payment.succeeded:${p.id}`,
+        paymentId: p.id,
+        reservationId: p.reservation_id,
+        userId: p.user_id,
+        concertId,
+        seatIds: seats.map((s) => s.id).sort((a, b) => a - b),
+        amount: p.amount_cents,
+        at: new Date().toISOString(),
+      };
+      const messages = [
+        {
+          id: `room.complete:${p.id}`,
+          topic: 'room.complete' as const,
+          payload: { concertId, userId: p.user_id },
+        },
+        { id: event.eventId, topic: 'payment.succeeded' as const, payload: { ...event } },
+      ];
+      await this.#outbox.add(tx, messages);
+      return { row, outboxIds: messages.map((m) => m.id) };
+    });
+  }
+
+  /**
+   * Payment FAILED if it is in one of the `from` states; with `release`, the reservation goes to
+   * that status and its seats AVAILABLE again (see {@link releaseReservation}: not while another
+   * payment of it is live). Returns the failed row, or undefined (nothing written) when the
+   * payment was elsewhere.
+   */
+  async fail(
+    paymentId: string,
+    reason: string,
+    release: ReleasedStatus | false,
+    from: PaymentStatus[],
+  ): Promise<PaymentRow | undefined> {
+    return this.db.transaction(async (tx: Queryable) => {
+      const { rows } = await tx.query<PaymentRow>(
+        `UPDATE payments SET status = 'FAILED', failure_reason = $2, next_retry_at = NULL, updated_at = now()
+           WHERE id = $1 AND status = ANY($3::text[]) RETURNING *`,
+        [paymentId, reason, from],
+      );
+      const p = rows[0];
+      if (!p) return undefined;
+      if (release) {
+        await releaseReservation(
+          tx,
+          this.events,
+          { reservationId: p.reservation_id },
+          { to: release, unlessPaying: { exceptPayment: p.id }, data: { reason } },
+        );
+      }
+      await this.events.record(
+        {
+          type: 'payment.failed',
+          outcome: 'failure',
+          reason,
+          userId: p.user_id,
+          subject: `payment:${p.id}`,
+          data: { reservationId: p.reservation_id },
+        },
+        tx,
+      );
+      return p;
+    });
+  }
+}
