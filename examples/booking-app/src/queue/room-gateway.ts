@@ -1,5 +1,9 @@
 import type { RoomEvent, RoomEvents, WaitingRoom } from '@boxoffice/queue';
 import type { Logger } from 'pino';
+import { inChunks } from './chunked.js';
+
+/** Streams a tick's `position` reaches per event-loop turn. */
+const BROADCAST_CHUNK = 500;
 
 /** Receives the events of one room that concern one user (or everyone: `position`). */
 export type RoomListener = (event: RoomEvent) => void;
@@ -16,6 +20,8 @@ export class RoomGateway {
   #events: RoomEvents | undefined;
   #closed = false;
   #restart: NodeJS.Timeout | undefined;
+  #broadcasting = false;
+  #nextBroadcast: RoomEvent | undefined;
 
   constructor(room: WaitingRoom, logger: Logger) {
     this.#room = room;
@@ -69,19 +75,35 @@ export class RoomGateway {
   }
 
   #dispatch(event: RoomEvent): void {
-    const targets =
-      event.type === 'position'
-        ? [...this.#listeners.values()]
-        : [this.#listeners.get(event.userId) ?? new Set<RoomListener>()];
-    for (const set of targets) {
-      for (const listener of set) {
+    const onError = (error: unknown) => this.#logger.warn({ err: error }, 'room listener failed');
+    if (event.type !== 'position') {
+      for (const listener of this.#listeners.get(event.userId) ?? []) {
         try {
           listener(event);
         } catch (error) {
-          this.#logger.warn({ err: error }, 'room listener failed');
+          onError(error);
         }
       }
+      return;
     }
+    // A tick's position goes to every stream of the process: in chunks (see inChunks), and one
+    // fan-out at a time; ticks that come meanwhile are folded into the newest, since each one
+    // supersedes the last.
+    if (this.#broadcasting) {
+      this.#nextBroadcast = event;
+      return;
+    }
+    this.#broadcasting = true;
+    const listeners = this.#listeners;
+    function* everyone() {
+      for (const set of listeners.values()) yield* set;
+    }
+    void inChunks(everyone(), BROADCAST_CHUNK, (listener) => listener(event), onError).then(() => {
+      this.#broadcasting = false;
+      const next = this.#nextBroadcast;
+      this.#nextBroadcast = undefined;
+      if (next && !this.#closed) this.#dispatch(next);
+    });
   }
 
   /** Stop the subscription; listeners get nothing more. */
