@@ -12,11 +12,13 @@ import { start, stopped } from '../../examples/booking-app/test/server-process.j
 import { loadNote, print, type Table, writeSection } from '../lib/report.js';
 import { insertConcert } from './concert.js';
 import { Latencies, LoadClient, type Reply } from './http-client.js';
-import { cpuSeconds, redisCalls } from './process-stats.js';
+import { cpuSeconds, redisCallsByCommand, topCommands, totalCalls } from './process-stats.js';
 
 const USERS = Number(process.env.BENCH_ENDPOINTS_USERS ?? 2_000);
 const CONCURRENCY = Number(process.env.BENCH_ENDPOINTS_CONCURRENCY ?? 50);
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** A folder: the app process writes a V8 CPU profile there (`--cpu-prof`) when it stops. */
+const CPU_PROF_DIR = process.env.BENCH_ENDPOINTS_CPU_PROF;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Run `fn(i)` for i in [0, n) with at most `limit` at once. */
@@ -32,21 +34,24 @@ async function pool(n: number, limit: number, fn: (i: number) => Promise<void>):
 const redis = await spawnRedis({ port: await freePort() });
 const admin = new Redis(redis.url);
 const schema = `bench_endpoints_${randomBytes(4).toString('hex')}`;
-const server = await start({
-  DATABASE_URL,
-  DATABASE_SCHEMA: schema,
-  DATABASE_POOL_MAX: '20',
-  REDIS_URL: redis.url,
-  JWT_SECRET: 'bench-endpoints-secret-bench-endpoints!',
-  LOGIN_RATE_LIMIT: '0',
-  QUEUE_JOIN_ADDRESS_RATE_LIMIT: '0',
-  QUEUE_STREAM_ADDRESS_RATE_LIMIT: '0',
-  LOG_LEVEL: 'error',
-  QUEUE_MAX_ACTIVE: String(USERS),
-  QUEUE_ADMIT_PER_TICK: String(USERS),
-  QUEUE_TICK_MS: '100',
-  PG_LATENCY_MS: '20',
-});
+const server = await start(
+  {
+    DATABASE_URL,
+    DATABASE_SCHEMA: schema,
+    DATABASE_POOL_MAX: '20',
+    REDIS_URL: redis.url,
+    JWT_SECRET: 'bench-endpoints-secret-bench-endpoints!',
+    LOGIN_RATE_LIMIT: '0',
+    QUEUE_JOIN_ADDRESS_RATE_LIMIT: '0',
+    QUEUE_STREAM_ADDRESS_RATE_LIMIT: '0',
+    LOG_LEVEL: 'error',
+    QUEUE_MAX_ACTIVE: String(USERS),
+    QUEUE_ADMIT_PER_TICK: String(USERS),
+    QUEUE_TICK_MS: '100',
+    PG_LATENCY_MS: '20',
+  },
+  { nodeArgs: CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : [] },
+);
 const db = await PgDatabase.open({ url: DATABASE_URL, schema });
 const latencies = new Latencies();
 const http = new LoadClient(latencies);
@@ -70,7 +75,11 @@ try {
   /** Measure one step: `send(i)` for every user, `CONCURRENCY` at a time. */
   const step = async (name: string, send: (i: number) => Promise<Reply | undefined>) => {
     await sleep(500); // let the previous step's background work finish
-    const [cpu0, redis0, t0] = [cpuSeconds(server.child.pid), await redisCalls(admin), Date.now()];
+    const [cpu0, byCommand0, t0] = [
+      cpuSeconds(server.child.pid),
+      await redisCallsByCommand(admin),
+      Date.now(),
+    ];
     const statuses = new Map<number, number>();
     await pool(USERS, CONCURRENCY, async (i) => {
       const reply = await send(i);
@@ -78,7 +87,8 @@ try {
     });
     const seconds = (Date.now() - t0) / 1000;
     const cpu = cpuSeconds(server.child.pid) - cpu0;
-    const commands = (await redisCalls(admin)) - redis0 - 1; // minus the INFO itself
+    const byCommand = await redisCallsByCommand(admin);
+    const commands = totalCalls(byCommand) - totalCalls(byCommand0) - 1; // minus the INFO itself
     const found = latencies.summary().find(([label]) => label === name);
     rows.push([
       name,
@@ -88,16 +98,19 @@ try {
       found?.[2] ?? 0,
       found?.[3] ?? 0,
       [...statuses].map(([status, n]) => `${status}×${n}`).join(' '),
+      topCommands(byCommand0, byCommand, USERS),
     ]);
   };
 
   // The idle cost of the same machinery (ticks, workers) over a window as long as a typical step.
   {
-    const [cpu0, redis0] = [cpuSeconds(server.child.pid), await redisCalls(admin)];
+    const [cpu0, byCommand0] = [cpuSeconds(server.child.pid), await redisCallsByCommand(admin)];
     await sleep(5_000);
     const cpu = cpuSeconds(server.child.pid) - cpu0;
-    const commands = (await redisCalls(admin)) - redis0 - 1;
-    rows.push(['(idle, per second)', '—', (cpu * 1e6) / 5, commands / 5, '—', '—', '—']);
+    const byCommand = await redisCallsByCommand(admin);
+    const commands = totalCalls(byCommand) - totalCalls(byCommand0) - 1;
+    const top = topCommands(byCommand0, byCommand, 5);
+    rows.push(['(idle, per second)', '—', (cpu * 1e6) / 5, commands / 5, '—', '—', '—', top]);
   }
   await step('POST /auth/demo-login', async (i) => {
     const r = await http.call(base, 'POST /auth/demo-login', 'POST', '/auth/demo-login', {
@@ -173,6 +186,7 @@ const table: Table = {
     'p50 ms',
     'p99 ms',
     'statuses',
+    'top Redis commands / request',
   ],
   rows,
   notes: [

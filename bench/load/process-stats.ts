@@ -19,3 +19,34 @@ export async function redisCalls(client: Redis): Promise<number> {
   const info = await client.info('commandstats');
   return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
+
+/** `calls=` per command name from INFO commandstats (`cmdstat_evalsha` → `evalsha`). */
+export async function redisCallsByCommand(client: Redis): Promise<Map<string, number>> {
+  const info = await client.info('commandstats');
+  return new Map(
+    [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1] as string, Number(m[2])]),
+  );
+}
+
+/** Sum of the calls of a {@link redisCallsByCommand} reading. */
+export const totalCalls = (calls: Map<string, number>): number =>
+  [...calls.values()].reduce((sum, n) => sum + n, 0);
+
+/**
+ * The `top` commands called between two {@link redisCallsByCommand} readings, per `per` (e.g.
+ * requests), as `name n.n` joined by commas: where a step's Redis commands go.
+ */
+export function topCommands(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  per: number,
+  top = 5,
+): string {
+  return [...after]
+    .map(([name, n]) => [name, n - (before.get(name) ?? 0)] as const)
+    .filter(([name, n]) => n > 0 && name !== 'info')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, n]) => `${name} ${(n / per).toFixed(1)}`)
+    .join(', ');
+}
