@@ -14,13 +14,7 @@ export interface Script extends RedisScript {
 
 function script(name: string, lua: string): Script {
   const s = luaScript('idempotency', name, lua, v);
-  return Object.freeze({
-    command: s.command,
-    bufferCommand: `${s.command}Buffer`,
-    run: s.run,
-    queue: s.queue,
-    register: s.register,
-  });
+  return Object.freeze({ ...s, bufferCommand: `${s.command}Buffer` });
 }
 
 /**

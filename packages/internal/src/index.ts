@@ -6,6 +6,7 @@ export {
   subscriberConnection,
 } from './client.js';
 export { bracesBalanced, hashTagOf, keyPart, keyPrefix } from './keys.js';
+export { redisNowMsLua } from './lua.js';
 export { type LuaScriptOptions, luaScript, type RedisScript } from './script.js';
 export { abortReason, sleep } from './sleep.js';
 export { clusterSlot } from './slot.js';
