@@ -18,7 +18,7 @@ export type FlushLine = (wait: string, entries: string[], ttlMs: number) => Prom
  * One-seat waiters of a SeatLock that holds the seat itself: rather than one `RPUSH` each, they
  * join the seat's Redis waiter list together, at most `delayMs` later, in arrival order (one
  * command for all of them). Meanwhile, a release by this SeatLock that finds the Redis list empty
- * hands the lock to the first of them (see release.lua). A waiter taken out of the line
+ * hands the lock to the first of them (a release in ops.lua). A waiter taken out of the line
  * (`take`) before the flush never reaches Redis.
  */
 export class DeferredJoins {

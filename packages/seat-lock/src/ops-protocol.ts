@@ -2,6 +2,8 @@ import { isCluster, luaScript, type RedisClient } from '@boxoffice/internal';
 import { Batcher } from './batcher.js';
 import type { CallGuard } from './call-guard.js';
 import extendLua from './lua/extend.lua';
+import fenceLua from './lua/include/fence.lua';
+import handoffLua from './lua/include/handoff.lua';
 import leaveLua from './lua/leave.lua';
 import opsLua from './lua/ops.lua';
 import { OneSeatLine } from './one-seat-line.js';
@@ -9,8 +11,9 @@ import { type ResourceKeys, slotGroups } from './resources.js';
 import type { Waker } from './waker.js';
 
 // Acquire and release, batched per tick (see Batcher).
-const opsScript = luaScript('seatlock', 'ops', opsLua, __PACKAGE_VERSION__);
-const leaveScript = luaScript('seatlock', 'leave', leaveLua, __PACKAGE_VERSION__);
+const includes = [fenceLua, handoffLua];
+const opsScript = luaScript('seatlock', 'ops', opsLua, __PACKAGE_VERSION__, { includes });
+const leaveScript = luaScript('seatlock', 'leave', leaveLua, __PACKAGE_VERSION__, { includes });
 const extendScript = luaScript('seatlock', 'extend', extendLua, __PACKAGE_VERSION__);
 
 /** One attempt on one master: every fence, or the resource that blocked it. */

@@ -5,6 +5,7 @@ import {
   keyPrefix,
   luaScript,
   type RedisClient,
+  redisNowMsLua,
   sleep,
 } from '@boxoffice/internal';
 import { type Job, Queue, Worker } from 'bullmq';
@@ -19,11 +20,12 @@ import placeLua from './lua/hold-place.lua';
 import renewLua from './lua/hold-renew.lua';
 import { SeatLock } from './seat-lock.js';
 
-const placeScript = luaScript('seatlock', 'hold_place', placeLua, __PACKAGE_VERSION__);
-const decideScript = luaScript('seatlock', 'hold_decide', decideLua, __PACKAGE_VERSION__);
-const claimScript = luaScript('seatlock', 'hold_claim', claimLua, __PACKAGE_VERSION__);
+const timed = { includes: [redisNowMsLua] };
+const placeScript = luaScript('seatlock', 'hold_place', placeLua, __PACKAGE_VERSION__, timed);
+const decideScript = luaScript('seatlock', 'hold_decide', decideLua, __PACKAGE_VERSION__, timed);
+const claimScript = luaScript('seatlock', 'hold_claim', claimLua, __PACKAGE_VERSION__, timed);
 const finishScript = luaScript('seatlock', 'hold_finish', finishLua, __PACKAGE_VERSION__);
-const renewScript = luaScript('seatlock', 'hold_renew', renewLua, __PACKAGE_VERSION__);
+const renewScript = luaScript('seatlock', 'hold_renew', renewLua, __PACKAGE_VERSION__, timed);
 
 /** Where a hold is in its life. `expiring`: expiry decided, onExpire running (or to be retried). */
 export type HoldState = 'held' | 'confirmed' | 'cancelled' | 'expiring' | 'expired';

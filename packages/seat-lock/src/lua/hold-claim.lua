@@ -1,5 +1,6 @@
 -- Claim the expiry of a hold whose deadline has passed, so its onExpire callback runs; a claim
 -- lasts claimMs, after which another process may take it over (the first one died).
+-- Includes: now-ms.lua (internal: bo_now_ms, Redis time in ms).
 -- KEYS[1] hold record
 -- ARGV[1] claimer id, ARGV[2] claimMs
 -- Returns {1, record as flat field/value list} when claimed by this call,
@@ -9,8 +10,7 @@
 local rec = KEYS[1]
 local state = redis.call('HGET', rec, 'state')
 if not state then return {0, 'missing'} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = bo_now_ms()
 if state == 'held' then
   local left = tonumber(redis.call('HGET', rec, 'deadline')) - now
   if left > 0 then return {2, left} end

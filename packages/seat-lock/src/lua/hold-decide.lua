@@ -1,4 +1,5 @@
 -- Confirm or cancel a hold: the one-winner decision against expiry (see hold-claim.lua).
+-- Includes: now-ms.lua (internal: bo_now_ms, Redis time in ms).
 -- KEYS[1] hold record, KEYS[2] due index
 -- ARGV[1] holdId, ARGV[2] 'confirmed' or 'cancelled', ARGV[3] keepMs (record TTL once decided)
 -- Returns {1, 'held'} when this call decided it, else {0, current state} ('missing' when absent).
@@ -7,9 +8,7 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {0, 'missing'} end
 if state ~= 'held' then return {0, state} end
 if ARGV[2] == 'confirmed' then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if now >= tonumber(redis.call('HGET', KEYS[1], 'deadline')) then return {0, 'due'} end
+  if bo_now_ms() >= tonumber(redis.call('HGET', KEYS[1], 'deadline')) then return {0, 'due'} end
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -20,10 +20,9 @@
 --       resource i is held by `holder`; joined = 1 when the caller is (still, or now) in its
 --       waiter list; pttl = the holder's remaining ms (-1 when unknown).
 --   'R:n:deferred:fence_1:...:fence_n', token[, entry]: release the locks `token` still owns;
---       each freed lock goes to the head of its waiter list: a `token/ttlMs` entry (a one-resource
---       waiter) gets it handed over directly (its token, its TTL, a new fence); a `token` entry (a
---       multi-resource waiter) is only woken and the lock is deleted, so it competes again (no
---       reservation that could livelock). deferred '1' = the next argument, entry, is the
+--       each freed lock goes to the head of its waiter list (sl_hand_over in handoff.lua: a
+--       one-resource waiter gets it handed over, a multi-resource waiter is only woken and competes
+--       again). deferred '1' = the next argument, entry, is the
 --       `token/ttlMs` entry of the caller's first one-seat waiter that has not joined the waiter
 --       list yet (one resource only: it gets the lock when the list is empty). fence_i = the fence
 --       the releaser got for resource i, or '0' when it does not know it for sure (a restored
@@ -32,15 +31,8 @@
 --       owned by `token` and are now released, then one triple per waiter of the calling SeatLock
 --       to wake (fence '-' when only woken); others are woken by PUBLISH `token fence-or-dash lock`.
 -- Returns one reply per operation, in order (an error reply for an operation that failed).
--- Fences come in blocks of 2^20: a lock taken while free starts a block (INCRBY on the fence
--- counter, so every block is above every earlier one); a release that hands the lock over gives the
--- next waiter the holder's fence + 1 without touching the counter, until the block runs out.
-local STRIDE = 1048576
+-- Includes: fence.lua (fences come in blocks), handoff.lua (who gets a freed lock).
 local channel, mine = ARGV[1], ARGV[2]
-
-local function newFence(key)
-  return string.format('%.0f', redis.call('INCRBY', key, STRIDE) - STRIDE + 1)
-end
 
 -- k: index of the op's first key - 1; f: its spec fields; n: resources.
 local function acquire(k, f, n, token)
@@ -86,7 +78,7 @@ local function acquire(k, f, n, token)
     -- (Its fence went out in the wake-up we have not seen: take a new block rather than reuse it.)
     if v then redis.call('SET', lock, token, 'PX', ttl) end
     if mode == '1' or mode == '3' then redis.call('LREM', list, 0, entry) end
-    return {1, newFence(fence)}
+    return {1, sl_new_fence(fence)}
   end
 
   for i = 1, n do
@@ -96,7 +88,7 @@ local function acquire(k, f, n, token)
   local out = {1}
   for i = 1, n do
     redis.call('SET', KEYS[k + 3 * i - 2], token, 'PX', ttl)
-    out[i + 1] = newFence(KEYS[k + 3 * i - 1])
+    out[i + 1] = sl_new_fence(KEYS[k + 3 * i - 1])
     if string.sub(flags, i, i) == '1' then redis.call('LREM', KEYS[k + 3 * i], 0, entry) end
   end
   return out
@@ -117,22 +109,8 @@ local function release(k, f, n, token, deferred)
   for i = 1, n do
     local lock, fence, list = KEYS[k + 3 * i - 2], KEYS[k + 3 * i - 1], KEYS[k + 3 * i]
     if redis.call('GET', lock) == token then
-      local e = redis.call('LPOP', list)
-      if not e and n == 1 and deferred then e = deferred end
-      local slash = e and string.find(e, '/', 1, true)
-      if slash then
-        local w = string.sub(e, 1, slash - 1)
-        redis.call('SET', lock, w, 'PX', string.sub(e, slash + 1))
-        local known = tonumber(f[3 + i])
-        if known and known > 0 and known % STRIDE ~= 0 then
-          wake(w, string.format('%.0f', known + 1), lock)
-        else
-          wake(w, newFence(fence), lock)
-        end
-      else
-        redis.call('DEL', lock)
-        if e then wake(e, '-', lock) end
-      end
+      local w, given = sl_hand_over(lock, fence, list, tonumber(f[3 + i]), n == 1 and deferred or nil)
+      if w then wake(w, given, lock) end
       released = released + 1
     end
   end
