@@ -84,7 +84,7 @@ export class OneSeatLine {
   async join(
     only: ResourceKeys,
     token: string,
-    ttlMs: number,
+    entry: string,
     queueTtl: number,
     queued: Set<string>,
   ): Promise<InLine | boolean> {
@@ -93,7 +93,6 @@ export class OneSeatLine {
     if (queueTtl <= 0 || queued.has(only.lock) || !this.#hot.has(only.lock)) return false;
     // Seen contended lately: join the line with one plain command; only a caller alone in it
     // needs the script (the seat may be free). Those in line before us are served first anyway.
-    const entry = `${token}/${ttlMs}`;
     const heldUntil = this.#held.get(only.lock) ?? 0;
     const now = Date.now();
     if (heldUntil > now) {

@@ -16,6 +16,42 @@ const opsScript = luaScript('seatlock', 'ops', opsLua, __PACKAGE_VERSION__, { in
 const leaveScript = luaScript('seatlock', 'leave', leaveLua, __PACKAGE_VERSION__, { includes });
 const extendScript = luaScript('seatlock', 'extend', extendLua, __PACKAGE_VERSION__);
 
+/**
+ * A waiter-list entry (see lua/include/handoff.lua): `token/ttlMs` for a one-seat waiter, which a
+ * release hands the lock to directly (with that TTL), or `token` alone for a waiter only to wake.
+ */
+export function waiterEntry(token: string, ttlMs?: number): string {
+  return ttlMs === undefined ? token : `${token}/${ttlMs}`;
+}
+
+/** True when `entry` is a waiter-list entry of `token`. */
+function isEntryOf(entry: string, token: string): boolean {
+  return entry === token || entry.startsWith(`${token}/`);
+}
+
+/**
+ * A wake-up, as ops.lua and leave.lua publish it (`token fence-or-dash lockKey`) or list it in a
+ * release's reply: `fence` is the handed-over fence, or null when the waiter is only woken.
+ */
+export interface WakeUp {
+  readonly token: string;
+  readonly fence: bigint | null;
+  readonly lockKey: string;
+}
+
+/** The wake-up of one reply triple (token, fence or '-', lock key). */
+function wakeUp(token: string, fence: string, lockKey: string): WakeUp {
+  return { token, fence: fence === '-' ? null : BigInt(fence), lockKey };
+}
+
+/** Decode a published wake-up message; undefined when it is not one. */
+export function parseWakeUp(message: string): WakeUp | undefined {
+  const a = message.indexOf(' ');
+  const b = a < 0 ? -1 : message.indexOf(' ', a + 1);
+  if (b < 0) return undefined;
+  return wakeUp(message.slice(0, a), message.slice(a + 1, b), message.slice(b + 1));
+}
+
 /** One attempt on one master: every fence, or the resource that blocked it. */
 export type Attempt =
   | { ok: true; fences: Map<string, bigint> }
@@ -81,7 +117,7 @@ export class LockOps {
         const joined = await this.line.join(
           group[0] as ResourceKeys,
           token,
-          ttlMs,
+          waiterEntry(token, ttlMs),
           queueTtl,
           queued,
         );
@@ -168,7 +204,7 @@ export class LockOps {
   /** Leave the waiter lists (a lock handed to us meanwhile is passed on). */
   async leave(keys: ResourceKeys[], token: string, direct: boolean, ttlMs: number): Promise<void> {
     const client = this.#client;
-    const entry = direct ? `${token}/${ttlMs}` : token;
+    const entry = waiterEntry(token, direct ? ttlMs : undefined);
     if (direct) this.line?.take((keys[0] as ResourceKeys).lock, token);
     for (const group of slotGroups(keys, this.#cluster)) {
       await this.#guard.run(client, 'leave', () =>
@@ -213,9 +249,9 @@ export class LockOps {
       released += reply[0] as number;
       let consumed = false;
       for (let i = 1; i + 2 < reply.length; i += 3) {
-        const woken = reply[i] as string;
-        if (offered?.startsWith(`${woken}/`)) consumed = true;
-        this.#waker?.deliver(woken, reply[i + 1] as string, reply[i + 2] as string);
+        const woken = wakeUp(reply[i] as string, reply[i + 1] as string, reply[i + 2] as string);
+        if (offered !== undefined && isEntryOf(offered, woken.token)) consumed = true;
+        this.#waker?.deliver(woken);
       }
       if (offered !== undefined) line?.settle(lock, offered, consumed);
     }

@@ -1,5 +1,6 @@
 import { type RedisClient, subscriberConnection } from '@boxoffice/internal';
 import { SeatLockRedisError } from './errors.js';
+import { parseWakeUp, type WakeUp } from './ops-protocol.js';
 
 /** A wake-up for one waiter: the lock key, and the fence when the lock was handed over directly. */
 export interface Wake {
@@ -70,20 +71,18 @@ export class Waker {
   }
 
   #onMessage(message: string): void {
-    const a = message.indexOf(' ');
-    const b = a < 0 ? -1 : message.indexOf(' ', a + 1);
-    if (b < 0) return;
-    this.deliver(message.slice(0, a), message.slice(a + 1, b), message.slice(b + 1));
+    const wakeUp = parseWakeUp(message);
+    if (wakeUp) this.deliver(wakeUp);
   }
 
   /**
-   * Wake `token` if it waits here: `fence` is the handed-over fence, or '-' when only woken. Used for
-   * pub/sub messages and by a release in this process that handed the lock to one of our waiters.
+   * Wake its token if it waits here. Used for pub/sub messages and by a release in this process
+   * that handed the lock to one of our waiters.
    */
-  deliver(token: string, fence: string, lockKey: string): void {
+  deliver({ token, fence, lockKey }: WakeUp): void {
     const w = this.#waiting.get(token);
     if (!w) return;
-    const wake: Wake = { lockKey, fence: fence === '-' ? null : BigInt(fence), at: Date.now() };
+    const wake: Wake = { lockKey, fence, at: Date.now() };
     if (w.wake) w.wake(wake);
     else w.pending = wake;
   }
