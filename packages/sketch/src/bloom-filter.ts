@@ -4,22 +4,13 @@ import { HASH_VERSION, pushBitPositions } from './hash.js';
 import { type Item, item, list, tagged } from './input.js';
 import addLua from './lua/bf-add.lua';
 import hasLua from './lua/bf-has.lua';
-import bitfieldLua from './lua/bitfield.lua';
-import layoutLua from './lua/layout.lua';
+import bitfieldLua from './lua/include/bitfield.lua';
+import layoutLua from './lua/include/layout.lua';
 import { bloomSize } from './sizing.js';
 
-const addScript = luaScript(
-  'sketch',
-  'bf_add',
-  `${bitfieldLua}\n${layoutLua}\n${addLua}`,
-  __PACKAGE_VERSION__,
-);
-const hasScript = luaScript(
-  'sketch',
-  'bf_has',
-  `${bitfieldLua}\n${layoutLua}\n${hasLua}`,
-  __PACKAGE_VERSION__,
-);
+const includes = [bitfieldLua, layoutLua];
+const addScript = luaScript('sketch', 'bf_add', addLua, __PACKAGE_VERSION__, { includes });
+const hasScript = luaScript('sketch', 'bf_has', hasLua, __PACKAGE_VERSION__, { includes });
 
 /** Options of {@link BloomFilter}. */
 export interface BloomFilterOptions {

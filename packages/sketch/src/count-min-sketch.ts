@@ -3,31 +3,18 @@ import { type Call, CHUNK, payload, runAll } from './batch.js';
 import { SketchError, SketchLayoutError } from './errors.js';
 import { HASH_VERSION, pushCounterOffsets } from './hash.js';
 import { type Item, increment, item, list, tagged } from './input.js';
-import bitfieldLua from './lua/bitfield.lua';
 import addLua from './lua/cms-add.lua';
 import mergeLua from './lua/cms-merge.lua';
 import readLua from './lua/cms-read.lua';
-import layoutLua from './lua/layout.lua';
+import bitfieldLua from './lua/include/bitfield.lua';
+import layoutLua from './lua/include/layout.lua';
 import { COUNTER_MAX, cmsSize } from './sizing.js';
 
-const addScript = luaScript(
-  'sketch',
-  'cms_add',
-  `${bitfieldLua}\n${layoutLua}\n${addLua}`,
-  __PACKAGE_VERSION__,
-);
-const readScript = luaScript(
-  'sketch',
-  'cms_read',
-  `${bitfieldLua}\n${layoutLua}\n${readLua}`,
-  __PACKAGE_VERSION__,
-);
-const mergeScript = luaScript(
-  'sketch',
-  'cms_merge',
-  `${layoutLua}\n${mergeLua}`,
-  __PACKAGE_VERSION__,
-);
+const v = __PACKAGE_VERSION__;
+const counters = { includes: [bitfieldLua, layoutLua] };
+const addScript = luaScript('sketch', 'cms_add', addLua, v, counters);
+const readScript = luaScript('sketch', 'cms_read', readLua, v, counters);
+const mergeScript = luaScript('sketch', 'cms_merge', mergeLua, v, { includes: [layoutLua] });
 
 /** Options of {@link CountMinSketch}. Give `epsilon`/`delta` or `width`/`depth`, not both. */
 export interface CountMinSketchOptions {

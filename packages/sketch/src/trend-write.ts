@@ -1,23 +1,17 @@
 import { luaScript, type RedisClient } from '@boxoffice/internal';
 import { type Call, CHUNK, payload, runSettled } from './batch.js';
 import { packCounterIndexes, pushBitPositions, pushCounterIndexes } from './hash.js';
-import bitfieldLua from './lua/bitfield.lua';
+import bitfieldLua from './lua/include/bitfield.lua';
+import countersLua from './lua/include/trend-counters.lua';
 import addLua from './lua/trend-add.lua';
 import bulkLua from './lua/trend-bulk.lua';
-import countersLua from './lua/trend-counters.lua';
 
-const addScript = luaScript(
-  'sketch',
-  'trend_add',
-  `${bitfieldLua}\n${countersLua}\n${addLua}`,
-  __PACKAGE_VERSION__,
-);
-const bulkScript = luaScript(
-  'sketch',
-  'trend_bulk',
-  `${countersLua}\n${bulkLua}`,
-  __PACKAGE_VERSION__,
-);
+const addScript = luaScript('sketch', 'trend_add', addLua, __PACKAGE_VERSION__, {
+  includes: [bitfieldLua, countersLua],
+});
+const bulkScript = luaScript('sketch', 'trend_bulk', bulkLua, __PACKAGE_VERSION__, {
+  includes: [countersLua],
+});
 
 /**
  * Distinct items per bulk script call (see trend-bulk.lua): about 5 ms of Redis time on a quiet

@@ -13,8 +13,8 @@ import {
   type RecordOptions,
   tagged,
 } from './input.js';
+import countersLua from './lua/include/trend-counters.lua';
 import candidatesLua from './lua/trend-candidates.lua';
-import countersLua from './lua/trend-counters.lua';
 import estimateLua from './lua/trend-estimate.lua';
 import recordLua from './lua/trend-record.lua';
 import { bloomSize, cmsSize } from './sizing.js';
@@ -25,24 +25,11 @@ import {
   writeSettled,
 } from './trend-write.js';
 
-const recordScript = luaScript(
-  'sketch',
-  'trend_record',
-  `${countersLua}\n${recordLua}`,
-  __PACKAGE_VERSION__,
-);
-const candidatesScript = luaScript(
-  'sketch',
-  'trend_candidates',
-  candidatesLua,
-  __PACKAGE_VERSION__,
-);
-const estimateScript = luaScript(
-  'sketch',
-  'trend_estimate',
-  `${countersLua}\n${estimateLua}`,
-  __PACKAGE_VERSION__,
-);
+const v = __PACKAGE_VERSION__;
+const counters = { includes: [countersLua] };
+const recordScript = luaScript('sketch', 'trend_record', recordLua, v, counters);
+const candidatesScript = luaScript('sketch', 'trend_candidates', candidatesLua, v);
+const estimateScript = luaScript('sketch', 'trend_estimate', estimateLua, v, counters);
 
 /** Largest number of buckets in a window (a window read touches two keys per bucket). */
 export const MAX_BUCKETS = 1000;
@@ -119,7 +106,7 @@ export interface TrendingItem {
 /**
  * "Most popular over the last N days", shared by every app instance: per time bucket, one Count-Min
  * Sketch (8-bit counters with an overflow hash, widened to 16/32 bits only when many counters
- * overflow; see lua/trend-counters.lua) and one bounded top-K candidate ZSET (all expiring window +
+ * overflow; see lua/include/trend-counters.lua) and one bounded top-K candidate ZSET (all expiring window +
  * one bucket after the bucket starts), optionally one Bloom filter for `dedupeBy`. `top()` merges the candidate sets of the
  * window's buckets in Lua and re-scores the best candidates against every bucket's sketch; it never
  * scans items.

@@ -1,4 +1,4 @@
-// Reads a Trending bucket's stored counters (layout trend3, see src/lua/trend-counters.lua) straight
+// Reads a Trending bucket's stored counters (layout trend3, see src/lua/include/trend-counters.lua) straight
 // from Redis, for tests that check the stored form itself.
 import type { RedisClient } from '@boxoffice/local-redis/testing';
 

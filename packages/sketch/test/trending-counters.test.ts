@@ -6,7 +6,7 @@ import { exactCounts, exactTop, prng, zipfStream } from './zipf.js';
 
 const HOUR = 3_600_000;
 
-// The stored form of a Trending bucket's counters (layout trend3, src/lua/trend-counters.lua):
+// The stored form of a Trending bucket's counters (layout trend3, src/lua/include/trend-counters.lua):
 // 8-bit counters with an overflow hash, widened to 16 and 32 bits when many counters overflow.
 describe.each(redisTargets())('Trending counters on $name', (target) => {
   const redis = useRedis(target);

@@ -1,4 +1,4 @@
--- Test items against a Bloom filter. Needs bitfield.lua and layout.lua prepended.
+-- Test items against a Bloom filter. Includes: bitfield.lua, layout.lua.
 -- KEYS[1] metadata hash, KEYS[2] bit string
 -- ARGV[1] layout string, ARGV[2] hashes (k), then per item k bit positions
 -- Returns {0, 1 if all k bits are set (maybe present) else 0, per item} or {1, stored layout}.
@@ -9,7 +9,7 @@ local k = tonumber(ARGV[2])
 local n_args = #ARGV
 local positions = {}
 for i = 3, n_args do positions[i - 2] = ARGV[i] end
-local bits = bf_read_list(key, 'u1', positions, {})
+local bits = sk_bf_read_list(key, 'u1', positions, {})
 local out = {0}
 for i = 3, n_args, k do
   local all = 1

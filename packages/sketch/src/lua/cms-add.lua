@@ -1,6 +1,6 @@
 -- Add counts to a Count-Min Sketch stored as one string of depth×width unsigned 32-bit counters
 -- (BITFIELD u32, big-endian, saturating at 2^32-1) followed by a signed 64-bit total at bit offset
--- ARGV[5]. Needs bitfield.lua and layout.lua prepended.
+-- ARGV[5]. Includes: bitfield.lua, layout.lua.
 -- KEYS[1] metadata hash (field `layout`), KEYS[2] counters string
 -- ARGV[1] layout string, ARGV[2] width, ARGV[3] depth, ARGV[4] '1' for conservative update,
 -- ARGV[5] bit offset of the total, then per item: n, and `depth` counter offsets ('#<row*width+col>')
@@ -16,8 +16,8 @@ local offsets = {}
 for i = 6, n_args, d + 1 do
   for r = 1, d do offsets[ARGV[i + r]] = true end
 end
-bf_create(key, tonumber(ARGV[5]) / 8 + 8)
-local vals = bf_read(key, 'u32', offsets, {})
+sk_bf_create(key, tonumber(ARGV[5]) / 8 + 8)
+local vals = sk_bf_read(key, 'u32', offsets, {})
 local changed = {}
 local out = {0}
 local total = 0
@@ -52,5 +52,5 @@ for i = 6, n_args, d + 1 do
   end
   out[#out + 1] = est
 end
-bf_write(key, 'u32', changed, {'OVERFLOW', 'SAT', 'INCRBY', 'i64', ARGV[5], total})
+sk_bf_write(key, 'u32', changed, {'OVERFLOW', 'SAT', 'INCRBY', 'i64', ARGV[5], total})
 return out

@@ -1,5 +1,5 @@
 -- Add other sketches (already summed by the caller) into this one, counter by counter, saturating.
--- Needs layout.lua prepended.
+-- Includes: layout.lua.
 -- KEYS[1] metadata hash, KEYS[2] counters string
 -- ARGV[1] layout string, ARGV[2] width, ARGV[3] depth, ARGV[4] bit offset of the total,
 -- ARGV[5] the summed counters (width×depth big-endian u32, the BITFIELD byte order),

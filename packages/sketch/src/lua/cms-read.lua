@@ -1,5 +1,5 @@
 -- Read estimates (minimum over the rows) and the total of a Count-Min Sketch (layout: see
--- cms-add.lua). Needs bitfield.lua and layout.lua prepended.
+-- cms-add.lua). Includes: bitfield.lua, layout.lua.
 -- KEYS[1] metadata hash, KEYS[2] counters string
 -- ARGV[1] layout string, ARGV[2] depth, ARGV[3] bit offset of the total,
 -- then per item `depth` counter offsets ('#<row*width+col>')
@@ -11,7 +11,7 @@ local d = tonumber(ARGV[2])
 local n_args = #ARGV
 local offsets = {}
 for i = 4, n_args do offsets[ARGV[i]] = true end
-local vals, head = bf_read(key, 'u32', offsets, {'GET', 'i64', ARGV[3]})
+local vals, head = sk_bf_read(key, 'u32', offsets, {'GET', 'i64', ARGV[3]})
 local out = {0, head[1]}
 for i = 4, n_args, d do
   local low = vals[ARGV[i]]

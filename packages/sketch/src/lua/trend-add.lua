@@ -1,6 +1,6 @@
 -- Record events of one bucket of a Trending: optional Bloom dedupe, Count-Min Sketch update, then
--- the bucket's bounded top-K candidate ZSET (score = the item's estimate in this bucket). Needs
--- bitfield.lua (Bloom bits) and trend-counters.lua (counters layout) prepended.
+-- the bucket's bounded top-K candidate ZSET (score = the item's estimate in this bucket). Includes:
+-- bitfield.lua (Bloom bits), trend-counters.lua (counters layout).
 -- The counters string's header holds a u32 admission threshold: a past minimum score of the full
 -- candidate set. Minimum scores never decrease and a member's estimate always grows past its score,
 -- so an estimate at or below the threshold is not a member and cannot enter: most events of a
@@ -13,7 +13,7 @@
 -- (row·width + column, 0-based), and k Bloom bit positions when deduped
 -- Returns {0, 1 if counted else 0 (a repeat of item+dedupeBy in this bucket), per event}
 -- or {1, stored layout} on a layout mismatch.
-local mismatch = tc_layout_mismatch(KEYS[1], ARGV[1], true)
+local mismatch = sk_tc_layout_mismatch(KEYS[1], ARGV[1], true)
 if mismatch then return {1, mismatch} end
 local top = KEYS[3]
 local seen = KEYS[5]
@@ -48,14 +48,14 @@ while i <= n_args do
   end
 end
 local vals = {}
-local st = tc_load(KEYS[2], KEYS[4], tonumber(ARGV[3]), argv[4], list, vals)
+local st = sk_tc_load(KEYS[2], KEYS[4], tonumber(ARGV[3]), argv[4], list, vals)
 local threshold = st.threshold
 local bits = {}
 if n_positions > 0 then
-  if bf_create(seen, math.ceil(tonumber(argv[8]) / 8)) then
+  if sk_bf_create(seen, math.ceil(tonumber(argv[8]) / 8)) then
     redis.call('PEXPIREAT', seen, argv[4])
   end
-  bits = bf_read_list(seen, 'u1', positions, {})
+  bits = sk_bf_read_list(seen, 'u1', positions, {})
 end
 -- writes: counters that changed (their final value is in vals), Bloom bits in order
 local changed = {}
@@ -74,27 +74,15 @@ while i <= n_args do
   local c = i + 3
   local counted = true
   if argv[i + 2] == '1' then
-    counted = false
-    for h = c + d, c + d + k - 1 do
-      local p = argv[h]
-      if bits[p] == 0 then
-        counted = true
-        bits[p] = 1
-        bit_sets[n_bit_sets + 1] = 'SET'
-        bit_sets[n_bit_sets + 2] = 'u1'
-        bit_sets[n_bit_sets + 3] = p
-        bit_sets[n_bit_sets + 4] = 1
-        n_bit_sets = n_bit_sets + 4
-      end
-    end
+    counted, n_bit_sets = sk_bf_set_bits(bits, argv, c + d, c + d + k - 1, bit_sets, n_bit_sets)
     i = c + d + k
   else
     i = c + d
   end
   if counted then
     total = total + n
-    local est = tc_bump(vals, changed, list, at, 0, d, n, conservative)
-    tc_offer(cand, item, est)
+    local est = sk_tc_bump(vals, changed, list, at, 0, d, n, conservative)
+    sk_tc_offer(cand, item, est)
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
@@ -102,7 +90,7 @@ while i <= n_args do
   at = at + d
 end
 if total > 0 or cand.threshold > threshold then
-  tc_write(st, vals, changed, false, total, cand.threshold)
+  sk_tc_write(st, vals, changed, false, total, cand.threshold)
 end
-bf_run(seen, bit_sets, {})
+sk_bf_run(seen, bit_sets, {})
 return out

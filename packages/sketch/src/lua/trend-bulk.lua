@@ -1,9 +1,9 @@
 -- Record many events without dedupe in one bucket of a Trending: the bulk form of trend-add.lua (same
--- layout, same effect), for batches and buffer flushes. Needs trend-counters.lua prepended. Counter
+-- layout, same effect), for batches and buffer flushes. Includes: trend-counters.lua. Counter
 -- indexes come packed in one binary argument instead of one string argument per counter; with many
 -- events the whole counter array is read with one GETRANGE, updated in a Lua table and written back
 -- with one SETRANGE; otherwise the needed counters are read (one GETRANGE or BITFIELD_RO, see
--- tc_read) and the changed ones written with BITFIELD SET. Each distinct item is offered to the
+-- sk_tc_read) and the changed ones written with BITFIELD SET. Each distinct item is offered to the
 -- candidate ZSET once, with its estimate after the whole batch (estimates only grow).
 -- KEYS[1] metadata hash (field `layout`), KEYS[2] bucket counters string, KEYS[3] bucket candidate
 -- ZSET, KEYS[4] bucket overflow hash
@@ -13,7 +13,7 @@
 -- and the byte length of its item, all unsigned 32-bit big-endian,
 -- ARGV[8] the events' items (UTF-8), concatenated in the same order
 -- Returns {0} or {1, stored layout} on a layout mismatch.
-local mismatch = tc_layout_mismatch(KEYS[1], ARGV[1], true)
+local mismatch = sk_tc_layout_mismatch(KEYS[1], ARGV[1], true)
 if mismatch then return {1, mismatch} end
 local top = KEYS[3]
 local conservative = ARGV[2] == '1'
@@ -53,8 +53,8 @@ local st
 local vals
 local changed = {}
 if full then
-  st = tc_open(KEYS[2], KEYS[4], cells, ARGV[4])
-  vals = tc_read_all(st)
+  st = sk_tc_open(KEYS[2], KEYS[4], cells, ARGV[4])
+  vals = sk_tc_read_all(st)
 else
   vals = {}
   local list = {}
@@ -64,7 +64,7 @@ else
     for r = 1, d do list[m + r] = flat[b + r] + 1 end
     m = m + d
   end
-  st = tc_load(KEYS[2], KEYS[4], cells, ARGV[4], list, vals)
+  st = sk_tc_load(KEYS[2], KEYS[4], cells, ARGV[4], list, vals)
 end
 local threshold = st.threshold
 local new_threshold = threshold
@@ -78,7 +78,7 @@ for e = 0, events - 1 do
   local b = e * stride
   local n = flat[b + d + 1] * 4294967296 + flat[b + d + 2]
   total = total + n
-  local est = tc_bump(vals, changed, flat, b, 1, d, n, conservative)
+  local est = sk_tc_bump(vals, changed, flat, b, 1, d, n, conservative)
   local len = flat[b + d + 3]
   if est > threshold then
     local item = string.sub(names_blob, name_at, name_at + len - 1)
@@ -152,5 +152,5 @@ if n_best > 0 then
     if low_score > new_threshold then new_threshold = low_score end
   end
 end
-tc_write(st, vals, changed, full, total, new_threshold)
+sk_tc_write(st, vals, changed, full, total, new_threshold)
 return {0}

@@ -1,14 +1,16 @@
--- Shared helpers, prepended to the scripts that use them (see the luaScript(...) calls in TypeScript).
+-- Include (see luaScript's `includes`): batched BITFIELD reads and writes, and the Bloom bit-set.
 -- Scripts read every counter/bit they need in a few BITFIELD_RO calls, work on a Lua table (so
 -- items later in a batch see the updates of earlier ones, exactly as if applied one by one), then
 -- write back only what changed in a few BITFIELD calls.
+-- Provides SK_BF_BATCH, sk_bf_write, sk_bf_create, sk_bf_read_list, sk_bf_read, sk_bf_run and
+-- sk_bf_set_bits (each described below).
 
 -- BITFIELD subcommands per call: unpack() in Redis' Lua is limited to about 8000 values.
-local BATCH = 1500
+local SK_BF_BATCH = 1500
 
 -- Write `changed` (offset → value) with SET subcommands of type `ftype`; `tail` (a list, may be
 -- empty) is appended to the last BITFIELD call, e.g. to add to the sketch's total in the same call.
-local function bf_write(key, ftype, changed, tail)
+local function sk_bf_write(key, ftype, changed, tail)
   local args = {}
   local n = 0
   for off, v in pairs(changed) do
@@ -17,7 +19,7 @@ local function bf_write(key, ftype, changed, tail)
     args[n + 3] = off
     args[n + 4] = v
     n = n + 4
-    if n >= BATCH * 4 then
+    if n >= SK_BF_BATCH * 4 then
       redis.call('BITFIELD', key, unpack(args))
       args = {}
       n = 0
@@ -29,7 +31,7 @@ end
 
 -- Create `key` as `bytes` zero bytes unless it exists, allocated once at its final size: growing a
 -- string below 1 MiB with BITFIELD/SETBIT over-allocates up to 2×. Returns true if it was created.
-local function bf_create(key, bytes)
+local function sk_bf_create(key, bytes)
   if redis.call('EXISTS', key) == 1 then return false end
   if bytes <= 8388608 then
     redis.call('SET', key, string.rep('\0', bytes))
@@ -42,7 +44,7 @@ end
 -- Read the fields at `list` (offsets in order, duplicates allowed) of type `ftype` into a table
 -- offset → value. `head` (a list of GET subcommands, may be empty) is read in the first call; its
 -- results are returned second.
-local function bf_read_list(key, ftype, list, head)
+local function sk_bf_read_list(key, ftype, list, head)
   local values = {}
   local h = #head
   local count = #list
@@ -51,8 +53,8 @@ local function bf_read_list(key, ftype, list, head)
     return values, redis.call('BITFIELD_RO', key, unpack(head))
   end
   local head_values = {}
-  for start = 1, count, BATCH do
-    local last = math.min(count, start + BATCH - 1)
+  for start = 1, count, SK_BF_BATCH do
+    local last = math.min(count, start + SK_BF_BATCH - 1)
     local args = {}
     local n = 0
     if start == 1 then
@@ -76,19 +78,19 @@ local function bf_read_list(key, ftype, list, head)
   return values, head_values
 end
 
--- bf_read_list for the distinct offsets in `offsets` (a set: offset → true), e.g. when many of an
+-- sk_bf_read_list for the distinct offsets in `offsets` (a set: offset → true), e.g. when many of an
 -- item batch's counters coincide.
-local function bf_read(key, ftype, offsets, head)
+local function sk_bf_read(key, ftype, offsets, head)
   local list = {}
   for off in pairs(offsets) do list[#list + 1] = off end
-  return bf_read_list(key, ftype, list, head)
+  return sk_bf_read_list(key, ftype, list, head)
 end
 
--- Run `args` (a flat list of BITFIELD subcommands, 4 values each) in calls of at most BATCH
+-- Run `args` (a flat list of BITFIELD subcommands, 4 values each) in calls of at most SK_BF_BATCH
 -- subcommands, `tail` appended to the last call.
-local function bf_run(key, args, tail)
+local function sk_bf_run(key, args, tail)
   local count = #args
-  local per = BATCH * 4
+  local per = SK_BF_BATCH * 4
   local start = 1
   while count - start + 1 > per do
     redis.call('BITFIELD', key, unpack(args, start, start + per - 1))
@@ -98,4 +100,24 @@ local function bf_run(key, args, tail)
   for j = start, count do last[#last + 1] = args[j] end
   for j = 1, #tail do last[#last + 1] = tail[j] end
   if #last > 0 then redis.call('BITFIELD', key, unpack(last)) end
+end
+
+-- Set one item's Bloom bits, at the positions args[from..to], in `bits` (position → 0/1, as read
+-- by sk_bf_read_list), appending a BITFIELD `SET u1 <position> 1` to `sets` (n values so far) for
+-- each bit that was 0. Returns true when a bit was 0 (the item is new), and the new n.
+local function sk_bf_set_bits(bits, args, from, to, sets, n)
+  local new = false
+  for h = from, to do
+    local p = args[h]
+    if bits[p] == 0 then
+      new = true
+      bits[p] = 1
+      sets[n + 1] = 'SET'
+      sets[n + 2] = 'u1'
+      sets[n + 3] = p
+      sets[n + 4] = 1
+      n = n + 4
+    end
+  end
+  return new, n
 end

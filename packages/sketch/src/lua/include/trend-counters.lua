@@ -1,5 +1,6 @@
--- Shared helpers for a Trending bucket's counters (layout trend3), prepended to the Trending scripts
--- (see the luaScript(...) calls in trending.ts). No KEYS/ARGV of its own: the scripts pass the keys.
+-- Include (see luaScript's `includes`): helpers for a Trending bucket's counters (layout trend3),
+-- used by the Trending scripts. No KEYS/ARGV of its own: the scripts pass the keys.
+-- Provides SK_TC_MAX, SK_TC_SENT, SK_TC_FMT, SK_TC_CHUNK and the sk_tc_* functions below.
 --
 -- A bucket's counters string: bytes 0-7 the i64 total, 8-11 the u32 admission threshold (see
 -- trend-add.lua), byte 12 the counter width w in bits (8, 16 or 32; 0 only when the key does not
@@ -17,43 +18,43 @@
 -- writers that apply the same updates in any batching store the same bytes.
 -- Counter indexes in Lua tables are 1-based (i + 1).
 
-local TC_MAX = 4294967295
-local TC_SENT = {[8] = 255, [16] = 65535, [32] = 4294967295}
-local TC_FMT = {[16] = 'I2', [32] = 'I4'}
+local SK_TC_MAX = 4294967295
+local SK_TC_SENT = {[8] = 255, [16] = 65535, [32] = 4294967295}
+local SK_TC_FMT = {[16] = 'I2', [32] = 'I4'}
 -- values per unpack()/string.char() call (Redis' Lua stack allows about 8000)
-local TC_CHUNK = 900
+local SK_TC_CHUNK = 900
 
 -- Fields the overflow hash may hold before the bucket widens.
-local function tc_limit(cells)
+local function sk_tc_limit(cells)
   return math.min(128, math.max(16, math.floor(cells / 16)))
 end
 
 -- Open bucket `key` (counters) with overflow hash `ovf`: reads the header. `expire_at` (unix ms)
 -- is given to keys this script creates.
-local function tc_open(key, ovf, cells, expire_at)
+local function sk_tc_open(key, ovf, cells, expire_at)
   local h = redis.call('BITFIELD_RO', key, 'GET', 'i64', 0, 'GET', 'u32', 64, 'GET', 'u8', 96)
   local st = {
     key = key, ovf = ovf, cells = cells, expire_at = expire_at,
     total = h[1], threshold = h[2], w = h[3], exists = h[3] ~= 0,
-    limit = tc_limit(cells),
+    limit = sk_tc_limit(cells),
   }
   if not st.exists then st.w = 8 end
   return st
 end
 
 -- Decode counter array `s` of width `w` into a list of cells values (1-based).
-local function tc_decode_all(s, w, cells)
+local function sk_tc_decode_all(s, w, cells)
   local vals = {}
   local at = 0
   local p = 1
   while at < cells do
-    local take = math.min(TC_CHUNK, cells - at)
+    local take = math.min(SK_TC_CHUNK, cells - at)
     local t
     if w == 8 then
       t = {string.byte(s, p, p + take - 1)}
       p = p + take
     else
-      t = {struct.unpack('>' .. string.rep(TC_FMT[w], take), s, p)}
+      t = {struct.unpack('>' .. string.rep(SK_TC_FMT[w], take), s, p)}
       p = t[take + 1]
     end
     for j = 1, take do vals[at + j] = t[j] end
@@ -65,16 +66,16 @@ end
 -- Encode values 1..cells of `vals` as a counter array of width `w` (values above 2^w − 1 stored
 -- as 2^w − 1). When `changed` (a set of indexes) is given, the changed values ≥ 2^w − 1 are appended
 -- to `big` as (index − 1, value) pairs for the overflow hash.
-local function tc_encode_all(vals, w, cells, changed, big)
-  local sent = TC_SENT[w]
+local function sk_tc_encode_all(vals, w, cells, changed, big)
+  local sent = SK_TC_SENT[w]
   local parts = {}
   local fmt
-  if w ~= 8 then fmt = '>' .. string.rep(TC_FMT[w], TC_CHUNK) end
+  if w ~= 8 then fmt = '>' .. string.rep(SK_TC_FMT[w], SK_TC_CHUNK) end
   local nb = big and #big or 0
   local at = 0
   while at < cells do
-    local take = math.min(TC_CHUNK, cells - at)
-    if take < TC_CHUNK and w ~= 8 then fmt = '>' .. string.rep(TC_FMT[w], take) end
+    local take = math.min(SK_TC_CHUNK, cells - at)
+    if take < SK_TC_CHUNK and w ~= 8 then fmt = '>' .. string.rep(SK_TC_FMT[w], take) end
     if w == 32 then
       parts[#parts + 1] = struct.pack(fmt, unpack(vals, at + 1, at + take))
     else
@@ -104,7 +105,7 @@ end
 
 -- Replace the values of the counters in `list` (1-based indexes) that sit at 2^w − 1 with their
 -- value in the overflow hash.
-local function tc_overlay(st, list, vals)
+local function sk_tc_overlay(st, list, vals)
   local count = #list
   for start = 1, count, 1000 do
     local last = math.min(count, start + 999)
@@ -119,7 +120,7 @@ local function tc_overlay(st, list, vals)
 end
 
 -- All counters of the bucket, as a list of cells values (true values, overflow applied).
-local function tc_read_all(st)
+local function sk_tc_read_all(st)
   local cells = st.cells
   if not st.exists then
     local vals = {}
@@ -128,7 +129,7 @@ local function tc_read_all(st)
   end
   local w = st.w
   local s = redis.call('GETRANGE', st.key, 16, 15 + cells * w / 8)
-  local vals = tc_decode_all(s, w, cells)
+  local vals = sk_tc_decode_all(s, w, cells)
   if w < 32 then
     local flat = redis.call('HGETALL', st.ovf)
     for j = 1, #flat, 2 do vals[tonumber(flat[j]) + 1] = tonumber(flat[j + 1]) end
@@ -139,14 +140,14 @@ end
 -- Read the counters in `list` (1-based indexes, duplicates allowed) into vals[index] (true values),
 -- skipping those already in `vals`. One GETRANGE of the array unless it holds over 200 counters per
 -- counter wanted (then BITFIELD_RO GET).
-local function tc_read(st, list, vals)
+local function sk_tc_read(st, list, vals)
   local n = #list
   if not st.exists then
     for j = 1, n do vals[list[j]] = 0 end
     return
   end
   local w = st.w
-  local sent = TC_SENT[w]
+  local sent = SK_TC_SENT[w]
   local big = {}
   if n * 200 >= st.cells then
     local s = redis.call('GETRANGE', st.key, 16, 15 + st.cells * w / 8)
@@ -201,16 +202,16 @@ local function tc_read(st, list, vals)
       end
     end
   end
-  if #big > 0 then tc_overlay(st, big, vals) end
+  if #big > 0 then sk_tc_overlay(st, big, vals) end
 end
 
--- tc_open followed by tc_read(st, list, vals), in one BITFIELD_RO call when few counters are wanted
+-- sk_tc_open followed by sk_tc_read(st, list, vals), in one BITFIELD_RO call when few counters are wanted
 -- and the bucket is 8-bit (the common case; otherwise the counters are read again at their width).
-local function tc_load(key, ovf, cells, expire_at, list, vals)
+local function sk_tc_load(key, ovf, cells, expire_at, list, vals)
   local n = #list
   if n * 200 >= cells or n > 1500 then
-    local st = tc_open(key, ovf, cells, expire_at)
-    tc_read(st, list, vals)
+    local st = sk_tc_open(key, ovf, cells, expire_at)
+    sk_tc_read(st, list, vals)
     return st
   end
   local args = {'GET', 'i64', 0, 'GET', 'u32', 64, 'GET', 'u8', 96}
@@ -225,13 +226,13 @@ local function tc_load(key, ovf, cells, expire_at, list, vals)
   local st = {
     key = key, ovf = ovf, cells = cells, expire_at = expire_at,
     total = res[1], threshold = res[2], w = res[3], exists = res[3] ~= 0,
-    limit = tc_limit(cells),
+    limit = sk_tc_limit(cells),
   }
   if not st.exists then
     st.w = 8
     for j = 1, n do vals[list[j]] = 0 end
   elseif st.w ~= 8 then
-    tc_read(st, list, vals)
+    sk_tc_read(st, list, vals)
   else
     local big = {}
     for j = 1, n do
@@ -242,31 +243,31 @@ local function tc_load(key, ovf, cells, expire_at, list, vals)
         if v == 255 then big[#big + 1] = i end
       end
     end
-    if #big > 0 then tc_overlay(st, big, vals) end
+    if #big > 0 then sk_tc_overlay(st, big, vals) end
   end
   return st
 end
 
 -- Rewrite the bucket at the narrowest wider width whose overflow fits the limit.
-local function tc_promote(st)
-  local vals = tc_read_all(st)
+local function sk_tc_promote(st)
+  local vals = sk_tc_read_all(st)
   local cells = st.cells
   local w = st.w
   repeat
     w = w * 2
     local over = 0
     if w < 32 then
-      local sent = TC_SENT[w]
+      local sent = SK_TC_SENT[w]
       for i = 1, cells do
         if vals[i] >= sent then over = over + 1 end
       end
     end
   until w == 32 or over <= st.limit
   local head = redis.call('GETRANGE', st.key, 0, 11)
-  redis.call('SET', st.key, head .. string.char(w, 0, 0, 0) .. tc_encode_all(vals, w, cells), 'KEEPTTL')
+  redis.call('SET', st.key, head .. string.char(w, 0, 0, 0) .. sk_tc_encode_all(vals, w, cells), 'KEEPTTL')
   redis.call('DEL', st.ovf)
   if w < 32 then
-    local sent = TC_SENT[w]
+    local sent = SK_TC_SENT[w]
     local args = {}
     for i = 1, cells do
       if vals[i] >= sent then
@@ -285,7 +286,7 @@ end
 -- Write the counters in `changed` (a set of 1-based indexes; values in `vals`), or the whole array
 -- when `all`, add `add_total` to the total and raise the threshold to `threshold`. Creates the bucket
 -- (w = 8, expiring at expire_at) if needed; widens it when its overflow hash grows past the limit.
-local function tc_write(st, vals, changed, all, add_total, threshold)
+local function sk_tc_write(st, vals, changed, all, add_total, threshold)
   local cells = st.cells
   if not st.exists then
     redis.call('SET', st.key, string.rep('\0', 12) .. string.char(8, 0, 0, 0) .. string.rep('\0', cells))
@@ -296,12 +297,12 @@ local function tc_write(st, vals, changed, all, add_total, threshold)
     st.w = 8
   end
   local w = st.w
-  local sent = TC_SENT[w]
+  local sent = SK_TC_SENT[w]
   local big = {}
   local set = {}
   local m = 0
   if all then
-    redis.call('SETRANGE', st.key, 16, tc_encode_all(vals, w, cells, changed, big))
+    redis.call('SETRANGE', st.key, 16, sk_tc_encode_all(vals, w, cells, changed, big))
   else
     local nb = 0
     local t = 'u' .. w
@@ -351,7 +352,7 @@ local function tc_write(st, vals, changed, all, add_total, threshold)
     -- only new fields can create the hash or take it past the limit
     if added > 0 then
       redis.call('PEXPIREAT', st.ovf, st.expire_at)
-      if redis.call('HLEN', st.ovf) > st.limit then tc_promote(st) end
+      if redis.call('HLEN', st.ovf) > st.limit then sk_tc_promote(st) end
     end
   end
 end
@@ -359,7 +360,7 @@ end
 -- The sketch's layout check: nil when `meta` (the metadata hash) is of `layout` — recorded there
 -- first when `create` and the hash has none — else the stored layout, which the script returns as
 -- {1, stored} so the caller refuses to mix layouts.
-local function tc_layout_mismatch(meta, layout, create)
+local function sk_tc_layout_mismatch(meta, layout, create)
   local stored = redis.call('HGET', meta, 'layout')
   if not stored then
     if create then redis.call('HSET', meta, 'layout', layout) end
@@ -372,7 +373,7 @@ end
 -- Add n to one event's d counters, whose 1-based indexes are idx[at + r] + offset (r = 1..d), in
 -- vals, marking the ones that changed; returns the event's estimate (the minimum after the update).
 -- Conservative update raises only the counters below min + n, to min + n.
-local function tc_bump(vals, changed, idx, at, offset, d, n, conservative)
+local function sk_tc_bump(vals, changed, idx, at, offset, d, n, conservative)
   local est
   if conservative then
     local low = vals[idx[at + 1] + offset]
@@ -381,7 +382,7 @@ local function tc_bump(vals, changed, idx, at, offset, d, n, conservative)
       if v < low then low = v end
     end
     est = low + n
-    if est > TC_MAX then est = TC_MAX end
+    if est > SK_TC_MAX then est = SK_TC_MAX end
     for r = 1, d do
       local i = idx[at + r] + offset
       if vals[i] < est then
@@ -393,7 +394,7 @@ local function tc_bump(vals, changed, idx, at, offset, d, n, conservative)
     for r = 1, d do
       local i = idx[at + r] + offset
       local v = vals[i] + n
-      if v > TC_MAX then v = TC_MAX end
+      if v > SK_TC_MAX then v = SK_TC_MAX end
       vals[i] = v
       changed[i] = true
       if not est or v < est then est = v end
@@ -407,7 +408,7 @@ end
 -- of the full set: minimum scores never decrease and a member's estimate only grows past its score,
 -- so an estimate at or below it is not a member and cannot enter (most events of a skewed stream
 -- skip the ZSET). Raises c.threshold as it sees the set's minimum.
-local function tc_offer(c, item, est)
+local function sk_tc_offer(c, item, est)
   if est <= c.threshold then return end
   -- XX GT CH: 1 if it was a member (its estimate only grows), without a separate ZSCORE
   if redis.call('ZADD', c.top, 'XX', 'GT', 'CH', est, item) == 1 then return end

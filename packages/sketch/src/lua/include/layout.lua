@@ -1,5 +1,6 @@
--- The layout check of a Count-Min Sketch or Bloom filter (metadata hash `meta` with field `layout`,
--- data key `data`), prepended to the scripts that use it. Returns nil when `meta` records `layout`
+-- Include (see luaScript's `includes`): the layout check of a Count-Min Sketch or Bloom filter.
+-- Provides sk_layout_mismatch(meta, data, layout, fields), for a metadata hash `meta` with field
+-- `layout` and the data key `data`. Returns nil when `meta` records `layout`
 -- — recorded there first, with `fields` (field/value list; nil for readers), when neither key
 -- exists — else what was found instead, which the script returns as {1, found} so the caller
 -- refuses. Data without metadata is never adopted: it is another application's key, or a sketch
