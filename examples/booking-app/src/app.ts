@@ -19,6 +19,7 @@ import type { Database } from './db/database.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requireOperatorToken, securityHeaders } from './http/security-headers.js';
 import { staticPages } from './http/static-pages.js';
+import { readBacklog } from './observability/backlog.js';
 import { createLogger, withoutUrlTokens } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
 import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
@@ -41,6 +42,7 @@ import { productRoutes } from './routes/products.js';
 import { queueRoutes } from './routes/queue.js';
 import { reservationRoutes } from './routes/reservations.js';
 import { statsRoutes } from './routes/stats.js';
+import { withTimeout } from './with-timeout.js';
 
 /** What the app is built from; the server (or a test) creates the parts and owns their lifecycle. */
 export interface AppDeps {
@@ -244,6 +246,20 @@ export function createApp(deps: AppDeps): Express {
     metrics,
     logger,
     settings: deps.holdReaper ?? {},
+  });
+  // The backlog gauges (outbox, hold-expiry lag) are read from the database at scrape time,
+  // bounded so a slow database cannot hang /metrics (they read NaN then).
+  metrics.observeBacklog(async () => {
+    try {
+      return await withTimeout(
+        readBacklog(deps.db, holdReaper.settings.graceMs),
+        deps.readinessTimeoutMs ?? 2000,
+        'the backlog metrics query',
+      );
+    } catch (error) {
+      logger.warn({ err: error }, 'backlog metrics unavailable');
+      throw error;
+    }
   });
   const locals: AppLocals = {
     rooms,

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Backlog } from './backlog.js';
 
 /**
  * The app's Prometheus metrics, in a registry of its own (two apps in one process — tests — do not
@@ -6,6 +7,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  */
 export class AppMetrics {
   readonly registry = new Registry();
+  #backlogProbe: (() => Promise<Backlog>) | undefined;
+  #backlogSample: Promise<void> | undefined;
   readonly httpRequests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests by method, route and status',
@@ -65,6 +68,18 @@ export class AppMetrics {
     labelNames: ['concert'] as const,
     registers: [this.registry],
   });
+  readonly queueLastTick = new Gauge({
+    name: 'boxoffice_queue_last_tick_timestamp_seconds',
+    help: 'Redis time of the last tick this instance ran (one instance ticks at a time: the freshest instance speaks for the room)',
+    labelNames: ['concert'] as const,
+    registers: [this.registry],
+  });
+  readonly queuePaused = new Gauge({
+    name: 'boxoffice_queue_paused',
+    help: '1 if admissions were paused (no seat AVAILABLE, or an operator), as of the last tick this instance ran',
+    labelNames: ['concert'] as const,
+    registers: [this.registry],
+  });
   readonly reservations = new Counter({
     name: 'boxoffice_reservations_total',
     help: 'Reservation attempts by outcome (held, seat-locked, seat-unavailable, seat-not-found)',
@@ -119,6 +134,24 @@ export class AppMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly outboxPending = new Gauge({
+    name: 'boxoffice_outbox_pending',
+    help: 'Outbox messages not done yet, read from the database at scrape time (the same on every instance)',
+    registers: [this.registry],
+    collect: () => this.#sampleBacklog(),
+  });
+  readonly outboxOldestPending = new Gauge({
+    name: 'boxoffice_outbox_oldest_pending_age_seconds',
+    help: 'Age of the oldest outbox message not done yet (0 when none), read from the database at scrape time',
+    registers: [this.registry],
+    collect: () => this.#sampleBacklog(),
+  });
+  readonly holdExpiryLag = new Gauge({
+    name: 'boxoffice_hold_expiry_lag_seconds',
+    help: 'How far past its deadline (expires_at + grace) the most overdue HELD reservation without a live payment is (0 when none), read from the database at scrape time',
+    registers: [this.registry],
+    collect: () => this.#sampleBacklog(),
+  });
   readonly dependencyUp = new Gauge({
     name: 'boxoffice_dependency_up',
     help: '1 if the last readiness probe of the dependency succeeded, else 0',
@@ -130,5 +163,33 @@ export class AppMetrics {
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
     }
+  }
+
+  /**
+   * Where the backlog gauges come from: `probe` runs once per scrape (the three gauges share one
+   * call). A probe that fails leaves them NaN for that scrape (unknown, not 0). Without a probe
+   * they stay 0.
+   */
+  observeBacklog(probe: () => Promise<Backlog>): void {
+    this.#backlogProbe = probe;
+  }
+
+  #sampleBacklog(): Promise<void> {
+    const probe = this.#backlogProbe;
+    if (!probe) return Promise.resolve();
+    this.#backlogSample ??= probe()
+      .then(
+        (b) => [b.outboxPending, b.outboxOldestPendingSeconds, b.holdExpiryLagSeconds],
+        () => [Number.NaN, Number.NaN, Number.NaN],
+      )
+      .then(([pending, oldest, lag]) => {
+        this.outboxPending.set(pending as number);
+        this.outboxOldestPending.set(oldest as number);
+        this.holdExpiryLag.set(lag as number);
+      })
+      .finally(() => {
+        this.#backlogSample = undefined;
+      });
+    return this.#backlogSample;
   }
 }

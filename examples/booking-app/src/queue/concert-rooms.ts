@@ -109,6 +109,8 @@ export class ConcertRooms {
           );
           metrics.queueWaiting.set({ concert: String(concertId) }, result.waiting);
           metrics.queueActive.set({ concert: String(concertId) }, result.active);
+          metrics.queuePaused.set({ concert: String(concertId) }, result.paused ? 1 : 0);
+          metrics.queueLastTick.set({ concert: String(concertId) }, result.at / 1000);
         }
         this.#options.onTick?.(concertId, result);
         if (result.admitted.length + result.evicted.length + result.expired.length > 0) {
