@@ -38,6 +38,12 @@ export type {
   ResolvedRoomOptions,
   WaitingRoomOptions,
 } from './room-options.js';
+export {
+  ADMISSION_ORDERS,
+  type AdmissionOrder,
+  type RoomSettings,
+  type RoomSettingsUpdate,
+} from './room-settings.js';
 export type {
   ActiveStatus,
   JoinResult,
@@ -46,6 +52,7 @@ export type {
   TickResult,
   UnknownStatus,
   WaitingStatus,
+  WaitTimes,
 } from './room-status.js';
 export { WaitingRoom } from './waiting-room.js';
 

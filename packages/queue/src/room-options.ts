@@ -1,5 +1,12 @@
 import { check, keyPrefix } from '@boxoffice/internal';
 import type { AccessTokens } from './access-tokens.js';
+import {
+  type AdmissionOrder,
+  checkAdmitPerTick,
+  checkMaxActive,
+  checkOrder,
+  type RoomSettings,
+} from './room-settings.js';
 import type { TickResult } from './room-status.js';
 
 /** Arrivals between `opensAt` and `startsAt` are shuffled fairly at `startsAt`, then served FIFO. */
@@ -21,20 +28,30 @@ export interface WaitingRoomOptions {
   prefix?: string;
   /** Signs the `queue_entry` tokens of admitted users. */
   tokens: AccessTokens;
-  /** Capacity: users allowed in the booking area at once (≥ 1). */
+  /**
+   * Capacity: users allowed in the booking area at once (≥ 1). Live: `configure({ maxActive })`
+   * overrides it for every instance.
+   */
   maxActive: number;
   /**
-   * Most users admitted by one tick.
+   * Most users admitted by one tick. Live: `configure({ admitPerTick })` overrides it.
    * @defaultValue 100
    */
   admitPerTick?: number;
+  /**
+   * Who a tick admits: the head of the line (`'fifo'`) or random waiters (`'random'`). Live:
+   * `configure({ order })` overrides it.
+   * @defaultValue `'fifo'`
+   */
+  order?: AdmissionOrder;
   /**
    * Interval of the ticker started by `start()` (≥ 10).
    * @defaultValue 1000
    */
   tickMs?: number;
   /**
-   * A waiter without join/heartbeat for this long is evicted (within a further quarter of it).
+   * A waiter without join/heartbeat for this long is evicted (within a further quarter of it, plus
+   * the time to the next tick).
    * @defaultValue 30000
    */
   heartbeatTimeoutMs?: number;
@@ -92,6 +109,7 @@ const DEFAULTS: Readonly<Omit<WaitingRoomOptions, 'roomId' | 'tokens' | 'maxActi
   Object.freeze({
     prefix: 'bo',
     admitPerTick: 100,
+    order: 'fifo',
     tickMs: 1000,
     heartbeatTimeoutMs: 30_000,
     activeTtlMs: 300_000,
@@ -127,8 +145,9 @@ export function resolveRoomOptions(options: WaitingRoomOptions): {
     throw new TypeError('tokens must be an AccessTokens');
   }
   const prefix = keyPrefix('prefix', o.prefix);
-  const maxActive = check.integer('maxActive', o.maxActive, { min: 1, max: 10_000_000 });
-  const admitPerTick = check.integer('admitPerTick', o.admitPerTick, { min: 1, max: 100_000 });
+  const maxActive = checkMaxActive(o.maxActive);
+  const admitPerTick = checkAdmitPerTick(o.admitPerTick);
+  const order = checkOrder(o.order);
   const tickMs = check.integer('tickMs', o.tickMs, { min: 10, max: 3_600_000 });
   const heartbeatTimeoutMs = check.integer('heartbeatTimeoutMs', o.heartbeatTimeoutMs, {
     min: 100,
@@ -160,6 +179,7 @@ export function resolveRoomOptions(options: WaitingRoomOptions): {
       tokens,
       maxActive,
       admitPerTick,
+      order,
       tickMs,
       heartbeatTimeoutMs,
       activeTtlMs,
@@ -178,4 +198,9 @@ export function resolveRoomOptions(options: WaitingRoomOptions): {
         ? undefined
         : check.func<(error: unknown) => void>('onError', o.onError),
   };
+}
+
+/** The constructor's live settings: what a room uses while no override is stored. */
+export function defaultSettings(o: ResolvedRoomOptions): RoomSettings {
+  return Object.freeze({ maxActive: o.maxActive, admitPerTick: o.admitPerTick, order: o.order });
 }

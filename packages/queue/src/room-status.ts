@@ -1,3 +1,5 @@
+import type { RoomSettings } from './room-settings.js';
+
 /** A user in the line. */
 export interface WaitingStatus {
   state: 'waiting';
@@ -58,14 +60,40 @@ export interface TickResult {
   active: number;
   /** The room was paused ({@link WaitingRoom.pause}): this round admitted nobody. */
   paused: boolean;
+  /** The settings this round used (the stored overrides of `configure()` over the options). */
+  settings: RoomSettings;
+}
+
+/**
+ * How long the users admitted during the last minute (the same 10-second buckets as
+ * `admittedPerMin`, as of the last tick) waited, from joining the line to admission. Exact to one
+ * tick (a join is dated by the first tick after it; pre-queue users from the first tick after
+ * `startsAt`); the quantiles are bins a quarter octave wide (±9 %).
+ */
+export interface WaitTimes {
+  /** Median wait in ms; `null` when nobody was admitted in the last minute. */
+  p50: number | null;
+  /** 90th percentile wait in ms; `null` when nobody was admitted in the last minute. */
+  p90: number | null;
+  /** How many admissions these quantiles are over. */
+  admitted: number;
 }
 
 /** Room counters. */
 export interface RoomStats {
   waiting: number;
   active: number;
-  /** Admissions during the last minute (10-second buckets, so 50–60 s). */
+  /** Admissions during the last minute (10-second buckets, so 50–60 s), as of the last tick. */
   admittedPerMin: number;
+  /**
+   * Waiters who gave up during the last minute, as of the last tick: `leave()` from the line or the
+   * pre-queue, plus evictions for silence (same buckets as `admittedPerMin`).
+   */
+  abandonedPerMin: number;
+  /** Wait of the users admitted during the last minute. */
+  waitMs: WaitTimes;
+  /** The effective settings (the stored overrides of `configure()` over the options). */
+  settings: RoomSettings;
   evictedTotal: number;
   admittedTotal: number;
   ticks: number;

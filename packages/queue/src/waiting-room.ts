@@ -6,23 +6,32 @@ import closeLua from './lua/close.lua';
 import completeLua from './lua/complete.lua';
 import leaveLua from './lua/leave.lua';
 import releaseLua from './lua/release.lua';
-import statsLua from './lua/stats.lua';
+import ringLua from './lua/ring.lua';
 import tickLua from './lua/tick.lua';
 import visitLua from './lua/visit.lua';
-import { RoomEvents, type TickMessage } from './room-events.js';
+import { RoomEvents } from './room-events.js';
 import {
+  defaultSettings,
   type ResolvedRoomOptions,
   resolveRoomOptions,
   type WaitingRoomOptions,
 } from './room-options.js';
+import {
+  configureRoom,
+  type RoomSettings,
+  type RoomSettingsUpdate,
+  readRoomStats,
+  settingsUpdateFields,
+} from './room-settings.js';
 import type { JoinResult, RoomStats, RoomStatus, TickResult } from './room-status.js';
-import { decodeUserId, encodeUserId } from './user-id.js';
+import { readTickReply } from './tick-reply.js';
+import { encodeUserId } from './user-id.js';
 
-const visitScript = luaScript('queue', 'visit', visitLua, __PACKAGE_VERSION__);
-const tickScript = luaScript('queue', 'tick', tickLua, __PACKAGE_VERSION__);
+// ring.lua is the one shared piece of Lua (the reuse of a heartbeat ring slot), prepended.
+const visitScript = luaScript('queue', 'visit', `${ringLua}\n${visitLua}`, __PACKAGE_VERSION__);
+const tickScript = luaScript('queue', 'tick', `${ringLua}\n${tickLua}`, __PACKAGE_VERSION__);
 const leaveScript = luaScript('queue', 'leave', leaveLua, __PACKAGE_VERSION__);
 const completeScript = luaScript('queue', 'complete', completeLua, __PACKAGE_VERSION__);
-const statsScript = luaScript('queue', 'stats', statsLua, __PACKAGE_VERSION__);
 const closeScript = luaScript('queue', 'close', closeLua, __PACKAGE_VERSION__);
 const releaseScript = luaScript('queue', 'release', releaseLua, __PACKAGE_VERSION__);
 
@@ -69,6 +78,7 @@ export class WaitingRoom {
   readonly #client: RedisClient;
   readonly #tokens: AccessTokens;
   readonly #keys: string[];
+  readonly #defaults: RoomSettings;
   readonly #lease: string;
   readonly #genMs: number;
   readonly #opensAt: number;
@@ -94,11 +104,13 @@ export class WaitingRoom {
     this.options = o;
     const { prefix, roomId, heartbeatTimeoutMs, preQueue } = o;
     const base = `${prefix}:q:{${roomId}}:`;
-    // w p a t m s h0..h7, then the lease: the order every script's KEYS header documents.
+    // w p a t m s h0..h7 x j wt, then the lease: the order every script's KEYS header documents.
     this.#keys = [
       ...['w', 'p', 'a', 't', 'm', 's'].map((k) => base + k),
       ...Array.from({ length: RING }, (_, i) => `${base}h${i}`),
+      ...['x', 'j', 'wt'].map((k) => base + k),
     ];
+    this.#defaults = defaultSettings(o);
     this.#lease = `${base}l`;
     this.channel = `${base}events`;
     this.#genMs = Math.ceil(heartbeatTimeoutMs / 4);
@@ -174,7 +186,7 @@ export class WaitingRoom {
       for (const v of batch) v.reject(error);
     };
     try {
-      visitScript.run(this.#client, this.#keys, args).then((reply) => {
+      visitScript.run(this.#client, this.#keys.slice(0, 15), args).then((reply) => {
         const r = reply as (number | string)[];
         for (let i = 0; i < batch.length; i++) {
           (batch[i] as PendingVisit).resolve({ r, at: 3 + 4 * i });
@@ -248,9 +260,7 @@ export class WaitingRoom {
     const user = userIdOf(userId);
     const k = this.#keys;
     this.#flush();
-    const n = await leaveScript.run(this.#client, [k[0], k[1], k[2], k[3]] as string[], [
-      encodeUserId(user),
-    ]);
+    const n = await leaveScript.run(this.#client, k.slice(0, 5), [encodeUserId(user)]);
     return n === 1;
   }
 
@@ -281,7 +291,7 @@ export class WaitingRoom {
   async #tick(leaseToken: string): Promise<TickResult | null | undefined> {
     const o = this.options;
     this.#flush();
-    const r = (await tickScript.run(
+    const r = await tickScript.run(
       this.#client,
       [...this.#keys, this.#lease],
       [
@@ -296,46 +306,15 @@ export class WaitingRoom {
         o.graceMs,
         this.#startsAt,
         Math.max(1000, o.admitPerTick),
+        o.order,
       ],
-    )) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      (string | number)[],
-      string[],
-      string[],
-      number,
-    ];
-    if (r[0] === 0) return undefined;
-    if (r[0] === -1) return null;
-    const [, tick, at, servingTicket, waiting, active, flat] = r;
-    const paused = r[9] === 1;
-    const evicted = r[7].map(decodeUserId);
-    const expired = r[8].map(decodeUserId);
-    const admitted: TickResult['admitted'] = [];
-    for (let i = 0; i < flat.length; i += 3) {
-      admitted.push({
-        userId: decodeUserId(flat[i] as string),
-        expiresAt: flat[i + 1] as number,
-        jti: flat[i + 2] as string,
-      });
-    }
-    const message: TickMessage = {
-      tick,
-      at,
-      servingTicket,
-      waiting,
-      active,
-      admitted: admitted.map((a) => [a.userId, a.expiresAt]),
-      evicted,
-      expired,
-      paused,
-    };
+    );
+    const read = readTickReply(r);
+    if (read === 'lease') return undefined;
+    if (read === 'closed') return null;
+    const { result, message } = read;
     await this.#client.publish(this.channel, JSON.stringify(message));
-    return { tick, at, admitted, evicted, expired, servingTicket, waiting, active, paused };
+    return result;
   }
 
   #leaseTtl(): number {
@@ -398,33 +377,44 @@ export class WaitingRoom {
     return new RoomEvents(this.#client, this.channel, maxBuffer, signal);
   }
 
-  /** Counters of the room. */
+  /**
+   * Counters of the room, whether it is paused, its effective settings, and the last minute's
+   * admissions, abandons and waits (the per-minute figures as of the last tick).
+   */
   async stats(): Promise<RoomStats> {
     const k = this.#keys;
     this.#flush();
-    const r = (await statsScript.run(
+    return readRoomStats(this.#client, [k[0], k[1], k[2], k[4], k[16]] as string[], this.#defaults);
+  }
+
+  /**
+   * Change live settings for every instance: the given fields are stored in Redis (only those, so
+   * concurrent calls never lose each other's fields) and the next tick, whichever instance runs it,
+   * uses them; the constructor's values are the defaults while nothing is stored. Validated like the
+   * constructor's options (`TypeError`/`RangeError`, nothing stored on a bad value). A `maxActive`
+   * below the active count admits nobody until they drain; nobody active is evicted for it.
+   * @returns the effective settings after the change
+   * @throws {QueueClosedError} after `close()`
+   */
+  async configure(update: RoomSettingsUpdate): Promise<RoomSettings> {
+    const fields = settingsUpdateFields(update);
+    if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
+    this.#flush();
+    return configureRoom(
       this.#client,
-      [k[0], k[1], k[2], k[4]] as string[],
-      [],
-    )) as number[];
-    const [
-      waiting = 0,
-      active = 0,
-      admittedPerMin = 0,
-      evictedTotal = 0,
-      admittedTotal = 0,
-      ticks = 0,
-      paused = 0,
-    ] = r;
-    return {
-      waiting,
-      active,
-      admittedPerMin,
-      evictedTotal,
-      admittedTotal,
-      ticks,
-      paused: paused === 1,
-    };
+      this.#keys[4] as string,
+      this.roomId,
+      fields,
+      this.#defaults,
+    );
+  }
+
+  /**
+   * The effective settings: the overrides `configure()` stored, over the constructor's options.
+   * @throws {QueueClosedError} after `close()`
+   */
+  async settings(): Promise<RoomSettings> {
+    return this.configure({});
   }
 
   /**

@@ -15,6 +15,7 @@
 --                          closed (set by close.lua, then the only field, with a TTL)
 -- KEYS[6]  ticket counter STRING
 -- KEYS[7..14] heartbeat generation SETs h0..h7 (tickets), a ring indexed by floor(now/genMs) % 8
+-- KEYS[15] retired SET    tickets of a reused ring slot, evicted by the next tick (ring.lua)
 -- ARGV[1]  genMs (heartbeat generation width)
 -- ARGV[2]  opensAt ms, or -1 without pre-queue
 -- ARGV[3]  startsAt ms, or -1 without pre-queue
@@ -55,13 +56,8 @@ out[2] = tonumber(meta[2]) or 0
 if meta[7] == '1' then out[3] = 1 end
 local pre = startsAt >= 0
 
-local stamped = tonumber(meta[1]) == g
-local function stamp()
-  if not stamped then
-    redis.call('HSET', KEYS[5], 'g' .. slot, g)
-    stamped = true
-  end
-end
+-- The first call of a generation takes its ring slot over (before anyone's membership is read).
+if tonumber(meta[1]) ~= g then q_reuse_slot(KEYS[5], slot, hk, KEYS[15], g) end
 
 -- Read lazily, once per batch, and kept up to date locally.
 local counter, added = nil, 0
@@ -124,14 +120,19 @@ local function visit(j, user, mode, score)
   local ticket = tickets[j]
   if ticket then
     if mode ~= 's' then
-      stamp()
       if not current[ticket] then
         current[ticket] = true
         if redis.call('SADD', hk, ticket) == 1 then
-          -- A ticket is in at most one generation set, most likely a recent one: newest first.
+          -- A ticket is in at most one generation set, most likely a recent one: newest first;
+          -- in none of them only when it was retired (a waiter back after a long silence).
+          local found = false
           for d = 1, 7 do
-            if redis.call('SREM', KEYS[7 + (slot - d) % 8], ticket) == 1 then break end
+            if redis.call('SREM', KEYS[7 + (slot - d) % 8], ticket) == 1 then
+              found = true
+              break
+            end
           end
+          if not found then redis.call('SREM', KEYS[15], ticket) end
         end
       end
     end
@@ -189,7 +190,6 @@ for j = 1, k do
 end
 if added > 0 then
   redis.call('ZADD', KEYS[1], unpack(freshArgs))
-  stamp()
   redis.call('SADD', hk, unpack(freshTickets))
   redis.call('INCRBY', KEYS[6], added)
 end
