@@ -1,5 +1,6 @@
--- One admission round, bounded: move pre-queue arrivals into the line (after startsAt), expire active
--- users past their deadline, evict waiters whose heartbeat generation is stale, admit from the head.
+-- One admission round, bounded: expire active users past their deadline, evict silent waiters
+-- (retired ring slots, then stale generations), move pre-queue arrivals into the line (after
+-- startsAt), admit (the head, or random waiters) with the live settings, update the counters.
 -- KEYS[1]  waiting ZSET   user (encoded id) -> ticket
 -- KEYS[2]  pre-queue ZSET user -> random score
 -- KEYS[3]  active ZSET    user -> deadline ms (expiresAt + grace)
