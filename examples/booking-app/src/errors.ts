@@ -78,6 +78,30 @@ export class InsufficientStockError extends HttpError {
   }
 }
 
+/**
+ * 400: an order line asks for more units of a product than one order may take (its
+ * `max_per_order`). `field` names the line as the request has it (`items.1.quantity`).
+ */
+export class OrderLimitExceededError extends HttpError {
+  override name = 'OrderLimitExceededError';
+  constructor(
+    readonly line: number,
+    readonly productId: number,
+    productName: string,
+    readonly limit: number,
+    readonly requested: number,
+  ) {
+    const field = `items.${line}.quantity`;
+    super(
+      400,
+      'order-limit-exceeded',
+      'Too many units of a product in one order',
+      `${field}: at most ${limit} of product ${productId} (${productName}) per order, asked for ${requested}`,
+      { field, line, productId, limit, requested },
+    );
+  }
+}
+
 /** 400: a requested seat is BLOCKED or ASSIGNED (DESIGN.md: never reservable). */
 export class SeatUnavailableError extends HttpError {
   override name = 'SeatUnavailableError';

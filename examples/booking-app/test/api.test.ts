@@ -366,19 +366,20 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
 
     it('409 when stock is short, and a multi-line order changes nothing', async () => {
       const token = await login('buyer');
+      await fixture.db.query('UPDATE product_stock SET available = 20 WHERE product_id = 4');
       const res = await call(http.base, 'POST', '/orders', {
         token,
         body: {
           items: [
             { productId: 1, quantity: 2 },
-            { productId: 3, quantity: 21 },
+            { productId: 4, quantity: 21 },
           ],
         },
       });
       expectProblem(res, 409, 'insufficient-stock');
-      expect(res.body).toMatchObject({ productId: 3, requested: 21 });
+      expect(res.body).toMatchObject({ productId: 4, requested: 21 });
       expect(await stockOf(1)).toBe(500);
-      expect(await stockOf(3)).toBe(20);
+      expect(await stockOf(4)).toBe(20);
       expectProblem(
         await call(http.base, 'POST', '/orders', {
           token,

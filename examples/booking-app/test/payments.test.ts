@@ -295,12 +295,12 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
     const env = await instance();
     const { token } = await login(env.base, 'shopper');
     const stock = () =>
-      count(fixture.db, 'SELECT available FROM product_stock WHERE product_id = 3');
+      count(fixture.db, 'SELECT available FROM product_stock WHERE product_id = 4');
     const before = await stock();
     const send = () =>
       call(env.base, 'POST', '/orders', {
         token,
-        body: { items: [{ productId: 3, quantity: 2 }] },
+        body: { items: [{ productId: 4, quantity: 2 }] },
         headers: { 'idempotency-key': '"order-1"' },
       });
     const answers = await Promise.all([send(), send(), send()]);
@@ -311,7 +311,7 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
     // Without a key it still works (the key is optional on orders).
     const plain = await call(env.base, 'POST', '/orders', {
       token,
-      body: { items: [{ productId: 3, quantity: 1 }] },
+      body: { items: [{ productId: 4, quantity: 1 }] },
     });
     expect(plain.status).toBe(201);
     expect(await stock()).toBe(before - 3);

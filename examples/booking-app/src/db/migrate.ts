@@ -4,6 +4,7 @@ import mockGateway from './migrations/002_mock_payment_gateway.sql';
 import outbox from './migrations/003_outbox.sql';
 import outboxPrune from './migrations/004_outbox_prune.sql';
 import outboxDeliveries from './migrations/005_outbox_deliveries.sql';
+import productOrderLimit from './migrations/006_product_order_limit.sql';
 
 /** One forward-only migration. */
 export interface Migration {
@@ -19,6 +20,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 3, name: 'outbox', sql: outbox },
   { version: 4, name: 'outbox_prune', sql: outboxPrune },
   { version: 5, name: 'outbox_deliveries', sql: outboxDeliveries },
+  { version: 6, name: 'product_order_limit', sql: productOrderLimit },
 ]);
 
 // Any constant shared by every instance: the advisory lock serialises concurrent migrators.

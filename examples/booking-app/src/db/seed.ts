@@ -52,7 +52,16 @@ const CONCERTS: ConcertSeed[] = [
   },
 ];
 
-const PRODUCTS = [
+/** A product of the demo shop; `maxPerOrder` limits the units of one order (none when absent). */
+interface DemoProduct {
+  name: string;
+  description: string;
+  priceCents: number;
+  stock: number;
+  maxPerOrder?: number;
+}
+
+const PRODUCTS: DemoProduct[] = [
   {
     name: 'Tour T-shirt',
     description: 'Black, front and back print',
@@ -60,7 +69,13 @@ const PRODUCTS = [
     stock: 500,
   },
   { name: 'Light stick', description: 'Official, Bluetooth sync', priceCents: 4_500, stock: 200 },
-  { name: 'Signed vinyl', description: 'Limited drop, 1 per order', priceCents: 9_000, stock: 20 },
+  {
+    name: 'Signed vinyl',
+    description: 'Limited drop, 1 per order',
+    priceCents: 9_000,
+    stock: 20,
+    maxPerOrder: 1,
+  },
   { name: 'Photo book', description: '120 pages', priceCents: 2_800, stock: 300 },
   { name: 'Tote bag', description: 'Canvas', priceCents: 1_500, stock: 1_000 },
   { name: 'Poster set', description: 'Three A2 posters', priceCents: 1_200, stock: 0 },
@@ -121,13 +136,14 @@ export function seedDemoData(db: Database): Promise<SeedResult> {
     }
 
     const { rows: products } = await tx.query<{ id: number; name: string }>(
-      `INSERT INTO products (name, description, price_cents)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[])
+      `INSERT INTO products (name, description, price_cents, max_per_order)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])
        RETURNING id, name`,
       [
         PRODUCTS.map((p) => p.name),
         PRODUCTS.map((p) => p.description),
         PRODUCTS.map((p) => p.priceCents),
+        PRODUCTS.map((p) => p.maxPerOrder ?? null),
       ],
     );
     const idOf = new Map(products.map((p) => [p.name, p.id]));

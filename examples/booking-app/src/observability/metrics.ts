@@ -29,7 +29,7 @@ export class AppMetrics {
   });
   readonly orders = new Counter({
     name: 'boxoffice_orders_total',
-    help: 'Order attempts by outcome (placed, insufficient_stock, unknown_product)',
+    help: 'Order attempts by outcome (placed, insufficient_stock, unknown_product, over_limit)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

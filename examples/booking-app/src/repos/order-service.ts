@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { InsufficientStockError, NotFoundError } from '../errors.js';
+import { InsufficientStockError, NotFoundError, OrderLimitExceededError } from '../errors.js';
 import type { EventLog } from './event-log.js';
 
 /** One line of an order request. */
@@ -35,8 +35,9 @@ export class OrderService {
 
   /**
    * Place an order for `userId`.
-   * @throws NotFoundError for an unknown product; InsufficientStockError (nothing changed) when a
-   * line asks for more than is left; RangeError for an empty order or duplicate products.
+   * @throws NotFoundError for an unknown product; OrderLimitExceededError when a line asks for more
+   * than the product's `max_per_order`; InsufficientStockError when a line asks for more than is
+   * left (nothing changed either way); RangeError for an empty order or duplicate products.
    */
   async place(userId: number, lines: OrderLine[]): Promise<Order> {
     if (lines.length === 0) throw new RangeError('an order needs at least one line');
@@ -48,6 +49,25 @@ export class OrderService {
     }
     try {
       const order = await this.db.transaction(async (tx) => {
+        // Per-product limits first, by the line as the request numbers it, before any stock moves.
+        const { rows: limits } = await tx.query<{ id: number; name: string; max: number }>(
+          `SELECT id, name, max_per_order AS max FROM products
+           WHERE id = ANY($1::int[]) AND max_per_order IS NOT NULL`,
+          [lines.map((l) => l.productId)],
+        );
+        const limitOf = new Map(limits.map((p) => [p.id, p]));
+        lines.forEach((line, i) => {
+          const limited = limitOf.get(line.productId);
+          if (limited && line.quantity > limited.max) {
+            throw new OrderLimitExceededError(
+              i,
+              line.productId,
+              limited.name,
+              limited.max,
+              line.quantity,
+            );
+          }
+        });
         const items: Order['items'] = [];
         for (const line of sorted) {
           const taken = await tx.query<{ price_cents: number }>(
@@ -104,13 +124,17 @@ export class OrderService {
       });
       return order;
     } catch (error) {
-      if (error instanceof InsufficientStockError || error instanceof NotFoundError) {
+      if (
+        error instanceof InsufficientStockError ||
+        error instanceof NotFoundError ||
+        error instanceof OrderLimitExceededError
+      ) {
         await this.events.record({
           type: 'order.placed',
           outcome: 'failure',
           reason: error.code,
           userId,
-          subject: `product:${error instanceof InsufficientStockError ? error.productId : error.id}`,
+          subject: `product:${error instanceof NotFoundError ? error.id : error.productId}`,
           data: { lines: sorted },
         });
       }

@@ -8,6 +8,8 @@ export interface Product {
   price: number;
   currency: 'USD';
   stock: number;
+  /** Most units one order may take, or null (only the stock limits it). */
+  maxPerOrder: number | null;
 }
 
 /** One line of the exact popularity ranking. */
@@ -25,6 +27,7 @@ interface ProductRow {
   description: string;
   price_cents: number;
   available: number;
+  max_per_order: number | null;
 }
 
 const toProduct = (r: ProductRow): Product => ({
@@ -34,6 +37,7 @@ const toProduct = (r: ProductRow): Product => ({
   price: r.price_cents,
   currency: 'USD',
   stock: r.available,
+  maxPerOrder: r.max_per_order,
 });
 
 /** Products, stock and the exact (SQL) popularity ranking. */
@@ -43,7 +47,7 @@ export class ProductRepository {
   /** Every product with its stock, by id. */
   async list(): Promise<Product[]> {
     const { rows } = await this.db.query<ProductRow>(
-      `SELECT p.id, p.name, p.description, p.price_cents, s.available
+      `SELECT p.id, p.name, p.description, p.price_cents, s.available, p.max_per_order
        FROM products p JOIN product_stock s ON s.product_id = p.id ORDER BY p.id`,
     );
     return rows.map(toProduct);
@@ -52,7 +56,7 @@ export class ProductRepository {
   /** One product, or null when unknown. */
   async get(id: number): Promise<Product | null> {
     const { rows } = await this.db.query<ProductRow>(
-      `SELECT p.id, p.name, p.description, p.price_cents, s.available
+      `SELECT p.id, p.name, p.description, p.price_cents, s.available, p.max_per_order
        FROM products p JOIN product_stock s ON s.product_id = p.id WHERE p.id = $1`,
       [id],
     );

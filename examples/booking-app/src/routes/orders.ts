@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { requireUser } from '../auth/require-user.js';
 import type { UserSessions } from '../auth/user-sessions.js';
 import type { ProductTrends } from '../booking/product-trends.js';
-import { InsufficientStockError, NotFoundError } from '../errors.js';
+import { InsufficientStockError, NotFoundError, OrderLimitExceededError } from '../errors.js';
 import { idempotencyProblem } from '../http/idempotency-problem.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
@@ -63,6 +63,8 @@ export function orderRoutes(deps: {
         deps.metrics.orders.inc({ outcome: 'insufficient_stock' });
       } else if (error instanceof NotFoundError) {
         deps.metrics.orders.inc({ outcome: 'unknown_product' });
+      } else if (error instanceof OrderLimitExceededError) {
+        deps.metrics.orders.inc({ outcome: 'over_limit' });
       }
       throw error;
     }
