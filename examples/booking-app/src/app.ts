@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { IdempotencyStore } from '@boxoffice/idempotency';
 import type { RedisClient } from '@boxoffice/internal';
-import { SeatHolds } from '@boxoffice/seat-lock';
+import { SeatHolds, SeatLock } from '@boxoffice/seat-lock';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp, startTime } from 'pino-http';
@@ -77,6 +77,8 @@ export interface AppDeps {
    * Seat holds behind reservations. The caller owns them and closes them. Expiry runs once
    * `app.locals.startWorkers()` (or `app.locals.reservations.startExpiry()`) is called — the runtime
    * does; a test may leave it off to play "the app was down".
+   * Their `prefix` is `redisPrefix`: the app reads their seat locks under it (to name the taken
+   * seats of a 409).
    * @defaultValue `new SeatHolds(redis, { prefix })` (5 min + 10 s), closed by `app.locals.close()`
    */
   holds?: SeatHolds;
@@ -185,6 +187,8 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const holds = deps.holds ?? new SeatHolds(deps.redis, { prefix: deps.redisPrefix ?? 'bo' });
+  // Only reads lock owners (to name the taken seats of a 409): no waiting, so no subscriber.
+  const seatLocks = new SeatLock(deps.redis, { prefix: deps.redisPrefix ?? 'bo', wakeUp: false });
   const reservations = new ReservationService({
     db: deps.db,
     holds,
@@ -193,6 +197,7 @@ export function createApp(deps: AppDeps): Express {
     metrics,
     logger,
     seatsPerUserMax: deps.seatsPerUserMax ?? 4,
+    locks: seatLocks,
   });
 
   const prefix = deps.redisPrefix ?? 'bo';
@@ -287,6 +292,7 @@ export function createApp(deps: AppDeps): Express {
       await payments.close();
       await bookingEvents.close();
       if (!deps.holds) await holds.close();
+      await seatLocks.close();
       if (!deps.rooms) await rooms.close();
     },
   };

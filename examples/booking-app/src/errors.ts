@@ -122,7 +122,10 @@ export class SeatUnavailableError extends HttpError {
   }
 }
 
-/** 409: a requested seat is locked by another hold (the seat lock was not acquired). */
+/**
+ * 409: a requested seat is locked by another hold (the seat lock was not acquired). `seatIds` are
+ * the seats found taken, not every seat asked for.
+ */
 export class SeatLockedError extends HttpError {
   override name = 'SeatLockedError';
   constructor(readonly seatIds: number[]) {
@@ -130,7 +133,9 @@ export class SeatLockedError extends HttpError {
       409,
       'seat-locked',
       'A seat is held by someone else',
-      `could not lock seats ${seatIds.join(', ')}; try other seats or later`,
+      `${seatIds.length === 1 ? 'seat' : 'seats'} ${seatIds.join(', ')} ${
+        seatIds.length === 1 ? 'is' : 'are'
+      } already held; try other seats or later`,
       { seatIds },
     );
   }

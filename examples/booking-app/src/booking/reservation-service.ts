@@ -1,5 +1,5 @@
 import type { AccessClaims } from '@boxoffice/queue';
-import type { Hold, SeatHolds } from '@boxoffice/seat-lock';
+import type { Hold, SeatHolds, SeatLock } from '@boxoffice/seat-lock';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.js';
 import {
@@ -103,9 +103,32 @@ export class ReservationService {
     );
     const byId = new Map(seats.map((s) => [s.id, s]));
     for (const id of seatIds) {
+      /**
+       * Reads who holds a seat's lock (`SeatLock.owner`, same prefix as `holds`), to name the seats
+       * that are taken when a hold cannot be placed. @defaultValue none: every seat asked for
+       */
+      locks?: Pick<SeatLock, 'owner'>;
       const seat = byId.get(id);
       if (!seat) throw await fail('seat-not-found', new NotFoundError('seat', id));
       if (seat.status === 'BLOCKED' || seat.status === 'ASSIGNED') {
+  /**
+   * The seats of `seatIds` whose lock someone holds: `SeatHolds.place` only says that one was
+   * taken. All of them when none is any more (released in between) or the locks cannot be read.
+   */
+  async #taken(concertId: number, seatIds: number[]): Promise<number[]> {
+    const { locks } = this.deps;
+    if (!locks) return seatIds;
+    try {
+      const owners = await Promise.all(
+        seatIds.map((id) => locks.owner(seatResource(concertId, id))),
+      );
+      const taken = seatIds.filter((_, i) => owners[i] !== null);
+      return taken.length > 0 ? taken : seatIds;
+    } catch {
+      return seatIds;
+    }
+  }
+
         throw await fail('seat-unavailable', new SeatUnavailableError(id, seat.status));
       }
     }
@@ -124,7 +147,9 @@ export class ReservationService {
     const placing = metrics.holdPlaceSeconds.startTimer();
     const placed = await holds.place(resources, { data });
     placing({ outcome: placed ? 'held' : 'seat-locked' });
-    if (!placed) throw await fail('seat-locked', new SeatLockedError(seatIds));
+    if (!placed) {
+      throw await fail('seat-locked', new SeatLockedError(await this.#taken(concertId, seatIds)));
+    }
 
     const amount = seatIds.reduce((sum, id) => sum + (byId.get(id)?.price_cents ?? 0), 0);
     let reservationId: string;

@@ -1,0 +1,91 @@
+import { useRedis } from '@boxoffice/local-redis/testing';
+import { SeatHolds } from '@boxoffice/seat-lock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { DemoAuth } from '../src/auth/demo-auth.js';
+import { createLogger } from '../src/observability/logger.js';
+import { AppMetrics } from '../src/observability/metrics.js';
+import { ConcertRooms } from '../src/queue/concert-rooms.js';
+import { call, flowCombos, listen, SECRET, useDatabase } from './helpers.js';
+
+// Issue #15 "Pages without dead ends": the answers a page needs to tell a user what to do next
+// (which seats are taken, why a token is refused, which hold is the caller's).
+
+describe.each(flowCombos())('reservation answers on $name', ({ db: backend, redis: target }) => {
+  const fixture = useDatabase(backend, { seed: true });
+  const redis = useRedis(target);
+  const auth = new DemoAuth({ secret: SECRET });
+  const opened: { close(): Promise<unknown> }[] = [];
+
+  afterEach(async () => {
+    for (const o of opened.splice(0).reverse()) await o.close();
+  });
+
+  /** One app with rooms that only tick when told; `roomSecret` as the runtime's (not the users'). */
+  const instance = async (roomSecret: string | Buffer = SECRET) => {
+    const client = redis.connect();
+    const logger = createLogger('silent');
+    const rooms = new ConcertRooms(client, {
+      secret: roomSecret,
+      prefix: redis.prefix,
+      settings: { maxActive: 100, admitPerTick: 100 },
+      tick: false,
+      logger,
+    });
+    const holds = new SeatHolds(client, { prefix: redis.prefix });
+    const app = createApp({
+      db: fixture.db,
+      redis: client,
+      auth,
+      rooms,
+      holds,
+      metrics: new AppMetrics({ defaultMetrics: false }),
+      logger,
+      redisPrefix: redis.prefix,
+    });
+    const http = await listen(app);
+    opened.push({ close: () => holds.close() }, { close: () => rooms.close() }, http);
+    return { base: http.base, rooms };
+  };
+
+  const login = async (base: string, name: string) =>
+    (await call(base, 'POST', '/auth/demo-login', { body: { name } })).body.token as string;
+
+  /** Join concert 1's room, tick, and return the queue_entry token. */
+  const admit = async (base: string, rooms: ConcertRooms, user: string) => {
+    await call(base, 'POST', '/concerts/1/queue', { token: user });
+    await rooms.room(1).tick();
+    const status = await call(base, 'GET', '/concerts/1/queue', { token: user });
+    expect(status.body.state).toBe('active');
+    return status.body.token as string;
+  };
+
+  const seatIds = async (base: string, labels: string[]) => {
+    const map = await call(base, 'GET', '/concerts/1');
+    return labels.map(
+      (l) => (map.body.seats as { id: number; label: string }[]).find((s) => s.label === l)?.id,
+    ) as number[];
+  };
+
+  it('409 seat-locked names the seats that are taken, not every seat asked for', async () => {
+    const { base, rooms } = await instance();
+    const [a1, a2, a3] = await seatIds(base, ['A1', 'A2', 'A3']);
+    const alice = await admit(base, rooms, await login(base, 'alice'));
+    const bob = await admit(base, rooms, await login(base, 'bob'));
+    const held = await call(base, 'POST', '/concerts/1/reservations', {
+      token: alice,
+      body: { seatIds: [a2] },
+    });
+    expect(held.status).toBe(201);
+    const refused = await call(base, 'POST', '/concerts/1/reservations', {
+      token: bob,
+      body: { seatIds: [a1, a2, a3] },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(refused.body).toMatchObject({ code: 'seat-locked', seatIds: [a2] });
+    expect(refused.body.detail).toMatch(new RegExp(`\\b${a2}\\b`));
+    expect(refused.body.detail).not.toMatch(new RegExp(`\\b(${a1}|${a3})\\b`));
+  });
+
+});
