@@ -176,6 +176,25 @@ export class AccessTokenRefusedError extends HttpError {
   }
 }
 
+/**
+ * 401: a reservation was asked for with the user's own token instead of the `queue_entry` token
+ * the waiting room gives an admitted user: not (or not yet) admitted to this concert.
+ */
+export class NotAdmittedError extends HttpError {
+  override name = 'NotAdmittedError';
+  constructor(readonly concertId: number) {
+    super(
+      401,
+      'not-admitted',
+      'Not admitted to this concert',
+      `you are not admitted to concert ${concertId}: join its waiting room ` +
+        `(POST /concerts/${concertId}/queue) and, when it is your turn, reserve with the ` +
+        'queue_entry token it gives you',
+      { concertId },
+    );
+  }
+}
+
 /** 503: a backing service (the database or Redis) cannot be reached; retry later. */
 export class ServiceUnavailableError extends HttpError {
   override name = 'ServiceUnavailableError';

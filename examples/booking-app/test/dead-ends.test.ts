@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { useRedis } from '@boxoffice/local-redis/testing';
 import { SeatHolds } from '@boxoffice/seat-lock';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -86,6 +87,28 @@ describe.each(flowCombos())('reservation answers on $name', ({ db: backend, redi
     expect(refused.body).toMatchObject({ code: 'seat-locked', seatIds: [a2] });
     expect(refused.body.detail).toMatch(new RegExp(`\\b${a2}\\b`));
     expect(refused.body.detail).not.toMatch(new RegExp(`\\b(${a1}|${a3})\\b`));
+  });
+
+  it.each([
+    ['the users’ key', SECRET],
+    ['a key of its own', randomBytes(32)],
+  ])('401 not-admitted for a user token (room signed with %s)', async (_name, roomSecret) => {
+    const { base, rooms } = await instance(roomSecret);
+    const [a1] = await seatIds(base, ['A1']);
+    const user = await login(base, 'alice');
+    const reserve = (token: string) =>
+      call(base, 'POST', '/concerts/1/reservations', { token, body: { seatIds: [a1] } });
+    const refused = await reserve(user);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(refused.body.code).toBe('not-admitted');
+    expect(refused.body.detail).toMatch(/not admitted to concert 1/);
+    expect(refused.body.detail).not.toMatch(/signature/);
+    // Admitted, but sending the user token instead of the queue_entry token: the same answer.
+    await admit(base, rooms, user);
+    expect((await reserve(user)).body.code).toBe('not-admitted');
+    // A token that is nobody's stays token-invalid.
+    expect((await reserve(`${user.slice(0, -4)}AAAA`)).body.code).toBe('token-invalid');
   });
 
 });

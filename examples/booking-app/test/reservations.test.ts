@@ -157,10 +157,10 @@ describe.each(combos)('reservations on $name', ({ db: backend, redis: target }) 
     const missing = await reserve(undefined, { seatIds: [a1] });
     expect(missing.status).toBe(401);
     expect(missing.body.code).toBe('token-missing');
-    // The user token is not a queue_entry token (another key, another issuer).
+    // The user token is not a queue_entry token (another key, another issuer): not admitted.
     expect((await reserve(alice, { seatIds: [a1] })).body).toMatchObject({
       status: 401,
-      code: 'token-invalid',
+      code: 'not-admitted',
     });
     const entry = await admit(base, rooms, alice);
     const elsewhere = await reserve(entry, { seatIds: [other] }, 2);

@@ -1,9 +1,10 @@
+import { AccessTokenError } from '@boxoffice/queue';
 import { Router } from 'express';
 import { z } from 'zod';
 import { bearerToken, requireUser } from '../auth/require-user.js';
 import type { UserSessions } from '../auth/user-sessions.js';
 import type { ReservationService } from '../booking/reservation-service.js';
-import { NotFoundError } from '../errors.js';
+import { NotAdmittedError, NotFoundError } from '../errors.js';
 import { idParam } from '../http/schemas.js';
 import { parse } from '../http/validate.js';
 import type { ConcertRooms } from '../queue/concert-rooms.js';
@@ -30,6 +31,11 @@ export function reservationRoutes(deps: {
 }): Router {
   const router = Router();
 
+  const isUserToken = (token: string) =>
+    deps.auth.verify(token).then(
+      () => true,
+      () => false,
+    );
   router.post('/concerts/:id/reservations', async (req, res) => {
     const { id } = parse('params', params, req.params);
     if (!(await deps.concerts.exists(id))) throw new NotFoundError('concert', id);
@@ -37,7 +43,16 @@ export function reservationRoutes(deps: {
     if (typeof token !== 'string') throw token;
     // Stateful: signature, expiry (+ grace), scope queue_entry, audience concert-<id>, and the
     // user still active in the room (complete/leave/expiry revoke it at once). 401 or 403.
-    const access = await deps.rooms.room(id).verify(token);
+    const access = await deps.rooms
+      .room(id)
+      .verify(token)
+      .catch(async (error: unknown) => {
+        // A user token is refused for its signature; say what it means: not admitted.
+        if (error instanceof AccessTokenError && (await isUserToken(token))) {
+          throw new NotAdmittedError(id);
+        }
+        throw error;
+      });
     const { seatIds } = parse('body', body, req.body);
     const result = await deps.reservations.reserve(id, access, seatIds);
     res.status(201).location(`/reservations/${result.reservation.id}`).json(result);
