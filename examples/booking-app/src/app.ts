@@ -357,6 +357,7 @@ export function createApp(deps: AppDeps): Express {
         'POST /concerts/:id/queue/stream-token',
         'GET /concerts/:id/queue/events?access_token=<stream token>',
         'POST /concerts/:id/reservations',
+        'GET /concerts/:id/reservations/mine',
         'GET /reservations/:id',
         'POST /payments',
         'GET /payments/:id',

@@ -111,4 +111,59 @@ describe.each(flowCombos())('reservation answers on $name', ({ db: backend, redi
     expect((await reserve(`${user.slice(0, -4)}AAAA`)).body.code).toBe('token-invalid');
   });
 
+  it('GET /concerts/:id/reservations/mine: the caller’s live holds only, with a payment token', async () => {
+    const { base, rooms } = await instance();
+    const [b1, b2] = await seatIds(base, ['B1', 'B2']);
+    const aliceUser = await login(base, 'alice');
+    const bobUser = await login(base, 'bob');
+    const alice = await admit(base, rooms, aliceUser);
+    const placed = await call(base, 'POST', '/concerts/1/reservations', {
+      token: alice,
+      body: { seatIds: [b1, b2] },
+    });
+    expect(placed.status).toBe(201);
+    const mine = (token?: string) =>
+      call(base, 'GET', '/concerts/1/reservations/mine', { ...(token && { token }) });
+
+    const hers = await mine(aliceUser);
+    expect(hers.status).toBe(200);
+    expect(hers.headers.get('cache-control')).toMatch(/no-store/);
+    expect(hers.body.reservations).toHaveLength(1);
+    expect(hers.body.reservations[0].reservation).toEqual(placed.body.reservation);
+    expect(typeof hers.body.reservations[0].paymentToken).toBe('string');
+    // Someone else's hold is not theirs to see.
+    expect((await mine(bobUser)).body).toEqual({ reservations: [] });
+    expect((await mine()).status).toBe(401);
+    expect(
+      (await call(base, 'GET', '/concerts/999/reservations/mine', { token: bobUser })).status,
+    ).toBe(404);
+
+    // The re-issued payment token pays for the hold (what the seat map's pay link leads to).
+    const paid = await call(base, 'POST', '/payments', {
+      token: hers.body.reservations[0].paymentToken,
+      body: { reservationId: placed.body.reservation.id },
+      headers: { 'idempotency-key': '"dead-ends-1"' },
+    });
+    expect(paid.status).toBe(201);
+    // Paid is no longer a hold to pay for.
+    expect((await mine(aliceUser)).body.reservations).toEqual([]);
+  });
+
+  it('a hold past its expiresAt is not offered any more', async () => {
+    const { base, rooms } = await instance();
+    const [c1] = await seatIds(base, ['C1']);
+    const user = await login(base, 'carol');
+    const entry = await admit(base, rooms, user);
+    const placed = await call(base, 'POST', '/concerts/1/reservations', {
+      token: entry,
+      body: { seatIds: [c1] },
+    });
+    expect(placed.status).toBe(201);
+    await fixture.db.query(
+      `UPDATE reservations SET expires_at = now() - interval '1 second' WHERE id = $1`,
+      [placed.body.reservation.id],
+    );
+    const res = await call(base, 'GET', '/concerts/1/reservations/mine', { token: user });
+    expect(res.body).toEqual({ reservations: [] });
+  });
 });

@@ -28,6 +28,40 @@ export interface Reservation {
   holdId: string;
 }
 
+/** A reservation and the payment token that lets its holder pay for it. */
+export interface HeldReservation {
+  reservation: Reservation;
+  paymentToken: string;
+}
+
+/** The columns of {@link ReservationRow}, from `reservations r`. */
+const RESERVATION_COLUMNS = `r.id, r.concert_id, r.user_id, r.status, r.amount_cents, r.expires_at,
+  r.hold_id, coalesce((SELECT array_agg(seat_id ORDER BY seat_id) FROM reservation_seats rs
+                       WHERE rs.reservation_id = r.id), '{}') AS seat_ids`;
+
+interface ReservationRow {
+  id: string;
+  concert_id: number;
+  user_id: number;
+  status: Reservation['status'];
+  amount_cents: number;
+  expires_at: Date;
+  hold_id: string;
+  seat_ids: number[];
+}
+
+const toReservation = (r: ReservationRow): Reservation => ({
+  id: r.id,
+  concertId: r.concert_id,
+  userId: r.user_id,
+  seatIds: r.seat_ids.map(Number),
+  status: r.status,
+  amount: r.amount_cents,
+  currency: 'USD',
+  expiresAt: r.expires_at.toISOString(),
+  holdId: r.hold_id,
+});
+
 /** What is kept with each hold in Redis (and handed back to onExpire). */
 interface HoldData {
   concertId: number;
@@ -69,8 +103,31 @@ export class ReservationService {
       logger: Logger;
       /** Most seats one user may hold and own per concert. @defaultValue 4 */
       seatsPerUserMax?: number;
+      /**
+       * Reads who holds a seat's lock (`SeatLock.owner`, same prefix as `holds`), to name the seats
+       * that are taken when a hold cannot be placed. @defaultValue none: every seat asked for
+       */
+      locks?: Pick<SeatLock, 'owner'>;
     },
   ) {}
+
+  /**
+   * The seats of `seatIds` whose lock someone holds: `SeatHolds.place` only says that one was
+   * taken. All of them when none is any more (released in between) or the locks cannot be read.
+   */
+  async #taken(concertId: number, seatIds: number[]): Promise<number[]> {
+    const { locks } = this.deps;
+    if (!locks) return seatIds;
+    try {
+      const owners = await Promise.all(
+        seatIds.map((id) => locks.owner(seatResource(concertId, id))),
+      );
+      const taken = seatIds.filter((_, i) => owners[i] !== null);
+      return taken.length > 0 ? taken : seatIds;
+    } catch {
+      return seatIds;
+    }
+  }
 
   /**
    * Hold `seatIds` of `concertId` for the holder of a verified `queue_entry` token.
@@ -81,7 +138,7 @@ export class ReservationService {
     concertId: number,
     access: AccessClaims,
     seatIds: number[],
-  ): Promise<{ reservation: Reservation; paymentToken: string }> {
+  ): Promise<HeldReservation> {
     const { db, holds, events, metrics } = this.deps;
     const userId = Number(access.sub);
     const fail = async (reason: string, error: Error) => {
@@ -103,32 +160,9 @@ export class ReservationService {
     );
     const byId = new Map(seats.map((s) => [s.id, s]));
     for (const id of seatIds) {
-      /**
-       * Reads who holds a seat's lock (`SeatLock.owner`, same prefix as `holds`), to name the seats
-       * that are taken when a hold cannot be placed. @defaultValue none: every seat asked for
-       */
-      locks?: Pick<SeatLock, 'owner'>;
       const seat = byId.get(id);
       if (!seat) throw await fail('seat-not-found', new NotFoundError('seat', id));
       if (seat.status === 'BLOCKED' || seat.status === 'ASSIGNED') {
-  /**
-   * The seats of `seatIds` whose lock someone holds: `SeatHolds.place` only says that one was
-   * taken. All of them when none is any more (released in between) or the locks cannot be read.
-   */
-  async #taken(concertId: number, seatIds: number[]): Promise<number[]> {
-    const { locks } = this.deps;
-    if (!locks) return seatIds;
-    try {
-      const owners = await Promise.all(
-        seatIds.map((id) => locks.owner(seatResource(concertId, id))),
-      );
-      const taken = seatIds.filter((_, i) => owners[i] !== null);
-      return taken.length > 0 ? taken : seatIds;
-    } catch {
-      return seatIds;
-    }
-  }
-
         throw await fail('seat-unavailable', new SeatUnavailableError(id, seat.status));
       }
     }
@@ -209,61 +243,67 @@ export class ReservationService {
     }
     metrics.reservations.inc({ outcome: 'held' });
 
+    const reservation: Reservation = {
+      id: reservationId,
+      concertId,
+      userId,
+      seatIds,
+      status: 'HELD',
+      amount,
+      currency: 'USD',
+      expiresAt: new Date(placed.expiresAt).toISOString(),
+      holdId: placed.holdId,
+    };
+    return { reservation, paymentToken: await this.#paymentToken(reservation, placed) };
+  }
+
+  /** A `seat_reservation_payment` token for `reservation`, valid as long as its hold. */
+  async #paymentToken(
+    reservation: Reservation,
+    hold: { expiresAt: number; deadline: number },
+  ): Promise<string> {
+    const { id: reservationId, concertId, seatIds, userId } = reservation;
     const issued = await this.deps.rooms.tokens.issue({
       sub: String(userId),
       scope: 'seat_reservation_payment',
       aud: ConcertRooms.roomId(concertId),
-      expiresAt: placed.expiresAt,
-      graceMs: placed.deadline - placed.expiresAt,
+      expiresAt: hold.expiresAt,
+      graceMs: hold.deadline - hold.expiresAt,
       claims: { reservationId, concertId, seatIds },
     });
-    return {
-      reservation: {
-        id: reservationId,
-        concertId,
-        userId,
-        seatIds,
-        status: 'HELD',
-        amount,
-        currency: 'USD',
-        expiresAt: new Date(placed.expiresAt).toISOString(),
-        holdId: placed.holdId,
-      },
-      paymentToken: issued.token,
-    };
+    return issued.token;
   }
 
   /** A reservation of `userId`, or null (unknown or someone else's). */
   async get(id: string, userId: number): Promise<Reservation | null> {
-    const { rows } = await this.deps.db.query<{
-      id: string;
-      concert_id: number;
-      user_id: number;
-      status: Reservation['status'];
-      amount_cents: number;
-      expires_at: Date;
-      hold_id: string;
-      seat_ids: number[];
-    }>(
-      `SELECT r.id, r.concert_id, r.user_id, r.status, r.amount_cents, r.expires_at, r.hold_id,
-              coalesce((SELECT array_agg(seat_id ORDER BY seat_id) FROM reservation_seats rs
-                        WHERE rs.reservation_id = r.id), '{}') AS seat_ids
-       FROM reservations r WHERE r.id = $1 AND r.user_id = $2`,
+    const { rows } = await this.deps.db.query<ReservationRow>(
+      `SELECT ${RESERVATION_COLUMNS} FROM reservations r WHERE r.id = $1 AND r.user_id = $2`,
       [id, userId],
     );
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      id: r.id,
-      concertId: r.concert_id,
-      userId: r.user_id,
-      seatIds: r.seat_ids.map(Number),
-      status: r.status,
-      amount: r.amount_cents,
-      currency: 'USD',
-      expiresAt: r.expires_at.toISOString(),
-      holdId: r.hold_id,
-    };
+    return rows[0] ? toReservation(rows[0]) : null;
+  }
+
+  /**
+   * The holds of `userId` on `concertId` that can still be paid: reservations HELD and before their
+   * `expiresAt` whose hold is still held in Redis, oldest first, each with a fresh payment token.
+   * What a reloaded seat map shows as the user's own (nobody else's reservation is ever listed).
+   */
+  async live(concertId: number, userId: number): Promise<HeldReservation[]> {
+    const { rows } = await this.deps.db.query<ReservationRow>(
+      `SELECT ${RESERVATION_COLUMNS} FROM reservations r
+       WHERE r.user_id = $1 AND r.concert_id = $2 AND r.status = 'HELD'
+         AND r.expires_at > now() AND r.hold_id IS NOT NULL
+       ORDER BY r.created_at`,
+      [userId, concertId],
+    );
+    const live: HeldReservation[] = [];
+    for (const row of rows) {
+      const hold = await this.deps.holds.get(row.hold_id);
+      if (hold?.state !== 'held') continue;
+      const reservation = toReservation(row);
+      live.push({ reservation, paymentToken: await this.#paymentToken(reservation, hold) });
+    }
+    return live;
   }
 
   /**

@@ -21,7 +21,8 @@ const body = z.object({
 
 /**
  * `POST /concerts/:id/reservations {seatIds}` with the `queue_entry` token of that concert
- * (`Authorization: Bearer`), and `GET /reservations/:id` with the user token.
+ * (`Authorization: Bearer`); with the user token, `GET /concerts/:id/reservations/mine` (the
+ * caller's payable holds, each with a payment token) and `GET /reservations/:id`.
  */
 export function reservationRoutes(deps: {
   auth: UserSessions;
@@ -30,12 +31,12 @@ export function reservationRoutes(deps: {
   reservations: ReservationService;
 }): Router {
   const router = Router();
-
   const isUserToken = (token: string) =>
     deps.auth.verify(token).then(
       () => true,
       () => false,
     );
+
   router.post('/concerts/:id/reservations', async (req, res) => {
     const { id } = parse('params', params, req.params);
     if (!(await deps.concerts.exists(id))) throw new NotFoundError('concert', id);
@@ -56,6 +57,15 @@ export function reservationRoutes(deps: {
     const { seatIds } = parse('body', body, req.body);
     const result = await deps.reservations.reserve(id, access, seatIds);
     res.status(201).location(`/reservations/${result.reservation.id}`).json(result);
+  });
+
+  // The caller's own holds on the concert that can still be paid (a reloaded seat map).
+  router.get('/concerts/:id/reservations/mine', requireUser(deps.auth), async (req, res) => {
+    const { id } = parse('params', params, req.params);
+    if (!(await deps.concerts.exists(id))) throw new NotFoundError('concert', id);
+    const reservations = await deps.reservations.live(id, (req.user as { id: number }).id);
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    res.json({ reservations });
   });
 
   router.get('/reservations/:id', requireUser(deps.auth), async (req, res) => {
