@@ -1,7 +1,9 @@
 // Waiting room (queue.html?concert=ID): join, live position over Server-Sent Events, "your turn",
 // and leaving the line when the tab closes (navigator.sendBeacon).
 import {
+  ApiError,
   api,
+  countdown,
   describe,
   el,
   idParam,
@@ -26,12 +28,25 @@ let stream = null;
 let proceeding = false;
 /** What the position area last said, as `position|eta`. */
 let lastSaid = '';
+/** The smallest position shown so far: a place in line only moves forward. */
+let shownPosition = Number.POSITIVE_INFINITY;
+let stopTurnCountdown = () => {};
 
 const errorBox = document.getElementById('queue-error');
 
-function showWaiting(position, etaMs) {
-  if (etaMs != null && position > 0) msPerPlace = etaMs / position;
-  const eta = etaMs ?? (msPerPlace != null ? msPerPlace * position : null);
+/** Show the keep-open note only while there is a place in line to keep. */
+const keepOpen = (shown) => {
+  document.getElementById('keep-open').hidden = !shown;
+};
+
+function showWaiting(reported, etaMs) {
+  if (etaMs != null && reported > 0) msPerPlace = etaMs / reported;
+  // Never a larger number than one already shown: a status read before a tick can arrive after
+  // that tick's `position` event, and showing it would move the user back in line.
+  const position = Math.min(reported, shownPosition);
+  shownPosition = position;
+  const eta = msPerPlace != null ? msPerPlace * position : null;
+  keepOpen(true);
   // The live region is re-rendered only when what it says changes (no repeated announcements).
   const said = `${position}|${eta == null ? '' : roughly(eta)}`;
   if (said === lastSaid) return;
@@ -55,12 +70,19 @@ function showTurn(status) {
   stream?.close();
   setEntry(concertId, { token: status.token, expiresAt: status.expiresAt });
   document.title = 'Your turn — boxoffice demo';
-  document.getElementById('keep-open').hidden = true;
+  keepOpen(false);
   show(
     'line',
     el('p', { class: 'turn' }, 'It’s your turn!'),
     el('p', {}, `Choose your seats before ${when(new Date(status.expiresAt).toISOString())}.`),
   );
+  // The booking window counts down here (outside the live region: it ticks every second).
+  document.getElementById('turn-left').hidden = false;
+  stopTurnCountdown();
+  stopTurnCountdown = countdown('turn-timer', 'turn-announce', status.expiresAt, () => {
+    setEntry(concertId, null);
+    showGone('Your turn has ended. Join the line again to choose seats.');
+  });
   const go = el(
     'a',
     {
@@ -74,16 +96,32 @@ function showTurn(status) {
   go.focus();
 }
 
+/** No turn on this page any more: stop its countdown. */
+function endTurn() {
+  stopTurnCountdown();
+  document.getElementById('turn-left').hidden = true;
+}
+
 function showGone(message) {
   state = 'gone';
   stream?.close();
+  endTurn();
   document.title = 'Waiting room — boxoffice demo';
-  document.getElementById('keep-open').hidden = true;
+  keepOpen(false);
   show('line', el('p', {}, message));
   show(
     'actions',
     el('button', { type: 'button', onclick: () => location.reload() }, 'Join the line again'),
   );
+}
+
+/** Nothing to wait for here (no such concert, no concert chosen): say so and offer the way back. */
+function showNoRoom(message) {
+  state = 'gone';
+  document.title = 'Waiting room — boxoffice demo';
+  keepOpen(false);
+  show('line', el('p', {}, message));
+  show('actions', el('a', { class: 'button', href: '/' }, 'Back to the concerts'));
 }
 
 /** Every seat is taken: stop waiting and give the place in line up. */
@@ -92,7 +130,8 @@ async function showSoldOut() {
   state = 'gone';
   stream?.close();
   document.title = 'Sold out — boxoffice demo';
-  document.getElementById('keep-open').hidden = true;
+  endTurn();
+  keepOpen(false);
   show('line', el('p', { class: 'soldout' }, 'Sold out: every seat of this concert is taken.'));
   show('actions', el('a', { class: 'button', href: '/' }, 'Back to the concerts'));
   try {
@@ -189,9 +228,16 @@ addEventListener('pagehide', () => {
 
 async function start() {
   if (!user) return;
-  if (!concertId) return showGone('No concert was chosen.');
+  if (!concertId) return showNoRoom('No concert was chosen. Pick one from the list.');
   try {
-    const { body } = await api(`/concerts/${concertId}`);
+    const { body } = await api(`/concerts/${concertId}`).catch((e) => {
+      if (e instanceof ApiError && e.status === 404) {
+        showNoRoom(`There is no concert with id ${concertId}. Pick one from the list.`);
+        return { body: null };
+      }
+      throw e;
+    });
+    if (!body) return;
     document.getElementById('title').textContent = `Waiting room: ${body.concert.name}`;
     show('concert-info', `${body.concert.venue} · `, when(body.concert.startsAt));
     const joined = await api(`/concerts/${concertId}/queue`, { method: 'POST', token: user.token });
@@ -203,8 +249,13 @@ async function start() {
     if (state === 'waiting') listen();
   } catch (e) {
     state = 'gone';
+    keepOpen(false);
     errorBox.textContent = describe(e);
     show('line', el('p', {}, 'Could not join the line.'));
+    show(
+      'actions',
+      el('button', { type: 'button', onclick: () => location.reload() }, 'Try again'),
+    );
   }
 }
 
