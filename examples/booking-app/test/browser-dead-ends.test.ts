@@ -13,10 +13,14 @@ afterEach(killServers);
 // happened and offers the next step. Waits are for conditions, each with a bound.
 
 const standalone = redisTargets()[0] as ReturnType<typeof redisTargets>[number];
+/** A short hold, so the test sees one run out (the countdown, then the server's expiry). */
+const HOLD_MS = 6_000;
 
 const poll = <T>(fn: () => Promise<T>, timeout = 10_000) => expect.poll(fn, { timeout });
 const text = async (page: Page, selector: string) =>
   (await page.locator(selector).textContent()) ?? '';
+const seat = (page: Page, label: string) =>
+  page.getByRole('button', { name: new RegExp(`^Seat ${label},`) });
 /** The recorded Server-Sent Events of the page (see diagnose.ts), as `type` or `type:data`. */
 const sseLog = async (page: Page) =>
   (await page.evaluate('window.__sse ?? []')) as { type: string; data?: string }[];
@@ -152,4 +156,80 @@ describe('pages without dead ends (Chromium)', () => {
       await bob.page.close();
     });
   }, 60_000);
+
+  it('the booking window counts down in the waiting room and on the seat map', async () => {
+    await withApp({}, async (open) => {
+      const alice = await open('alice');
+      await alice.page.goto('/queue.html?concert=1');
+      await poll(() => text(alice.page, '#line')).toMatch(/your turn/);
+      await poll(() => text(alice.page, '#turn-timer')).toMatch(/^(10:00|9:[0-5]\d)$/);
+      await screenshot(alice.page, 'dead-ends-3-turn-countdown');
+      await alice.page.getByRole('link', { name: 'Choose your seats' }).click();
+      await alice.page.waitForURL(/\/seats\.html\?concert=1$/);
+      await poll(() => seat(alice.page, 'A1').isEnabled()).toBe(true);
+      await poll(() => text(alice.page, '#turn-timer')).toMatch(/^(10:00|9:[0-5]\d)$/);
+    });
+  }, 60_000);
+
+  /** Alice, admitted to concert 1, on its seat map. */
+  async function onSeatMap(open: (who: string) => Promise<Opened>) {
+    const alice = await open('alice');
+    await alice.page.goto('/queue.html?concert=1');
+    await poll(() => text(alice.page, '#line')).toMatch(/your turn/);
+    await alice.page.getByRole('link', { name: 'Choose your seats' }).click();
+    await alice.page.waitForURL(/\/seats\.html\?concert=1$/);
+    await poll(() => seat(alice.page, 'A1').isEnabled()).toBe(true);
+    return alice;
+  }
+
+  /** Hold `label` on the seat map: the panel shows, with the link to payment (its href). */
+  async function holdSeat(page: Page, label: string) {
+    await seat(page, label).click();
+    await page.getByRole('button', { name: 'Hold selected seats' }).click();
+    await poll(() => page.locator('#held').isVisible()).toBe(true);
+    expect(await text(page, '#held-seats')).toMatch(new RegExp(`^Seats ${label} — `));
+    expect(await page.getByRole('link', { name: 'Continue to payment' }).isVisible()).toBe(true);
+    return (await page.locator('#to-pay').getAttribute('href')) as string;
+  }
+
+  it('after a reload the page shows the user’s own hold: their seats, the time left, the pay link', async () => {
+    await withApp({}, async (open) => {
+      const alice = await onSeatMap(open);
+      const payHref = await holdSeat(alice.page, 'A1');
+      expect(payHref).toMatch(/^\/pay\.html\?reservation=[0-9a-f-]{36}$/);
+      await alice.page.reload();
+      await poll(() => alice.page.locator('#held').isVisible()).toBe(true);
+      expect(await text(alice.page, '#held-seats')).toMatch(/^Seats A1 — /);
+      expect(await text(alice.page, '#timer')).toMatch(/^[45]:\d\d$/);
+      expect(await alice.page.locator('#to-pay').getAttribute('href')).toBe(payHref);
+      expect(await alice.page.getByRole('link', { name: 'Continue to payment' }).isVisible()).toBe(
+        true,
+      );
+      await poll(() => seat(alice.page, 'A1').getAttribute('aria-label')).toMatch(/held by you$/);
+      await screenshot(alice.page, 'dead-ends-4-hold-after-reload');
+      // The pay link leads to a payment form for that hold.
+      await alice.page.getByRole('link', { name: 'Continue to payment' }).click();
+      await alice.page.waitForURL(/\/pay\.html\?reservation=/);
+      await poll(() => text(alice.page, '#order-seats')).toBe('A1');
+      // Leaving the page (the reload, the link) may cut a status refresh short: not a fault.
+      const cut = (p: string) => /request failed: GET \S+\/seats\/status net::ERR_ABORTED$/.test(p);
+      alice.problems.splice(0, alice.problems.length, ...alice.problems.filter((p) => !cut(p)));
+    });
+  }, 60_000);
+
+  it('when a hold runs out the panel goes, the page says so, and the user picks again', async () => {
+    await withApp({ HOLD_TTL_MS: String(HOLD_MS), HOLD_GRACE_MS: '0' }, async (open) => {
+      const alice = await onSeatMap(open);
+      await holdSeat(alice.page, 'A1');
+      await poll(() => alice.page.locator('#held').isVisible(), HOLD_MS + 10_000).toBe(false);
+      expect(await text(alice.page, '#seats-error')).toMatch(/hold has expired/);
+      expect(await alice.page.locator('#picker').isVisible()).toBe(true);
+      // The server's expiry frees A1 (a moment after the page's countdown reached zero).
+      await poll(() => seat(alice.page, 'A1').getAttribute('aria-label'), 20_000).toMatch(
+        /available$/,
+      );
+      await holdSeat(alice.page, 'A3');
+      await screenshot(alice.page, 'dead-ends-5-picked-again');
+    });
+  }, 90_000);
 });

@@ -1,5 +1,7 @@
-// Seat map (seats.html?concert=ID): pick seats, hold them with the queue_entry token, and count
-// the hold down to its expiresAt before moving on to payment.
+// Seat map (seats.html?concert=ID): pick seats while the turn lasts (counted down), hold them with
+// the queue_entry token, and count the hold down to its expiresAt before moving on to payment. A
+// hold of this user that can still be paid is shown again after a reload (asked of the server);
+// when a hold runs out the page says so and the user picks again.
 import {
   ApiError,
   api,
@@ -21,6 +23,7 @@ const MAX_SEATS = 10;
 const STATUS_TEXT = {
   AVAILABLE: 'available',
   HELD: 'held by someone else',
+  MINE: 'held by you',
   ASSIGNED: 'sold',
   BLOCKED: 'not for sale',
 };
@@ -34,36 +37,53 @@ const holdButton = document.getElementById('hold');
 /** Selected seat ids, in click order. */
 const selected = new Set();
 let seats = [];
+/** The user's hold being paid for (a reservation), or null while picking. */
+let holding = null;
+/** Seat ids of `holding`: the status map shows them HELD like anyone's; the page knows better. */
+const mine = new Set();
+let stopHoldCountdown = () => {};
+let stopTurnCountdown = () => {};
 
-function gate(message) {
+const TURN_OVER = 'Your turn has ended. Join the waiting room again to pick seats.';
+
+function gate(
+  message,
+  link = { href: `/queue.html?concert=${concertId}`, text: 'Go to the waiting room' },
+) {
   document.getElementById('picker').hidden = true;
+  stopTurnCountdown();
   show(
     'gate',
     el(
       'div',
       { class: 'panel' },
       el('p', {}, message),
-      el(
-        'a',
-        { class: 'button', href: `/queue.html?concert=${concertId}` },
-        'Go to the waiting room',
-      ),
+      el('a', { class: 'button', href: link.href }, link.text),
     ),
   );
 }
 
+/** What a seat shows: the user's own held seats as theirs. */
+const shownStatus = (seat) =>
+  mine.has(seat.id) && (seat.status === 'HELD' || seat.status === 'AVAILABLE')
+    ? 'MINE'
+    : seat.status;
+
 function seatLabel(seat, pressed) {
-  const state = pressed ? 'selected' : STATUS_TEXT[seat.status];
+  const state = pressed ? 'selected' : STATUS_TEXT[shownStatus(seat)];
   return `Seat ${seat.label}, ${seat.section}, ${money(seat.price, seat.currency)}, ${state}`;
 }
 
 function renderSelection() {
   const chosen = seats.filter((s) => selected.has(s.id));
   const total = chosen.reduce((sum, s) => sum + s.price, 0);
-  document.getElementById('selection').textContent = chosen.length
-    ? `Selected: ${chosen.map((s) => s.label).join(', ')} — ${money(total, chosen[0].currency)}`
-    : 'No seats selected.';
-  holdButton.disabled = chosen.length === 0;
+  document.getElementById('selection').textContent = holding
+    ? 'Your seats are held: continue to payment below.'
+    : chosen.length
+      ? `Selected: ${chosen.map((s) => s.label).join(', ')} — ${money(total, chosen[0].currency)}`
+      : 'No seats selected.';
+  holdButton.hidden = holding !== null;
+  holdButton.disabled = holding !== null || chosen.length === 0;
 }
 
 function toggle(seat, button) {
@@ -143,14 +163,16 @@ function renderMap() {
 /** Show every seat's status on its button (in place: focus and selection stay). */
 function applyStatuses() {
   for (const seat of seats) {
-    if (seat.status !== 'AVAILABLE') selected.delete(seat.id);
+    const status = shownStatus(seat);
+    if (status !== 'AVAILABLE') selected.delete(seat.id);
     const button = buttons.get(seat.id);
     if (!button) continue;
     const pressed = selected.has(seat.id);
-    button.className = `seat ${seat.status.toLowerCase()}`;
+    button.className = `seat ${status.toLowerCase()}`;
     button.setAttribute('aria-pressed', String(pressed));
     button.setAttribute('aria-label', seatLabel(seat, pressed));
-    button.disabled = seat.status !== 'AVAILABLE';
+    // While a hold is being paid for, the map only shows: no second hold from here.
+    button.disabled = status !== 'AVAILABLE' || holding !== null;
   }
   renderSelection();
 }
@@ -164,7 +186,11 @@ async function loadStatuses() {
   const headers = { accept: 'application/json' };
   if (statusTag) headers['if-none-match'] = statusTag;
   const res = await fetch(`/concerts/${concertId}/seats/status`, { headers, cache: 'no-store' });
-  if (res.status === 304) return false;
+  if (res.status === 304) {
+    // Read the (empty) body: a response left unread is cancelled, which Chromium logs as aborted.
+    await res.arrayBuffer().catch(() => {});
+    return false;
+  }
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, body);
   if (body.layout !== layout.version || body.codes.length !== seats.length) {
@@ -209,6 +235,7 @@ async function loadMap() {
 
 /** Refresh the statuses every few seconds while the map is shown (a 304 costs next to nothing). */
 function keepFresh() {
+  if (refreshing) return;
   refreshing = setInterval(() => {
     if (document.hidden || document.getElementById('picker').hidden) return;
     loadMap().catch(() => {});
@@ -228,22 +255,58 @@ function overrule(problem) {
   applyStatuses();
 }
 
+/** The map for picking, while the turn (the queue_entry token) lasts, counted down. */
+function openPicker() {
+  const entry = entryFor(concertId);
+  if (!entry || entry.expiresAt <= Date.now()) return gate(TURN_OVER);
+  document.getElementById('picker').hidden = false;
+  document.getElementById('turn-left').hidden = false;
+  stopTurnCountdown();
+  stopTurnCountdown = countdown('turn-timer', 'turn-announce', entry.expiresAt, () => {
+    setEntry(concertId, null);
+    // A hold being paid for lives on; the turn's end shows once it is over.
+    if (!holding) gate(TURN_OVER);
+  });
+}
+
+/** The hold `reservation` of this user: its seats marked as theirs, the time left, the pay link. */
 function showHeld(reservation) {
-  document.getElementById('picker').hidden = true;
-  const labels = seats.filter((s) => reservation.seatIds.includes(s.id)).map((s) => s.label);
+  holding = reservation;
+  mine.clear();
+  for (const id of reservation.seatIds) mine.add(id);
+  selected.clear();
+  applyStatuses();
+  document.getElementById('picker').hidden = false;
+  document.getElementById('turn-left').hidden = true;
+  const labels = seats.filter((s) => mine.has(s.id)).map((s) => s.label);
   document.getElementById('held-seats').textContent = `Seats ${labels.join(', ')} — ${money(
     reservation.amount,
     reservation.currency,
   )}, held until ${when(reservation.expiresAt)}.`;
   const pay = document.getElementById('to-pay');
   pay.href = `/pay.html?reservation=${reservation.id}`;
-  const panel = document.getElementById('held');
-  panel.hidden = false;
-  countdown('timer', 'timer-announce', reservation.expiresAt, () => {
-    pay.remove();
-    errorBox.textContent = 'Your hold has expired and the seats were released.';
-  });
+  pay.hidden = false;
+  document.getElementById('held').hidden = false;
+  stopHoldCountdown();
+  stopHoldCountdown = countdown('timer', 'timer-announce', reservation.expiresAt, () =>
+    holdExpired(reservation),
+  );
   pay.focus();
+}
+
+/** The hold ran out (the server releases its seats): clear it and let the user pick again. */
+function holdExpired(reservation) {
+  setHold(reservation.id, null);
+  holding = null;
+  mine.clear();
+  document.getElementById('held').hidden = true;
+  document.getElementById('to-pay').hidden = true;
+  errorBox.textContent = 'Your hold has expired and the seats were released. Pick seats again.';
+  statusTag = null;
+  applyStatuses();
+  openPicker();
+  loadMap().catch(() => {});
+  if (!document.getElementById('picker').hidden) holdButton.focus();
 }
 
 async function hold() {
@@ -258,7 +321,6 @@ async function hold() {
       body: { seatIds: [...selected] },
     });
     setHold(body.reservation.id, { ...body, concertId });
-    clearInterval(refreshing);
     showHeld(body.reservation);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
@@ -276,19 +338,32 @@ async function hold() {
 
 async function start() {
   if (!user) return;
-  if (!concertId) return gate('No concert was chosen.');
+  const toConcerts = { href: '/', text: 'Back to the concerts' };
+  if (!concertId) return gate('No concert was chosen.', toConcerts);
+  let live;
+  try {
+    await loadMap();
+    // A hold of this user that can still be paid (a reload, another tab): theirs to pay for.
+    const { body } = await api(`/concerts/${concertId}/reservations/mine`, { token: user.token });
+    live = body.reservations.at(-1);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) {
+      return gate(`There is no concert with id ${concertId}.`, toConcerts);
+    }
+    errorBox.textContent = describe(e);
+    return;
+  }
+  holdButton.addEventListener('click', hold);
+  keepFresh();
+  if (live) {
+    setHold(live.reservation.id, { ...live, concertId });
+    return showHeld(live.reservation);
+  }
   const entry = entryFor(concertId);
   if (!entry || entry.expiresAt <= Date.now()) {
     return gate('It is not your turn yet: seats are picked after the waiting room lets you in.');
   }
-  try {
-    await loadMap();
-    document.getElementById('picker').hidden = false;
-    holdButton.addEventListener('click', hold);
-    keepFresh();
-  } catch (e) {
-    errorBox.textContent = describe(e);
-  }
+  openPicker();
 }
 
 await start();
