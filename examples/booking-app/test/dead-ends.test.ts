@@ -1,56 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { useRedis } from '@boxoffice/local-redis/testing';
-import { SeatHolds } from '@boxoffice/seat-lock';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
-import { DemoAuth } from '../src/auth/demo-auth.js';
-import { createLogger } from '../src/observability/logger.js';
-import { AppMetrics } from '../src/observability/metrics.js';
-import { ConcertRooms } from '../src/queue/concert-rooms.js';
-import { call, flowCombos, listen, SECRET, useDatabase } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { ConcertRooms } from '../src/queue/concert-rooms.js';
+import { call, flowCombos, SECRET, useDatabase } from './helpers.js';
+import { usePaymentApps } from './payment-fixture.js';
 
 // Issue #15 "Pages without dead ends": the answers a page needs to tell a user what to do next
 // (which seats are taken, why a token is refused, which hold is the caller's).
 
 describe.each(flowCombos())('reservation answers on $name', ({ db: backend, redis: target }) => {
   const fixture = useDatabase(backend, { seed: true });
-  const redis = useRedis(target);
-  const auth = new DemoAuth({ secret: SECRET });
-  const opened: { close(): Promise<unknown> }[] = [];
+  const apps = usePaymentApps(fixture, useRedis(target));
 
-  afterEach(async () => {
-    for (const o of opened.splice(0).reverse()) await o.close();
-  });
-
-  /** One app with rooms that only tick when told; `roomSecret` as the runtime's (not the users'). */
-  const instance = async (roomSecret: string | Buffer = SECRET) => {
-    const client = redis.connect();
-    const logger = createLogger('silent');
-    const rooms = new ConcertRooms(client, {
-      secret: roomSecret,
-      prefix: redis.prefix,
-      settings: { maxActive: 100, admitPerTick: 100 },
-      tick: false,
-      logger,
-    });
-    const holds = new SeatHolds(client, { prefix: redis.prefix });
-    const app = createApp({
-      db: fixture.db,
-      redis: client,
-      auth,
-      rooms,
-      holds,
-      metrics: new AppMetrics({ defaultMetrics: false }),
-      logger,
-      redisPrefix: redis.prefix,
-    });
-    const http = await listen(app);
-    opened.push({ close: () => holds.close() }, { close: () => rooms.close() }, http);
-    return { base: http.base, rooms };
+  /** One app whose rooms tick only when told; `roomSecret` as the runtime's (not the users'). */
+  const instance = async (roomSecret: string | Uint8Array = SECRET) => {
+    const { base, rooms } = await apps.instance({ workers: false, roomSecret });
+    return { base, rooms };
   };
-
-  const login = async (base: string, name: string) =>
-    (await call(base, 'POST', '/auth/demo-login', { body: { name } })).body.token as string;
+  const login = async (base: string, name: string) => (await apps.login(base, name)).token;
 
   /** Join concert 1's room, tick, and return the queue_entry token. */
   const admit = async (base: string, rooms: ConcertRooms, user: string) => {

@@ -24,6 +24,8 @@ export interface PaymentAppOptions {
   paymentRecovery?: AppDeps['paymentRecovery'];
   /** Retry settings of the payment service. @defaultValue { retryDelayMs: 200 } */
   paymentRetries?: AppDeps['paymentRetries'];
+  /** The rooms' token secret (the runtime's may differ from the user tokens'). @defaultValue SECRET */
+  roomSecret?: string | Uint8Array;
 }
 
 /** One app on a free port, as {@link usePaymentApps} starts it. */
@@ -56,7 +58,7 @@ export function usePaymentApps(fixture: DbFixture, redis: RedisFixture) {
     const client = redis.connect();
     const logger = createLogger('silent');
     const rooms = new ConcertRooms(client, {
-      secret: SECRET,
+      secret: options.roomSecret ?? SECRET,
       prefix: redis.prefix,
       settings: { maxActive: 100, admitPerTick: 100 },
       tick: false,
