@@ -122,9 +122,12 @@ export class OutboxRepository {
     consumer: string,
     consumers: readonly string[],
   ): Promise<boolean> {
-    await tx.query('SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE', [id]);
+    // Lock and insert in one round trip: the CTE is referenced, so it runs (and waits for the lock)
+    // before the insert; the UPDATE below is a new statement and sees deliveries committed meanwhile.
     const { rowCount } = await tx.query(
-      `INSERT INTO outbox_deliveries (message_id, consumer) VALUES ($1, $2)
+      `WITH locked AS (SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE)
+       INSERT INTO outbox_deliveries (message_id, consumer)
+       SELECT $1, $2 WHERE (SELECT count(*) FROM locked) >= 0
        ON CONFLICT DO NOTHING`,
       [id, consumer],
     );
