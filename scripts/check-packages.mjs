@@ -6,8 +6,7 @@
 // Any problem — an attw finding, a publint message of any level (suggestions included), a missing
 // file — fails with the tool's own explanation.
 // Needs the build (`node scripts/setup.mjs`). Run by `.ci/run` before the tests; `npm run check:packages`.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkPackage, createPackageFromTarballData } from '@arethetypeswrong/core';
@@ -18,43 +17,20 @@ import {
 import { allResolutionKinds } from '@arethetypeswrong/core/utils';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
+import { packPublished, publishedPackages } from './lib/pack.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
 // Besides what package.json points at (publint checks those), every tarball carries these.
 const REQUIRED_FILES = ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'];
 const started = Date.now();
 
-const published = readdirSync(join(root, 'packages'))
-  .map((name) => ({ dir: join(root, 'packages', name), filter: `./packages/${name}` }))
-  .filter(({ dir }) => existsSync(join(dir, 'package.json')))
-  .map((p) => ({ ...p, pkg: JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8')) }))
-  .filter(({ pkg }) => !pkg.private);
-
-for (const { dir, pkg } of published) {
-  if (!existsSync(join(dir, 'dist'))) {
-    console.error(`${pkg.name}: no dist/ — build first (node scripts/setup.mjs)`);
-    process.exit(1);
-  }
-}
+const published = publishedPackages();
 
 const out = mkdtempSync(join(tmpdir(), 'boxoffice-pack-'));
 try {
-  // One pnpm run packs them all; pnpm (not npm) replaces workspace: ranges as publishing would.
-  // (pnpm.mjs runs pnpm in the repository root; --filter takes paths relative to it.)
-  const filters = published.flatMap(({ filter }) => ['--filter', filter]);
-  const packed = spawnSync(
-    process.execPath,
-    [join(root, 'scripts/pnpm.mjs'), '-r', ...filters, 'pack', '--pack-destination', out],
-    { encoding: 'utf8' },
-  );
-  if (packed.status !== 0) {
-    console.error(`pnpm pack failed:\n${packed.stdout}${packed.stderr}`);
-    process.exit(1);
-  }
+  const packed = packPublished(published, out);
 
   const results = [];
-  for (const { pkg } of published) {
-    const tarball = join(out, `${pkg.name.replace(/^@/, '').replace('/', '-')}-${pkg.version}.tgz`);
+  for (const { pkg, tarball } of packed) {
     if (!existsSync(tarball)) {
       results.push({ pkg, problems: [`no tarball at ${tarball}`] });
       continue;
