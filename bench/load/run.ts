@@ -50,6 +50,9 @@ const SOURCE_ADDRESSES = Array.from(
  * waiting user-minute. Then the seats are released and the sale starts. 0 skips the phase.
  */
 const WAIT_S = Number(process.env.BENCH_LOAD_WAIT_SECONDS ?? 20);
+/** The waiting room's capacity (users in the booking area at once) and admissions per 100 ms tick. */
+const MAX_ACTIVE = Number(process.env.BENCH_LOAD_MAX_ACTIVE ?? 200);
+const ADMIT_PER_TICK = Number(process.env.BENCH_LOAD_ADMIT_PER_TICK ?? 50);
 /** A folder: each app process writes a V8 CPU profile there (`--cpu-prof`) when it stops. */
 const CPU_PROF_DIR = process.env.BENCH_LOAD_CPU_PROF;
 const nodeArgs = CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : [];
@@ -111,8 +114,8 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     QUEUE_JOIN_ADDRESS_RATE_LIMIT: '0',
     QUEUE_STREAM_ADDRESS_RATE_LIMIT: '0',
     LOG_LEVEL: 'error',
-    QUEUE_MAX_ACTIVE: '200',
-    QUEUE_ADMIT_PER_TICK: '50',
+    QUEUE_MAX_ACTIVE: String(MAX_ACTIVE),
+    QUEUE_ADMIT_PER_TICK: String(ADMIT_PER_TICK),
     QUEUE_TICK_MS: '100',
     PG_LATENCY_MS: '20',
     HTTP_WORKERS: String(workers),
@@ -444,7 +447,7 @@ const summary: Table = {
     row('invariants', (r) => r.violations.join('; ') || 'hold'),
   ],
   notes: [
-    `Users arrive evenly over ${ARRIVAL_S} s; waiting room: 200 active, 50 admitted per 100 ms tick; mock gateway latency 20 ms, no failures.`,
+    `Users arrive evenly over ${ARRIVAL_S} s; waiting room: ${MAX_ACTIVE} active, ${ADMIT_PER_TICK} admitted per 100 ms tick; mock gateway latency 20 ms, no failures.`,
     WAIT_S > 0
       ? `Waiting phase: every seat is held by a placeholder reservation until ${ARRIVAL_S} + 2 + ${WAIT_S} s, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${WAIT_S} s of waiting alone. Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
       : 'No waiting phase (BENCH_LOAD_WAIT_SECONDS=0): the sale starts with the first arrival.',
