@@ -5,6 +5,7 @@ export {
   type RedisClient,
   subscriberConnection,
 } from './client.js';
+export { hmacKey } from './hmac-key.js';
 export { bracesBalanced, hashTagOf, keyPart, keyPrefix } from './keys.js';
 export { redisNowMsLua } from './lua.js';
 export { type LuaScriptOptions, luaScript, type RedisScript } from './script.js';

@@ -5,7 +5,7 @@ import {
   randomUUID,
   type webcrypto,
 } from 'node:crypto';
-import { check } from '@boxoffice/internal';
+import { check, hmacKey } from '@boxoffice/internal';
 import { type JWTPayload, errors as jose, jwtVerify, SignJWT } from 'jose';
 import {
   type AccessTokenError,
@@ -155,6 +155,8 @@ export class AccessTokens {
   readonly issuer: string;
   readonly #signKey: KeyObject | CryptoKey | Uint8Array | undefined;
   readonly #verifyKey: KeyObject | CryptoKey | Uint8Array;
+  /** The HS256 secret imported once (see hmacKey); undefined with a key pair. */
+  readonly #hmacKey: Promise<CryptoKey> | undefined;
   readonly #tolerance: number;
 
   constructor(options: AccessTokensOptions) {
@@ -180,6 +182,7 @@ export class AccessTokens {
       this.alg = alg;
       this.#signKey = secret;
       this.#verifyKey = secret;
+      this.#hmacKey = hmacKey(secret);
       return;
     }
     if (o.privateKey === undefined && o.publicKey === undefined) {
@@ -204,6 +207,7 @@ export class AccessTokens {
     this.alg = alg;
     this.#signKey = priv;
     this.#verifyKey = pub;
+    this.#hmacKey = undefined;
   }
 
   /** Sign a token. */
@@ -240,7 +244,7 @@ export class AccessTokens {
       .setJti(jti)
       .setIssuedAt()
       .setExpirationTime(Math.ceil((expiresAt + graceMs) / 1000))
-      .sign(this.#signKey);
+      .sign((await this.#hmacKey) ?? this.#signKey);
     return { token, expiresAt, jti };
   }
 
@@ -260,7 +264,7 @@ export class AccessTokens {
     }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(jwt, this.#verifyKey, {
+      ({ payload } = await jwtVerify(jwt, (await this.#hmacKey) ?? this.#verifyKey, {
         algorithms: [this.alg],
         issuer: this.issuer,
         clockTolerance: this.#tolerance,

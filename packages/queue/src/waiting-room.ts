@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { check, luaScript, type RedisClient, sleep } from '@boxoffice/internal';
+import { check, luaScript, type RedisClient, redisNowMsLua, sleep } from '@boxoffice/internal';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
 import { QueueClosedError, TokenRevokedError } from './errors.js';
 import closeLua from './lua/close.lua';
 import completeLua from './lua/complete.lua';
+import ringLua from './lua/include/ring.lua';
 import leaveLua from './lua/leave.lua';
 import releaseLua from './lua/release.lua';
-import ringLua from './lua/ring.lua';
 import tickLua from './lua/tick.lua';
 import visitLua from './lua/visit.lua';
 import { RoomEvents } from './room-events.js';
@@ -27,9 +27,9 @@ import type { JoinResult, RoomStats, RoomStatus, TickResult } from './room-statu
 import { readTickReply } from './tick-reply.js';
 import { encodeUserId } from './user-id.js';
 
-// ring.lua is the one shared piece of Lua (the reuse of a heartbeat ring slot), prepended.
-const visitScript = luaScript('queue', 'visit', `${ringLua}\n${visitLua}`, __PACKAGE_VERSION__);
-const tickScript = luaScript('queue', 'tick', `${ringLua}\n${tickLua}`, __PACKAGE_VERSION__);
+const ringIncludes = { includes: [redisNowMsLua, ringLua] };
+const visitScript = luaScript('queue', 'visit', visitLua, __PACKAGE_VERSION__, ringIncludes);
+const tickScript = luaScript('queue', 'tick', tickLua, __PACKAGE_VERSION__, ringIncludes);
 const leaveScript = luaScript('queue', 'leave', leaveLua, __PACKAGE_VERSION__);
 const completeScript = luaScript('queue', 'complete', completeLua, __PACKAGE_VERSION__);
 const closeScript = luaScript('queue', 'close', closeLua, __PACKAGE_VERSION__);

@@ -1,5 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { check } from '@boxoffice/internal';
+import { randomBytes, randomUUID, type webcrypto } from 'node:crypto';
+import { check, hmacKey } from '@boxoffice/internal';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { UnauthorizedError } from '../errors.js';
 
@@ -60,7 +60,8 @@ export const STREAM_SCOPE = 'queue_events';
  * Queue and seat-payment tokens are a different thing, issued by `@boxoffice/queue`.
  */
 export class DemoAuth {
-  private readonly key: Uint8Array;
+  /** The HS256 secret, imported once (see hmacKey). */
+  private readonly key: Promise<webcrypto.CryptoKey>;
   private readonly ttlSec: number;
   private readonly streamTtlSec: number;
   private readonly issuer: string;
@@ -73,10 +74,11 @@ export class DemoAuth {
     this.issuer = check.text('issuer', o.issuer, { maxBytes: 256, printable: true });
     this.audience = check.text('audience', o.audience, { maxBytes: 256, printable: true });
     const secret = o.secret ?? randomBytes(32);
-    this.key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
-    if (!(this.key instanceof Uint8Array) || this.key.byteLength < 32) {
+    const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+    if (!(bytes instanceof Uint8Array) || bytes.byteLength < 32) {
       throw new RangeError('secret must be at least 32 bytes (HS256)');
     }
+    this.key = hmacKey(bytes);
   }
 
   /** Sign a user token; returns it with its expiry. */
@@ -91,7 +93,7 @@ export class DemoAuth {
       .setAudience(this.audience)
       .setIssuedAt(now)
       .setExpirationTime(exp)
-      .sign(this.key);
+      .sign(await this.key);
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
@@ -102,7 +104,7 @@ export class DemoAuth {
    */
   async verify(token: string): Promise<SessionUser> {
     try {
-      const { payload } = await jwtVerify(token, this.key, {
+      const { payload } = await jwtVerify(token, await this.key, {
         algorithms: ['HS256'],
         issuer: this.issuer,
         audience: this.audience,
@@ -144,7 +146,7 @@ export class DemoAuth {
       .setAudience(room)
       .setIssuedAt(now)
       .setExpirationTime(exp)
-      .sign(this.key);
+      .sign(await this.key);
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
@@ -154,7 +156,7 @@ export class DemoAuth {
    */
   async verifyStream(token: string, room: string): Promise<StreamClaims> {
     try {
-      const { payload } = await jwtVerify(token, this.key, {
+      const { payload } = await jwtVerify(token, await this.key, {
         algorithms: ['HS256'],
         issuer: this.issuer,
         audience: room,

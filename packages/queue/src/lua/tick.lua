@@ -1,6 +1,7 @@
 -- One admission round, bounded: expire active users past their deadline, evict silent waiters
 -- (retired ring slots, then stale generations), move pre-queue arrivals into the line (after
 -- startsAt), admit (the head, or random waiters) with the live settings, update the counters.
+-- Includes: now-ms.lua (internal: bo_now_ms), ring.lua (q_reuse_slot: heartbeat ring slots).
 -- KEYS[1]  waiting ZSET   user (encoded id) -> ticket
 -- KEYS[2]  pre-queue ZSET user -> random score
 -- KEYS[3]  active ZSET    user -> deadline ms (expiresAt + grace)
@@ -57,8 +58,7 @@ local admitPerTick = tonumber(set[3]) or tonumber(ARGV[6])
 local order = set[4] or ARGV[12]
 local activeTtl, grace = tonumber(ARGV[8]), tonumber(ARGV[9])
 local startsAt, moveMax = tonumber(ARGV[10]), math.max(tonumber(ARGV[11]), admitPerTick)
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = bo_now_ms()
 local tick = redis.call('HINCRBY', KEYS[5], 'ticks', 1)
 
 -- Run `cmd key args...` in chunks (Lua's unpack has a stack limit).

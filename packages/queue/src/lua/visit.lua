@@ -7,6 +7,7 @@
 -- once per batch. Needs Redis >= 6.2 (ZMSCORE, SMISMEMBER).
 -- In-batch writes are deferred safely: new tickets are above every ticket in the line, so they
 -- never change the ZRANK of a waiter already there, and nothing in a batch removes from the line.
+-- Includes: now-ms.lua (internal: bo_now_ms), ring.lua (q_reuse_slot: heartbeat ring slots).
 -- KEYS[1]  waiting ZSET   user -> ticket (FIFO by ticket)
 -- KEYS[2]  pre-queue ZSET user -> random score (arrivals before startsAt)
 -- KEYS[3]  active ZSET    user -> deadline ms (expiresAt + grace)
@@ -34,8 +35,7 @@ local opensAt, startsAt = tonumber(ARGV[2]), tonumber(ARGV[3])
 local modes = ARGV[4]
 local k = #modes
 local sub = string.sub
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = bo_now_ms()
 local out, n = {now, 0, 0}, 3
 local function put(code, a, b, c)
   out[n + 1], out[n + 2], out[n + 3], out[n + 4] = code, a, b, c

@@ -1,4 +1,4 @@
--- SHARED: prepended to visit.lua and tick.lua (see waiting-room.ts), the one place that reuses a slot
+-- Include (see luaScript's `includes`; used by visit.lua and tick.lua): the one place that reuses a slot
 -- of the heartbeat ring. A slot is reused for generation g when it still holds generation g - 8 or
 -- older: every ticket left in it belongs to a waiter silent for at least 7 generations (1.75 x the
 -- heartbeat timeout), so instead of reviving them with the new generation, they are moved into the
