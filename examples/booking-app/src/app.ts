@@ -5,6 +5,7 @@ import { SeatHolds, SeatLock } from '@boxoffice/seat-lock';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp, startTime } from 'pino-http';
+import { RoomControl } from './admin/room-control.js';
 import type { DemoAuth } from './auth/demo-auth.js';
 import { TokenRevocations } from './auth/token-revocations.js';
 import { UserSessions } from './auth/user-sessions.js';
@@ -173,17 +174,18 @@ export function createApp(deps: AppDeps): Express {
       metrics,
     });
   // The room admits only while a seat is AVAILABLE: when every seat left is held (or sold), more
-  // admissions would only show a full map; it reopens when an expired hold frees a seat. Every
-  // instance sets the same state it reads (idempotent), at most once per read of SaleStates.
+  // admissions would only show a full map; it reopens when an expired hold frees a seat — unless an
+  // operator paused it (RoomControl keeps the two reasons apart). Every instance sets the same
+  // state it reads (idempotent), at most once per read of SaleStates.
+  const roomControl = new RoomControl({
+    redis: deps.redis,
+    rooms,
+    concerts,
+    prefix: deps.redisPrefix ?? 'bo',
+    logger,
+  });
   const sales = new SaleStates(concerts, {
-    onChange: (id, state) => {
-      if (state === null) return;
-      const room = rooms.room(id);
-      const change = state.available ? room.resume() : room.pause();
-      change.catch((error: unknown) =>
-        logger.warn({ err: error, concert: id }, 'room pause/resume failed'),
-      );
-    },
+    onChange: (id, state) => roomControl.onSaleChange(id, state),
   });
 
   const holds = deps.holds ?? new SeatHolds(deps.redis, { prefix: deps.redisPrefix ?? 'bo' });

@@ -91,6 +91,9 @@ const schema = z.object({
   METRICS_TOKEN: optionalText.refine((value) => value === undefined || value.length >= 16, {
     message: 'must be at least 16 characters',
   }),
+  ADMIN_TOKEN: optionalText.refine((value) => value === undefined || value.length >= 16, {
+    message: 'must be at least 16 characters',
+  }),
   JWT_TTL_SEC: z.coerce
     .number()
     .int()
@@ -178,6 +181,8 @@ export interface AppConfig {
     loginRateLimit: number;
     /** Bearer token of `/metrics` and `/stats`; unset: they are open. */
     metricsToken: string | undefined;
+    /** Bearer token of the operator page's API (`/admin/api/...`); unset: those routes answer 404. */
+    adminToken: string | undefined;
   };
   /** Express `trust proxy` (client address and HTTPS from `X-Forwarded-*`); false: the socket's. */
   trustProxy: boolean | number | string;
@@ -282,6 +287,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       streamTtlSec: c.STREAM_TOKEN_TTL_SEC,
       loginRateLimit: c.LOGIN_RATE_LIMIT,
       metricsToken: c.METRICS_TOKEN,
+      adminToken: c.ADMIN_TOKEN,
     },
     trustProxy: c.TRUST_PROXY,
     queueRateLimits: {

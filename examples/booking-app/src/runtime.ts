@@ -130,6 +130,7 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
       trustProxy: config.trustProxy,
       queueRateLimits: config.queueRateLimits,
       metricsToken: config.auth.metricsToken,
+      adminToken: config.auth.adminToken,
       paymentRecovery: {
         intervalMs: config.paymentRecovery.intervalMs,
         ...(config.paymentRecovery.afterMs && { afterMs: config.paymentRecovery.afterMs }),

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { UnauthorizedError } from '../errors.js';
 
@@ -18,21 +18,26 @@ export const securityHeaders: RequestHandler = (req, res, next) => {
 };
 
 /**
- * Guards operator endpoints (`/metrics`, `/stats`) with `Authorization: Bearer <token>` when a token
- * is configured; unset: open (the demo). 401 problem+json otherwise.
+ * Guards operator endpoints (`/metrics`, `/stats`; with `{ variable: 'ADMIN_TOKEN', realm: 'admin' }`
+ * the operator page's API) with `Authorization: Bearer <token>` when a token is configured; unset:
+ * open (the demo). 401 problem+json otherwise. The comparison takes the same time wherever the
+ * given token differs, and whatever its length: SHA-256 digests compared with `timingSafeEqual`.
  */
-export function requireOperatorToken(token: string | undefined): RequestHandler {
+export function requireOperatorToken(
+  token: string | undefined,
+  names: { variable: string; realm: string } = { variable: 'METRICS_TOKEN', realm: 'metrics' },
+): RequestHandler {
   if (!token) return (_req, _res, next) => next();
-  const expected = Buffer.from(token);
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  const expected = digest(token);
   return (req, res, next) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
-    const given = Buffer.from(match?.[1] ?? '');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
-    res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+    if (match && timingSafeEqual(digest(match[1] as string), expected)) return next();
+    res.setHeader('WWW-Authenticate', `Bearer realm="${names.realm}"`);
     next(
       new UnauthorizedError(
         match ? 'token-invalid' : 'token-missing',
-        'this endpoint needs Authorization: Bearer <METRICS_TOKEN>',
+        `this endpoint needs Authorization: Bearer <${names.variable}>`,
       ),
     );
   };
