@@ -5,6 +5,7 @@ import { SeatHolds, SeatLock } from '@boxoffice/seat-lock';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp, startTime } from 'pino-http';
+import { LiveSnapshots } from './admin/live-snapshots.js';
 import { RoomControl } from './admin/room-control.js';
 import type { DemoAuth } from './auth/demo-auth.js';
 import { TokenRevocations } from './auth/token-revocations.js';
@@ -34,6 +35,7 @@ import { ProductRepository } from './repos/product-repository.js';
 import { SaleStates } from './repos/sale-states.js';
 import { SeatMapCache } from './repos/seat-map-cache.js';
 import { UserRepository } from './repos/user-repository.js';
+import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { concertRoutes } from './routes/concerts.js';
 import { healthRoutes } from './routes/health.js';
@@ -68,6 +70,11 @@ export interface AppDeps {
   trustProxy?: boolean | number | string;
   /** When set, `/metrics` and `/stats` need `Authorization: Bearer <metricsToken>`. @defaultValue unset (open) */
   metricsToken?: string;
+  /**
+   * When set, the operator page's API (`/admin/api/...`, see `routes/admin.ts`) is on, behind
+   * `Authorization: Bearer <adminToken>`. @defaultValue unset (those routes answer 404)
+   */
+  adminToken?: string;
   /**
    * The concerts' waiting rooms (and the access-token signer). The caller owns it and closes it.
    * @defaultValue rooms created on first use with a random token secret, closed by
@@ -338,7 +345,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(securityHeaders);
   app.use(['/metrics', '/stats'], requireOperatorToken(deps.metricsToken));
   app.use(express.json({ limit: '100kb' }));
-  app.use(staticPages()); // web pages: `/` for browsers and public/*.html|js|css|svg
+  // web pages: `/` for browsers, `/admin`, and public/*.html|js|css|svg
+  app.use(staticPages(undefined, { adminEnabled: Boolean(deps.adminToken) }));
 
   app.get('/', (_req, res) => {
     res.json({
@@ -394,6 +402,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(productRoutes({ products, trends, auth: sessions }));
   app.use(orderRoutes({ auth: sessions, orders, metrics, store, trends }));
   app.use(statsRoutes({ events }));
+  if (deps.adminToken) {
+    const snapshots = new LiveSnapshots({ rooms, control: roomControl, sales, seatMap, metrics });
+    app.use(adminRoutes({ token: deps.adminToken, sales, rooms, control: roomControl, snapshots }));
+  }
 
   app.use(notFound);
   app.use(errorHandler());

@@ -44,11 +44,15 @@ function securityHeaders(res: Response): void {
 
 /**
  * The web pages (plain HTML, CSS and ES modules from `public/`, no build step) over the JSON API:
- * concert list, waiting room, seat map, payment, confirmation and popular products.
+ * concert list, waiting room, seat map, payment, confirmation and popular products, and the
+ * operator page `/admin` (its API only with `ADMIN_TOKEN`).
  * `GET /` answers the concert list to a browser (`Accept: text/html`) and falls through to the JSON
  * description of the app for API clients (`Accept: application/json` or `*\/*`).
  */
-export function staticPages(dir: string = findPublicDir()): Router {
+export function staticPages(
+  dir: string = findPublicDir(),
+  options: { adminEnabled?: boolean } = {},
+): Router {
   const router = Router();
   const files = express.static(dir, {
     index: false,
@@ -61,6 +65,12 @@ export function staticPages(dir: string = findPublicDir()): Router {
     if (req.accepts(['json', 'html']) !== 'html') return next();
     securityHeaders(res);
     res.sendFile('index.html', { root: dir });
+  });
+  // The operator page: 404 while ADMIN_TOKEN is unset (DESIGN.md), with the page itself as the
+  // body, which then says how to turn it on.
+  router.get('/admin', (_req: Request, res: Response) => {
+    securityHeaders(res);
+    res.status(options.adminEnabled ? 200 : 404).sendFile('admin.html', { root: dir });
   });
   router.use((req: Request, res: Response, next: NextFunction) => {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || !ASSET.test(req.path)) return next();
