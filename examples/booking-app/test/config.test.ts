@@ -73,6 +73,7 @@ describe('loadConfig', () => {
       QUEUE_STREAM_ADDRESS_RATE_LIMIT: '700',
       TRUST_PROXY: '10.0.0.0/8, loopback',
       METRICS_TOKEN: 'm'.repeat(16),
+      ADMIN_TOKEN: ` ${'a'.repeat(16)} `,
       PG_LATENCY_MS: '5',
       PG_TIMEOUT_MS: '100',
       PG_FAILURE_RATE: '0.1',
@@ -121,6 +122,7 @@ describe('loadConfig', () => {
         streamTtlSec: 30,
         loginRateLimit: 0,
         metricsToken: 'm'.repeat(16),
+        adminToken: 'a'.repeat(16),
       },
       trustProxy: '10.0.0.0/8, loopback',
       queueRateLimits: {
@@ -166,6 +168,7 @@ describe('loadConfig', () => {
           SEATS_PER_USER_MAX: '0',
           TRUST_PROXY: 'not-an-address',
           METRICS_TOKEN: 'short',
+          ADMIN_TOKEN: 'a'.repeat(15),
         });
       } catch (e) {
         return e;
@@ -175,6 +178,7 @@ describe('loadConfig', () => {
     expect(error.code).toBe('config-invalid');
     const vars = error.problems.map((p) => p.split(':')[0]).sort();
     expect(vars).toEqual([
+      'ADMIN_TOKEN',
       'DATABASE_SCHEMA',
       'HOLD_REAPER_INTERVAL_MS',
       'JWT_SECRET',

@@ -20,9 +20,12 @@ export interface PauseReasons {
  * concert, shared by every instance (`<prefix>:ops:{concert-<id>}:operator-paused`, the room's hash
  * tag), and the room is resumed only when neither reason holds:
  *
- * - the automatic resume (a seat became AVAILABLE) skips a room an operator paused, and checks the
- *   key again after resuming, re-pausing if an operator paused in between (so a concurrent operator
- *   pause wins within two round trips; a tick landing exactly in that gap could still admit once);
+ * - in one process, the changes of one concert's room run one after another (a chain per concert),
+ *   so an operator's pause and an automatic resume never interleave;
+ * - across instances, the automatic resume (a seat became AVAILABLE) skips a room an operator
+ *   paused, and checks the key again after resuming, re-pausing if an operator paused in between
+ *   on another instance (that pause wins within two round trips; a tick landing exactly in that
+ *   gap could still admit once);
  * - the operator's resume clears the key and resumes the room only if a seat is AVAILABLE now (one
  *   fresh query, not the cached sale state, so a stale "available" cannot reopen a full room).
  *
@@ -35,6 +38,8 @@ export class RoomControl {
   readonly #concerts: ConcertRepository;
   readonly #prefix: string;
   readonly #logger: Logger;
+  /** Per concert: the tail of this process's pending room changes. */
+  readonly #chains = new Map<number, Promise<unknown>>();
 
   constructor(deps: {
     redis: RedisClient;
@@ -61,9 +66,11 @@ export class RoomControl {
   }
 
   /** The operator pauses the room: the key first, so an automatic resume that reads it backs off. */
-  async pause(id: number): Promise<void> {
-    await this.#redis.set(this.operatorKey(id), String(Date.now()));
-    await this.#rooms.room(id).pause();
+  pause(id: number): Promise<void> {
+    return this.#serial(id, async () => {
+      await this.#redis.set(this.operatorKey(id), String(Date.now()));
+      await this.#rooms.room(id).pause();
+    });
   }
 
   /**
@@ -71,20 +78,33 @@ export class RoomControl {
    * AVAILABLE (otherwise it stays paused for that reason, and the automatic resume reopens it).
    * @returns whether the room was resumed
    */
-  async resume(id: number): Promise<boolean> {
-    await this.#redis.del(this.operatorKey(id));
-    const state = await this.#concerts.saleState(id);
-    if (!state?.available) return false;
-    await this.#rooms.room(id).resume();
-    return true;
+  resume(id: number): Promise<boolean> {
+    return this.#serial(id, async () => {
+      await this.#redis.del(this.operatorKey(id));
+      const state = await this.#concerts.saleState(id);
+      if (!state?.available) return false;
+      await this.#rooms.room(id).resume();
+      return true;
+    });
   }
 
   /** What {@link SaleStates} calls when a concert's sale state changes: pause or resume for seats. */
   onSaleChange(id: number, state: SaleState): void {
     if (state === null) return;
-    this.#follow(id, state.available).catch((error: unknown) =>
+    this.#serial(id, () => this.#follow(id, state.available)).catch((error: unknown) =>
       this.#logger.warn({ err: error, concert: id }, 'room pause/resume failed'),
     );
+  }
+
+  /** Run `change` after this process's earlier changes of concert `id`'s room. */
+  #serial<T>(id: number, change: () => Promise<T>): Promise<T> {
+    const run = (this.#chains.get(id) ?? Promise.resolve()).then(change, change);
+    const tail = run.catch(() => {});
+    this.#chains.set(id, tail);
+    void tail.then(() => {
+      if (this.#chains.get(id) === tail) this.#chains.delete(id);
+    });
+    return run;
   }
 
   async #follow(id: number, available: boolean): Promise<void> {
