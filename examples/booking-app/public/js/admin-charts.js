@@ -23,10 +23,12 @@ export function niceMax(value) {
 
 /**
  * A line chart of `series` (`{ name, values: (number|null)[] }`, up to two) over `times` (epoch ms),
- * from `from` to `to`; `paused` (booleans like `times`) shades the spans when admissions were
+ * from `from` to `to` (the x axis says how long ago `from` was); `paused` (booleans like `times`) shades the spans when admissions were
  * paused. Returns a `<figure>`; a gap (null) breaks the line.
  */
 export function lineChart({ title, unit = '', times, series, paused = [], from, to }) {
+  const span = Math.round((to - from) / 1000);
+  const fromLabel = span >= 120 ? `−${Math.round(span / 60)} min` : `−${span} s`;
   const plotW = WIDTH - PAD.left - PAD.right;
   const plotH = HEIGHT - PAD.top - PAD.bottom;
   const all = series.flatMap((s) => s.values).filter((v) => Number.isFinite(v));
@@ -64,7 +66,7 @@ export function lineChart({ title, unit = '', times, series, paused = [], from, 
       `${max}`,
     ),
     svg('text', { class: 'label', x: PAD.left - 4, y: y(0), 'text-anchor': 'end' }, '0'),
-    svg('text', { class: 'label', x: PAD.left, y: HEIGHT - 3 }, '−15 min'),
+    svg('text', { class: 'label', x: PAD.left, y: HEIGHT - 3 }, fromLabel),
     svg(
       'text',
       { class: 'label', x: WIDTH - PAD.right, y: HEIGHT - 3, 'text-anchor': 'end' },

@@ -87,6 +87,7 @@ function renderNumbers(snap) {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([outcome, n]) => [`Payments ${outcome.replaceAll('_', ' ')}`, n, `pay-${outcome}`]),
   ];
+  if (Object.keys(snap.payments).length === 0) items.push(['Payments', 'none yet', 'payments']);
   show(
     'numbers',
     items.map(([label, value, id]) =>
@@ -98,8 +99,9 @@ function renderNumbers(snap) {
 function renderCharts(id) {
   const snaps = history.get(id) ?? [];
   const to = Date.now();
-  const from = to - WINDOW_MS;
   const times = snaps.map((s) => Date.parse(s.at));
+  // The last 15 minutes, or since the page opened when that is shorter (at least a minute).
+  const from = Math.max(to - WINDOW_MS, Math.min(times[0] ?? to, to - 60_000));
   const paused = snaps.map((s) => s.paused);
   const pick = (f) => snaps.map(f);
   const chart = (title, series, unit) =>

@@ -31,6 +31,8 @@ export interface LiveSnapshot {
   abandonedPerMin: number;
   /** Wait (join → admission) of the users admitted during the last minute. */
   waitMs: WaitTimes;
+  /** Ticks the room has run (any instance): it moves once per `QUEUE_TICK_MS` while a ticker runs. */
+  ticks: number;
   /** Whether the room admits nobody now (either reason). */
   paused: boolean;
   pausedBy: PauseReasons;
@@ -130,6 +132,7 @@ export class LiveSnapshots {
       admittedPerMin: stats.admittedPerMin,
       abandonedPerMin: stats.abandonedPerMin,
       waitMs: stats.waitMs,
+      ticks: stats.ticks,
       paused: stats.paused,
       pausedBy: { operator, noSeatAvailable: sale !== null && !sale.available },
       settings: stats.settings,
