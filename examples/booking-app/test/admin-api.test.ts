@@ -5,7 +5,15 @@ import { DemoAuth } from '../src/auth/demo-auth.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { ConcertRooms } from '../src/queue/concert-rooms.js';
-import { call, dbBackends, listen, SECRET, useDatabase, waitFor } from './helpers.js';
+import {
+  call,
+  dbBackends,
+  expectProblem,
+  listen,
+  SECRET,
+  useDatabase,
+  waitFor,
+} from './helpers.js';
 import { openSse } from './sse.js';
 
 const standalone = redisTargets()[0] as ReturnType<typeof redisTargets>[number];
@@ -48,16 +56,6 @@ describe('operator API (/admin/api)', () => {
     const admin = (method: string, path: string, body?: unknown) =>
       call(http.base, method, path, { token: ADMIN, ...(body !== undefined && { body }) });
     return { base: http.base, rooms, metrics, admin };
-  };
-
-  const expectProblem = (
-    res: { status: number; headers: Headers; body: Record<string, unknown> },
-    status: number,
-    code: string,
-  ) => {
-    expect(res.status).toBe(status);
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ status, code, type: `urn:boxoffice:problem:${code}` });
   };
 
   const joinAs = async (base: string, name: string) => {

@@ -6,7 +6,7 @@ import { DemoAuth } from '../src/auth/demo-auth.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { EventLog } from '../src/repos/event-log.js';
-import { call, count, dbBackends, listen, SECRET, useDatabase } from './helpers.js';
+import { call, count, dbBackends, expectProblem, listen, SECRET, useDatabase } from './helpers.js';
 
 // The API is about the database; Redis only backs /readyz for now, so one Redis target suffices
 // here (readiness runs on both targets in unavailable.test.ts).
@@ -39,17 +39,6 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
     const res = await call(http.base, 'POST', '/auth/demo-login', { body: { name } });
     expect(res.status).toBe(200);
     return res.body.token as string;
-  };
-
-  const expectProblem = (
-    res: { status: number; headers: Headers; body: Record<string, unknown> },
-    status: number,
-    code: string,
-  ) => {
-    expect(res.status).toBe(status);
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ status, code, type: `urn:boxoffice:problem:${code}` });
-    expect(typeof res.body.title).toBe('string');
   };
 
   describe('auth', () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { redisTargets } from '@boxoffice/local-redis/testing';
 import { PGlite } from '@electric-sql/pglite';
 import type { Express } from 'express';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { Database } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { PgDatabase } from '../src/db/pg-database.js';
@@ -164,6 +164,18 @@ export async function call(
     headers: res.headers,
     body: /json/.test(type) && text ? JSON.parse(text) : text,
   };
+}
+
+/** Assert that `res` (from {@link call}) is an RFC 9457 problem with `status` and `code`. */
+export function expectProblem(
+  res: { status: number; headers: Headers; body: Record<string, unknown> },
+  status: number,
+  code: string,
+): void {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status, code, type: `urn:boxoffice:problem:${code}` });
+  expect(typeof res.body.title).toBe('string');
 }
 
 /** Poll `fn` until `done(value)` holds (generous deadline: the machine is shared), then return it. */
