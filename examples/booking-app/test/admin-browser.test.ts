@@ -1,10 +1,11 @@
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import type { Browser, Page } from 'playwright-core';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PgDatabase } from '../src/db/pg-database.js';
 import { launchChromium, screenshot, watchProblems } from './browser/chromium.js';
-import { call, POSTGRES_URL, randomSchema, waitFor } from './helpers.js';
-import { killServers, start } from './server-process.js';
+import { startPageServer } from './browser/page-server.js';
+import { call, POSTGRES_URL, waitFor } from './helpers.js';
+import { killServers } from './server-process.js';
 
 afterEach(killServers);
 
@@ -35,17 +36,7 @@ describe('operator page in Chromium', () => {
   const redis = useRedis(standalone);
 
   it('token, pause → nobody admitted, resume → admitted, maxActive changed', async () => {
-    const schema = randomSchema();
-    const { standaloneUrl } = inject('boxofficeRedis') as { standaloneUrl: string };
-    const { url, output } = await start({
-      DATABASE_URL: POSTGRES_URL,
-      DATABASE_SCHEMA: schema,
-      REDIS_URL: standaloneUrl,
-      REDIS_PREFIX: redis.prefix,
-      JWT_SECRET: 'browser-test-secret-browser-test-secret',
-      ADMIN_TOKEN: ADMIN,
-      QUEUE_TICK_MS: '100',
-    });
+    const { url, output, schema } = await startPageServer(redis.prefix, { ADMIN_TOKEN: ADMIN });
     const admin = (method: string, path: string) => call(url, method, path, { token: ADMIN });
     let browser: Browser | undefined;
     let page: Page | undefined;

@@ -1,11 +1,12 @@
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PgDatabase } from '../src/db/pg-database.js';
 import { launchChromium, screenshot, watchProblems } from './browser/chromium.js';
 import { explain, recordSse } from './browser/diagnose.js';
-import { POSTGRES_URL, randomSchema } from './helpers.js';
-import { killServers, start } from './server-process.js';
+import { startPageServer } from './browser/page-server.js';
+import { POSTGRES_URL } from './helpers.js';
+import { killServers } from './server-process.js';
 
 afterEach(killServers);
 
@@ -47,17 +48,7 @@ describe('pages without dead ends (Chromium)', () => {
     env: Record<string, string>,
     steps: (open: (who: string) => Promise<Opened>) => Promise<void>,
   ) {
-    const schema = randomSchema();
-    const { standaloneUrl } = inject('boxofficeRedis') as { standaloneUrl: string };
-    const { url, output } = await start({
-      DATABASE_URL: POSTGRES_URL,
-      DATABASE_SCHEMA: schema,
-      REDIS_URL: standaloneUrl,
-      REDIS_PREFIX: redis.prefix,
-      JWT_SECRET: 'browser-test-secret-browser-test-secret',
-      QUEUE_TICK_MS: '100',
-      ...env,
-    });
+    const { url, output, schema } = await startPageServer(redis.prefix, env);
     let browser: Browser | undefined;
     const pages: Record<string, Page> = {};
     const opened: Opened[] = [];

@@ -1,11 +1,12 @@
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PgDatabase } from '../src/db/pg-database.js';
 import { launchChromium, screenshot, watchProblems } from './browser/chromium.js';
 import { explain, recordSse } from './browser/diagnose.js';
-import { call, count, POSTGRES_URL, randomSchema, waitFor } from './helpers.js';
-import { killServers, start } from './server-process.js';
+import { startPageServer } from './browser/page-server.js';
+import { call, count, POSTGRES_URL, waitFor } from './helpers.js';
+import { killServers } from './server-process.js';
 
 afterEach(killServers);
 
@@ -83,16 +84,8 @@ describe('web pages in Chromium', () => {
   const redis = useRedis(standalone);
 
   it('two users, capacity 1: the first books and pays, the second is admitted after', async () => {
-    const schema = randomSchema();
-    const { standaloneUrl } = inject('boxofficeRedis') as { standaloneUrl: string };
-    const { url, output } = await start({
-      DATABASE_URL: POSTGRES_URL,
-      DATABASE_SCHEMA: schema,
-      REDIS_URL: standaloneUrl,
-      REDIS_PREFIX: redis.prefix,
-      JWT_SECRET: 'browser-test-secret-browser-test-secret',
+    const { url, output, schema } = await startPageServer(redis.prefix, {
       QUEUE_MAX_ACTIVE: '1',
-      QUEUE_TICK_MS: '100',
       // Every first gateway call times out after charging: each payment answers 202, the page
       // shows the retry, and the BullMQ retry (1 s later, same key) finds the charge.
       PG_LATENCY_MS: '5',
