@@ -97,12 +97,20 @@ describe('dist/server.js', () => {
     const workersOf = (pid: number | undefined) =>
       readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     try {
-      const { child, url } = await start({
+      const { child, url, output } = await start({
         DATABASE_URL: POSTGRES_URL,
         DATABASE_SCHEMA: schema,
         HTTP_WORKERS: '2',
       });
-      // Both workers listen on the one port the primary holds (node:cluster round robin).
+      // Both workers listen on the one port the primary holds (node:cluster round robin). Wait for
+      // both to say so: `start` returns at the first, and a worker killed before it listened stops
+      // the whole server by design (a start-up error must not be retried forever).
+      await waitFor(
+        async () => output().match(/listening on /g)?.length ?? 0,
+        (n) => n >= 2,
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}\nserver output:\n${output()}`);
+      });
       const workers = await waitFor(
         async () => workersOf(child.pid),
         (pids) => pids.length === 2,
