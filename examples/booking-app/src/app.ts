@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { IdempotencyStore } from '@boxoffice/idempotency';
 import type { RedisClient } from '@boxoffice/internal';
 import { SeatHolds, SeatLock } from '@boxoffice/seat-lock';
-import express, { type Express } from 'express';
+import express, { type Express, type Response } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp, startTime } from 'pino-http';
 import { LiveSnapshots } from './admin/live-snapshots.js';
@@ -139,6 +139,8 @@ export interface AppLocals {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Requests slower than this are logged as warnings, whatever their status. */
 const SLOW_REQUEST_MS = 5_000;
+/** A waiting-room poll, `GET /concerts/:id/queue` (logged at debug). */
+const QUEUE_POLL = /^\/concerts\/\d+\/queue(?:\?|$)/;
 
 /**
  * The reference app: demo login, concerts and seat maps, the waiting room (`@boxoffice/queue`),
@@ -322,14 +324,24 @@ export function createApp(deps: AppDeps): Express {
         return id;
       },
       serializers: { req: withoutUrlTokens },
+      // A problem answer's line carries its stable code (`problem: "seat-locked"`), so 4xx lines
+      // can be counted and searched by cause.
+      customProps: (_req, res) => {
+        const code = (res as Response).locals?.problemCode;
+        // undefined, not {}: pino-http then makes no extra child logger for every other request.
+        return (typeof code === 'string' ? { problem: code } : undefined) as object;
+      },
       // A slow answer, or one the client gave up on, is a warning: it is logged at the default
       // level, so the request id of a hang finds out where it went.
-      customLogLevel: (_req, res, error) =>
+      // Waiting-room polls (one per waiter every few seconds) are routine: `debug`.
+      customLogLevel: (req, res, error) =>
         error || res.statusCode >= 500
           ? 'error'
           : res.statusCode >= 400 || Date.now() - res[startTime] > SLOW_REQUEST_MS
             ? 'warn'
-            : 'info',
+            : req.method === 'GET' && QUEUE_POLL.test(req.url ?? '')
+              ? 'debug'
+              : 'info',
     }),
   );
   app.use((req, res, next) => {

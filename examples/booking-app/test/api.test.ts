@@ -528,7 +528,7 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
           redis: redis.client,
           auth,
           metrics: new AppMetrics({ defaultMetrics: false }),
-          logger: createLogger('info', { write: (line: string) => void lines.push(line) }),
+          logger: createLogger('debug', { write: (line: string) => void lines.push(line) }),
           redisPrefix: redis.prefix,
         }),
       );
@@ -539,6 +539,11 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
         await call(logged.base, 'GET', '/me', { token, headers: { 'x-request-id': 'trace-me-1' } });
         await call(logged.base, 'GET', '/concerts/424242', {
           headers: { 'x-request-id': 'trace-me-2' },
+        });
+        await call(logged.base, 'POST', '/concerts/2/queue', { token });
+        await call(logged.base, 'GET', '/concerts/2/queue', {
+          token,
+          headers: { 'x-request-id': 'trace-me-4' },
         });
         // EventSource sends its token in the query string: the logged URL must not carry it.
         await call(logged.base, 'GET', `/concerts/424242/queue/events?x=1&access_token=${token}`, {
@@ -553,7 +558,15 @@ describe.each(dbBackends)('HTTP API on $name', (backend) => {
       expect(me.req.url).toBe('/me');
       expect(JSON.stringify(me)).not.toContain(token);
       const missing = entries.find((e) => e.req?.id === 'trace-me-2');
-      expect(missing).toMatchObject({ level: 40, res: { statusCode: 404 } });
+      // A problem's line names its code; a waiting-room poll is routine (debug).
+      expect(missing).toMatchObject({
+        level: 40,
+        res: { statusCode: 404 },
+        problem: 'concert-not-found',
+      });
+      expect(me.problem).toBeUndefined();
+      const poll = entries.find((e) => e.req?.id === 'trace-me-4');
+      expect(poll).toMatchObject({ level: 20, res: { statusCode: 200 } });
       const sse = entries.find((e) => e.req?.id === 'trace-me-3');
       expect(sse.req.url).toBe('/concerts/424242/queue/events?x=1&access_token=[Redacted]');
       expect(lines.join('\n')).not.toContain(token);

@@ -17,6 +17,7 @@ export function idempotencyProblem(metrics: AppMetrics) {
     const code = idempotencyCode(problem.code);
     const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : req.path;
     metrics.idempotencyConflicts.inc({ route, code });
+    if (req.res) req.res.locals.problemCode = code; // named in the request's log line, as sendProblem does
     return {
       type: `urn:boxoffice:problem:${code}`,
       code,
