@@ -60,6 +60,7 @@ const schema = z.object({
   LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
   HTTP_WORKERS: z.coerce.number().int().min(0).max(64).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   REDIS_URL: optionalText,
   REDIS_CLUSTER_NODES: hostPortList,
   REDIS_SENTINELS: hostPortList,
@@ -152,6 +153,8 @@ export interface AppConfig {
    */
   httpWorkers: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `LOG_FORMAT`; unset: `pretty` when stdout is a terminal (the demo), else JSON lines. */
+  logFormat: 'json' | 'pretty' | undefined;
   redis: {
     /** Standalone Redis. Unset (and no cluster or sentinels): found or started by local-redis. */
     url: string | undefined;
@@ -267,6 +270,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     listenBacklog: c.LISTEN_BACKLOG,
     httpWorkers: c.HTTP_WORKERS,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
     redis: {
       url: c.REDIS_URL,
       clusterNodes: c.REDIS_CLUSTER_NODES,

@@ -42,7 +42,11 @@ export interface Runtime {
  * migrate, seed, and listen.
  */
 export async function startRuntime(config: AppConfig): Promise<Runtime> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(
+    config.logLevel,
+    undefined,
+    config.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+  );
   const cleanups: [name: string, close: () => Promise<unknown>][] = [];
   const cleanup = async () => {
     // Each part gets a bounded time to close, so one that hangs (a connection stuck in a

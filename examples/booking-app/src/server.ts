@@ -9,6 +9,8 @@ import { startRuntime } from './runtime.js';
 async function serve(config: AppConfig): Promise<void> {
   const runtime = await startRuntime(config);
   console.log(`boxoffice demo listening on ${runtime.url}`);
+  // In a terminal, the URL also goes in its title, where the log lines cannot scroll it away.
+  if (process.stdout.isTTY) process.stdout.write(`\x1b]0;boxoffice demo — ${runtime.url}\x07`);
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;

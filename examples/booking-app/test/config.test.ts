@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       listenBacklog: 4096,
       httpWorkers: 0,
       logLevel: 'info',
+      logFormat: undefined,
       redis: { url: undefined, prefix: 'bo' },
       database: {
         url: undefined,
@@ -74,6 +75,7 @@ describe('loadConfig', () => {
       TRUST_PROXY: '10.0.0.0/8, loopback',
       METRICS_TOKEN: 'm'.repeat(16),
       ADMIN_TOKEN: ` ${'a'.repeat(16)} `,
+      LOG_FORMAT: 'pretty',
       PG_LATENCY_MS: '5',
       PG_TIMEOUT_MS: '100',
       PG_FAILURE_RATE: '0.1',
@@ -102,6 +104,7 @@ describe('loadConfig', () => {
       listenBacklog: 8192,
       httpWorkers: 3,
       logLevel: 'debug',
+      logFormat: 'pretty',
       redis: {
         url: 'redis://10.0.0.1:6380',
         clusterNodes: undefined,
@@ -169,6 +172,7 @@ describe('loadConfig', () => {
           TRUST_PROXY: 'not-an-address',
           METRICS_TOKEN: 'short',
           ADMIN_TOKEN: 'a'.repeat(15),
+          LOG_FORMAT: 'yaml',
         });
       } catch (e) {
         return e;
@@ -182,6 +186,7 @@ describe('loadConfig', () => {
       'DATABASE_SCHEMA',
       'HOLD_REAPER_INTERVAL_MS',
       'JWT_SECRET',
+      'LOG_FORMAT',
       'METRICS_TOKEN',
       'PG_FAILURE_RATE',
       'PORT',

@@ -1,12 +1,17 @@
 import { pino } from 'pino';
+import pinoPretty from 'pino-pretty';
+
+/** How log lines look: JSON (one object a line, for machines) or pretty (for a person at a terminal). */
+export type LogFormat = 'json' | 'pretty';
 
 /**
- * The app's JSON logger (one line per event, `service` on every line), to stdout unless a
- * `destination` is given.
+ * The app's logger (one line per event, `service` on every line), to stdout unless a `destination`
+ * is given. `pretty` (the demo in a terminal) writes coloured, readable lines instead of JSON.
  */
 export function createLogger(
   level: pino.LevelWithSilent = 'info',
   destination?: pino.DestinationStream,
+  format: LogFormat = 'json',
 ): pino.Logger {
   const options: pino.LoggerOptions = {
     level,
@@ -14,6 +19,16 @@ export function createLogger(
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.access_token'],
   };
+  if (format === 'pretty') {
+    const pretty = pinoPretty({
+      colorize: destination === undefined && process.stdout.isTTY === true,
+      translateTime: 'SYS:HH:MM:ss',
+      ignore: 'pid,hostname,service',
+      sync: true,
+      ...(destination ? { destination } : {}),
+    });
+    return pino(options, pretty);
+  }
   return destination ? pino(options, destination) : pino(options);
 }
 
