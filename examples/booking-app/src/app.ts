@@ -393,8 +393,13 @@ export function createApp(deps: AppDeps): Express {
         'GET /healthz',
         'GET /readyz',
         'GET /metrics',
+        'GET /admin/api/concerts/:id/room (ADMIN_TOKEN)',
+        'POST /admin/api/concerts/:id/room/pause|resume (ADMIN_TOKEN)',
+        'PATCH /admin/api/concerts/:id/room (ADMIN_TOKEN)',
+        'GET /admin/api/concerts/:id/live (ADMIN_TOKEN)',
       ],
-      pages: 'open / in a browser: concerts, waiting room, seat map, payment, popular products',
+      pages:
+        'open / in a browser: concerts, waiting room, seat map, payment, popular products; /admin: the operator page',
     });
   });
   app.use(

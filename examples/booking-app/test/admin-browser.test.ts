@@ -104,6 +104,12 @@ describe('operator page in Chromium', () => {
       await poll(() => text(p, '#settings-current')).toBe(
         'max active 7 · admit per tick 10 · order random',
       );
+      // …and the capacity chart's line steps to it (its label carries the latest values).
+      await poll(() =>
+        p
+          .locator('#charts figure svg[aria-label^="Active and capacity"]')
+          .getAttribute('aria-label'),
+      ).toMatch(/capacity 7$/);
       expect((await admin('GET', ROOM)).body.settings).toEqual({
         maxActive: 7,
         admitPerTick: 10,

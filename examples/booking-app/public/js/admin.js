@@ -112,6 +112,11 @@ function renderCharts(id) {
       { name: 'waiting', values: pick((s) => s.waiting) },
       { name: 'active', values: pick((s) => s.active) },
     ]),
+    // A capacity change shows as a step in the second line.
+    chart('Active and capacity', [
+      { name: 'active', values: pick((s) => s.active) },
+      { name: 'capacity', values: pick((s) => s.settings?.maxActive ?? null) },
+    ]),
     chart('Admitted and abandoned per minute', [
       { name: 'admitted', values: pick((s) => s.admittedPerMin) },
       { name: 'abandoned', values: pick((s) => s.abandonedPerMin) },
