@@ -3,7 +3,7 @@
 // pack.mjs), installs the tarballs with the peers the examples need (versions from pnpm-lock.yaml)
 // into a scratch project under os.tmpdir(), outside the workspace, then
 //   - type-checks the TypeScript examples with strict tsc (node16 resolution, then bundler),
-//   - runs each example against Redis (REDIS_URL, default 127.0.0.1:6379) under a random KEY_PREFIX,
+//   - runs each example against Redis (REDIS_URL, default 127.0.0.1:6379) under a random KEY_PREFIX of its own,
 //     those that import express under Express 5 and Express 4; a server example listens on PORT,
 //     gets the requests of SERVERS below, must still be up after them and exit 0 on SIGTERM,
 //   - require()s each package from CommonJS and checks it exports what the ESM build exports,
@@ -31,6 +31,8 @@ const keep = process.argv.includes('--keep');
 const TIMEOUT_MS = 30_000; // per example, servers included
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY_PREFIX = `bo-readme-${randomBytes(4).toString('hex')}`;
+/** Runs started so far (each gets the prefix `<KEY_PREFIX>-<n>`). */
+let runCount = 0;
 // The peers and types the examples import, at the workspace's versions. Express 4 is not in the
 // workspace; the packages accept ^4.21.0, so the newest 4.x is pinned here.
 const EXPRESS_4 = '4.22.3';
@@ -275,7 +277,7 @@ function cleanupScript() {
   return `import { Redis } from 'ioredis';
 const redis = new Redis(${JSON.stringify(REDIS_URL)});
 let deleted = 0;
-for await (const keys of redis.scanStream({ match: ${JSON.stringify(`${KEY_PREFIX}:*`)}, count: 1000 })) {
+for await (const keys of redis.scanStream({ match: ${JSON.stringify(`${KEY_PREFIX}-*`)}, count: 1000 })) {
   if (keys.length > 0) deleted += await redis.unlink(...keys);
 }
 console.log(deleted + ' keys deleted');
@@ -291,9 +293,12 @@ await redis.quit();
 async function runExample(name, file, requests) {
   const t = Date.now();
   const port = requests ? await freePort() : 0;
+  // A prefix per run: the runs go in parallel, and the Express 5 and 4 runs of one example would
+  // otherwise share a room and its users (one's leave made the other's next poll 'unknown').
+  const prefix = `${KEY_PREFIX}-${++runCount}`;
   const child = spawn(process.execPath, [file], {
     cwd: dirname(file),
-    env: { ...process.env, REDIS_URL, KEY_PREFIX, PORT: String(port) },
+    env: { ...process.env, REDIS_URL, KEY_PREFIX: prefix, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
