@@ -25,10 +25,8 @@ const VITEST = resolve(ROOT, 'node_modules/vitest/vitest.mjs');
 const OUT_DIR = resolve(ROOT, 'test-artifacts/stress');
 const SUITES = [
   ...listTests('examples/booking-app/test/chaos'),
-  // Every Chromium test file (browser.test.ts, browser-dead-ends.test.ts, …).
-  ...listTests('examples/booking-app/test').filter((file) =>
-    /\/browser[^/]*\.test\.ts$/.test(file),
-  ),
+  // Every Chromium test file (browser.test.ts, browser-dead-ends.test.ts, admin-browser.test.ts).
+  ...listTests('examples/booking-app/test').filter((file) => /browser[^/]*\.test\.ts$/.test(file)),
 ];
 /** How long a run may take to stop after SIGINT (vitest tears down its servers) before SIGKILL. */
 const STOP_GRACE_MS = 30_000;
