@@ -456,7 +456,7 @@ describe.each(redisTargets())('WaitingRoom on $name', (target) => {
                   }
                   if (line.endsWith(`"${marker}"`)) markerSeen = true;
                   const m = / lua\] "(\w+)" "([^"]*)"(?: "([^"]*)")?/.exec(line);
-                  if (!ready || !m || !m[2]?.startsWith(base)) continue;
+                  if (!ready || !m?.[2]?.startsWith(base)) continue;
                   const [, name, key, arg] = m as unknown as [string, string, string, string?];
                   const suffix = key.slice(base.length);
                   const takeover =
