@@ -5,7 +5,7 @@ export {
   type RedisClient,
   subscriberConnection,
 } from './client.js';
-export { hmacKey } from './hmac-key.js';
+export { Hs256, Hs256Error, type Hs256Expect, type Hs256Refusal } from './hs256.js';
 export { bracesBalanced, hashTagOf, keyPart, keyPrefix } from './keys.js';
 export { redisNowMsLua } from './lua.js';
 export { type LuaScriptOptions, luaScript, type RedisScript } from './script.js';

@@ -5,7 +5,7 @@ import {
   randomUUID,
   type webcrypto,
 } from 'node:crypto';
-import { check, hmacKey } from '@boxoffice/internal';
+import { check, Hs256, Hs256Error } from '@boxoffice/internal';
 import { type JWTPayload, errors as jose, jwtVerify, SignJWT } from 'jose';
 import {
   type AccessTokenError,
@@ -104,6 +104,7 @@ export interface VerifyOptions {
   subject?: string;
 }
 
+const REQUIRED = ['sub', 'aud', 'jti', 'exp'];
 const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'uexp', 'eat']);
 const DEFAULTS: Readonly<AccessTokensOptions> = Object.freeze({
   secret: undefined,
@@ -155,8 +156,8 @@ export class AccessTokens {
   readonly issuer: string;
   readonly #signKey: KeyObject | CryptoKey | Uint8Array | undefined;
   readonly #verifyKey: KeyObject | CryptoKey | Uint8Array;
-  /** The HS256 secret imported once (see hmacKey); undefined with a key pair. */
-  readonly #hmacKey: Promise<CryptoKey> | undefined;
+  /** HS256 through node:crypto (see Hs256: ~10× jose's WebCrypto); undefined with a key pair. */
+  readonly #hs256: Hs256 | undefined;
   readonly #tolerance: number;
 
   constructor(options: AccessTokensOptions) {
@@ -182,7 +183,7 @@ export class AccessTokens {
       this.alg = alg;
       this.#signKey = secret;
       this.#verifyKey = secret;
-      this.#hmacKey = hmacKey(secret);
+      this.#hs256 = new Hs256(secret);
       return;
     }
     if (o.privateKey === undefined && o.publicKey === undefined) {
@@ -207,7 +208,7 @@ export class AccessTokens {
     this.alg = alg;
     this.#signKey = priv;
     this.#verifyKey = pub;
-    this.#hmacKey = undefined;
+    this.#hs256 = undefined;
   }
 
   /** Sign a token. */
@@ -236,6 +237,22 @@ export class AccessTokens {
     if (!this.#signKey)
       throw new TypeError('this AccessTokens only verifies: it has no private key');
     // `exp` has whole-second granularity (RFC 7519 NumericDate); `eat` keeps the exact ms for the UI.
+    const exp = Math.ceil((expiresAt + graceMs) / 1000);
+    if (this.#hs256) {
+      const iat = Math.floor(Date.now() / 1000);
+      const payload = {
+        ...claims,
+        scope,
+        eat: expiresAt,
+        iss: this.issuer,
+        sub,
+        aud,
+        jti,
+        iat,
+        exp,
+      };
+      return { token: this.#hs256.sign(payload), expiresAt, jti };
+    }
     const token = await new SignJWT({ ...claims, scope, eat: expiresAt })
       .setProtectedHeader({ alg: this.alg, typ: 'JWT' })
       .setIssuer(this.issuer)
@@ -243,8 +260,8 @@ export class AccessTokens {
       .setAudience(aud)
       .setJti(jti)
       .setIssuedAt()
-      .setExpirationTime(Math.ceil((expiresAt + graceMs) / 1000))
-      .sign((await this.#hmacKey) ?? this.#signKey);
+      .setExpirationTime(exp)
+      .sign(this.#signKey);
     return { token, expiresAt, jti };
   }
 
@@ -264,14 +281,22 @@ export class AccessTokens {
     }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(jwt, (await this.#hmacKey) ?? this.#verifyKey, {
-        algorithms: [this.alg],
-        issuer: this.issuer,
-        clockTolerance: this.#tolerance,
-        requiredClaims: ['sub', 'aud', 'jti', 'exp'],
-      }));
+      payload = this.#hs256
+        ? this.#hs256.verify(jwt, {
+            issuer: this.issuer,
+            required: REQUIRED,
+            toleranceSec: this.#tolerance,
+          })
+        : (
+            await jwtVerify(jwt, this.#verifyKey, {
+              algorithms: [this.alg],
+              issuer: this.issuer,
+              clockTolerance: this.#tolerance,
+              requiredClaims: REQUIRED,
+            })
+          ).payload;
     } catch (error) {
-      throw mapJoseError(error);
+      throw refusal(error);
     }
     // jose checks that these claims are present, not their type; a token must never make a caller
     // fail with a TypeError further on.
@@ -303,9 +328,12 @@ export class AccessTokens {
   }
 }
 
-function mapJoseError(error: unknown): AccessTokenError {
-  if (error instanceof jose.JWTExpired) {
-    const exp = error.payload.exp;
+function refusal(error: unknown): AccessTokenError {
+  if (
+    error instanceof jose.JWTExpired ||
+    (error instanceof Hs256Error && error.reason === 'expired')
+  ) {
+    const exp = error instanceof Hs256Error ? error.exp : error.payload.exp;
     // A signed `exp` far outside the Date range (e.g. -1e13) is still just "expired".
     const at = typeof exp === 'number' ? new Date(exp * 1000) : undefined;
     return new TokenExpiredError(at && Number.isFinite(at.getTime()) ? at : undefined, {

@@ -1,6 +1,5 @@
-import { randomBytes, randomUUID, type webcrypto } from 'node:crypto';
-import { check, hmacKey } from '@boxoffice/internal';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { check, Hs256, Hs256Error } from '@boxoffice/internal';
 import { UnauthorizedError } from '../errors.js';
 
 /** Options of {@link DemoAuth}. */
@@ -51,7 +50,7 @@ export interface StreamClaims {
 export const STREAM_SCOPE = 'queue_events';
 
 /**
- * DEMO ONLY: user sessions as HS256 JWTs (jose) issued to anyone who names themselves — no
+ * DEMO ONLY: user sessions as HS256 JWTs (`Hs256`: node:crypto, interchangeable with jose) issued to anyone who names themselves — no
  * password, no account check. It exists so the booking flow has a user id to work with; put a
  * real identity provider in front of a real deployment. Tokens carry `sub` (user id), `name`,
  * `scope: 'user'`, `demo: true` and a `jti` (what a logout revokes); verification pins the algorithm,
@@ -60,8 +59,7 @@ export const STREAM_SCOPE = 'queue_events';
  * Queue and seat-payment tokens are a different thing, issued by `@boxoffice/queue`.
  */
 export class DemoAuth {
-  /** The HS256 secret, imported once (see hmacKey). */
-  private readonly key: Promise<webcrypto.CryptoKey>;
+  private readonly jwt: Hs256;
   private readonly ttlSec: number;
   private readonly streamTtlSec: number;
   private readonly issuer: string;
@@ -78,22 +76,24 @@ export class DemoAuth {
     if (!(bytes instanceof Uint8Array) || bytes.byteLength < 32) {
       throw new RangeError('secret must be at least 32 bytes (HS256)');
     }
-    this.key = hmacKey(bytes);
+    this.jwt = new Hs256(bytes);
   }
 
   /** Sign a user token; returns it with its expiry. */
   async issue(user: AuthUser): Promise<{ token: string; expiresAt: Date }> {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.ttlSec;
-    const token = await new SignJWT({ name: user.name, scope: 'user', demo: true })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(String(user.id))
-      .setJti(randomUUID())
-      .setIssuer(this.issuer)
-      .setAudience(this.audience)
-      .setIssuedAt(now)
-      .setExpirationTime(exp)
-      .sign(await this.key);
+    const token = this.jwt.sign({
+      name: user.name,
+      scope: 'user',
+      demo: true,
+      sub: String(user.id),
+      jti: randomUUID(),
+      iss: this.issuer,
+      aud: this.audience,
+      iat: now,
+      exp,
+    });
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
@@ -104,11 +104,10 @@ export class DemoAuth {
    */
   async verify(token: string): Promise<SessionUser> {
     try {
-      const { payload } = await jwtVerify(token, await this.key, {
-        algorithms: ['HS256'],
+      const payload = this.jwt.verify(token, {
         issuer: this.issuer,
         audience: this.audience,
-        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+        required: ['sub', 'exp', 'iat', 'jti'],
       });
       const id = Number(payload.sub);
       if (
@@ -138,15 +137,16 @@ export class DemoAuth {
   async issueStream(user: SessionUser, room: string): Promise<{ token: string; expiresAt: Date }> {
     const now = Math.floor(Date.now() / 1000);
     const exp = Math.min(now + this.streamTtlSec, user.expiresAtSec);
-    const token = await new SignJWT({ scope: STREAM_SCOPE, sid: user.tokenId })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(String(user.id))
-      .setJti(randomUUID())
-      .setIssuer(this.issuer)
-      .setAudience(room)
-      .setIssuedAt(now)
-      .setExpirationTime(exp)
-      .sign(await this.key);
+    const token = this.jwt.sign({
+      scope: STREAM_SCOPE,
+      sid: user.tokenId,
+      sub: String(user.id),
+      jti: randomUUID(),
+      iss: this.issuer,
+      aud: room,
+      iat: now,
+      exp,
+    });
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
@@ -156,11 +156,10 @@ export class DemoAuth {
    */
   async verifyStream(token: string, room: string): Promise<StreamClaims> {
     try {
-      const { payload } = await jwtVerify(token, await this.key, {
-        algorithms: ['HS256'],
+      const payload = this.jwt.verify(token, {
         issuer: this.issuer,
         audience: room,
-        requiredClaims: ['sub', 'exp', 'iat'],
+        required: ['sub', 'exp', 'iat'],
       });
       const id = Number(payload.sub);
       if (
@@ -181,10 +180,10 @@ export class DemoAuth {
 const validJti = (value: unknown): value is string =>
   typeof value === 'string' && value.length > 0 && value.length <= 128;
 
-/** A jose or claim error as the 401 to answer with. */
+/** A verification or claim error as the 401 to answer with. */
 function refusal(error: unknown): UnauthorizedError {
   if (error instanceof UnauthorizedError) return error;
-  if (error instanceof joseErrors.JWTExpired) {
+  if (error instanceof Hs256Error && error.reason === 'expired') {
     return new UnauthorizedError('token-expired', 'the token has expired');
   }
   return new UnauthorizedError('token-invalid', `invalid token: ${(error as Error).message}`);
