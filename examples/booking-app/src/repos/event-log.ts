@@ -19,24 +19,48 @@ export interface StoredBusinessEvent extends BusinessEvent {
   occurredAt: Date;
 }
 
+/** An event's INSERT as SQL text and its parameters, for a statement of the caller's. */
+export interface EventInsert {
+  sql: string;
+  params: unknown[];
+}
+
 /** Append-only business event log in the `business_events` table. */
 export class EventLog {
   constructor(private readonly db: Queryable) {}
 
+  /**
+   * The INSERT of `event`, its parameters numbered from `$first`, so a caller can write it in the
+   * same statement as the change it describes (one round trip, e.g. as a CTE). `userIdFrom`: the
+   * user id comes from a column of a CTE instead (`{ column: 'u.id', from: 'u' }`).
+   */
+  static insert(
+    event: Omit<BusinessEvent, 'userId'> & { userId?: number | undefined },
+    first = 1,
+    userIdFrom?: { column: string; from: string },
+  ): EventInsert {
+    const $ = (i: number) => `$${first + i}`;
+    const params: unknown[] = [
+      event.type,
+      event.outcome,
+      event.reason ?? null,
+      event.subject ?? null,
+      JSON.stringify(event.data ?? {}),
+    ];
+    let userId = userIdFrom?.column;
+    if (!userId) {
+      params.push(event.userId ?? null);
+      userId = $(5);
+    }
+    const sql = `INSERT INTO business_events (type, outcome, reason, subject, data, user_id)
+       SELECT ${$(0)}, ${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${userId}${userIdFrom ? ` FROM ${userIdFrom.from}` : ''}`;
+    return { sql, params };
+  }
+
   /** Append `event`; pass a transaction as `on` to commit it together with the change it describes. */
   async record(event: BusinessEvent, on: Queryable = this.db): Promise<void> {
-    await on.query(
-      `INSERT INTO business_events (type, outcome, reason, user_id, subject, data)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [
-        event.type,
-        event.outcome,
-        event.reason ?? null,
-        event.userId ?? null,
-        event.subject ?? null,
-        JSON.stringify(event.data ?? {}),
-      ],
-    );
+    const { sql, params } = EventLog.insert(event);
+    await on.query(sql, params);
   }
 
   /** The latest events of one type, newest first. */

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { EventLog } from './event-log.js';
 
 /** A user of the demo (identified by name only: there are no passwords in the demo login). */
 export interface User {
@@ -10,13 +11,23 @@ export interface User {
 export class UserRepository {
   constructor(private readonly db: Database) {}
 
-  /** The user called `name`, created on first use. Concurrent calls with one name get one row. */
-  async findOrCreate(name: string): Promise<User> {
+  /**
+   * The user called `name`, created on first use, with a `user.login` business event in the same
+   * statement (one round trip). Concurrent calls with one name get one row.
+   */
+  async logIn(name: string): Promise<User> {
+    const event = EventLog.insert({ type: 'user.login', outcome: 'success' }, 2, {
+      column: 'u.id',
+      from: 'u',
+    });
     const { rows } = await this.db.query<User>(
-      `INSERT INTO users (name) VALUES ($1)
-       ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-       RETURNING id, name`,
-      [name],
+      `WITH u AS (
+         INSERT INTO users (name) VALUES ($1)
+         ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+         RETURNING id, name),
+       e AS (${event.sql})
+       SELECT id, name FROM u`,
+      [name, ...event.params],
     );
     return rows[0] as User;
   }
