@@ -251,6 +251,38 @@ describe.each(combos)('reservations on $name', ({ db: backend, redis: target }) 
     for (const id of free) expect((await seatRow(id))?.status).toBe('AVAILABLE');
   });
 
+  it('a lock whose fence is not above the seat row is refused in the database: 409, nothing written', async () => {
+    const { base, rooms } = await instance();
+    const [free, fenced] = await seatIds(base, ['D1', 'D2']);
+    // As if a newer holder (after a failover that lost the lock) had already written D2.
+    await fixture.db.query('UPDATE seats SET fence = 1000000000 WHERE id = $1', [fenced]);
+    const user = await login(base, 'stale');
+    const entry = await admit(base, rooms, user);
+    const before = await count(fixture.db, 'SELECT count(*) FROM reservations');
+    const res = await call(base, 'POST', '/concerts/1/reservations', {
+      token: entry,
+      body: { seatIds: [free, fenced] },
+    });
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe('seat-locked');
+    expect(res.body.seatIds).toEqual([fenced]);
+    // All or nothing: the free seat was not kept either, and the hold was given back.
+    expect(await count(fixture.db, 'SELECT count(*) FROM reservations')).toBe(before);
+    expect(await seatRow(free as number)).toMatchObject({
+      status: 'AVAILABLE',
+      reservation_id: null,
+    });
+    expect(await seatRow(fenced as number)).toMatchObject({
+      status: 'AVAILABLE',
+      fence: '1000000000',
+    });
+    const again = await call(base, 'POST', '/concerts/1/reservations', {
+      token: entry,
+      body: { seatIds: [free] },
+    });
+    expect(again.status).toBe(201);
+  });
+
   it('an unpaid hold expires exactly once across two instances: seats AVAILABLE, reservation EXPIRED', async () => {
     const one = await instance({ ttlMs: 1000, graceMs: 200, expiry: true });
     await instance({ ttlMs: 1000, graceMs: 200, expiry: true });

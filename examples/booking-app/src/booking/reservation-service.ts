@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import { ConcertRooms } from '../queue/concert-rooms.js';
-import type { EventLog } from '../repos/event-log.js';
+import { EventLog } from '../repos/event-log.js';
 import { releaseReservation } from './reservation-release.js';
 
 /** A reservation as the API shows it. */
@@ -74,17 +74,26 @@ export const seatResource = (concertId: number, seatId: number) =>
   `{concert-${concertId}}:seat-${seatId}`;
 
 /**
- * Seats of `concertId` that `userId` holds or owns: the HELD and ASSIGNED seats of their HELD and
- * CONFIRMED reservations.
+ * SQL: how many seats of concert `$2` user `$1` holds or owns — the HELD and ASSIGNED seats of their
+ * HELD and CONFIRMED reservations.
  */
-async function seatsOfUser(q: Queryable, userId: number, concertId: number): Promise<number> {
-  const { rows } = await q.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM seats s JOIN reservations r ON r.id = s.reservation_id
-     WHERE r.user_id = $1 AND r.concert_id = $2 AND r.status IN ('HELD', 'CONFIRMED')
-       AND s.status IN ('HELD', 'ASSIGNED')`,
-    [userId, concertId],
+const SEATS_OF_USER = `SELECT count(*)::int FROM seats us JOIN reservations ur ON ur.id = us.reservation_id
+   WHERE ur.user_id = $1 AND ur.concert_id = $2 AND ur.status IN ('HELD', 'CONFIRMED')
+     AND us.status IN ('HELD', 'ASSIGNED')`;
+
+/** The seats asked for, with how many seats their user already has (one round trip). */
+async function seatsAskedFor(
+  q: Queryable,
+  userId: number,
+  concertId: number,
+  seatIds: number[],
+): Promise<{ seats: Map<number, { status: string; price_cents: number }>; held: number }> {
+  const { rows } = await q.query<{ id: number; status: string; price_cents: number; held: number }>(
+    `SELECT id, status, price_cents, (${SEATS_OF_USER}) AS held
+       FROM seats WHERE concert_id = $2 AND id = ANY($3::int[])`,
+    [userId, concertId, seatIds],
   );
-  return (rows[0] as { n: number }).n;
+  return { seats: new Map(rows.map((s) => [s.id, s])), held: rows[0]?.held ?? 0 };
 }
 
 /**
@@ -154,11 +163,7 @@ export class ReservationService {
       return error;
     };
 
-    const { rows: seats } = await db.query<{ id: number; status: string; price_cents: number }>(
-      'SELECT id, status, price_cents FROM seats WHERE concert_id = $1 AND id = ANY($2::int[])',
-      [concertId, seatIds],
-    );
-    const byId = new Map(seats.map((s) => [s.id, s]));
+    const { seats: byId, held } = await seatsAskedFor(db, userId, concertId, seatIds);
     for (const id of seatIds) {
       const seat = byId.get(id);
       if (!seat) throw await fail('seat-not-found', new NotFoundError('seat', id));
@@ -173,7 +178,7 @@ export class ReservationService {
         ? new SeatLimitReachedError(max, held, seatIds.length)
         : undefined;
     // A cheap early answer that takes no seat lock; the check that counts is in the transaction.
-    const early = overCap(await seatsOfUser(db, userId, concertId));
+    const early = overCap(held);
     if (early) throw await fail('seat-limit-reached', early);
 
     const resources = seatIds.map((id) => seatResource(concertId, id));
@@ -191,13 +196,48 @@ export class ReservationService {
       reservationId = await db.transaction(async (tx) => {
         // One user's reservations are counted and taken one at a time (two parallel requests for
         // different seats would otherwise both see room under the cap). NO KEY UPDATE does not
-        // block the foreign-key checks of the user's other inserts.
+        // block the foreign-key checks of the user's other inserts. The count must be a statement
+        // of its own after this lock: a statement's snapshot is taken when it starts (READ
+        // COMMITTED), and one taken before the lock was granted would miss the other's seats.
         await tx.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
-        const over = overCap(await seatsOfUser(tx, userId, concertId));
-        if (over) throw over;
-        const { rows } = await tx.query<{ id: string }>(
-          `INSERT INTO reservations (user_id, concert_id, status, hold_id, fence, amount_cents, expires_at)
-           VALUES ($1, $2, 'HELD', $3, $4, $5, $6) RETURNING id`,
+        const fences = seatIds.map((id) =>
+          String(placed.lease.fences.get(seatResource(concertId, id)) as bigint),
+        );
+        const prices = seatIds.map((id) => byId.get(id)?.price_cents ?? 0);
+        const event = EventLog.insert(
+          {
+            type: 'reservation.attempted',
+            outcome: 'success',
+            userId,
+            data: { concertId, seatIds, holdId: placed.holdId, amount },
+          },
+          12,
+          { table: 'res', subject: `'reservation:' || res.id` },
+        );
+        // The rest in one statement: the cap, the reservation, its seats HELD — each only where the
+        // fence is newer than the seat's, which refuses a holder whose lock already passed to
+        // someone newer — and the business event.
+        const { rows } = await tx.query<{ held: number; id: string | null; seats: number[] }>(
+          `WITH held AS (${SEATS_OF_USER}),
+           res AS (
+             INSERT INTO reservations (user_id, concert_id, status, hold_id, fence, amount_cents,
+                                       expires_at)
+             SELECT $1, $2, 'HELD', $3, $4, $5, $6 WHERE (SELECT * FROM held) + $7 <= $8
+             RETURNING id),
+           asked AS (SELECT * FROM unnest($9::int[], $10::bigint[], $11::int[])
+                        AS a(seat_id, fence, price_cents)),
+           upd AS (
+             UPDATE seats s SET status = 'HELD', reservation_id = res.id, fence = a.fence,
+                    updated_at = now()
+               FROM res, asked a
+              WHERE s.id = a.seat_id AND s.status = 'AVAILABLE' AND s.fence < a.fence
+             RETURNING s.id, a.price_cents),
+           rs AS (
+             INSERT INTO reservation_seats (reservation_id, seat_id, price_cents)
+             SELECT res.id, upd.id, upd.price_cents FROM res, upd),
+           e AS (${event.sql})
+           SELECT (SELECT * FROM held) AS held, (SELECT id FROM res) AS id,
+                  array(SELECT id FROM upd) AS seats`,
           [
             userId,
             concertId,
@@ -205,34 +245,23 @@ export class ReservationService {
             String(placed.lease.fence),
             amount,
             new Date(placed.expiresAt),
+            seatIds.length,
+            max,
+            seatIds,
+            fences,
+            prices,
+            ...event.params,
           ],
         );
-        const id = (rows[0] as { id: string }).id;
-        for (const seatId of seatIds) {
-          const fence = placed.lease.fences.get(seatResource(concertId, seatId)) as bigint;
-          // The fence refuses a write from a holder whose lock already passed to someone newer.
-          const updated = await tx.query(
-            `UPDATE seats SET status = 'HELD', reservation_id = $1, fence = $2, updated_at = now()
-             WHERE id = $3 AND status = 'AVAILABLE' AND fence < $2`,
-            [id, String(fence), seatId],
-          );
-          if (updated.rowCount !== 1) throw new SeatLockedError([seatId]);
-          await tx.query(
-            'INSERT INTO reservation_seats (reservation_id, seat_id, price_cents) VALUES ($1, $2, $3)',
-            [id, seatId, byId.get(seatId)?.price_cents ?? 0],
-          );
-        }
-        await events.record(
-          {
-            type: 'reservation.attempted',
-            outcome: 'success',
-            userId,
-            subject: `reservation:${id}`,
-            data: { concertId, seatIds, holdId: placed.holdId, amount },
-          },
-          tx,
-        );
-        return id;
+        const result = rows[0] as { held: number; id: string | null; seats: number[] };
+        const over = overCap(result.held);
+        if (over || result.id === null)
+          throw over ?? new SeatLimitReachedError(max, result.held, 0);
+        const updated = new Set(result.seats.map(Number));
+        const lost = seatIds.filter((id) => !updated.has(id));
+        // Thrown, the transaction rolls back: nothing of this reservation stays.
+        if (lost.length > 0) throw new SeatLockedError(lost);
+        return result.id;
       });
     } catch (error) {
       // Nothing was written: give the seats back now rather than at the hold's deadline.

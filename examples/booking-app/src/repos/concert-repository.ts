@@ -1,4 +1,8 @@
+import { remember } from '../bounded-map.js';
 import type { Database } from '../db/database.js';
+
+/** Most concert ids {@link ConcertRepository.exists} remembers. */
+const KNOWN_MAX = 10_000;
 
 /** The four states of a seat (DESIGN.md: BLOCKED/ASSIGNED answer 400 when reserved). */
 export type SeatStatus = 'AVAILABLE' | 'HELD' | 'ASSIGNED' | 'BLOCKED';
@@ -85,6 +89,9 @@ function toConcert(r: ConcertRow): Concert {
 
 /** Concerts and seat maps (read side; ReservationService and PaymentService write seat states). */
 export class ConcertRepository {
+  /** Ids of concerts seen to exist (bounded). */
+  readonly #known = new Map<number, true>();
+
   constructor(private readonly db: Database) {}
 
   /** Every concert, soonest first, with seat counts. */
@@ -95,9 +102,14 @@ export class ConcertRepository {
     return rows.map(toConcert);
   }
 
-  /** True if the concert exists. */
+  /**
+   * True if the concert exists. A concert once found is remembered (the app never deletes one), so
+   * the reservation route's 404 check costs no query per request.
+   */
   async exists(id: number): Promise<boolean> {
+    if (this.#known.has(id)) return true;
     const { rows } = await this.db.query('SELECT 1 FROM concerts WHERE id = $1', [id]);
+    if (rows.length > 0) remember(this.#known, id, true, KNOWN_MAX);
     return rows.length > 0;
   }
 

@@ -31,29 +31,30 @@ export class EventLog {
 
   /**
    * The INSERT of `event`, its parameters numbered from `$first`, so a caller can write it in the
-   * same statement as the change it describes (one round trip, e.g. as a CTE). `userIdFrom`: the
-   * user id comes from a column of a CTE instead (`{ column: 'u.id', from: 'u' }`).
+   * same statement as the change it describes (one round trip, e.g. as a CTE). `from`: the user id
+   * and/or the subject are SQL expressions over the CTE `from.table` instead of parameters (e.g.
+   * `{ table: 'u', userId: 'u.id' }`); no row there, no event.
    */
   static insert(
-    event: Omit<BusinessEvent, 'userId'> & { userId?: number | undefined },
+    event: BusinessEvent,
     first = 1,
-    userIdFrom?: { column: string; from: string },
+    from?: { table: string; userId?: string; subject?: string },
   ): EventInsert {
-    const $ = (i: number) => `$${first + i}`;
-    const params: unknown[] = [
-      event.type,
-      event.outcome,
-      event.reason ?? null,
-      event.subject ?? null,
-      JSON.stringify(event.data ?? {}),
+    const params: unknown[] = [];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${first + params.length - 1}`;
+    };
+    const values = [
+      param(event.type),
+      param(event.outcome),
+      param(event.reason ?? null),
+      from?.subject ?? param(event.subject ?? null),
+      param(JSON.stringify(event.data ?? {})),
+      from?.userId ?? param(event.userId ?? null),
     ];
-    let userId = userIdFrom?.column;
-    if (!userId) {
-      params.push(event.userId ?? null);
-      userId = $(5);
-    }
     const sql = `INSERT INTO business_events (type, outcome, reason, subject, data, user_id)
-       SELECT ${$(0)}, ${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${userId}${userIdFrom ? ` FROM ${userIdFrom.from}` : ''}`;
+       SELECT ${values.join(', ')}${from ? ` FROM ${from.table}` : ''}`;
     return { sql, params };
   }
 

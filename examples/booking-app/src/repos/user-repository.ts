@@ -17,8 +17,8 @@ export class UserRepository {
    */
   async logIn(name: string): Promise<User> {
     const event = EventLog.insert({ type: 'user.login', outcome: 'success' }, 2, {
-      column: 'u.id',
-      from: 'u',
+      table: 'u',
+      userId: 'u.id',
     });
     const { rows } = await this.db.query<User>(
       `WITH u AS (
