@@ -179,26 +179,31 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       return status;
     };
     /**
-     * Wait as the web page does: a stream token, then the event stream until `admitted` (whose data
-     * is the status with the entry token), `soldout` or `evicted`; a stream that ends otherwise is
-     * followed by one poll (the page reconnects).
+     * Wait as the web page does: the event stream with the stream token the join gave (a new one
+     * from `POST …/stream-token` for each reopening) until `admitted` (whose data is the status
+     * with the entry token), `soldout` or `evicted`; a stream that ends otherwise is followed by
+     * one poll (the page reconnects).
      */
     const waitOnStream = async (base: string, token: string, first: Reply): Promise<Reply> => {
       let status = first;
+      let streamToken: string | undefined = first.body.stream?.token;
       while (status.status === 200 && status.body.state === 'waiting' && !status.body.soldOut) {
-        const issued = await http.call(
-          base,
-          'POST /concerts/:id/queue/stream-token',
-          'POST',
-          `${queuePath}/stream-token`,
-          { token },
-        );
-        if (issued.status !== 200) return issued;
+        if (!streamToken) {
+          const issued = await http.call(
+            base,
+            'POST /concerts/:id/queue/stream-token',
+            'POST',
+            `${queuePath}/stream-token`,
+            { token },
+          );
+          if (issued.status !== 200) return issued;
+          streamToken = issued.body.token as string;
+        }
         let last: Reply | undefined;
         const code = await streams.stream(
           base,
           'GET /concerts/:id/queue/events (open)',
-          `${queuePath}/events?access_token=${encodeURIComponent(issued.body.token)}`,
+          `${queuePath}/events?access_token=${encodeURIComponent(streamToken)}`,
           ({ event, data }) => {
             if (event === 'admitted' || (event === 'status' && data.state !== 'waiting')) {
               last = { status: 200, body: data };
@@ -221,6 +226,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
           },
         );
         if (code !== 200) note('stream', code);
+        streamToken = undefined;
         status =
           last ?? (await http.call(base, 'GET /concerts/:id/queue', 'GET', queuePath, { token }));
       }

@@ -189,6 +189,10 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
       async () => (await call(base, 'GET', '/concerts/1/queue', { token: alice })).body,
       (s) => s.state === 'active',
     );
+    // Admitted already: a join again says so, with no stream token (there is nothing to wait for).
+    const again = await call(base, 'POST', '/concerts/1/queue', { token: alice });
+    expect(again.body.state).toBe('active');
+    expect(again.body.stream).toBeUndefined();
     await call(base, 'POST', '/concerts/1/queue', { token: bob });
 
     // EventSource cannot send headers: a stream token goes in ?access_token=.
@@ -200,11 +204,14 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     expect(stream.contentType).toMatch(/^text\/event-stream/);
     const first = await stream.next(() => true);
     expect(first).toMatchObject({ event: 'status', data: { state: 'waiting', position: 1 } });
-    // Carol behind Bob: her stream sends a position once the number she would see goes down.
+    // Carol behind Bob: her stream sends a position once the number she would see goes down. She
+    // opens it with the stream token that came with her join, as the page does.
     const carol = await login(base, 'carol');
-    await call(base, 'POST', '/concerts/1/queue', { token: carol });
+    const carolJoined = await call(base, 'POST', '/concerts/1/queue', { token: carol });
+    expect(carolJoined.body.stream).toMatchObject({ tokenType: 'Bearer', scope: 'queue_events' });
+    expect(carolJoined.headers.get('cache-control')).toBe('no-store');
     const behind = await openSse(
-      `${base}/concerts/1/queue/events?access_token=${await streamToken(base, carol, 1)}`,
+      `${base}/concerts/1/queue/events?access_token=${carolJoined.body.stream.token}`,
     );
     opened.push(behind);
     expect(await behind.next(() => true)).toMatchObject({

@@ -156,22 +156,26 @@ let retryTimer = null;
 
 /**
  * Open the live stream with a fresh stream token (minutes of life, this room's events only): the
- * user token never goes into a URL. EventSource retries a dropped stream with the same URL (whose
- * token may have expired by then) and gives up for good on a refused one (401, or 503 while Redis
- * restarts), so on any error this page closes it and opens a new one with a new token.
+ * user token never goes into a URL. The first one comes with the join; EventSource retries a
+ * dropped stream with the same URL (whose token may have expired by then) and gives up for good on
+ * a refused one (401, or 503 while Redis restarts), so on any error this page closes it and opens
+ * a new one with a new token.
  */
-async function listen() {
+async function listen(given) {
   if (state !== 'waiting') return;
-  let token;
-  try {
-    const res = await api(`/concerts/${concertId}/queue/stream-token`, {
-      method: 'POST',
-      token: user.token,
-    });
-    token = res.body.token;
-  } catch (e) {
-    if (e.status === 401) return showGone('Your session has ended. Sign in again to wait in line.');
-    return reopenLater();
+  let token = given;
+  if (!token) {
+    try {
+      const res = await api(`/concerts/${concertId}/queue/stream-token`, {
+        method: 'POST',
+        token: user.token,
+      });
+      token = res.body.token;
+    } catch (e) {
+      if (e.status === 401)
+        return showGone('Your session has ended. Sign in again to wait in line.');
+      return reopenLater();
+    }
   }
   if (state !== 'waiting') return;
   const url = `/concerts/${concertId}/queue/events?access_token=${encodeURIComponent(token)}`;
@@ -246,7 +250,7 @@ async function start() {
       el('button', { type: 'button', class: 'secondary', onclick: leave }, 'Leave the line'),
     );
     onStatus(joined.body);
-    if (state === 'waiting') listen();
+    if (state === 'waiting') listen(joined.body.stream?.token);
   } catch (e) {
     state = 'gone';
     keepOpen(false);

@@ -76,12 +76,25 @@ export function queueRoutes(deps: {
     leave,
   );
 
+  /** A stream token of room `id` for the request's user, as `POST …/stream-token` answers it. */
+  const streamToken = async (req: Request, id: number) => {
+    const { token, expiresAt } = await deps.auth.issueStream(
+      req.user as SessionUser,
+      `concert-${id}`,
+    );
+    return { token, tokenType: 'Bearer', expiresAt: expiresAt.toISOString(), scope: STREAM_SCOPE };
+  };
+
   const limits = deps.limits ?? { join: [], stream: [] };
   router.post('/concerts/:id/queue', requireUser(deps.auth), ...limits.join, async (req, res) => {
     const { id, soldOut } = await saleOf(req);
     const status = await deps.rooms.room(id).join(userOf(req));
     deps.metrics.queueJoins.inc({ concert: String(id) });
-    res.json({ ...status, soldOut });
+    // A waiter's next step is opening the stream: its token comes with the join, which spares a
+    // crowd one request per arrival (`POST …/stream-token` is for reopening it later).
+    const stream = status.state === 'waiting' && !soldOut ? await streamToken(req, id) : undefined;
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+    res.json({ ...status, soldOut, ...(stream && { stream }) });
   });
 
   router.get('/concerts/:id/queue', requireUser(deps.auth), async (req, res) => {
@@ -93,17 +106,8 @@ export function queueRoutes(deps: {
 
   router.post('/concerts/:id/queue/stream-token', requireUser(deps.auth), async (req, res) => {
     const id = await concertOf(req);
-    const { token, expiresAt } = await deps.auth.issueStream(
-      req.user as SessionUser,
-      `concert-${id}`,
-    );
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
-    res.json({
-      token,
-      tokenType: 'Bearer',
-      expiresAt: expiresAt.toISOString(),
-      scope: STREAM_SCOPE,
-    });
+    res.json(await streamToken(req, id));
   });
 
   /** The stream's user: a user token in the header, else a stream token of this room in the query. */
