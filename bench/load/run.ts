@@ -235,6 +235,15 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
 
     const user = async (i: number) => {
       const base = urls[i % urls.length] as string;
+      // The waiting page names the concert from the seat layout (kept by the browser for the seat
+      // page: `max-age=3600`).
+      const layout = await http.call(
+        base,
+        'GET /concerts/:id/seats/layout',
+        'GET',
+        `${mapPath}/seats/layout`,
+      );
+      if (layout.status !== 200) return note('layout', layout.status);
       const login = await http.call(base, 'POST /auth/demo-login', 'POST', '/auth/demo-login', {
         body: { name: `fan${i}` },
       });
@@ -262,14 +271,8 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       admitted++;
       lastAdmissionAt = Date.now();
       const entry = status.body.token as string;
-      // The seat page: the layout once, then the statuses (If-None-Match), one letter per seat.
-      const layout = await http.call(
-        base,
-        'GET /concerts/:id/seats/layout',
-        'GET',
-        `${mapPath}/seats/layout`,
-      );
-      if (layout.status !== 200) return note('layout', layout.status);
+      // The seat page: the layout from the browser's cache (the waiting page loaded it), then the
+      // statuses (If-None-Match), one letter per seat.
       const ids = (layout.body.rows as { ids: number[] }[]).flatMap((r) => r.ids);
       let codes = '';
       let etag: string | undefined;

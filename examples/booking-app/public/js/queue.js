@@ -234,7 +234,10 @@ async function start() {
   if (!user) return;
   if (!concertId) return showNoRoom('No concert was chosen. Pick one from the list.');
   try {
-    const { body } = await api(`/concerts/${concertId}`).catch((e) => {
+    // The layout, not `GET /concerts/:id`: it names the concert too, the server keeps it in memory
+    // (no query per arriving user, however large the hall), and the seat page needs it next —
+    // `Cache-Control: public, max-age=3600` lets the browser keep it for then.
+    const { body } = await api(`/concerts/${concertId}/seats/layout`).catch((e) => {
       if (e instanceof ApiError && e.status === 404) {
         showNoRoom(`There is no concert with id ${concertId}. Pick one from the list.`);
         return { body: null };
