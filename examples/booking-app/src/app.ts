@@ -1,10 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { IdempotencyStore } from '@boxoffice/idempotency';
 import type { RedisClient } from '@boxoffice/internal';
 import { SeatHolds, SeatLock } from '@boxoffice/seat-lock';
-import express, { type Express, type Response } from 'express';
+import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp, startTime } from 'pino-http';
 import { LiveSnapshots } from './admin/live-snapshots.js';
 import { RoomControl } from './admin/room-control.js';
 import type { DemoAuth } from './auth/demo-auth.js';
@@ -22,8 +21,9 @@ import { errorHandler, notFound } from './http/error-handler.js';
 import { requireOperatorToken, securityHeaders } from './http/security-headers.js';
 import { staticPages } from './http/static-pages.js';
 import { readBacklog } from './observability/backlog.js';
-import { createLogger, withoutUrlTokens } from './observability/logger.js';
+import { createLogger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
+import { requestLog } from './observability/request-log.js';
 import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
 import { ConcertRooms } from './queue/concert-rooms.js';
 import { FixedWindowLimiter } from './rate-limit/fixed-window-limiter.js';
@@ -136,7 +136,6 @@ export interface AppLocals {
   close(): Promise<void>;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Requests slower than this are logged as warnings, whatever their status. */
 const SLOW_REQUEST_MS = 5_000;
 /** A waiting-room poll, `GET /concerts/:id/queue` (logged at debug). */
@@ -314,30 +313,14 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.trustProxy ?? false);
 
   app.use(
-    pinoHttp({
-      logger,
-      // A caller's X-Request-Id is kept (when sane) so one id follows a request across services.
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      serializers: { req: withoutUrlTokens },
-      // A problem answer's line carries its stable code (`problem: "seat-locked"`), so 4xx lines
-      // can be counted and searched by cause.
-      customProps: (_req, res) => {
-        const code = (res as Response).locals?.problemCode;
-        // undefined, not {}: pino-http then makes no extra child logger for every other request.
-        return (typeof code === 'string' ? { problem: code } : undefined) as object;
-      },
-      // A slow answer, or one the client gave up on, is a warning: it is logged at the default
-      // level, so the request id of a hang finds out where it went.
-      // Waiting-room polls (one per waiter every few seconds) are routine: `debug`.
-      customLogLevel: (req, res, error) =>
+    requestLog(logger, {
+      // A problem answer, or a slow one, is a warning: logged at the default level, so the request
+      // id of a hang finds out where it went. Waiting-room polls (one per waiter every few
+      // seconds) are routine: `debug`.
+      level: (req, res, tookMs, error) =>
         error || res.statusCode >= 500
           ? 'error'
-          : res.statusCode >= 400 || Date.now() - res[startTime] > SLOW_REQUEST_MS
+          : res.statusCode >= 400 || tookMs > SLOW_REQUEST_MS
             ? 'warn'
             : req.method === 'GET' && QUEUE_POLL.test(req.url ?? '')
               ? 'debug'

@@ -12,7 +12,7 @@ export interface Problem {
 /** Send `problem` as `application/problem+json`. */
 export function sendProblem(res: Response, problem: Problem): void {
   const { code, ...rest } = problem;
-  // The request's log line names it (pino-http customProps in app.ts).
+  // The request's log line names it (observability/request-log.ts).
   res.locals.problemCode = code;
   res
     .status(problem.status)

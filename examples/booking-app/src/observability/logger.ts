@@ -46,7 +46,7 @@ function decodedName(part: string): string {
 }
 
 /**
- * pino-http `req` serializer: the logged URL without the value of any `access_token` parameter
+ * The request log's `req` serializer: the logged URL without the value of any `access_token` parameter
  * (EventSource cannot send an Authorization header, so the SSE route takes the token in the query
  * string), in the URL and in the parsed `query`. Names are compared decoded, as the query parser reads them, so an encoded name such as
  * `access%5Ftoken` is redacted too.

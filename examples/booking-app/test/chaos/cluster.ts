@@ -137,7 +137,7 @@ export function logSummary(instances: readonly Instance[], limit = 6): string[] 
     } catch {
       continue;
     }
-    // Per-request lines (pino-http logs 4xx/5xx answers at warn/error) are counted by the load.
+    // Per-request lines (the request log writes 4xx/5xx answers at warn/error) are counted by the load.
     if ((entry.level ?? 0) < 40 || /^request (completed|errored)$/.test(entry.msg ?? '')) continue;
     const err = entry.err ? ` (${entry.err.type}: ${(entry.err.message ?? '').slice(0, 100)})` : '';
     const key = `${entry.msg}${err}`;
