@@ -5,6 +5,18 @@ export {
   type RedisClient,
   subscriberConnection,
 } from './client.js';
+export {
+  callFailureKind,
+  ioredisClient,
+  isIoredisClient,
+  isRedisOutage,
+  messageOf,
+  nameErrorClass,
+  REDIS_FAILURE_KINDS,
+  type RedisFailureKind,
+  redisFailureKind,
+  wrongClientError,
+} from './errors.js';
 export { Hs256, Hs256Error, type Hs256Expect, type Hs256Refusal } from './hs256.js';
 export { bracesBalanced, hashTagOf, keyPart, keyPrefix } from './keys.js';
 export { redisNowMsLua } from './lua.js';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import type { ClusterNodeAddress } from './cluster.js';
+import { freePort } from './free-port.js';
 import { deleteByPrefix, type RedisClient } from './keys.js';
 
 export { deleteByPrefix, type RedisClient, scanKeys } from './keys.js';
@@ -104,4 +105,23 @@ export function useRedis(target: RedisTarget): RedisFixture {
       return c;
     },
   };
+}
+
+/**
+ * A client of a Redis that is not there: a closed local port, no offline queue, no reconnection.
+ * Every command fails at once (`Stream isn't writeable…`), the way an outage reaches a package
+ * whose client fails fast, so a test asserts the package's typed Redis failure without waiting.
+ * Close it with `disconnect()`.
+ */
+export async function unreachableClient(): Promise<Redis> {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port: await freePort(),
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {});
+  return client;
 }
