@@ -1,7 +1,7 @@
 // The error scheme every package follows (ARCHITECTURE.md, "Errors"): a base class per package with
-// a stable `code`, a Redis-failure class carrying a `kind`, `name` set one way (on the prototype,
-// as built-in errors have it), and one wording for a client that is not an ioredis client. What is
-// shared lives here once: the classification of ioredis failures, the naming, the client check.
+// a stable `code`, a Redis-failure class carrying a `kind`, `name` set one way (a class field,
+// `override name = 'ClassName'`), and one wording for a client that is not an ioredis client. What
+// is code lives here once: the classification of ioredis failures and the client check.
 
 import { show } from './validate.js';
 
@@ -110,27 +110,6 @@ export function isRedisOutage(kind: RedisFailureKind | undefined): boolean {
 /** The message of an error of any shape, for wrapping it. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * Set the `name` of an error class, the one way every package does it: on the prototype, as
- * `TypeError.prototype.name` is, so it survives minification and is not an own property of every
- * instance. Call it once after each class declaration.
- *
- * @example
- * export class QueueError extends Error { ... }
- * nameErrorClass(QueueError, 'QueueError');
- */
-export function nameErrorClass(
-  errorClass: abstract new (...args: never[]) => Error,
-  name: string,
-): void {
-  Object.defineProperty(errorClass.prototype, 'name', {
-    value: name,
-    writable: true,
-    enumerable: false,
-    configurable: true,
-  });
 }
 
 /**

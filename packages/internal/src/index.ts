@@ -11,7 +11,6 @@ export {
   isIoredisClient,
   isRedisOutage,
   messageOf,
-  nameErrorClass,
   REDIS_FAILURE_KINDS,
   type RedisFailureKind,
   redisFailureKind,

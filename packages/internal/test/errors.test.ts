@@ -6,7 +6,6 @@ import {
   callFailureKind,
   ioredisClient,
   isRedisOutage,
-  nameErrorClass,
   redisFailureKind,
   wrongClientError,
 } from '../src/index.js';
@@ -99,21 +98,6 @@ describe('redisFailureKind', () => {
     expect(redisFailureKind(Object.assign(new Error('x'), { kind: 'quorum' }))).toBe('quorum');
     expect(redisFailureKind(Object.assign(new Error('x'), { kind: 'nonsense' }))).toBeUndefined();
     expect(callFailureKind(new Error('anything a call rejects with'))).toBe('unavailable');
-  });
-});
-
-describe('nameErrorClass', () => {
-  it('sets name on the prototype: inherited, overridable by subclasses, not an own property', () => {
-    class BaseError extends Error {}
-    nameErrorClass(BaseError, 'BaseError');
-    class ChildError extends BaseError {}
-    nameErrorClass(ChildError, 'ChildError');
-    class Unnamed extends BaseError {}
-    expect(new BaseError('m').name).toBe('BaseError');
-    expect(new ChildError('m').name).toBe('ChildError');
-    expect(new Unnamed('m').name).toBe('BaseError');
-    expect(Object.keys(new ChildError('m'))).not.toContain('name');
-    expect(String(new ChildError('m'))).toBe('ChildError: m');
   });
 });
 

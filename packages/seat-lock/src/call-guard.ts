@@ -1,4 +1,4 @@
-import type { RedisClient } from '@boxoffice/internal';
+import { callFailureKind, messageOf, type RedisClient } from '@boxoffice/internal';
 import { SeatLockRedisError } from './errors.js';
 
 // Statuses in which a command would sit in ioredis' offline queue instead of failing: refuse at
@@ -16,12 +16,10 @@ export interface Pending {
   next: Pending | null;
 }
 
-/** Map an ioredis failure to {@link SeatLockRedisError}. */
+/** Map an ioredis failure to {@link SeatLockRedisError}, its kind from the shared classifier. */
 export function redisError(operation: string, error: unknown): SeatLockRedisError {
   if (error instanceof SeatLockRedisError) return error;
-  const err = error as Error;
-  const kind = err?.name === 'ReplyError' ? 'script' : 'unavailable';
-  return new SeatLockRedisError(operation, kind, err?.message ?? String(error), error);
+  return new SeatLockRedisError(operation, callFailureKind(error), messageOf(error), error);
 }
 
 /**

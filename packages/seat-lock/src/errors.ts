@@ -1,16 +1,21 @@
+import type { RedisFailureKind } from '@boxoffice/internal';
+
+export type { RedisFailureKind } from '@boxoffice/internal';
+
 /** Base class of every error this package throws on purpose (besides TypeError/RangeError for misuse). */
 export class SeatLockError extends Error {
+  override name = 'SeatLockError';
   /** A stable machine-readable code. */
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'SeatLockError';
     this.code = code;
   }
 }
 
 /** Contention: the resources stayed taken for the whole wait. Not an infrastructure failure. */
 export class LockTimeoutError extends SeatLockError {
+  override name = 'LockTimeoutError';
   /** The resources asked for. */
   readonly resources: readonly string[];
   /** The resource found taken on the last attempt. */
@@ -30,7 +35,6 @@ export class LockTimeoutError extends SeatLockError {
       `could not lock ${resource ?? resources.join(', ')} within ${waitedMs} ms` +
         (holder ? ` (held by ${holder})` : ''),
     );
-    this.name = 'LockTimeoutError';
     this.resources = resources;
     this.resource = resource;
     this.holder = holder;
@@ -40,18 +44,15 @@ export class LockTimeoutError extends SeatLockError {
 
 /** The lease no longer owns every one of its resources (it expired, or was released). */
 export class LockLostError extends SeatLockError {
+  override name = 'LockLostError';
   readonly resources: readonly string[];
   readonly token: string;
   constructor(resources: readonly string[], token: string, detail = 'no longer owned') {
     super('LOCK_LOST', `lease ${token} on ${resources.join(', ')} is lost: ${detail}`);
-    this.name = 'LockLostError';
     this.resources = resources;
     this.token = token;
   }
 }
-
-/** Why Redis failed: not connected, no answer in time, a script error, or anything else. */
-export type RedisFailureKind = 'unavailable' | 'timeout' | 'script' | 'quorum' | 'other';
 
 /**
  * Infrastructure failure (Redis unreachable, too slow, a script failed, no Redlock quorum of
@@ -59,12 +60,12 @@ export type RedisFailureKind = 'unavailable' | 'timeout' | 'script' | 'quorum' |
  * {@link LockLostError}. `cause` holds the ioredis error when there is one.
  */
 export class SeatLockRedisError extends SeatLockError {
+  override name = 'SeatLockRedisError';
   readonly kind: RedisFailureKind;
   /** The operation that failed, e.g. `acquire`. */
   readonly operation: string;
   constructor(operation: string, kind: RedisFailureKind, message: string, cause?: unknown) {
     super('REDIS_FAILURE', `${operation}: ${message}`, cause === undefined ? {} : { cause });
-    this.name = 'SeatLockRedisError';
     this.kind = kind;
     this.operation = operation;
   }
@@ -72,10 +73,10 @@ export class SeatLockRedisError extends SeatLockError {
 
 /** A hold id that does not exist (never placed, or its record was removed after it ended). */
 export class HoldNotFoundError extends SeatLockError {
+  override name = 'HoldNotFoundError';
   readonly holdId: string;
   constructor(holdId: string) {
     super('HOLD_NOT_FOUND', `hold ${holdId} does not exist`);
-    this.name = 'HoldNotFoundError';
     this.holdId = holdId;
   }
 }

@@ -1,5 +1,3 @@
-import type { RedisClient } from '@boxoffice/internal';
-
 /** How `acquire` waits: bounded exponential backoff with full jitter, plus wake-up on release. */
 export interface RetryOptions {
   /** How long `acquire` waits before `LockTimeoutError`. @defaultValue 10_000 */
@@ -67,14 +65,4 @@ export function isCallOptions(value: unknown): value is AcquireOptions | undefin
   if (proto !== Object.prototype && proto !== null) return false;
   for (const key of Object.keys(value)) if (!CALL_OPTION_KEYS.has(key)) return false;
   return true;
-}
-
-/** True for what quacks like an ioredis `Redis` or `Cluster`. */
-export function looksLikeClient(value: unknown): value is RedisClient {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as RedisClient).defineCommand === 'function' &&
-    typeof (value as RedisClient).duplicate === 'function'
-  );
 }

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   check,
   duplicateClient,
+  ioredisClient,
   keyPrefix,
   luaScript,
   type RedisClient,
@@ -156,13 +157,7 @@ export class SeatHolds {
   #closed = false;
 
   constructor(redis: RedisClient, options?: SeatHoldsOptions) {
-    if (
-      typeof redis !== 'object' ||
-      redis === null ||
-      typeof (redis as RedisClient).duplicate !== 'function'
-    ) {
-      throw new TypeError('redis must be an ioredis Redis or Cluster client');
-    }
+    ioredisClient('redis', redis);
     const o = check.mergeOptions('SeatHolds options', DEFAULTS, options);
     const prefix = keyPrefix('prefix', o.prefix);
     check.integer('ttlMs', o.ttlMs, { min: 1, max: MAX_MS });

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { check, keyPart, keyPrefix, type RedisClient, sleep } from '@boxoffice/internal';
+import {
+  check,
+  ioredisClient,
+  keyPart,
+  keyPrefix,
+  type RedisClient,
+  sleep,
+} from '@boxoffice/internal';
 import { CallGuard } from './call-guard.js';
 import { LockLostError, LockTimeoutError } from './errors.js';
 import { LEASE_KEYS, Lease, type LeaseOwner, MAX_TTL_MS } from './lease.js';
@@ -8,7 +15,6 @@ import {
   type AcquireOptions,
   DEFAULTS,
   isCallOptions,
-  looksLikeClient,
   RETRY_DEFAULTS,
   type RetryOptions,
   type SeatLockOptions,
@@ -53,11 +59,7 @@ export class SeatLock implements LeaseOwner {
     const list = Array.isArray(redis) ? redis : [redis];
     if (list.length === 0) throw new RangeError('redis must not be an empty array');
     list.forEach((c, i) => {
-      if (!looksLikeClient(c)) {
-        throw new TypeError(
-          `redis${Array.isArray(redis) ? `[${i}]` : ''} must be an ioredis client`,
-        );
-      }
+      ioredisClient(Array.isArray(redis) ? `redis[${i}]` : 'redis', c);
     });
     if (new Set(list).size !== list.length) {
       throw new RangeError('redis must not list the same client twice');
