@@ -1,3 +1,7 @@
+import { callFailureKind, messageOf, type RedisFailureKind } from '@boxoffice/internal';
+
+export type { RedisFailureKind } from '@boxoffice/internal';
+
 /** Base class of every error this package throws on purpose. */
 export class QueueError extends Error {
   override name = 'QueueError';
@@ -8,6 +12,37 @@ export class QueueError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * Redis failed during a room operation: not reachable (`kind: 'unavailable'`), no answer in time
+ * (`'timeout'`, with ioredis' `commandTimeout`), an error reply (`'script'`: a bug, not an outage).
+ * `cause` holds the ioredis error. Distinct from {@link QueueClosedError} and the token errors.
+ */
+export class QueueRedisError extends QueueError {
+  override name = 'QueueRedisError';
+  /** Why Redis failed. */
+  readonly kind: RedisFailureKind;
+  /** The operation that failed, e.g. `visit` (join/status/heartbeat), `leave`, `tick`, `subscribe`. */
+  readonly operation: string;
+  constructor(operation: string, kind: RedisFailureKind, message: string, cause?: unknown) {
+    super('REDIS_FAILURE', `${operation}: ${message}`, cause === undefined ? {} : { cause });
+    this.kind = kind;
+    this.operation = operation;
+  }
+}
+
+/** The {@link QueueRedisError} for what a Redis call of `operation` rejected with. @internal */
+export function queueRedisError(operation: string, error: unknown): QueueRedisError {
+  if (error instanceof QueueRedisError) return error;
+  return new QueueRedisError(operation, callFailureKind(error), messageOf(error), error);
+}
+
+/** A `catch` handler rethrowing a Redis call's rejection as {@link QueueRedisError}. @internal */
+export const failedCall =
+  (operation: string) =>
+  (error: unknown): never => {
+    throw queueRedisError(operation, error);
+  };
 
 /** `join()` on a room that was closed (`room.close()`), or whose pre-queue has not opened yet. */
 export class QueueClosedError extends QueueError {

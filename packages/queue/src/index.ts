@@ -13,6 +13,8 @@ export {
   type AccessTokenErrorCode,
   QueueClosedError,
   QueueError,
+  QueueRedisError,
+  type RedisFailureKind,
   TokenExpiredError,
   TokenForbiddenError,
   TokenInvalidError,

@@ -1,4 +1,5 @@
 import { type RedisClient, subscriberConnection } from '@boxoffice/internal';
+import { failedCall } from './errors.js';
 
 /** A user was let into the booking area; fetch the token with `status()`/`heartbeat()`. */
 export interface AdmittedEvent {
@@ -84,7 +85,7 @@ export class RoomEvents implements AsyncIterableIterator<RoomEvent> {
     this.#sub.on('message', (ch: string, message: string) => {
       if (ch === channel) this.#deliver(message);
     });
-    this.ready = this.#sub.subscribe(channel).then(() => undefined);
+    this.ready = this.#sub.subscribe(channel).then(() => undefined, failedCall('subscribe'));
     this.ready.catch(() => this.close());
     signal?.addEventListener('abort', () => void this.close(), { once: true });
     if (signal?.aborted) void this.close();

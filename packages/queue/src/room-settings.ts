@@ -1,5 +1,5 @@
 import { check, luaScript, type RedisClient } from '@boxoffice/internal';
-import { QueueClosedError } from './errors.js';
+import { failedCall, QueueClosedError } from './errors.js';
 import configureLua from './lua/configure.lua';
 import statsLua from './lua/stats.lua';
 import type { RoomStats } from './room-status.js';
@@ -94,7 +94,10 @@ export async function configureRoom(
   fields: string[],
   defaults: RoomSettings,
 ): Promise<RoomSettings> {
-  const r = (await configureScript.run(client, [meta], fields)) as [number, ...unknown[]];
+  const r = (await configureScript.run(client, [meta], fields).catch(failedCall('configure'))) as [
+    number,
+    ...unknown[],
+  ];
   if (r[0] === -1) throw new QueueClosedError(roomId, 'closed');
   return effective(defaults, r[1], r[2], r[3]);
 }
@@ -125,7 +128,7 @@ export async function readRoomStats(
   keys: string[],
   defaults: RoomSettings,
 ): Promise<RoomStats> {
-  const r = (await statsScript.run(client, keys, [])) as unknown[];
+  const r = (await statsScript.run(client, keys, []).catch(failedCall('stats'))) as unknown[];
   const num = (i: number) => (r[i] as number | undefined) ?? 0;
   const merged = new Map<number, number>();
   const flat = (r[11] ?? []) as string[];

@@ -1,3 +1,4 @@
+import type { ResolvedRoomOptions } from './room-options.js';
 import type { RoomSettings } from './room-settings.js';
 
 /** A user in the line. */
@@ -99,4 +100,41 @@ export interface RoomStats {
   ticks: number;
   /** Whether admissions are paused ({@link WaitingRoom.pause}). */
   paused: boolean;
+}
+
+/**
+ * The {@link WaitingStatus} of one user in a visit.lua reply `r` (see its header) whose four values
+ * start at `at`: the ETA from the last minute's admissions, and when to poll next. @internal
+ */
+export function waitingStatus(
+  r: (number | string)[],
+  at: number,
+  options: Pick<ResolvedRoomOptions, 'admitPerTick' | 'tickMs' | 'heartbeatTimeoutMs'>,
+  startsAt: number,
+): WaitingStatus {
+  const code = r[at];
+  const now = r[0] as number;
+  const perMin = r[1] as number;
+  const paused = r[2] === 1;
+  const position = r[at + 1] as number;
+  const { admitPerTick, tickMs, heartbeatTimeoutMs } = options;
+  let etaMs =
+    perMin > 0
+      ? Math.ceil((position / perMin) * 60_000)
+      : Math.ceil(position / admitPerTick) * tickMs;
+  if (startsAt > now) etaMs += startsAt - now;
+  const longest = Math.floor(heartbeatTimeoutMs / 3);
+  const pollAfterMs = paused
+    ? longest
+    : Math.max(50, Math.min(longest, Math.max(tickMs, Math.floor(etaMs / 4))));
+  return {
+    state: 'waiting',
+    position,
+    total: r[at + 2] as number,
+    etaMs,
+    pollAfterMs,
+    ticket: r[at + 3] as number,
+    preQueue: code === 3,
+    paused,
+  };
 }

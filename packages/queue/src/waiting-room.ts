@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { check, luaScript, type RedisClient, redisNowMsLua, sleep } from '@boxoffice/internal';
+import {
+  check,
+  ioredisClient,
+  luaScript,
+  type RedisClient,
+  redisNowMsLua,
+  sleep,
+} from '@boxoffice/internal';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
-import { QueueClosedError, TokenRevokedError } from './errors.js';
+import { failedCall, QueueClosedError, queueRedisError, TokenRevokedError } from './errors.js';
 import closeLua from './lua/close.lua';
 import completeLua from './lua/complete.lua';
 import ringLua from './lua/include/ring.lua';
@@ -23,7 +30,13 @@ import {
   readRoomStats,
   settingsUpdateFields,
 } from './room-settings.js';
-import type { JoinResult, RoomStats, RoomStatus, TickResult } from './room-status.js';
+import {
+  type JoinResult,
+  type RoomStats,
+  type RoomStatus,
+  type TickResult,
+  waitingStatus,
+} from './room-status.js';
 import { readTickReply } from './tick-reply.js';
 import { encodeUserId } from './user-id.js';
 
@@ -91,9 +104,7 @@ export class WaitingRoom {
   #ticker: { abort: AbortController; done: Promise<void>; token: string } | undefined;
 
   constructor(client: RedisClient, options: WaitingRoomOptions) {
-    if (client === null || typeof client !== 'object' || typeof client.evalsha !== 'function') {
-      throw new TypeError('client must be an ioredis Redis or Cluster');
-    }
+    ioredisClient('client', client);
     const resolved = resolveRoomOptions(options);
     const o = resolved.options;
     this.#onTick = resolved.onTick;
@@ -186,12 +197,15 @@ export class WaitingRoom {
       for (const v of batch) v.reject(error);
     };
     try {
-      visitScript.run(this.#client, this.#keys.slice(0, 15), args).then((reply) => {
-        const r = reply as (number | string)[];
-        for (let i = 0; i < batch.length; i++) {
-          (batch[i] as PendingVisit).resolve({ r, at: 3 + 4 * i });
-        }
-      }, fail);
+      visitScript.run(this.#client, this.#keys.slice(0, 15), args).then(
+        (reply) => {
+          const r = reply as (number | string)[];
+          for (let i = 0; i < batch.length; i++) {
+            (batch[i] as PendingVisit).resolve({ r, at: 3 + 4 * i });
+          }
+        },
+        (error) => fail(queueRedisError('visit', error)),
+      );
     } catch (error) {
       fail(error); // a client that throws instead of rejecting: still answer every caller
     }
@@ -210,30 +224,7 @@ export class WaitingRoom {
       const jti = r[at + 2] as string;
       return { state: 'active', token: await this.#token(user, expiresAt, jti), expiresAt, jti };
     }
-    const now = r[0] as number;
-    const perMin = r[1] as number;
-    const paused = r[2] === 1;
-    const position = r[at + 1] as number;
-    const { admitPerTick, tickMs, heartbeatTimeoutMs } = this.options;
-    let etaMs =
-      perMin > 0
-        ? Math.ceil((position / perMin) * 60_000)
-        : Math.ceil(position / admitPerTick) * tickMs;
-    if (this.#startsAt > now) etaMs += this.#startsAt - now;
-    const longest = Math.floor(heartbeatTimeoutMs / 3);
-    const pollAfterMs = paused
-      ? longest
-      : Math.max(50, Math.min(longest, Math.max(tickMs, Math.floor(etaMs / 4))));
-    return {
-      state: 'waiting',
-      position,
-      total: r[at + 2] as number,
-      etaMs,
-      pollAfterMs,
-      ticket: r[at + 3] as number,
-      preQueue: code === 3,
-      paused,
-    };
+    return waitingStatus(r, at, this.options, this.#startsAt);
   }
 
   async #token(user: string, expiresAt: number, jti: string): Promise<string> {
@@ -260,7 +251,9 @@ export class WaitingRoom {
     const user = userIdOf(userId);
     const k = this.#keys;
     this.#flush();
-    const n = await leaveScript.run(this.#client, k.slice(0, 5), [encodeUserId(user)]);
+    const n = await leaveScript
+      .run(this.#client, k.slice(0, 5), [encodeUserId(user)])
+      .catch(failedCall('leave'));
     return n === 1;
   }
 
@@ -268,9 +261,9 @@ export class WaitingRoom {
   async complete(userId: string): Promise<boolean> {
     const user = userIdOf(userId);
     this.#flush();
-    const n = await completeScript.run(this.#client, [this.#keys[2], this.#keys[3]] as string[], [
-      encodeUserId(user),
-    ]);
+    const n = await completeScript
+      .run(this.#client, [this.#keys[2], this.#keys[3]] as string[], [encodeUserId(user)])
+      .catch(failedCall('complete'));
     return n === 1;
   }
 
@@ -291,29 +284,31 @@ export class WaitingRoom {
   async #tick(leaseToken: string): Promise<TickResult | null | undefined> {
     const o = this.options;
     this.#flush();
-    const r = await tickScript.run(
-      this.#client,
-      [...this.#keys, this.#lease],
-      [
-        leaseToken,
-        this.#leaseTtl(),
-        this.#genMs,
-        o.heartbeatTimeoutMs,
-        o.evictPerTick,
-        o.admitPerTick,
-        o.maxActive,
-        o.activeTtlMs,
-        o.graceMs,
-        this.#startsAt,
-        Math.max(1000, o.admitPerTick),
-        o.order,
-      ],
-    );
+    const r = await tickScript
+      .run(
+        this.#client,
+        [...this.#keys, this.#lease],
+        [
+          leaseToken,
+          this.#leaseTtl(),
+          this.#genMs,
+          o.heartbeatTimeoutMs,
+          o.evictPerTick,
+          o.admitPerTick,
+          o.maxActive,
+          o.activeTtlMs,
+          o.graceMs,
+          this.#startsAt,
+          Math.max(1000, o.admitPerTick),
+          o.order,
+        ],
+      )
+      .catch(failedCall('tick'));
     const read = readTickReply(r);
     if (read === 'lease') return undefined;
     if (read === 'closed') return null;
     const { result, message } = read;
-    await this.#client.publish(this.channel, JSON.stringify(message));
+    await this.#client.publish(this.channel, JSON.stringify(message)).catch(failedCall('publish'));
     return result;
   }
 
@@ -436,8 +431,10 @@ export class WaitingRoom {
     if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
     const meta = this.#keys[4] as string;
     this.#flush();
-    if (paused) await this.#client.hset(meta, 'paused', '1');
-    else await this.#client.hdel(meta, 'paused');
+    await (paused
+      ? this.#client.hset(meta, 'paused', '1')
+      : this.#client.hdel(meta, 'paused')
+    ).catch(failedCall(paused ? 'pause' : 'resume'));
   }
 
   /**
@@ -455,7 +452,9 @@ export class WaitingRoom {
       return false;
     }
     this.#flush();
-    const rec = await this.#client.hget(this.#keys[3] as string, user);
+    const rec = await this.#client
+      .hget(this.#keys[3] as string, user)
+      .catch(failedCall('isTokenActive'));
     return rec !== null && rec.slice(rec.indexOf('|') + 1) === claims.jti;
   }
 
@@ -483,7 +482,9 @@ export class WaitingRoom {
     const meta = this.#keys[4] as string;
     const others = this.#keys.filter((k) => k !== meta);
     this.#flush();
-    await closeScript.run(this.#client, [meta, ...others, this.#lease], [this.options.closedTtlMs]);
+    await closeScript
+      .run(this.#client, [meta, ...others, this.#lease], [this.options.closedTtlMs])
+      .catch(failedCall('close'));
     this.#tokenCache.clear();
   }
 }
