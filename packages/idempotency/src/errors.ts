@@ -2,23 +2,41 @@
 // outcomes of the protocol (a replay, a busy key) are results; these errors are what callers of
 // `run`/`dedupe` get when a result cannot be produced, and what the middleware maps to HTTP statuses.
 
+import { callFailureKind, type RedisFailureKind } from '@boxoffice/internal';
+
+export type { RedisFailureKind } from '@boxoffice/internal';
+
+/** Base class of every error this package throws on purpose (besides TypeError/RangeError for misuse). */
+export class IdempotencyError extends Error {
+  override name = 'IdempotencyError';
+  /** A stable machine-readable code. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
 /** The same key was used with a different request fingerprint (HTTP 422). */
-export class IdempotencyKeyReuseError extends Error {
+export class IdempotencyKeyReuseError extends IdempotencyError {
   override readonly name = 'IdempotencyKeyReuseError';
-  readonly code = 'IDEMPOTENCY_KEY_REUSED';
+  declare readonly code: 'IDEMPOTENCY_KEY_REUSED';
   readonly status = 422;
   constructor(
     readonly key: string,
     readonly scope: string,
   ) {
-    super(`idempotency key ${JSON.stringify(key)} was already used with a different payload`);
+    super(
+      'IDEMPOTENCY_KEY_REUSED',
+      `idempotency key ${JSON.stringify(key)} was already used with a different payload`,
+    );
   }
 }
 
 /** Another request holds a live claim on the key (HTTP 409 with `Retry-After`). */
-export class IdempotencyInFlightError extends Error {
+export class IdempotencyInFlightError extends IdempotencyError {
   override readonly name = 'IdempotencyInFlightError';
-  readonly code = 'IDEMPOTENCY_IN_FLIGHT';
+  declare readonly code: 'IDEMPOTENCY_IN_FLIGHT';
   readonly status = 409;
   constructor(
     readonly key: string,
@@ -27,6 +45,7 @@ export class IdempotencyInFlightError extends Error {
     readonly retryAfterMs: number,
   ) {
     super(
+      'IDEMPOTENCY_IN_FLIGHT',
       `a request with idempotency key ${JSON.stringify(key)} is still in flight; retry in ${retryAfterMs} ms`,
     );
   }
@@ -36,29 +55,40 @@ export class IdempotencyInFlightError extends Error {
 export type KeyProblem = 'missing' | 'malformed' | 'too_long';
 
 /** The `Idempotency-Key` header is missing (when required) or malformed (HTTP 400). */
-export class IdempotencyKeyInvalidError extends Error {
+export class IdempotencyKeyInvalidError extends IdempotencyError {
   override readonly name = 'IdempotencyKeyInvalidError';
-  readonly code = 'IDEMPOTENCY_KEY_INVALID';
+  declare readonly code: 'IDEMPOTENCY_KEY_INVALID';
   readonly status = 400;
   constructor(
     readonly reason: KeyProblem,
     message: string,
   ) {
-    super(message);
+    super('IDEMPOTENCY_KEY_INVALID', message);
   }
 }
 
-/** Redis failed or did not answer in time (HTTP 503 with `Retry-After`). */
-export class IdempotencyStoreUnavailableError extends Error {
+/**
+ * The package's Redis-failure error: Redis failed or did not answer in time (HTTP 503 with
+ * `Retry-After`). `kind` says why: `unavailable` (not reachable), `timeout` (no answer within
+ * `timeoutMs`), `script` (an error reply: a bug, not an outage), `other` (an unusable reply).
+ */
+export class IdempotencyStoreUnavailableError extends IdempotencyError {
   override readonly name = 'IdempotencyStoreUnavailableError';
-  readonly code = 'IDEMPOTENCY_STORE_UNAVAILABLE';
+  declare readonly code: 'IDEMPOTENCY_STORE_UNAVAILABLE';
   readonly status = 503;
+  /** Why Redis failed; by default classified from `cause` (the ioredis error). */
+  readonly kind: RedisFailureKind;
   constructor(
     /** The store operation that failed: `claim`, `complete`, `renew`, `release` or `get`. */
     readonly operation: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; kind?: RedisFailureKind },
   ) {
     const cause = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super(`idempotency store unavailable during ${operation}${cause}`, options);
+    super(
+      'IDEMPOTENCY_STORE_UNAVAILABLE',
+      `idempotency store unavailable during ${operation}${cause}`,
+      options?.cause === undefined ? {} : { cause: options.cause },
+    );
+    this.kind = options?.kind ?? callFailureKind(options?.cause);
   }
 }

@@ -2,11 +2,13 @@
 export const VERSION: string = __PACKAGE_VERSION__;
 
 export {
+  IdempotencyError,
   IdempotencyInFlightError,
   IdempotencyKeyInvalidError,
   IdempotencyKeyReuseError,
   IdempotencyStoreUnavailableError,
   type KeyProblem,
+  type RedisFailureKind,
 } from './errors.js';
 export { canonicalJson, defaultFingerprint } from './fingerprint.js';
 export { HEADERS, MAX_KEY_LENGTH, parseIdempotencyKey } from './header.js';

@@ -1,5 +1,5 @@
 import { hash, randomUUID } from 'node:crypto';
-import { check, keyPrefix, type RedisClient, sleep } from '@boxoffice/internal';
+import { check, ioredisClient, keyPrefix, type RedisClient, sleep } from '@boxoffice/internal';
 import {
   IdempotencyInFlightError,
   IdempotencyKeyReuseError,
@@ -137,13 +137,7 @@ export class IdempotencyStore {
     readonly client: RedisClient,
     options?: IdempotencyStoreOptions,
   ) {
-    if (
-      client === null ||
-      typeof client !== 'object' ||
-      typeof client.defineCommand !== 'function'
-    ) {
-      throw new TypeError(`client must be an ioredis Redis or Cluster, got ${check.show(client)}`);
-    }
+    ioredisClient('client', client);
     const o = check.mergeOptions('IdempotencyStore options', DEFAULTS, options);
     keyPrefix('prefix', o.prefix);
     check.integer('retentionSec', o.retentionSec, { min: 1, max: 365 * 86_400 });
@@ -305,7 +299,7 @@ export class IdempotencyStore {
       if (!Buffer.isBuffer(reply)) throw new RecordFormatError(`reply ${check.show(reply)}`);
       return decodeRecord(reply);
     } catch (error) {
-      throw new IdempotencyStoreUnavailableError('claim', { cause: error });
+      throw new IdempotencyStoreUnavailableError('claim', { cause: error, kind: 'other' });
     }
   }
 
@@ -350,6 +344,7 @@ export class IdempotencyStore {
     }
     throw new IdempotencyStoreUnavailableError('claim', {
       cause: new Error(`unexpected reply ${check.show(reply)}`),
+      kind: 'other',
     });
   }
 

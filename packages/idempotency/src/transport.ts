@@ -28,6 +28,7 @@ class Call implements Deadline, ReplyReceiver {
     this.reject(
       new IdempotencyStoreUnavailableError(this.operation, {
         cause: new Error(`idempotency ${this.operation}: ${error.message}`),
+        kind: 'timeout',
       }),
     );
   }

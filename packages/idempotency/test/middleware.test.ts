@@ -8,7 +8,7 @@ import { gate, post, serve, until } from './helpers.js';
 const uuid = () => crypto.randomUUID();
 
 describe('idempotency() options', () => {
-  const store = new IdempotencyStore({ defineCommand() {} } as never);
+  const store = new IdempotencyStore({ defineCommand() {}, duplicate() {} } as never);
 
   it('rejects bad options when the middleware is created', () => {
     expect(() => idempotency({} as never)).toThrow(/store must be an IdempotencyStore/);

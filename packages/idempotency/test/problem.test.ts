@@ -12,7 +12,7 @@ import {
 import { post, serve } from './helpers.js';
 
 describe('idempotency() onProblem option', () => {
-  const store = new IdempotencyStore({ defineCommand() {} } as never);
+  const store = new IdempotencyStore({ defineCommand() {}, duplicate() {} } as never);
 
   it('must be a function when given', () => {
     expect(() => idempotency({ store, onProblem: 'shape' as never })).toThrow(

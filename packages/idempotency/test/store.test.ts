@@ -17,7 +17,7 @@ function claimed(result: Awaited<ReturnType<IdempotencyStore['claim']>>): Lease 
 }
 
 describe('IdempotencyStore validation', () => {
-  const fakeClient = { defineCommand() {} } as never;
+  const fakeClient = { defineCommand() {}, duplicate() {} } as never;
 
   it('rejects bad options before touching Redis', () => {
     expect(() => new IdempotencyStore(null as never)).toThrow(TypeError);

@@ -496,7 +496,7 @@ describe.each(redisTargets())('WaitingRoom on $name', (target) => {
 });
 
 describe('WaitingRoom input validation', () => {
-  const fake = { evalsha: () => {} } as never;
+  const fake = { defineCommand: () => {}, duplicate: () => {} } as never;
   const base = { roomId: 'r', tokens, maxActive: 1 };
   it('rejects bad options before any Redis call', () => {
     expect(() => new WaitingRoom(fake, { ...base, maxActive: 0 })).toThrow(RangeError);

@@ -1,5 +1,5 @@
 import type { RedisClient, RedisScript } from '@boxoffice/internal';
-import { SketchLayoutError } from './errors.js';
+import { failedCall, SketchLayoutError, sketchRedisError } from './errors.js';
 
 /** One script invocation: its keys and arguments. */
 export interface Call {
@@ -13,24 +13,25 @@ export const CHUNK = 2000;
 /**
  * Run several invocations of one script in a single round trip (one pipeline); with one call, a plain
  * EVALSHA. Every call's keys must share one hash slot (ours share a hash tag). Rejects with the first
- * error.
+ * error, as a {@link SketchRedisError} of `operation`.
  */
 export async function runAll(
   client: RedisClient,
+  operation: string,
   script: RedisScript,
   calls: readonly Call[],
 ): Promise<unknown[]> {
   if (calls.length === 0) return [];
   if (calls.length === 1) {
     const only = calls[0] as Call;
-    return [await script.run(client, only.keys, only.args)];
+    return [await script.run(client, only.keys, only.args).catch(failedCall(operation))];
   }
   script.register(client);
   const pipeline = client.pipeline();
   for (const call of calls) script.queue(pipeline, call.keys, call.args);
-  const results = (await pipeline.exec()) ?? [];
+  const results = (await pipeline.exec().catch(failedCall(operation))) ?? [];
   return results.map(([error, value]) => {
-    if (error) throw error;
+    if (error) throw sketchRedisError(operation, error);
     return value;
   });
 }
@@ -39,11 +40,13 @@ export async function runAll(
 export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
- * Like {@link runAll} (one script, or the script of each call), but reports each call's outcome instead of rejecting, so a caller can retry only
- * the calls that failed (a pipeline can fail part-way, e.g. when the connection drops).
+ * Like {@link runAll} (one script, or the script of each call), but reports each call's outcome
+ * instead of rejecting, so a caller can retry only the calls that failed (a pipeline can fail
+ * part-way, e.g. when the connection drops). Failures are {@link SketchRedisError}s of `operation`.
  */
 export async function runSettled(
   client: RedisClient,
+  operation: string,
   scripts: RedisScript | ((call: number) => RedisScript),
   calls: readonly Call[],
 ): Promise<Settled[]> {
@@ -54,7 +57,7 @@ export async function runSettled(
     try {
       return [{ ok: true, value: await scriptOf(0).run(client, only.keys, only.args) }];
     } catch (error) {
-      return [{ ok: false, error }];
+      return [{ ok: false, error: sketchRedisError(operation, error) }];
     }
   }
   for (let i = 0; i < calls.length; i++) scriptOf(i).register(client);
@@ -66,11 +69,12 @@ export async function runSettled(
   try {
     results = (await pipeline.exec()) ?? [];
   } catch (error) {
-    return calls.map(() => ({ ok: false, error }));
+    const failure = sketchRedisError(operation, error);
+    return calls.map(() => ({ ok: false, error: failure }));
   }
   return calls.map((_, i) => {
     const [error, value] = results[i] ?? [new Error('no reply'), undefined];
-    return error ? { ok: false, error } : { ok: true, value };
+    return error ? { ok: false, error: sketchRedisError(operation, error) } : { ok: true, value };
   });
 }
 

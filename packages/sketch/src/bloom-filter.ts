@@ -1,4 +1,4 @@
-import { check, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
+import { check, ioredisClient, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
 import { type Call, CHUNK, payload, runAll } from './batch.js';
 import { HASH_VERSION, pushBitPositions } from './hash.js';
 import { type Item, item, list, tagged } from './input.js';
@@ -49,12 +49,7 @@ export class BloomFilter {
   readonly #layout: string;
 
   constructor(client: RedisClient, options: BloomFilterOptions) {
-    if (
-      client == null ||
-      typeof (client as { defineCommand?: unknown }).defineCommand !== 'function'
-    ) {
-      throw new TypeError('BloomFilter: client must be an ioredis Redis or Cluster');
-    }
+    ioredisClient('client', client);
     const o = check.mergeOptions('BloomFilter options', DEFAULTS, options);
     const name = tagged('BloomFilter.key', o.key);
     const prefix = keyPrefix('BloomFilter.prefix', o.prefix);
@@ -109,7 +104,7 @@ export class BloomFilter {
       }
       calls.push({ keys: [this.metaKey, this.redisKey], args });
     }
-    const replies = await runAll(this.#client, script, calls);
+    const replies = await runAll(this.#client, write ? 'add' : 'has', script, calls);
     return replies.flatMap((r) =>
       (payload(r, this.metaKey, this.#layout) as number[]).map((x) => x === 1),
     );

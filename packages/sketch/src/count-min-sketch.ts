@@ -1,6 +1,6 @@
-import { check, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
+import { check, ioredisClient, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
 import { type Call, CHUNK, payload, runAll } from './batch.js';
-import { SketchError, SketchLayoutError } from './errors.js';
+import { failedCall, SketchError, SketchLayoutError } from './errors.js';
 import { HASH_VERSION, pushCounterOffsets } from './hash.js';
 import { type Item, increment, item, list, tagged } from './input.js';
 import addLua from './lua/cms-add.lua';
@@ -71,12 +71,7 @@ export class CountMinSketch {
   readonly #totalOffset: number;
 
   constructor(client: RedisClient, options: CountMinSketchOptions) {
-    if (
-      client == null ||
-      typeof (client as { defineCommand?: unknown }).defineCommand !== 'function'
-    ) {
-      throw new TypeError('CountMinSketch: client must be an ioredis Redis or Cluster');
-    }
+    ioredisClient('client', client);
     const o = check.mergeOptions('CountMinSketch options', DEFAULTS, options);
     const name = tagged('CountMinSketch.key', o.key);
     this.#prefix = keyPrefix('CountMinSketch.prefix', o.prefix);
@@ -128,7 +123,7 @@ export class CountMinSketch {
       }
       calls.push({ keys: [this.metaKey, this.redisKey], args });
     }
-    const replies = await runAll(this.#client, addScript, calls);
+    const replies = await runAll(this.#client, 'add', addScript, calls);
     return replies.flatMap((r) => payload(r, this.metaKey, this.#layout) as number[]);
   }
 
@@ -162,7 +157,7 @@ export class CountMinSketch {
       }
       calls.push({ keys: [this.metaKey, this.redisKey], args });
     }
-    const replies = await runAll(this.#client, readScript, calls);
+    const replies = await runAll(this.#client, 'estimate', readScript, calls);
     const out: number[] = [];
     replies.forEach((r, i) => {
       const [total, ...estimates] = payload(r, this.metaKey, this.#layout) as number[];
@@ -191,7 +186,7 @@ export class CountMinSketch {
       const [layout, blob] = await Promise.all([
         this.#client.hget(metaKey, 'layout'),
         this.#client.getBuffer(key),
-      ]);
+      ]).catch(failedCall('merge'));
       if (blob === null) continue;
       if (layout !== this.#layout) {
         throw new SketchLayoutError(metaKey, this.#layout, String(layout));
@@ -209,11 +204,20 @@ export class CountMinSketch {
     }
     const bytes = Buffer.alloc(counters * 4);
     for (let c = 0; c < counters; c++) bytes.writeUInt32BE(sum[c] as number, c * 4);
-    const reply = await mergeScript.run(
-      this.#client,
-      [this.metaKey, this.redisKey],
-      [this.#layout, this.width, this.depth, this.#totalOffset, bytes as unknown as string, totals],
-    );
+    const reply = await mergeScript
+      .run(
+        this.#client,
+        [this.metaKey, this.redisKey],
+        [
+          this.#layout,
+          this.width,
+          this.depth,
+          this.#totalOffset,
+          bytes as unknown as string,
+          totals,
+        ],
+      )
+      .catch(failedCall('merge'));
     payload(reply, this.metaKey, this.#layout);
   }
 }

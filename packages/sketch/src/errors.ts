@@ -1,10 +1,14 @@
+import { callFailureKind, messageOf, type RedisFailureKind } from '@boxoffice/internal';
+
+export type { RedisFailureKind } from '@boxoffice/internal';
+
 /** Base class of every error this package throws on purpose (besides TypeError/RangeError for bad input). */
 export class SketchError extends Error {
+  override name = 'SketchError';
   /** A stable, machine-readable code. */
   readonly code: string;
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = 'SketchError';
     this.code = code;
   }
 }
@@ -14,6 +18,7 @@ export class SketchError extends Error {
  * size): mixing them would give wrong answers, so the operation is refused before anything is written.
  */
 export class SketchLayoutError extends SketchError {
+  override name = 'SketchLayoutError';
   /** The Redis key of the metadata hash that holds the stored layout. */
   readonly key: string;
   /** The layout this instance computes from its options. */
@@ -26,15 +31,49 @@ export class SketchLayoutError extends SketchError {
       `${key} holds layout ${JSON.stringify(actual)}, this instance uses ${JSON.stringify(expected)}; ` +
         'use the same sizing options (or another key) for every writer and reader',
     );
-    this.name = 'SketchLayoutError';
     this.key = key;
     this.expected = expected;
     this.actual = actual;
   }
 }
 
-/** A buffered flush failed; the counts it carried are back in the buffer and will be retried. */
+/**
+ * Redis failed during a sketch operation: not reachable (`kind: 'unavailable'`), no answer in time
+ * (`'timeout'`, with ioredis' `commandTimeout`), an error reply (`'script'`: a bug, not an outage).
+ * `cause` holds the ioredis error. Distinct from {@link SketchLayoutError} (the data is incompatible).
+ */
+export class SketchRedisError extends SketchError {
+  override name = 'SketchRedisError';
+  /** Why Redis failed. */
+  readonly kind: RedisFailureKind;
+  /** The operation that failed, e.g. `add`, `estimate`, `record`, `top`, `merge`. */
+  readonly operation: string;
+  constructor(operation: string, kind: RedisFailureKind, message: string, cause?: unknown) {
+    super('REDIS_FAILURE', `${operation}: ${message}`, cause === undefined ? {} : { cause });
+    this.kind = kind;
+    this.operation = operation;
+  }
+}
+
+/** The {@link SketchRedisError} for what a Redis call of `operation` rejected with. @internal */
+export function sketchRedisError(operation: string, error: unknown): SketchRedisError {
+  if (error instanceof SketchRedisError) return error;
+  return new SketchRedisError(operation, callFailureKind(error), messageOf(error), error);
+}
+
+/** A `catch` handler rethrowing a Redis call's rejection as {@link SketchRedisError}. @internal */
+export const failedCall =
+  (operation: string) =>
+  (error: unknown): never => {
+    throw sketchRedisError(operation, error);
+  };
+
+/**
+ * A buffered flush failed; the counts it carried are back in the buffer and will be retried.
+ * `cause` is the first failure, a {@link SketchRedisError} when Redis failed.
+ */
 export class FlushError extends SketchError {
+  override name = 'FlushError';
   /** Number of (item, bucket) entries that were put back into the buffer. */
   readonly pending: number;
   constructor(pending: number, cause: unknown) {
@@ -43,7 +82,6 @@ export class FlushError extends SketchError {
       `flushing ${pending} buffered entries failed (kept for retry): ${(cause as Error)?.message ?? String(cause)}`,
       { cause },
     );
-    this.name = 'FlushError';
     this.pending = pending;
   }
 }

@@ -4,7 +4,13 @@ export const VERSION: string = __PACKAGE_VERSION__;
 export { BloomFilter, type BloomFilterOptions } from './bloom-filter.js';
 export { BufferedTrending, type BufferedTrendingOptions } from './buffered-trending.js';
 export { CountMinSketch, type CountMinSketchOptions, type Entry } from './count-min-sketch.js';
-export { FlushError, SketchError, SketchLayoutError } from './errors.js';
+export {
+  FlushError,
+  type RedisFailureKind,
+  SketchError,
+  SketchLayoutError,
+  SketchRedisError,
+} from './errors.js';
 export { HASH_VERSION } from './hash.js';
 export { counterIndexes } from './indexes.js';
 export {

@@ -103,7 +103,12 @@ export async function writeSettled(
       bulk.push(false);
     }
   }
-  const settled = await runSettled(t.client, (c) => (bulk[c] ? bulkScript : addScript), calls);
+  const settled = await runSettled(
+    t.client,
+    'record',
+    (c) => (bulk[c] ? bulkScript : addScript),
+    calls,
+  );
   const counted: boolean[] = new Array(events.length).fill(false);
   const failed: PendingEvent[] = [];
   let error: unknown;

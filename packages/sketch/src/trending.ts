@@ -1,6 +1,7 @@
-import { check, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
+import { check, ioredisClient, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
 import { type Call, CHUNK, payload, runAll } from './batch.js';
 import { BufferedTrending, type BufferedTrendingOptions } from './buffered-trending.js';
+import { failedCall } from './errors.js';
 import { HASH_VERSION, pushCounterIndexes } from './hash.js';
 import {
   type Duration,
@@ -128,12 +129,7 @@ export class Trending {
   readonly #clock: () => number;
 
   constructor(client: RedisClient, options: TrendingOptions) {
-    if (
-      client == null ||
-      typeof (client as { defineCommand?: unknown }).defineCommand !== 'function'
-    ) {
-      throw new TypeError('Trending: client must be an ioredis Redis or Cluster');
-    }
+    ioredisClient('client', client);
     const o = check.mergeOptions('Trending options', DEFAULTS, options);
     const name = tagged('Trending.name', o.name);
     const prefix = keyPrefix('Trending.prefix', o.prefix);
@@ -226,16 +222,18 @@ export class Trending {
       event.n,
     ];
     pushCounterIndexes(args, event.item, this.width, this.depth);
-    const reply = await recordScript.run(
-      this.#t.client,
-      [
-        this.#t.meta,
-        `${this.#t.base}:c:${event.bucket}`,
-        `${this.#t.base}:t:${event.bucket}`,
-        `${this.#t.base}:o:${event.bucket}`,
-      ],
-      args,
-    );
+    const reply = await recordScript
+      .run(
+        this.#t.client,
+        [
+          this.#t.meta,
+          `${this.#t.base}:c:${event.bucket}`,
+          `${this.#t.base}:t:${event.bucket}`,
+          `${this.#t.base}:o:${event.bucket}`,
+        ],
+        args,
+      )
+      .catch(failedCall('record'));
     payload(reply, this.#t.meta, this.#t.layout);
     return true;
   }
@@ -262,11 +260,13 @@ export class Trending {
   async top(n: number, options?: QueryOptions): Promise<TrendingItem[]> {
     check.integer('n', n, { min: 1, max: this.topK });
     const buckets = this.#windowBuckets(options);
-    const flat = (await candidatesScript.run(
-      this.#t.client,
-      buckets.map((b) => `${this.#t.base}:t:${b}`),
-      [2 * this.topK],
-    )) as string[];
+    const flat = (await candidatesScript
+      .run(
+        this.#t.client,
+        buckets.map((b) => `${this.#t.base}:t:${b}`),
+        [2 * this.topK],
+      )
+      .catch(failedCall('top'))) as string[];
     const candidates: string[] = [];
     for (let i = 0; i < flat.length; i += 2) candidates.push(flat[i] as string);
     const [total, estimates] = await this.#estimate(buckets, candidates);
@@ -405,7 +405,7 @@ export class Trending {
       }
       calls.push({ keys, args });
     }
-    const replies = await runAll(this.#t.client, estimateScript, calls);
+    const replies = await runAll(this.#t.client, 'estimate', estimateScript, calls);
     let total = 0;
     const estimates: number[] = [];
     replies.forEach((reply, i) => {
