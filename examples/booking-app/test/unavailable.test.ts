@@ -1,5 +1,9 @@
 import { connect, createServer, type Socket } from 'node:net';
-import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
+import { IdempotencyStore, IdempotencyStoreUnavailableError } from '@boxoffice/idempotency';
+import { redisTargets, unreachableClient, useRedis } from '@boxoffice/local-redis/testing';
+import { AccessTokens, QueueRedisError, WaitingRoom } from '@boxoffice/queue';
+import { SeatLock, SeatLockRedisError } from '@boxoffice/seat-lock';
+import { CountMinSketch, SketchRedisError } from '@boxoffice/sketch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
@@ -9,7 +13,10 @@ import { PgDatabase } from '../src/db/pg-database.js';
 import { PgliteDatabase } from '../src/db/pglite-database.js';
 import { seedDemoData } from '../src/db/seed.js';
 import { DatabaseUnavailableError, RedisUnavailableError } from '../src/errors.js';
-import { redisUnavailable } from '../src/http/unavailable.js';
+import { redisUnavailable } from '../src/http/redis-failure.js';
+
+const SECRET = 'unavailable-test-secret-0123456789';
+
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { call, count, listen, POSTGRES_URL, randomSchema, useDatabase } from './helpers.js';
@@ -163,5 +170,44 @@ describe.each(redisTargets())('Redis down ($name)', (target) => {
     // A command error is not an outage.
     const wrong = await redis.client.call('NO_SUCH_COMMAND').catch((e: unknown) => e);
     expect(redisUnavailable(wrong)).toBeNull();
+    // Nor is an error that merely mentions what an outage says.
+    expect(redisUnavailable(new Error('ECONNREFUSED Connection is closed.'))).toBeNull();
+  });
+});
+
+describe('Redis failures of the packages', () => {
+  it("maps each package's typed Redis failure by kind, never by message", async () => {
+    const dead = await unreachableClient();
+    cleanups.push(async () => dead.disconnect());
+    const failures = await Promise.all([
+      new SeatLock(dead).tryAcquire(['A1']).catch((e: unknown) => e),
+      new WaitingRoom(dead, {
+        roomId: 'r',
+        tokens: new AccessTokens({ secret: SECRET, issuer: 'test' }),
+        maxActive: 1,
+      })
+        .join('alice')
+        .catch((e: unknown) => e),
+      new IdempotencyStore(dead).claim('k').catch((e: unknown) => e),
+      new CountMinSketch(dead, { key: 'c' }).estimate('a').catch((e: unknown) => e),
+    ]);
+    const types = [
+      SeatLockRedisError,
+      QueueRedisError,
+      IdempotencyStoreUnavailableError,
+      SketchRedisError,
+    ];
+    failures.forEach((failure, i) => {
+      expect(failure).toBeInstanceOf(types[i]);
+      expect(failure).toMatchObject({ kind: 'unavailable' });
+      const mapped = redisUnavailable(failure);
+      expect(mapped).toBeInstanceOf(RedisUnavailableError);
+      expect(mapped?.status).toBe(503);
+      expect(mapped?.cause).toBe(failure);
+    });
+    // An error reply (a bug) is not an outage, whichever package reports it.
+    expect(redisUnavailable(new SeatLockRedisError('acquire', 'script', 'WRONGTYPE'))).toBeNull();
+    expect(redisUnavailable(new QueueRedisError('visit', 'script', 'ERR'))).toBeNull();
+    expect(redisUnavailable(new SketchRedisError('add', 'timeout', 'no answer'))?.status).toBe(503);
   });
 });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { redisUnavailable } from '../http/unavailable.js';
+import { redisUnavailable } from '../http/redis-failure.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import { type ClaimedMessage, OutboxRepository, type OutboxTopic } from '../repos/outbox.js';
 import { TimeoutError, withTimeout } from '../with-timeout.js';

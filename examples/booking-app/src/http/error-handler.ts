@@ -1,16 +1,14 @@
 import { AccessTokenError } from '@boxoffice/queue';
-import { SeatLockRedisError } from '@boxoffice/seat-lock';
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import {
   AccessTokenRefusedError,
   HttpError,
-  RedisUnavailableError,
   RequestValidationError,
   ServiceUnavailableError,
 } from '../errors.js';
 import { pathOf, sendProblem } from './problem.js';
-import { redisUnavailable } from './unavailable.js';
+import { redisUnavailable } from './redis-failure.js';
 
 // Errors the body parser raises for what the client sent: answered with their own 4xx status.
 const BODY_PARSER = new Map<string, { code: string; title: string }>([
@@ -43,9 +41,6 @@ function toHttpError(error: unknown): HttpError | null {
       error.message,
     );
   }
-  if (error instanceof SeatLockRedisError && error.kind !== 'script' && error.kind !== 'other') {
-    return new RedisUnavailableError(`Redis (seat locks): ${error.message}`, { cause: error });
-  }
   if (error instanceof ZodError) {
     return new RequestValidationError(
       error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })),
@@ -75,6 +70,7 @@ function toHttpError(error: unknown): HttpError | null {
   if (typeof e?.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code)) {
     return new HttpError(400, 'invalid-input', 'The request has an invalid value', e.message);
   }
+  // A package's typed Redis failure, or a raw ioredis error from the app's own Redis calls.
   return redisUnavailable(error);
 }
 

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { HttpError, RedisUnavailableError } from '../errors.js';
-import { redisUnavailable } from '../http/unavailable.js';
+import { redisUnavailable } from '../http/redis-failure.js';
 import { TimeoutError, withTimeout } from '../with-timeout.js';
 import { clientBucket } from './client-bucket.js';
 import type { FixedWindowLimiter } from './fixed-window-limiter.js';
