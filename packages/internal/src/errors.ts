@@ -36,12 +36,9 @@ const UNAVAILABLE_REPLIES = new Set([
   'BUSY',
 ]);
 
-// Errors ioredis raises by class when it cannot reach Redis.
-const UNAVAILABLE_NAMES = new Set([
-  'MaxRetriesPerRequestError',
-  'ClusterAllFailedError',
-  'AbortError',
-]);
+// Errors ioredis raises by class when it cannot reach Redis. (Not `AbortError`: an aborted signal's
+// DOMException has that name too; ioredis' own aborts are matched by their messages below.)
+const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
 
 // System error codes of a socket that cannot reach Redis or lost it.
 const UNAVAILABLE_CODES = new Set([
@@ -65,6 +62,11 @@ const UNAVAILABLE_MESSAGES = new Set([
   'Failed to refresh slots cache.',
   'Command aborted due to connection close',
   'connect ETIMEDOUT',
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  'Cluster is disconnected.',
+  'Cluster is disconnecting.',
+  'Cluster is ended.',
+  'Node is disconnected',
 ]);
 const TIMEOUT_MESSAGE = 'Command timed out';
 

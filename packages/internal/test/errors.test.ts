@@ -1,5 +1,5 @@
 import { createServer, type Socket } from 'node:net';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisTargets, unreachableClient, useRedis } from '../../local-redis/src/testing.js';
 import {
@@ -25,6 +25,20 @@ describe('redisFailureKind', () => {
     const error = await dead.get('k').catch((e: unknown) => e);
     expect(redisFailureKind(error)).toBe('unavailable');
     expect(isRedisOutage(redisFailureKind(error))).toBe(true);
+  });
+
+  it('unavailable: a Cluster client whose nodes are not there, without an offline queue', async () => {
+    const dead = await unreachableClient();
+    const cluster = new Cluster([{ host: '127.0.0.1', port: dead.options.port as number }], {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: () => null,
+    });
+    dead.disconnect();
+    cluster.on('error', () => {});
+    closers.push(() => cluster.disconnect());
+    const error = await cluster.get('k').catch((e: unknown) => e);
+    expect(redisFailureKind(error)).toBe('unavailable');
   });
 
   it('unavailable: a client that was closed', async () => {
@@ -93,6 +107,7 @@ describe('redisFailureKind', () => {
 
   it('undefined for errors that are not Redis failures; a kind already carried is kept', () => {
     expect(redisFailureKind(new TypeError('x is not a function'))).toBeUndefined();
+    expect(redisFailureKind(new DOMException('aborted', 'AbortError'))).toBeUndefined();
     expect(redisFailureKind(new Error('Connection is closed by the database'))).toBeUndefined();
     expect(redisFailureKind('Connection is closed.')).toBeUndefined();
     expect(redisFailureKind(Object.assign(new Error('x'), { kind: 'quorum' }))).toBe('quorum');
