@@ -144,3 +144,24 @@ export function ioredisClient<T>(name: string, value: T): T {
   if (!isIoredisClient(value)) throw wrongClientError(name, value);
   return value;
 }
+
+/** A package's Redis-failure error class: `new (operation, kind, message, cause)`. */
+export type RedisErrorClass<E extends Error> = new (
+  operation: string,
+  kind: RedisFailureKind,
+  message: string,
+  cause?: unknown,
+) => E;
+
+/**
+ * The package's typed error for what a Redis call of `operation` rejected with (`kind` from
+ * {@link callFailureKind}, the ioredis error as `cause`); one of its own passes through unchanged.
+ */
+export function redisCallError<E extends Error>(
+  Type: RedisErrorClass<E>,
+  operation: string,
+  error: unknown,
+): E {
+  if (error instanceof Type) return error;
+  return new Type(operation, callFailureKind(error), messageOf(error), error);
+}

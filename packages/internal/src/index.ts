@@ -12,7 +12,9 @@ export {
   isRedisOutage,
   messageOf,
   REDIS_FAILURE_KINDS,
+  type RedisErrorClass,
   type RedisFailureKind,
+  redisCallError,
   redisFailureKind,
   wrongClientError,
 } from './errors.js';

@@ -1,4 +1,4 @@
-import { callFailureKind, messageOf, type RedisFailureKind } from '@boxoffice/internal';
+import { type RedisFailureKind, redisCallError } from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
@@ -33,8 +33,7 @@ export class QueueRedisError extends QueueError {
 
 /** The {@link QueueRedisError} for what a Redis call of `operation` rejected with. @internal */
 export function queueRedisError(operation: string, error: unknown): QueueRedisError {
-  if (error instanceof QueueRedisError) return error;
-  return new QueueRedisError(operation, callFailureKind(error), messageOf(error), error);
+  return redisCallError(QueueRedisError, operation, error);
 }
 
 /** A `catch` handler rethrowing a Redis call's rejection as {@link QueueRedisError}. @internal */

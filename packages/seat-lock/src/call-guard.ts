@@ -1,4 +1,4 @@
-import { callFailureKind, messageOf, type RedisClient } from '@boxoffice/internal';
+import { type RedisClient, redisCallError } from '@boxoffice/internal';
 import { SeatLockRedisError } from './errors.js';
 
 // Statuses in which a command would sit in ioredis' offline queue instead of failing: refuse at
@@ -18,8 +18,7 @@ export interface Pending {
 
 /** Map an ioredis failure to {@link SeatLockRedisError}, its kind from the shared classifier. */
 export function redisError(operation: string, error: unknown): SeatLockRedisError {
-  if (error instanceof SeatLockRedisError) return error;
-  return new SeatLockRedisError(operation, callFailureKind(error), messageOf(error), error);
+  return redisCallError(SeatLockRedisError, operation, error);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { callFailureKind, messageOf, type RedisFailureKind } from '@boxoffice/internal';
+import { type RedisFailureKind, redisCallError } from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
@@ -57,8 +57,7 @@ export class SketchRedisError extends SketchError {
 
 /** The {@link SketchRedisError} for what a Redis call of `operation` rejected with. @internal */
 export function sketchRedisError(operation: string, error: unknown): SketchRedisError {
-  if (error instanceof SketchRedisError) return error;
-  return new SketchRedisError(operation, callFailureKind(error), messageOf(error), error);
+  return redisCallError(SketchRedisError, operation, error);
 }
 
 /** A `catch` handler rethrowing a Redis call's rejection as {@link SketchRedisError}. @internal */
