@@ -86,9 +86,10 @@ local function evictTickets(tickets)
 end
 if budget > 0 then evictTickets(redis.call('SPOP', KEYS[15], budget)) end
 local staleGen = math.floor((now - timeout) / genMs) - 1
+local gens = redis.call('HMGET', KEYS[5], 'g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7')
 for s = 0, 7 do
   if budget <= 0 then break end
-  local g = tonumber(redis.call('HGET', KEYS[5], 'g' .. s))
+  local g = tonumber(gens[s + 1])
   if g and g <= staleGen then
     evictTickets(redis.call('SPOP', KEYS[7 + s], budget))
   end
