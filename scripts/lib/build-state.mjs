@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const root = new URL('../..', import.meta.url).pathname;
+const workspaceRoot = new URL('../..', import.meta.url).pathname;
 const INPUTS = ['src', 'lua', 'package.json', 'tsup.config.ts', 'tsconfig.json'];
 
 function* files(path) {
@@ -19,7 +19,7 @@ function* files(path) {
 }
 
 /** The workspace packages (dirs under packages/ and examples/) and whether each has a build. */
-function workspacePackages() {
+function workspacePackages(root) {
   const dirs = [];
   for (const group of ['packages', 'examples']) {
     for (const name of readdirSync(join(root, group))) {
@@ -33,9 +33,12 @@ function workspacePackages() {
   return dirs;
 }
 
-/** True when every built package has a dist/ newer than every workspace source and the lockfile. */
-export function buildIsCurrent() {
-  const packages = workspacePackages();
+/**
+ * True when every built package of the workspace at `root` has a dist/ newer than every workspace
+ * source and the lockfile, and node_modules was installed.
+ */
+export function buildIsCurrent(root = workspaceRoot) {
+  const packages = workspacePackages(root);
   let newestInput = statSync(join(root, 'pnpm-lock.yaml')).mtimeMs;
   for (const { dir } of packages) {
     for (const input of INPUTS) {
