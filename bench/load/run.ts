@@ -260,12 +260,8 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
           : await poll(base, token, status);
       waitingMs += Date.now() - joinedAt;
       inLine--;
-      if (status.status === 200 && status.body.soldOut) {
-        soldOutSeen++;
-        return void (await http.call(base, 'DELETE /concerts/:id/queue', 'DELETE', queuePath, {
-          token,
-        }));
-      }
+      // Sold out: the page shows it and sends nothing more (the place lapses by itself).
+      if (status.status === 200 && status.body.soldOut) return void soldOutSeen++;
       if (status.status !== 200 || status.body.state !== 'active')
         return note('queue', status.status);
       admitted++;

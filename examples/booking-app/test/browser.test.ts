@@ -258,7 +258,7 @@ describe('web pages in Chromium', () => {
       await screenshot(alice.page, '10-popular-products');
 
       // Dave opens the waiting room of a concert with no seat left to sell: the page says so at
-      // once and gives his place in line up (so the room does not admit him to an empty map).
+      // once, and he was never put in line (so the room cannot admit him to an empty map).
       await db.query(
         `UPDATE seats SET status = 'BLOCKED' WHERE concert_id = 2 AND status = 'AVAILABLE'`,
       );

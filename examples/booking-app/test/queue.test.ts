@@ -274,7 +274,15 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     expect(polled.status).toBe(200);
     expect(polled.body).toMatchObject({ state: 'waiting', soldOut: true });
     const again = await call(base, 'POST', '/concerts/1/queue', { token: dave });
-    expect(again.body.soldOut).toBe(true);
+    expect(again.body).toMatchObject({ state: 'waiting', soldOut: true });
+    expect(again.body.stream).toBeUndefined();
+    // Nobody new is put in line once the concert is sold out.
+    const late = await login(base, 'late');
+    const lateJoin = await call(base, 'POST', '/concerts/1/queue', { token: late });
+    expect(lateJoin.body).toMatchObject({ state: 'unknown', soldOut: true });
+    expect((await call(base, 'GET', '/concerts/1/queue', { token: late })).body.state).toBe(
+      'unknown',
+    );
     const stream = await openSse(`${base}/concerts/1/queue/events`, {
       authorization: `Bearer ${dave}`,
     });

@@ -124,8 +124,12 @@ function showNoRoom(message) {
   show('actions', el('a', { class: 'button', href: '/' }, 'Back to the concerts'));
 }
 
-/** Every seat is taken: stop waiting and give the place in line up. */
-async function showSoldOut() {
+/**
+ * Every seat is taken: stop waiting. Nothing is sent: sold out is final, the room admits nobody any
+ * more and the place lapses by itself (thousands of pages leaving at the same moment would be a
+ * stampede on the server).
+ */
+function showSoldOut() {
   if (state === 'gone') return;
   state = 'gone';
   stream?.close();
@@ -134,11 +138,6 @@ async function showSoldOut() {
   keepOpen(false);
   show('line', el('p', { class: 'soldout' }, 'Sold out: every seat of this concert is taken.'));
   show('actions', el('a', { class: 'button', href: '/' }, 'Back to the concerts'));
-  try {
-    await api(`/concerts/${concertId}/queue`, { method: 'DELETE', token: user.token });
-  } catch {
-    // The place lapses by itself once this page stops polling.
-  }
 }
 
 function onStatus(status) {

@@ -88,8 +88,12 @@ export function queueRoutes(deps: {
   const limits = deps.limits ?? { join: [], stream: [] };
   router.post('/concerts/:id/queue', requireUser(deps.auth), ...limits.join, async (req, res) => {
     const { id, soldOut } = await saleOf(req);
-    const status = await deps.rooms.room(id).join(userOf(req));
-    deps.metrics.queueJoins.inc({ concert: String(id) });
+    // Sold out is final (sold seats never return): nobody new is put in line, and nobody needs to
+    // leave it either — a page that shows "sold out" sends nothing more, where a leave from each of
+    // 9,000 waiters at the moment of the sell-out was a stampede (their places lapse by themselves).
+    const room = deps.rooms.room(id);
+    const status = soldOut ? await room.status(userOf(req)) : await room.join(userOf(req));
+    if (!soldOut) deps.metrics.queueJoins.inc({ concert: String(id) });
     // A waiter's next step is opening the stream: its token comes with the join, which spares a
     // crowd one request per arrival (`POST …/stream-token` is for reopening it later).
     const stream = status.state === 'waiting' && !soldOut ? await streamToken(req, id) : undefined;
