@@ -104,15 +104,29 @@ export class PaymentRepository {
     return rows[0];
   }
 
-  /** A new STARTED payment; undefined when `userId` already used `idempotencyKey`. */
-  async start(r: PayableReservation, idempotencyKey: string): Promise<PaymentRow | undefined> {
-    const { rows } = await this.db.query<PaymentRow>(
-      `INSERT INTO payments (reservation_id, user_id, idempotency_key, amount_cents, status)
-       VALUES ($1, $2, $3, $4, 'STARTED')
-       ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING *`,
-      [r.id, r.user_id, idempotencyKey, r.amount_cents],
+  /**
+   * In one statement: the payment the reservation's owner made under `idempotencyKey` (for any
+   * reservation; `created: false`), else — only while `r` is HELD — a new STARTED one (`created:
+   * true`). Undefined when there is neither: `r` is not HELD, or another request inserted the key
+   * after this statement's snapshot was taken (the caller reads it with {@link byKey}).
+   */
+  async startOrFind(
+    r: PayableReservation,
+    idempotencyKey: string,
+  ): Promise<{ row: PaymentRow; created: boolean } | undefined> {
+    const { rows } = await this.db.query<PaymentRow & { created: boolean }>(
+      `WITH found AS (SELECT * FROM payments WHERE user_id = $2 AND idempotency_key = $3),
+       ins AS (
+         INSERT INTO payments (reservation_id, user_id, idempotency_key, amount_cents, status)
+         SELECT $1, $2, $3, $4, 'STARTED' WHERE $5::boolean AND NOT EXISTS (SELECT 1 FROM found)
+         ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING *)
+       SELECT *, true AS created FROM ins UNION ALL SELECT *, false AS created FROM found`,
+      [r.id, r.user_id, idempotencyKey, r.amount_cents, r.status === 'HELD'],
     );
-    return rows[0];
+    const first = rows[0];
+    if (!first) return undefined;
+    const { created, ...row } = first;
+    return { row: row as PaymentRow, created };
   }
 
   /** The payment as it is now (it must exist). */

@@ -102,19 +102,24 @@ export class PaymentService {
    */
   async pay(r: PayableReservation, idempotencyKey: string): Promise<PayOutcome> {
     const { holds, metrics } = this.deps;
-    // A retry of a request whose process died (the key's lease lapsed): answer with the payment it
-    // made, whatever became of it since (the recovery may have settled it).
-    const before = await this.#rows.byKey(r.user_id, idempotencyKey, r.id);
-    if (before) return { kind: 'recorded', payment: toPayment(before) };
-    if (r.status !== 'HELD') {
+    // A retry of a request whose process died (the key's lease lapsed), or whose key's Redis record
+    // is gone (retention passed): answer with the payment the key made, whatever became of it since
+    // (the recovery may have settled it) — unless it was for another reservation and this one can
+    // no longer be paid.
+    const found = await this.#rows.startOrFind(r, idempotencyKey);
+    const held = r.status === 'HELD';
+    if (found && !found.created && (held || found.row.reservation_id === r.id)) {
+      return { kind: 'recorded', payment: toPayment(found.row) };
+    }
+    if (!held) {
       return notPayable(`reservation ${r.id} is ${r.status}`, { reservationStatus: r.status });
     }
-    const started = await this.#rows.start(r, idempotencyKey);
-    if (!started) {
-      // The key's Redis record is gone (retention passed) but the payment exists: answer with it.
+    if (!found) {
+      // Another request inserted this key after this statement's snapshot: read it now.
       const existing = (await this.#rows.byKey(r.user_id, idempotencyKey)) as PaymentRow;
       return { kind: 'recorded', payment: toPayment(existing) };
     }
+    const started = found.row;
     // One winner between this payment and the hold's expiry (and any other payment of it). A
     // Redis outage here leaves the payment STARTED (503 to the client); the recovery resolves it.
     let decision: Decision;

@@ -21,7 +21,7 @@ export interface LoadFigures {
   paid409: number;
   replays: number;
   gaveUp: number;
-  /** Told `soldOut` while still in line (the room admits no more): they left. */
+  /** Told `soldOut` when joining or in line (the room admits no more): they stopped. */
   soldOutWhileWaiting: number;
   /** Responses by status over every request. */
   statuses: Record<string, number>;
@@ -168,10 +168,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
     if (login?.status !== 200) return giveUp();
     const token = login.body.token as string;
     let status = await call(deadline, 'POST', `/concerts/${concertId}/queue`, token);
-    while (status?.status === 200 && status.body.state === 'waiting') {
+    while (
+      status?.status === 200 &&
+      (status.body.state === 'waiting' || status.body.soldOut === true)
+    ) {
       if (status.body.soldOut === true) {
+        // As the page does: stop, send nothing (a join after the sell-out is not in line).
         figures.soldOutWhileWaiting++;
-        await call(deadline, 'DELETE', `/concerts/${concertId}/queue`, token);
         return;
       }
       if (Date.now() > deadline) return giveUp();
