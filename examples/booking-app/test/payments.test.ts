@@ -133,6 +133,37 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
     expect(reused.status).toBe(403);
   });
 
+  it('a key whose Redis record is gone answers with its payment; a reservation no longer HELD starts none', async () => {
+    const env = await instance();
+    const { reservation: first, paymentToken } = await reserve(env, 'kim', ['D1']);
+    const paid = await pay(env.base, paymentToken, { reservationId: first.id }, 'kept-key');
+    expect(paid.status).toBe(201);
+    const payments = env.locals.payments;
+    const rowOf = async (id: string) =>
+      (await payments.reservation(id)) as NonNullable<
+        Awaited<ReturnType<typeof payments.reservation>>
+      >;
+    // The service called as if the idempotency record had expired (the middleware would replay).
+    const again = await payments.pay(await rowOf(first.id), 'kept-key');
+    expect(again).toMatchObject({ kind: 'recorded', payment: { id: paid.body.payment.id } });
+    // The same key on another HELD reservation of hers: the key's payment, nothing new started.
+    const { reservation: second } = await reserve(env, 'kim', ['D2']);
+    const before = await count(fixture.db, 'SELECT count(*) FROM payments');
+    const reused = await payments.pay(await rowOf(second.id), 'kept-key');
+    expect(reused).toMatchObject({ kind: 'recorded', payment: { id: paid.body.payment.id } });
+    // Once that reservation is no longer HELD: not payable, by any key, and nothing is written.
+    await fixture.db.query(`UPDATE reservations SET status = 'CANCELLED' WHERE id = $1`, [
+      second.id,
+    ]);
+    expect(await payments.pay(await rowOf(second.id), 'kept-key')).toMatchObject({
+      kind: 'notPayable',
+    });
+    expect(await payments.pay(await rowOf(second.id), 'fresh-key')).toMatchObject({
+      kind: 'notPayable',
+    });
+    expect(await count(fixture.db, 'SELECT count(*) FROM payments')).toBe(before);
+  });
+
   it('401/403/404/400 before anything is charged; 422 for a reused key', async () => {
     const env = await instance();
     const { user, entry, reservation, paymentToken } = await reserve(env, 'alice', ['B1']);
