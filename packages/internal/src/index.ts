@@ -6,6 +6,15 @@ export {
   subscriberConnection,
 } from './client.js';
 export {
+  type CallErrors,
+  CallGuard,
+  callErrors,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  isClientDown,
+  MAX_COMMAND_TIMEOUT_MS,
+  type Pending,
+} from './deadline.js';
+export {
   callFailureKind,
   ioredisClient,
   isIoredisClient,

@@ -1,6 +1,5 @@
-import { isCluster, type RedisClient, type RedisScript } from '@boxoffice/internal';
-import { type CallGuard, redisError } from './call-guard.js';
-import { SeatLockRedisError } from './errors.js';
+import { type CallGuard, isCluster, type RedisClient, type RedisScript } from '@boxoffice/internal';
+import { redisError, SeatLockRedisError } from './errors.js';
 
 interface Corkable {
   cork(): void;
@@ -39,7 +38,7 @@ interface Waiting {
 export class Batcher {
   readonly #client: RedisClient;
   readonly #script: RedisScript;
-  readonly #guard: CallGuard;
+  readonly #guard: CallGuard<SeatLockRedisError>;
   readonly #head: readonly string[];
   readonly #direct: boolean;
   #corked: Corkable | undefined;
@@ -59,7 +58,7 @@ export class Batcher {
   };
 
   /** `head`: the script's leading arguments (ARGV[1..]) of every call. */
-  constructor(client: RedisClient, script: RedisScript, head: readonly string[], guard: CallGuard) {
+  constructor(client: RedisClient, script: RedisScript, head: readonly string[], guard: CallGuard<SeatLockRedisError>) {
     this.#client = client;
     this.#script = script;
     this.#guard = guard;

@@ -1,4 +1,4 @@
-import type { RedisFailureKind } from '@boxoffice/internal';
+import { type CallErrors, callErrors, type RedisFailureKind } from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
@@ -79,4 +79,12 @@ export class HoldNotFoundError extends SeatLockError {
     super('HOLD_NOT_FOUND', `hold ${holdId} does not exist`);
     this.holdId = holdId;
   }
+}
+
+/** How the shared CallGuard words seat-lock's failures: {@link SeatLockRedisError}s. @internal */
+export const seatLockCallErrors: CallErrors<SeatLockRedisError> = callErrors(SeatLockRedisError);
+
+/** Map an ioredis failure to {@link SeatLockRedisError}, its kind from the shared classifier. @internal */
+export function redisError(operation: string, error: unknown): SeatLockRedisError {
+  return seatLockCallErrors.failed(operation, error);
 }

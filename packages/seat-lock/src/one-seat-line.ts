@@ -1,7 +1,7 @@
-import type { RedisClient } from '@boxoffice/internal';
+import type { CallGuard, RedisClient } from '@boxoffice/internal';
 import type { Batcher } from './batcher.js';
-import type { CallGuard } from './call-guard.js';
 import { DeferredJoins } from './deferred-joins.js';
+import type { SeatLockRedisError } from './errors.js';
 import type { ResourceKeys } from './resources.js';
 
 /** How long a one-seat waiter of a SeatLock that holds the seat may wait before it joins the Redis line. */
@@ -26,14 +26,14 @@ export interface InLine {
 export class OneSeatLine {
   readonly #client: RedisClient;
   readonly #batcher: Batcher;
-  readonly #guard: CallGuard;
+  readonly #guard: CallGuard<SeatLockRedisError>;
   // Lock keys this instance last found taken: its next one-seat acquire joins the line first.
   readonly #hot = new Set<string>();
   // Lock key -> expiresAt of the one-seat lease this instance holds on it (waiters then join in batches).
   readonly #held = new Map<string, number>();
   readonly #deferred: DeferredJoins;
 
-  constructor(client: RedisClient, batcher: Batcher, guard: CallGuard) {
+  constructor(client: RedisClient, batcher: Batcher, guard: CallGuard<SeatLockRedisError>) {
     this.#client = client;
     this.#batcher = batcher;
     this.#guard = guard;

@@ -1,6 +1,6 @@
-import { isCluster, luaScript, type RedisClient } from '@boxoffice/internal';
+import { type CallGuard, isCluster, luaScript, type RedisClient } from '@boxoffice/internal';
 import { Batcher } from './batcher.js';
-import type { CallGuard } from './call-guard.js';
+import type { SeatLockRedisError } from './errors.js';
 import extendLua from './lua/extend.lua';
 import fenceLua from './lua/include/fence.lua';
 import handoffLua from './lua/include/handoff.lua';
@@ -68,7 +68,7 @@ export class LockOps {
   readonly line: OneSeatLine | undefined;
   readonly #client: RedisClient;
   readonly #batcher: Batcher;
-  readonly #guard: CallGuard;
+  readonly #guard: CallGuard<SeatLockRedisError>;
   readonly #channel: string;
   readonly #waker: Waker | undefined;
   readonly #cluster: boolean;
@@ -76,7 +76,7 @@ export class LockOps {
   /** `tokenBase`: the token prefix of the SeatLock's own waiters (woken in the reply, not by PUBLISH). */
   constructor(
     client: RedisClient,
-    guard: CallGuard,
+    guard: CallGuard<SeatLockRedisError>,
     channel: string,
     waker: Waker | undefined,
     tokenBase: string,

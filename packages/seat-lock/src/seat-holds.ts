@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
+  CallGuard,
   check,
   duplicateClient,
   ioredisClient,
@@ -10,8 +11,7 @@ import {
   sleep,
 } from '@boxoffice/internal';
 import { type Job, Queue, Worker } from 'bullmq';
-import { bounded } from './bounded.js';
-import { HoldNotFoundError, SeatLockRedisError } from './errors.js';
+import { HoldNotFoundError, SeatLockRedisError, seatLockCallErrors } from './errors.js';
 import { whileRenewing } from './keep-alive.js';
 import type { Lease } from './lease.js';
 import claimLua from './lua/hold-claim.lua';
@@ -155,6 +155,7 @@ export class SeatHolds {
   #handler: ((hold: Hold) => Promise<void> | void) | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #guard: CallGuard<SeatLockRedisError>;
 
   constructor(redis: RedisClient, options?: SeatHoldsOptions) {
     ioredisClient('redis', redis);
@@ -177,6 +178,7 @@ export class SeatHolds {
     this.#ownLocks = o.locks === undefined;
     this.#locks = o.locks ?? new SeatLock(redis, { prefix, commandTimeoutMs: o.commandTimeoutMs });
     this.#o = o;
+    this.#guard = new CallGuard(o.commandTimeoutMs, seatLockCallErrors);
     // Every key of the holds shares the {holds} hash tag: records, index and BullMQ's keys.
     this.#bullPrefix = `${prefix}:{holds}`;
     this.#recPrefix = `${prefix}:{holds}:h:`;
@@ -334,15 +336,21 @@ export class SeatHolds {
     return expired;
   }
 
-  /** Stop the worker and the sweep and close the connections this instance opened. */
+  /**
+   * Stop the worker and the sweep and close the connections this instance opened. Finishes in
+   * bounded time whatever Redis does: each of its two steps (stopping the worker and the queue, then
+   * QUIT on the connections) waits at most `commandTimeoutMs`, then the connections are cut. A
+   * running `onExpire` handler is not waited for past that.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
-    await this.#worker?.close().catch(() => {});
-    await this.#queue?.close().catch(() => {});
-    for (const c of [this.#workerConn, this.#queueConn]) {
-      if (c && c.status !== 'end') await c.quit().catch(() => c.disconnect());
-    }
+    const step = (p: Promise<unknown> | undefined) =>
+      p ? this.#guard.within('close', p).catch(() => {}) : undefined;
+    await Promise.all([step(this.#worker?.close()), step(this.#queue?.close())]);
+    const conns = [this.#workerConn, this.#queueConn].filter((c) => c && c.status !== 'end');
+    await Promise.all(conns.map((c) => step(c?.quit())));
+    for (const c of conns) if (c && c.status !== 'end') c.disconnect();
     if (this.#ownLocks) await this.#locks.close();
   }
 
@@ -382,7 +390,7 @@ export class SeatHolds {
   }
 
   #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    return bounded(this.#redis, operation, this.#o.commandTimeoutMs, fn);
+    return this.#guard.run(this.#redis, operation, fn);
   }
 
   async #decide(holdId: string, to: 'confirmed' | 'cancelled'): Promise<Decision> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  CallGuard,
   check,
   ioredisClient,
   keyPart,
@@ -7,8 +8,7 @@ import {
   type RedisClient,
   sleep,
 } from '@boxoffice/internal';
-import { CallGuard } from './call-guard.js';
-import { LockLostError, LockTimeoutError } from './errors.js';
+import { LockLostError, LockTimeoutError, seatLockCallErrors } from './errors.js';
 import { LEASE_KEYS, Lease, type LeaseOwner, MAX_TTL_MS } from './lease.js';
 import { type Attempt, LockOps } from './ops-protocol.js';
 import {
@@ -88,8 +88,8 @@ export class SeatLock implements LeaseOwner {
     this.#wakeUp = check.boolean('wakeUp', o.wakeUp) && !this.#redlock;
     this.#channel = `${this.#prefix}:lock:wake`;
     const first = list[0] as RedisClient;
-    this.#waker = this.#wakeUp ? new Waker(first, this.#channel, this.#timeoutMs) : undefined;
-    const guard = new CallGuard(this.#timeoutMs);
+    const guard = new CallGuard(this.#timeoutMs, seatLockCallErrors);
+    this.#waker = this.#wakeUp ? new Waker(first, this.#channel, guard) : undefined;
     this.#masters = Object.freeze(
       list.map((c) => new LockOps(c, guard, this.#channel, this.#waker, this.#tokenBase)),
     );

@@ -1,5 +1,5 @@
-import { type RedisClient, subscriberConnection } from '@boxoffice/internal';
-import { SeatLockRedisError } from './errors.js';
+import { type CallGuard, type RedisClient, subscriberConnection } from '@boxoffice/internal';
+import type { SeatLockRedisError } from './errors.js';
 import { parseWakeUp, type WakeUp } from './ops-protocol.js';
 
 /** A wake-up for one waiter: the lock key, and the fence when the lock was handed over directly. */
@@ -24,16 +24,16 @@ interface Waiting {
 export class Waker {
   readonly #client: RedisClient;
   readonly #channel: string;
-  readonly #timeoutMs: number;
+  readonly #guard: CallGuard<SeatLockRedisError>;
   #subscriber: RedisClient | undefined;
   #ready: Promise<void> | undefined;
   #subscribed = false;
   readonly #waiting = new Map<string, Waiting>();
 
-  constructor(client: RedisClient, channel: string, timeoutMs: number) {
+  constructor(client: RedisClient, channel: string, guard: CallGuard<SeatLockRedisError>) {
     this.#client = client;
     this.#channel = channel;
-    this.#timeoutMs = timeoutMs;
+    this.#guard = guard;
   }
 
   /** True while wake-ups can arrive (subscribed and connected). */
@@ -48,18 +48,12 @@ export class Waker {
       this.#subscriber = sub;
       sub.on('error', () => {}); // reconnects on its own; waiters fall back to polling meanwhile
       sub.on('message', (_channel: string, message: string) => this.#onMessage(message));
-      let timer: NodeJS.Timeout | undefined;
-      this.#ready = Promise.race([
+      this.#ready = this.#guard.within(
+        'subscribe',
         sub.subscribe(this.#channel).then(() => {
           this.#subscribed = true;
         }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new SeatLockRedisError('subscribe', 'timeout', 'subscriber not ready')),
-            this.#timeoutMs,
-          );
-        }),
-      ]).finally(() => clearTimeout(timer));
+      );
       this.#ready.catch(() => {
         // Allow a later waiter to try again after an outage.
         this.#ready = undefined;
@@ -131,6 +125,9 @@ export class Waker {
     this.#subscriber = undefined;
     this.#ready = undefined;
     this.#subscribed = false;
-    if (sub) await sub.quit().catch(() => sub.disconnect());
+    if (!sub) return;
+    // QUIT waits for Redis' answer: bounded, then the connection is cut whatever Redis does.
+    await this.#guard.within('close', sub.quit()).catch(() => {});
+    if (sub.status !== 'end') sub.disconnect();
   }
 }
