@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import type { ClusterNodeAddress } from './cluster.js';
@@ -123,5 +124,61 @@ export async function unreachableClient(): Promise<Redis> {
     retryStrategy: () => null,
   });
   client.on('error', () => {});
+  return client;
+}
+
+/** A TCP server that accepts connections and never answers (see {@link silentRedis}). */
+export interface SilentRedis {
+  readonly port: number;
+  /** A client of it with ioredis defaults (connected, as far as ioredis can tell); closed by `close()`. */
+  client(): Redis;
+  /** Drop every connection, stop listening and disconnect the clients made by `client()`. */
+  close(): Promise<void>;
+}
+
+/**
+ * A "Redis" that accepts connections and never answers: the TCP handshake succeeds, so ioredis sends
+ * every command and waits for a reply that never comes — what a hung or partitioned Redis looks like.
+ * A package's call on it must fail within its `commandTimeoutMs` with kind `timeout`, and its
+ * `stop()`/`close()` must still finish. Close it with `close()`.
+ */
+export async function silentRedis(): Promise<SilentRedis> {
+  const sockets = new Set<Socket>();
+  const clients: Redis[] = [];
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    client() {
+      // No ready check: ioredis would wait for the INFO reply before sending anything.
+      const c = new Redis({ host: '127.0.0.1', port, enableReadyCheck: false });
+      c.on('error', () => {});
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of clients.splice(0)) c.disconnect();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A client with ioredis defaults (offline queue, retries) of a Redis that is not there, resolved
+ * once it is `reconnecting`: the state in which ioredis would queue a command for ~20 retries
+ * (over a minute) before failing it, and a package must fail it at once, kind `unavailable`.
+ * Close it with `disconnect()`.
+ */
+export async function reconnectingClient(): Promise<Redis> {
+  const client = new Redis({ host: '127.0.0.1', port: await freePort() });
+  client.on('error', () => {});
+  if (client.status !== 'reconnecting') {
+    await new Promise<void>((resolve) => client.once('reconnecting', () => resolve()));
+  }
   return client;
 }
