@@ -70,7 +70,7 @@ export class IdempotencyKeyInvalidError extends IdempotencyError {
 /**
  * The package's Redis-failure error: Redis failed or did not answer in time (HTTP 503 with
  * `Retry-After`). `kind` says why: `unavailable` (not reachable), `timeout` (no answer within
- * `timeoutMs`), `script` (an error reply: a bug, not an outage), `other` (an unusable reply).
+ * `commandTimeoutMs`), `script` (an error reply: a bug, not an outage), `other` (an unusable reply).
  */
 export class IdempotencyStoreUnavailableError extends IdempotencyError {
   override readonly name = 'IdempotencyStoreUnavailableError';

@@ -1,4 +1,4 @@
-import { check } from '@boxoffice/internal';
+import { check, DEFAULT_COMMAND_TIMEOUT_MS } from '@boxoffice/internal';
 
 /** Options of {@link IdempotencyStore}. */
 export interface IdempotencyStoreOptions {
@@ -12,9 +12,16 @@ export interface IdempotencyStoreOptions {
    */
   leaseMs?: number;
   /**
-   * Longest wait for one Redis call (checked every `timeoutMs / 4`, so up to 1.25× this); past it
-   * the operation fails with {@link IdempotencyStoreUnavailableError} (the middleware answers 503).
+   * Longest wait for one Redis call (the same option in every boxoffice package); past it the
+   * operation fails with {@link IdempotencyStoreUnavailableError} of kind `timeout` (the middleware
+   * answers 503), and at once with kind `unavailable` while the client is disconnected. Checked by
+   * one shared timer, so a call fails at most `min(100, commandTimeoutMs / 4)` ms later.
    * @defaultValue 2_000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * @deprecated Renamed {@link IdempotencyStoreOptions.commandTimeoutMs}; still accepted (give one
+   * or the other). In the store's `options` it always equals `commandTimeoutMs`.
    */
   timeoutMs?: number;
 }
@@ -24,7 +31,8 @@ export const DEFAULTS: Readonly<Required<IdempotencyStoreOptions>> = Object.free
   prefix: 'bo',
   retentionSec: 86_400,
   leaseMs: 10_000,
-  timeoutMs: 2_000,
+  commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
+  timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
 });
 
 /** Which key, for whom, with which payload. */

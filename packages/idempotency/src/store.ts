@@ -1,5 +1,12 @@
 import { hash, randomUUID } from 'node:crypto';
-import { check, ioredisClient, keyPrefix, type RedisClient, sleep } from '@boxoffice/internal';
+import {
+  check,
+  ioredisClient,
+  keyPrefix,
+  MAX_COMMAND_TIMEOUT_MS,
+  type RedisClient,
+  sleep,
+} from '@boxoffice/internal';
 import {
   IdempotencyInFlightError,
   IdempotencyKeyReuseError,
@@ -138,13 +145,28 @@ export class IdempotencyStore {
     options?: IdempotencyStoreOptions,
   ) {
     ioredisClient('client', client);
-    const o = check.mergeOptions('IdempotencyStore options', DEFAULTS, options);
+    const o = { ...check.mergeOptions('IdempotencyStore options', DEFAULTS, options) };
+    const given = options as IdempotencyStoreOptions | undefined;
+    if (given?.timeoutMs !== undefined) {
+      if (given.commandTimeoutMs !== undefined) {
+        throw new TypeError('give commandTimeoutMs or its deprecated alias timeoutMs, not both');
+      }
+      o.commandTimeoutMs = given.timeoutMs;
+    }
     keyPrefix('prefix', o.prefix);
     check.integer('retentionSec', o.retentionSec, { min: 1, max: 365 * 86_400 });
     check.integer('leaseMs', o.leaseMs, { min: 30, max: 86_400_000 });
-    check.integer('timeoutMs', o.timeoutMs, { min: 1, max: 600_000 });
-    this.options = o;
-    this.transport = new StoreTransport(client, o.timeoutMs);
+    check.integer(
+      given?.timeoutMs === undefined ? 'commandTimeoutMs' : 'timeoutMs',
+      o.commandTimeoutMs,
+      {
+        min: 1,
+        max: MAX_COMMAND_TIMEOUT_MS,
+      },
+    );
+    o.timeoutMs = o.commandTimeoutMs;
+    this.options = Object.freeze(o);
+    this.transport = new StoreTransport(client, o.commandTimeoutMs);
     this.inFlightTtlMs = o.retentionSec * 1000 + o.leaseMs;
     this.backend = {
       leaseMs: o.leaseMs,

@@ -1,8 +1,33 @@
-import { isCluster, type RedisClient } from '@boxoffice/internal';
+import {
+  type CallErrors,
+  CallGuard,
+  isCluster,
+  type Pending,
+  type RedisClient,
+} from '@boxoffice/internal';
 import { Batcher, type ReplyReceiver } from './batch.js';
 import { IdempotencyStoreUnavailableError } from './errors.js';
 import { type Script, scripts } from './scripts.js';
-import { type Deadline, Deadlines } from './timeout.js';
+
+type Guard = CallGuard<IdempotencyStoreUnavailableError>;
+
+/** How the shared CallGuard words the store's failures. */
+const storeErrors: CallErrors<IdempotencyStoreUnavailableError> = {
+  timeout: (operation, ms) =>
+    new IdempotencyStoreUnavailableError(operation, {
+      cause: new Error(`idempotency ${operation}: no answer within ${ms} ms`),
+      kind: 'timeout',
+    }),
+  down: (operation, status) =>
+    new IdempotencyStoreUnavailableError(operation, {
+      cause: new Error(`Redis client is ${status}`),
+      kind: 'unavailable',
+    }),
+  failed: (operation, error) =>
+    error instanceof IdempotencyStoreUnavailableError
+      ? error
+      : new IdempotencyStoreUnavailableError(operation, { cause: error }),
+};
 
 /**
  * One Redis call of the store: settled by its reply, or failed with
@@ -10,54 +35,50 @@ import { type Deadline, Deadlines } from './timeout.js';
  * that arrives after the deadline goes to `onLateReply` (ioredis queues commands while
  * reconnecting, so a command that timed out may still run later).
  */
-class Call implements Deadline, ReplyReceiver {
-  readonly deadline: number;
+class Call implements Pending<IdempotencyStoreUnavailableError>, ReplyReceiver {
+  deadline = 0;
   settled = false;
+  prev: Pending<IdempotencyStoreUnavailableError> | null = null;
+  next: Pending<IdempotencyStoreUnavailableError> | null = null;
 
   constructor(
-    private readonly deadlines: Deadlines,
-    private readonly operation: string,
+    private readonly guard: Guard,
+    readonly operation: string,
     private readonly resolve: (value: unknown) => void,
     private readonly reject: (error: unknown) => void,
     private readonly onLateReply: ((reply: unknown) => void) | undefined,
-  ) {
-    this.deadline = Date.now() + deadlines.ms;
-  }
+  ) {}
 
-  expire(error: Error): void {
-    this.reject(
-      new IdempotencyStoreUnavailableError(this.operation, {
-        cause: new Error(`idempotency ${this.operation}: ${error.message}`),
-        kind: 'timeout',
-      }),
-    );
+  expire(error: IdempotencyStoreUnavailableError): void {
+    this.reject(error);
   }
 
   reply(error: unknown, value: unknown): void {
-    if (!this.deadlines.finish(this)) {
+    if (!this.guard.settle(this)) {
       if (error === null || error === undefined) this.onLateReply?.(value);
       return;
     }
     if (error === null || error === undefined) this.resolve(value);
-    else this.reject(new IdempotencyStoreUnavailableError(this.operation, { cause: error }));
+    else this.reject(this.guard.failed(this.operation, error));
   }
 }
 
 /**
- * How an IdempotencyStore reaches Redis: every command under one deadline (`timeoutMs`), failing
- * with {@link IdempotencyStoreUnavailableError}; on a standalone or Sentinel client, the commands
+ * How an IdempotencyStore reaches Redis: every command under one deadline (`commandTimeoutMs`,
+ * the shared CallGuard of the Redis-call layer), failing with
+ * {@link IdempotencyStoreUnavailableError} (at once, `unavailable`, while the client is down); on a standalone or Sentinel client, the commands
  * of one event-loop turn leave as one pipeline (a Cluster sends directly).
  */
 export class StoreTransport {
-  private readonly deadlines: Deadlines;
+  private readonly guard: Guard;
   /** One pipeline per event-loop turn (standalone and Sentinel clients; a Cluster sends directly). */
   private readonly batcher: Batcher | undefined;
 
   constructor(
     private readonly client: RedisClient,
-    timeoutMs: number,
+    commandTimeoutMs: number,
   ) {
-    this.deadlines = new Deadlines(timeoutMs);
+    this.guard = new CallGuard(commandTimeoutMs, storeErrors);
     this.batcher = isCluster(client) ? undefined : new Batcher(client);
     // Define every script now, not on first use: with `enableAutoPipelining`, ioredis copies the
     // defined commands into each auto-pipeline when it creates it, so a script first defined while a
@@ -94,10 +115,12 @@ export class StoreTransport {
     argv: unknown[],
     onLateReply?: (reply: unknown) => void,
   ): Promise<unknown> {
+    const down = this.guard.refuse(this.client, operation);
+    if (down) return Promise.reject(down);
     return new Promise((resolve, reject) => {
-      const call = new Call(this.deadlines, operation, resolve, reject, onLateReply);
+      const call = new Call(this.guard, operation, resolve, reject, onLateReply);
       try {
-        this.deadlines.start(call);
+        this.guard.track(call);
         if (this.batcher) {
           this.batcher.send(command, argv, call);
         } else {

@@ -12,7 +12,8 @@ describe('when Redis is unreachable', () => {
 
   beforeAll(async () => {
     server = await spawnRedis({ port: await freePort() });
-    // ioredis defaults: commands are queued while reconnecting; the store's timeoutMs bounds them.
+    // ioredis defaults (offline queue on): a command made while the client reconnects fails at once
+    // (the store's CallGuard refuses it); one in flight when Redis died is bounded by commandTimeoutMs.
     client = new Redis(server.url, { retryStrategy: () => 100 });
     client.on('error', () => {});
   });
@@ -24,7 +25,11 @@ describe('when Redis is unreachable', () => {
   it('fails closed with 503 + Retry-After, fails open where configured, and recovers', async () => {
     // A long lease: if the claim that timed out (and ran after the restart) were not released, the
     // retry of k2 below would get 409 for a minute.
-    const store = new IdempotencyStore(client, { prefix: 'down', timeoutMs: 300, leaseMs: 60_000 });
+    const store = new IdempotencyStore(client, {
+      prefix: 'down',
+      commandTimeoutMs: 300,
+      leaseMs: 60_000,
+    });
     let guarded = 0;
     let open = 0;
     const { url } = await serve((app) => {
@@ -72,7 +77,11 @@ describe('when Redis is unreachable', () => {
     const c = new Redis(durable.url, { retryStrategy: () => 100, enableOfflineQueue: false });
     c.on('error', () => {});
     try {
-      const store = new IdempotencyStore(c, { prefix: 'free', timeoutMs: 300, leaseMs: 60_000 });
+      const store = new IdempotencyStore(c, {
+        prefix: 'free',
+        commandTimeoutMs: 300,
+        leaseMs: 60_000,
+      });
       let calls = 0;
       const { url } = await serve((app) => {
         app.post(

@@ -59,7 +59,7 @@ describe.each(redisTargets())('onProblem on $name', (target) => {
     const client = redis.connect();
     await client.ping();
     client.disconnect();
-    return new IdempotencyStore(client, { prefix: redis.prefix, timeoutMs: 300 });
+    return new IdempotencyStore(client, { prefix: redis.prefix, commandTimeoutMs: 300 });
   }
 
   /** An app whose handler counts its runs; the request id mimics the reference app's. */
