@@ -114,6 +114,17 @@ export class CallGuard<E extends Error> {
     return this.#race(operation, () => promise);
   }
 
+  /**
+   * Close a connection this package opened, in bounded time whatever Redis does: QUIT on a ready
+   * connection, waited for at most `timeoutMs` (on one not connected it would only wait in
+   * ioredis' queue), then the connection is cut. Never rejects.
+   */
+  async quit(client: RedisClient): Promise<void> {
+    if (client.status === 'end') return;
+    if (client.status === 'ready') await this.within('close', client.quit()).catch(() => {});
+    if ((client.status as string) !== 'end') client.disconnect();
+  }
+
   /** The error for a call on a client that is down (the call would wait in ioredis' queue), or undefined. */
   refuse(client: RedisClient, operation: string): E | undefined {
     return DOWN.has(client.status) ? this.#errors.down(operation, client.status) : undefined;

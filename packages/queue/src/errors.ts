@@ -1,4 +1,4 @@
-import { type RedisFailureKind, redisCallError } from '@boxoffice/internal';
+import { type CallErrors, callErrors, type RedisFailureKind } from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
@@ -15,7 +15,7 @@ export class QueueError extends Error {
 
 /**
  * Redis failed during a room operation: not reachable (`kind: 'unavailable'`), no answer in time
- * (`'timeout'`, with ioredis' `commandTimeout`), an error reply (`'script'`: a bug, not an outage).
+ * (`'timeout'`: nothing within the room's `commandTimeoutMs`, or ioredis' own `commandTimeout`), an error reply (`'script'`: a bug, not an outage).
  * `cause` holds the ioredis error. Distinct from {@link QueueClosedError} and the token errors.
  */
 export class QueueRedisError extends QueueError {
@@ -31,9 +31,12 @@ export class QueueRedisError extends QueueError {
   }
 }
 
+/** How the shared CallGuard words the package's failures: {@link QueueRedisError}s. @internal */
+export const queueCallErrors: CallErrors<QueueRedisError> = callErrors(QueueRedisError);
+
 /** The {@link QueueRedisError} for what a Redis call of `operation` rejected with. @internal */
 export function queueRedisError(operation: string, error: unknown): QueueRedisError {
-  return redisCallError(QueueRedisError, operation, error);
+  return queueCallErrors.failed(operation, error);
 }
 
 /** A `catch` handler rethrowing a Redis call's rejection as {@link QueueRedisError}. @internal */

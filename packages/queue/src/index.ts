@@ -33,6 +33,7 @@ export {
   type PositionEvent,
   type RoomEvent,
   RoomEvents,
+  type RoomEventsOptions,
   type TickMessage,
 } from './room-events.js';
 export type {

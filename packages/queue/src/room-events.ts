@@ -1,5 +1,12 @@
-import { type RedisClient, subscriberConnection } from '@boxoffice/internal';
-import { failedCall } from './errors.js';
+import {
+  CallGuard,
+  check,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  MAX_COMMAND_TIMEOUT_MS,
+  type RedisClient,
+  subscriberConnection,
+} from '@boxoffice/internal';
+import { type QueueRedisError, queueCallErrors } from './errors.js';
 
 /** A user was let into the booking area; fetch the token with `status()`/`heartbeat()`. */
 export interface AdmittedEvent {
@@ -64,7 +71,9 @@ export function estimatePosition(ticket: number, event: PositionEvent): number {
 /**
  * An async iterator over a room's events, on its own subscriber connection (a `duplicate()` of the
  * room's client with `lazyConnect: false` and `enableOfflineQueue: true`, so it works even when the
- * user's client is lazy or has no offline queue), closed by `return()`/`break`, `close()` or the abort signal. Events published
+ * user's client is lazy or has no offline queue), closed by `return()`/`break`, `close()` or the abort signal.
+ * `ready` rejects with `QueueRedisError` (kind `timeout`) when the SUBSCRIBE is not answered within
+ * `commandTimeoutMs`; `close()` waits at most that long for Redis, then cuts the connection. Events published
  * before `ready` resolves are not delivered. Unconsumed events are buffered up to `maxBuffer`, then the
  * oldest are dropped (a slow consumer never grows memory without bound).
  */
@@ -75,17 +84,28 @@ export class RoomEvents implements AsyncIterableIterator<RoomEvent> {
   readonly #buffer: RoomEvent[] = [];
   readonly #waiters: ((r: IteratorResult<RoomEvent>) => void)[] = [];
   readonly #maxBuffer: number;
+  readonly #guard: CallGuard<QueueRedisError>;
   #done = false;
   #dropped = 0;
 
-  constructor(client: RedisClient, channel: string, maxBuffer: number, signal?: AbortSignal) {
+  constructor(
+    client: RedisClient,
+    channel: string,
+    maxBuffer: number,
+    signal?: AbortSignal,
+    commandTimeoutMs: number = DEFAULT_COMMAND_TIMEOUT_MS,
+  ) {
     this.#maxBuffer = maxBuffer;
+    this.#guard = new CallGuard(commandTimeoutMs, queueCallErrors);
     this.#sub = subscriberConnection(client);
     this.#sub.on('error', () => {});
     this.#sub.on('message', (ch: string, message: string) => {
       if (ch === channel) this.#deliver(message);
     });
-    this.ready = this.#sub.subscribe(channel).then(() => undefined, failedCall('subscribe'));
+    this.ready = this.#guard.within(
+      'subscribe',
+      this.#sub.subscribe(channel).then(() => undefined),
+    );
     this.ready.catch(() => this.close());
     signal?.addEventListener('abort', () => void this.close(), { once: true });
     if (signal?.aborted) void this.close();
@@ -147,17 +167,51 @@ export class RoomEvents implements AsyncIterableIterator<RoomEvent> {
     return { value: undefined, done: true };
   }
 
-  /** Unsubscribe and close the subscriber connection; pending `next()` calls end. */
+  /**
+   * Unsubscribe and close the subscriber connection; pending `next()` calls end. Waits for Redis'
+   * answer to QUIT at most `commandTimeoutMs`, then cuts the connection whatever Redis does.
+   */
   async close(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
     this.#buffer.length = 0;
     for (const waiter of this.#waiters.splice(0)) waiter({ value: undefined, done: true });
-    await this.#sub.quit().catch(() => this.#sub.disconnect());
+    await this.#guard.quit(this.#sub);
   }
 
   /** Itself: iterate with `for await`. */
   [Symbol.asyncIterator](): AsyncIterableIterator<RoomEvent> {
     return this;
   }
+}
+
+/** Options of `WaitingRoom.events()`. */
+export interface RoomEventsOptions {
+  /** Closes the iterator when aborted. @defaultValue undefined */
+  signal?: AbortSignal;
+  /** Most events buffered for a slow consumer; then the oldest are dropped. @defaultValue 10000 */
+  maxBuffer?: number;
+  /**
+   * Longest wait for the SUBSCRIBE's answer (then `ready` rejects with `QueueRedisError`, kind
+   * `timeout`) and for Redis during `close()`.
+   * @defaultValue the room's `commandTimeoutMs`
+   */
+  commandTimeoutMs?: number;
+}
+
+/** Validate `options` and open the {@link RoomEvents} of `channel`. @internal */
+export function openRoomEvents(
+  client: RedisClient,
+  channel: string,
+  options: RoomEventsOptions,
+  defaultTimeoutMs: number,
+): RoomEvents {
+  const o = check.plainObject('events options', options);
+  const signal = check.optionalSignal('signal', o.signal);
+  const maxBuffer = check.integer('maxBuffer', o.maxBuffer ?? 10_000, { min: 1 });
+  const timeoutMs = check.integer('commandTimeoutMs', o.commandTimeoutMs ?? defaultTimeoutMs, {
+    min: 1,
+    max: MAX_COMMAND_TIMEOUT_MS,
+  });
+  return new RoomEvents(client, channel, maxBuffer, signal, timeoutMs);
 }

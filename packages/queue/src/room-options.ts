@@ -1,4 +1,9 @@
-import { check, keyPrefix } from '@boxoffice/internal';
+import {
+  check,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  keyPrefix,
+  MAX_COMMAND_TIMEOUT_MS,
+} from '@boxoffice/internal';
 import type { AccessTokens } from './access-tokens.js';
 import {
   type AdmissionOrder,
@@ -86,6 +91,14 @@ export interface WaitingRoomOptions {
    */
   closedTtlMs?: number;
   /**
+   * Longest wait for one Redis call of the room (the same option in every boxoffice package): past
+   * it the call fails with `QueueRedisError` of kind `timeout`, and at once with kind `unavailable`
+   * while the client is reconnecting or closed. Also bounds each step of `stop()` and `close()`,
+   * and is the default of `events()`' own.
+   * @defaultValue 2000
+   */
+  commandTimeoutMs?: number;
+  /**
    * Called after each tick this instance's ticker ran (not on rounds where another instance holds
    * the lease).
    * @defaultValue undefined
@@ -118,6 +131,7 @@ const DEFAULTS: Readonly<Omit<WaitingRoomOptions, 'roomId' | 'tokens' | 'maxActi
     evictPerTick: 1000,
     scope: 'queue_entry',
     closedTtlMs: 86_400_000,
+    commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
     onTick: undefined,
     onError: undefined,
   });
@@ -158,6 +172,10 @@ export function resolveRoomOptions(options: WaitingRoomOptions): {
   const evictPerTick = check.integer('evictPerTick', o.evictPerTick, { min: 1, max: 100_000 });
   const scope = check.text('scope', o.scope, { maxBytes: 256, printable: true });
   const closedTtlMs = check.integer('closedTtlMs', o.closedTtlMs, { min: 1000 });
+  const commandTimeoutMs = check.integer('commandTimeoutMs', o.commandTimeoutMs, {
+    min: 1,
+    max: MAX_COMMAND_TIMEOUT_MS,
+  });
   let preQueue: PreQueueOptions | undefined;
   if (o.preQueue !== undefined) {
     const p = check.plainObject('preQueue', o.preQueue);
@@ -187,6 +205,7 @@ export function resolveRoomOptions(options: WaitingRoomOptions): {
       evictPerTick,
       scope,
       closedTtlMs,
+      commandTimeoutMs,
       preQueue,
     }),
     onTick:

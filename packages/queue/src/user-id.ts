@@ -1,3 +1,5 @@
+import { check } from '@boxoffice/internal';
+
 /** Value of each lowercase hex digit by char code, -1 for anything else. */
 const HEX = new Int8Array(128).fill(-1);
 for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = i;
@@ -58,4 +60,14 @@ export function decodeUserId(stored: string): string {
     }
   }
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Validate a user id: 1–256 printable characters. */
+export function userIdOf(value: unknown): string {
+  const id = check.text('userId', value, { maxBytes: 1024, printable: true });
+  // UTF-16 length ≥ code points, so only long strings need counting.
+  if (id.length > 256 && [...id].length > 256) {
+    throw new RangeError('userId must be at most 256 characters');
+  }
+  return id;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  check,
+  CallGuard,
   ioredisClient,
   luaScript,
   type RedisClient,
@@ -8,7 +8,12 @@ import {
   sleep,
 } from '@boxoffice/internal';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
-import { failedCall, QueueClosedError, queueRedisError, TokenRevokedError } from './errors.js';
+import {
+  QueueClosedError,
+  type QueueRedisError,
+  queueCallErrors,
+  TokenRevokedError,
+} from './errors.js';
 import closeLua from './lua/close.lua';
 import completeLua from './lua/complete.lua';
 import ringLua from './lua/include/ring.lua';
@@ -16,7 +21,7 @@ import leaveLua from './lua/leave.lua';
 import releaseLua from './lua/release.lua';
 import tickLua from './lua/tick.lua';
 import visitLua from './lua/visit.lua';
-import { RoomEvents } from './room-events.js';
+import { openRoomEvents, type RoomEvents, type RoomEventsOptions } from './room-events.js';
 import {
   defaultSettings,
   type ResolvedRoomOptions,
@@ -38,7 +43,7 @@ import {
   waitingStatus,
 } from './room-status.js';
 import { readTickReply } from './tick-reply.js';
-import { encodeUserId } from './user-id.js';
+import { encodeUserId, userIdOf } from './user-id.js';
 
 const ringIncludes = { includes: [redisNowMsLua, ringLua] };
 const visitScript = luaScript('queue', 'visit', visitLua, __PACKAGE_VERSION__, ringIncludes);
@@ -60,16 +65,6 @@ interface PendingVisit {
   mode: 'j' | 'h' | 's';
   resolve: (reply: BatchReply) => void;
   reject: (error: unknown) => void;
-}
-
-/** Validate a user id: 1–256 printable characters. */
-function userIdOf(value: unknown): string {
-  const id = check.text('userId', value, { maxBytes: 1024, printable: true });
-  // UTF-16 length ≥ code points, so only long strings need counting.
-  if (id.length > 256 && [...id].length > 256) {
-    throw new RangeError('userId must be at most 256 characters');
-  }
-  return id;
 }
 
 /**
@@ -99,6 +94,7 @@ export class WaitingRoom {
   readonly #onTick: ((result: TickResult) => void) | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #tokenCache = new Map<string, string>();
+  readonly #guard: CallGuard<QueueRedisError>;
   #pending: PendingVisit[] = [];
   #closed = false;
   #ticker: { abort: AbortController; done: Promise<void>; token: string } | undefined;
@@ -113,6 +109,7 @@ export class WaitingRoom {
     this.#client = client;
     this.#tokens = o.tokens;
     this.options = o;
+    this.#guard = new CallGuard(o.commandTimeoutMs, queueCallErrors);
     const { prefix, roomId, heartbeatTimeoutMs, preQueue } = o;
     const base = `${prefix}:q:{${roomId}}:`;
     // w p a t m s h0..h7 x j wt, then the lease: the order every script's KEYS header documents.
@@ -193,22 +190,22 @@ export class WaitingRoom {
     const args: (string | number)[] = [this.#genMs, this.#opensAt, this.#startsAt, modes];
     for (const v of batch) args.push(encodeUserId(v.user));
     if (this.#startsAt >= 0) for (const _ of batch) args.push(Math.random());
-    const fail = (error: unknown) => {
-      for (const v of batch) v.reject(error);
-    };
-    try {
-      visitScript.run(this.#client, this.#keys.slice(0, 15), args).then(
-        (reply) => {
-          const r = reply as (number | string)[];
-          for (let i = 0; i < batch.length; i++) {
-            (batch[i] as PendingVisit).resolve({ r, at: 3 + 4 * i });
-          }
-        },
-        (error) => fail(queueRedisError('visit', error)),
-      );
-    } catch (error) {
-      fail(error); // a client that throws instead of rejecting: still answer every caller
-    }
+    this.#call('visit', () => visitScript.run(this.#client, this.#keys.slice(0, 15), args)).then(
+      (reply) => {
+        const r = reply as (number | string)[];
+        for (let i = 0; i < batch.length; i++) {
+          (batch[i] as PendingVisit).resolve({ r, at: 3 + 4 * i });
+        }
+      },
+      (error: unknown) => {
+        for (const v of batch) v.reject(error);
+      },
+    );
+  }
+
+  /** One Redis call bounded by `commandTimeoutMs`; failures are {@link QueueRedisError}s. */
+  #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return this.#guard.run(this.#client, operation, call);
   }
 
   async #visitResult(user: string, { r, at }: BatchReply): Promise<RoomStatus> {
@@ -251,9 +248,9 @@ export class WaitingRoom {
     const user = userIdOf(userId);
     const k = this.#keys;
     this.#flush();
-    const n = await leaveScript
-      .run(this.#client, k.slice(0, 5), [encodeUserId(user)])
-      .catch(failedCall('leave'));
+    const n = await this.#call('leave', () =>
+      leaveScript.run(this.#client, k.slice(0, 5), [encodeUserId(user)]),
+    );
     return n === 1;
   }
 
@@ -261,9 +258,11 @@ export class WaitingRoom {
   async complete(userId: string): Promise<boolean> {
     const user = userIdOf(userId);
     this.#flush();
-    const n = await completeScript
-      .run(this.#client, [this.#keys[2], this.#keys[3]] as string[], [encodeUserId(user)])
-      .catch(failedCall('complete'));
+    const n = await this.#call('complete', () =>
+      completeScript.run(this.#client, [this.#keys[2], this.#keys[3]] as string[], [
+        encodeUserId(user),
+      ]),
+    );
     return n === 1;
   }
 
@@ -284,8 +283,8 @@ export class WaitingRoom {
   async #tick(leaseToken: string): Promise<TickResult | null | undefined> {
     const o = this.options;
     this.#flush();
-    const r = await tickScript
-      .run(
+    const r = await this.#call('tick', () =>
+      tickScript.run(
         this.#client,
         [...this.#keys, this.#lease],
         [
@@ -302,13 +301,13 @@ export class WaitingRoom {
           Math.max(1000, o.admitPerTick),
           o.order,
         ],
-      )
-      .catch(failedCall('tick'));
+      ),
+    );
     const read = readTickReply(r);
     if (read === 'lease') return undefined;
     if (read === 'closed') return null;
     const { result, message } = read;
-    await this.#client.publish(this.channel, JSON.stringify(message)).catch(failedCall('publish'));
+    await this.#call('publish', () => this.#client.publish(this.channel, JSON.stringify(message)));
     return result;
   }
 
@@ -344,14 +343,20 @@ export class WaitingRoom {
     this.#ticker = { abort, token, done: loop() };
   }
 
-  /** Stop this instance's ticker (waits for a running round) and give up the lease if it holds it. */
+  /**
+   * Stop this instance's ticker and give up the lease if it holds it. Finishes in bounded time
+   * whatever Redis does: waits for a running round and then for the release at most
+   * `commandTimeoutMs` each (a lease not released expires by itself).
+   */
   async stop(): Promise<void> {
     const ticker = this.#ticker;
     if (!ticker) return;
     this.#ticker = undefined;
     ticker.abort.abort();
-    await ticker.done;
-    await releaseScript.run(this.#client, [this.#lease], [ticker.token]).catch(() => {});
+    await this.#guard.within('stop', ticker.done).catch(() => {});
+    await this.#call('release', () =>
+      releaseScript.run(this.#client, [this.#lease], [ticker.token]),
+    ).catch(() => {});
   }
 
   /** True while this instance's ticker loop runs (leading or standing by). */
@@ -365,11 +370,8 @@ export class WaitingRoom {
    * iteration ends). For SSE/WebSocket gateways: `admitted`/`evicted` name a user, `position` is one broadcast
    * per tick.
    */
-  events(options: { signal?: AbortSignal; maxBuffer?: number } = {}): RoomEvents {
-    const o = check.plainObject('events options', options);
-    const signal = check.optionalSignal('signal', o.signal);
-    const maxBuffer = check.integer('maxBuffer', o.maxBuffer ?? 10_000, { min: 1 });
-    return new RoomEvents(this.#client, this.channel, maxBuffer, signal);
+  events(options: RoomEventsOptions = {}): RoomEvents {
+    return openRoomEvents(this.#client, this.channel, options, this.options.commandTimeoutMs);
   }
 
   /**
@@ -379,7 +381,9 @@ export class WaitingRoom {
   async stats(): Promise<RoomStats> {
     const k = this.#keys;
     this.#flush();
-    return readRoomStats(this.#client, [k[0], k[1], k[2], k[4], k[16]] as string[], this.#defaults);
+    return this.#call('stats', () =>
+      readRoomStats(this.#client, [k[0], k[1], k[2], k[4], k[16]] as string[], this.#defaults),
+    );
   }
 
   /**
@@ -395,12 +399,9 @@ export class WaitingRoom {
     const fields = settingsUpdateFields(update);
     if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
     this.#flush();
-    return configureRoom(
-      this.#client,
-      this.#keys[4] as string,
-      this.roomId,
-      fields,
-      this.#defaults,
+    const meta = this.#keys[4] as string;
+    return this.#call('configure', () =>
+      configureRoom(this.#client, meta, this.roomId, fields, this.#defaults),
     );
   }
 
@@ -431,10 +432,9 @@ export class WaitingRoom {
     if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
     const meta = this.#keys[4] as string;
     this.#flush();
-    await (paused
-      ? this.#client.hset(meta, 'paused', '1')
-      : this.#client.hdel(meta, 'paused')
-    ).catch(failedCall(paused ? 'pause' : 'resume'));
+    await this.#call(paused ? 'pause' : 'resume', () =>
+      paused ? this.#client.hset(meta, 'paused', '1') : this.#client.hdel(meta, 'paused'),
+    );
   }
 
   /**
@@ -452,9 +452,9 @@ export class WaitingRoom {
       return false;
     }
     this.#flush();
-    const rec = await this.#client
-      .hget(this.#keys[3] as string, user)
-      .catch(failedCall('isTokenActive'));
+    const rec = await this.#call('isTokenActive', () =>
+      this.#client.hget(this.#keys[3] as string, user),
+    );
     return rec !== null && rec.slice(rec.indexOf('|') + 1) === claims.jti;
   }
 
@@ -482,9 +482,9 @@ export class WaitingRoom {
     const meta = this.#keys[4] as string;
     const others = this.#keys.filter((k) => k !== meta);
     this.#flush();
-    await closeScript
-      .run(this.#client, [meta, ...others, this.#lease], [this.options.closedTtlMs])
-      .catch(failedCall('close'));
+    await this.#call('close', () =>
+      closeScript.run(this.#client, [meta, ...others, this.#lease], [this.options.closedTtlMs]),
+    );
     this.#tokenCache.clear();
   }
 }

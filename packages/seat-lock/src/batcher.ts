@@ -58,7 +58,12 @@ export class Batcher {
   };
 
   /** `head`: the script's leading arguments (ARGV[1..]) of every call. */
-  constructor(client: RedisClient, script: RedisScript, head: readonly string[], guard: CallGuard<SeatLockRedisError>) {
+  constructor(
+    client: RedisClient,
+    script: RedisScript,
+    head: readonly string[],
+    guard: CallGuard<SeatLockRedisError>,
+  ) {
     this.#client = client;
     this.#script = script;
     this.#guard = guard;

@@ -348,9 +348,8 @@ export class SeatHolds {
     const step = (p: Promise<unknown> | undefined) =>
       p ? this.#guard.within('close', p).catch(() => {}) : undefined;
     await Promise.all([step(this.#worker?.close()), step(this.#queue?.close())]);
-    const conns = [this.#workerConn, this.#queueConn].filter((c) => c && c.status !== 'end');
-    await Promise.all(conns.map((c) => step(c?.quit())));
-    for (const c of conns) if (c && c.status !== 'end') c.disconnect();
+    const conns = [this.#workerConn, this.#queueConn];
+    await Promise.all(conns.map((c) => (c ? this.#guard.quit(c) : undefined)));
     if (this.#ownLocks) await this.#locks.close();
   }
 

@@ -125,9 +125,6 @@ export class Waker {
     this.#subscriber = undefined;
     this.#ready = undefined;
     this.#subscribed = false;
-    if (!sub) return;
-    // QUIT waits for Redis' answer: bounded, then the connection is cut whatever Redis does.
-    await this.#guard.within('close', sub.quit()).catch(() => {});
-    if (sub.status !== 'end') sub.disconnect();
+    if (sub) await this.#guard.quit(sub);
   }
 }
