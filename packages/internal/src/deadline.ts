@@ -28,20 +28,29 @@ export interface CallErrors<E extends Error> {
   timeout(operation: string, timeoutMs: number): E;
   /** The client is down (`status`), so the call was not sent (kind `unavailable`). */
   down(operation: string, status: string): E;
-  /** The call rejected with `error` (kind from the shared classifier). */
+  /**
+   * The call rejected with `error` (kind from the shared classifier). May return an error of the
+   * package's own that is not a Redis failure unchanged (see {@link callErrors}'s `Base`).
+   */
   failed(operation: string, error: unknown): E;
 }
 
 /**
  * The {@link CallErrors} of a package whose Redis-failure error has the shape
- * `new (operation, kind, message, cause?)` (seat-lock, queue, sketch).
+ * `new (operation, kind, message, cause?)` (seat-lock, queue, sketch). An error of the package's
+ * base class `Base` (e.g. a "room closed" decided from a script's reply inside the bounded call)
+ * passes through unchanged; anything else becomes a `Type` classified by {@link callFailureKind}.
  */
-export function callErrors<E extends Error>(Type: RedisErrorClass<E>): CallErrors<E> {
+export function callErrors<E extends Error>(
+  Type: RedisErrorClass<E>,
+  Base: abstract new (...args: never[]) => Error = Type,
+): CallErrors<E> {
   return {
     timeout: (operation, ms) =>
       new Type(operation, 'timeout', `no answer from Redis within ${ms} ms`),
     down: (operation, status) => new Type(operation, 'unavailable', `Redis client is ${status}`),
-    failed: (operation, error) => redisCallError(Type, operation, error),
+    failed: (operation, error) =>
+      error instanceof Base ? (error as E) : redisCallError(Type, operation, error),
   };
 }
 

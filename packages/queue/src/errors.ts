@@ -1,4 +1,9 @@
-import { type CallErrors, callErrors, type RedisFailureKind } from '@boxoffice/internal';
+import {
+  type CallErrors,
+  callErrors,
+  type RedisFailureKind,
+  redisCallError,
+} from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
@@ -32,11 +37,11 @@ export class QueueRedisError extends QueueError {
 }
 
 /** How the shared CallGuard words the package's failures: {@link QueueRedisError}s. @internal */
-export const queueCallErrors: CallErrors<QueueRedisError> = callErrors(QueueRedisError);
+export const queueCallErrors: CallErrors<QueueRedisError> = callErrors(QueueRedisError, QueueError);
 
 /** The {@link QueueRedisError} for what a Redis call of `operation` rejected with. @internal */
 export function queueRedisError(operation: string, error: unknown): QueueRedisError {
-  return queueCallErrors.failed(operation, error);
+  return redisCallError(QueueRedisError, operation, error);
 }
 
 /** A `catch` handler rethrowing a Redis call's rejection as {@link QueueRedisError}. @internal */

@@ -55,7 +55,7 @@ describe('a Redis that never answers', () => {
     ];
     const results = await Promise.all(calls.map(([, call]) => failure(call)));
     for (const [i, { error, ms }] of results.entries()) {
-      const operation = (calls[i] as [string])[0];
+      const operation = calls[i]?.[0];
       expect(error, operation).toBeInstanceOf(QueueRedisError);
       expect(error, operation).toMatchObject({ kind: 'timeout', operation });
       expect(ms, operation).toBeGreaterThanOrEqual(TIMEOUT - 5);

@@ -1,5 +1,43 @@
-import type { RedisClient, RedisScript } from '@boxoffice/internal';
-import { failedCall, SketchLayoutError, sketchRedisError } from './errors.js';
+import {
+  CallGuard,
+  check,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  MAX_COMMAND_TIMEOUT_MS,
+  type RedisClient,
+  type RedisScript,
+} from '@boxoffice/internal';
+import {
+  SketchLayoutError,
+  type SketchRedisError,
+  sketchCallErrors,
+  sketchRedisError,
+} from './errors.js';
+
+/** A client and the deadline of its calls (`commandTimeoutMs`, the shared CallGuard). */
+export interface Bounded {
+  readonly client: RedisClient;
+  readonly guard: CallGuard<SketchRedisError>;
+}
+
+/** Default of every sketch object's `commandTimeoutMs`, as in every boxoffice package. */
+export const COMMAND_TIMEOUT_MS = DEFAULT_COMMAND_TIMEOUT_MS;
+
+/** Validate `commandTimeoutMs` (named `<owner>.commandTimeoutMs`) and bound `client`'s calls with it. */
+export function bounded(owner: string, client: RedisClient, commandTimeoutMs: unknown): Bounded {
+  const ms = check.integer(`${owner}.commandTimeoutMs`, commandTimeoutMs, {
+    min: 1,
+    max: MAX_COMMAND_TIMEOUT_MS,
+  });
+  return { client, guard: new CallGuard(ms, sketchCallErrors) };
+}
+
+/**
+ * One Redis call under the deadline: {@link SketchRedisError} of kind `timeout` past it,
+ * `unavailable` at once while the client is reconnecting or closed.
+ */
+export function call<T>(r: Bounded, operation: string, fn: () => Promise<T>): Promise<T> {
+  return r.guard.run(r.client, operation, fn);
+}
 
 /** One script invocation: its keys and arguments. */
 export interface Call {
@@ -16,7 +54,7 @@ export const CHUNK = 2000;
  * error, as a {@link SketchRedisError} of `operation`.
  */
 export async function runAll(
-  client: RedisClient,
+  r: Bounded,
   operation: string,
   script: RedisScript,
   calls: readonly Call[],
@@ -24,12 +62,12 @@ export async function runAll(
   if (calls.length === 0) return [];
   if (calls.length === 1) {
     const only = calls[0] as Call;
-    return [await script.run(client, only.keys, only.args).catch(failedCall(operation))];
+    return [await call(r, operation, () => script.run(r.client, only.keys, only.args))];
   }
-  script.register(client);
-  const pipeline = client.pipeline();
-  for (const call of calls) script.queue(pipeline, call.keys, call.args);
-  const results = (await pipeline.exec().catch(failedCall(operation))) ?? [];
+  script.register(r.client);
+  const pipeline = r.client.pipeline();
+  for (const c of calls) script.queue(pipeline, c.keys, c.args);
+  const results = (await call(r, operation, () => pipeline.exec())) ?? [];
   return results.map(([error, value]) => {
     if (error) throw sketchRedisError(operation, error);
     return value;
@@ -45,7 +83,7 @@ export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown
  * part-way, e.g. when the connection drops). Failures are {@link SketchRedisError}s of `operation`.
  */
 export async function runSettled(
-  client: RedisClient,
+  r: Bounded,
   operation: string,
   scripts: RedisScript | ((call: number) => RedisScript),
   calls: readonly Call[],
@@ -55,19 +93,20 @@ export async function runSettled(
   if (calls.length === 1) {
     const only = calls[0] as Call;
     try {
-      return [{ ok: true, value: await scriptOf(0).run(client, only.keys, only.args) }];
+      const value = await call(r, operation, () => scriptOf(0).run(r.client, only.keys, only.args));
+      return [{ ok: true, value }];
     } catch (error) {
       return [{ ok: false, error: sketchRedisError(operation, error) }];
     }
   }
-  for (let i = 0; i < calls.length; i++) scriptOf(i).register(client);
-  const pipeline = client.pipeline();
-  calls.forEach((call, i) => {
-    scriptOf(i).queue(pipeline, call.keys, call.args);
+  for (let i = 0; i < calls.length; i++) scriptOf(i).register(r.client);
+  const pipeline = r.client.pipeline();
+  calls.forEach((c, i) => {
+    scriptOf(i).queue(pipeline, c.keys, c.args);
   });
   let results: [Error | null, unknown][];
   try {
-    results = (await pipeline.exec()) ?? [];
+    results = (await call(r, operation, () => pipeline.exec())) ?? [];
   } catch (error) {
     const failure = sketchRedisError(operation, error);
     return calls.map(() => ({ ok: false, error: failure }));

@@ -1,5 +1,13 @@
 import { check, ioredisClient, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
-import { type Call, CHUNK, payload, runAll } from './batch.js';
+import {
+  type Bounded,
+  bounded,
+  type Call,
+  CHUNK,
+  COMMAND_TIMEOUT_MS,
+  payload,
+  runAll,
+} from './batch.js';
 import { HASH_VERSION, pushBitPositions } from './hash.js';
 import { type Item, item, list, tagged } from './input.js';
 import addLua from './lua/bf-add.lua';
@@ -22,6 +30,12 @@ export interface BloomFilterOptions {
   capacity?: number;
   /** False-positive rate at `capacity` items, in (0, 1). @defaultValue 0.001 */
   errorRate?: number;
+  /**
+   * Longest wait for one Redis call (the same option in every boxoffice package): past it the call
+   * fails with `SketchRedisError` of kind `timeout`, at once with kind `unavailable` while the
+   * client is reconnecting or closed. @defaultValue 2000
+   */
+  commandTimeoutMs?: number;
 }
 
 const DEFAULTS: Readonly<BloomFilterOptions> = Object.freeze({
@@ -29,6 +43,7 @@ const DEFAULTS: Readonly<BloomFilterOptions> = Object.freeze({
   prefix: 'bo',
   capacity: 1_000_000,
   errorRate: 0.001,
+  commandTimeoutMs: COMMAND_TIMEOUT_MS,
 });
 
 /**
@@ -45,7 +60,7 @@ export class BloomFilter {
   readonly redisKey: string;
   /** The Redis key of the metadata hash. */
   readonly metaKey: string;
-  readonly #client: RedisClient;
+  readonly #r: Bounded;
   readonly #layout: string;
 
   constructor(client: RedisClient, options: BloomFilterOptions) {
@@ -54,7 +69,7 @@ export class BloomFilter {
     const name = tagged('BloomFilter.key', o.key);
     const prefix = keyPrefix('BloomFilter.prefix', o.prefix);
     const { bits, hashes } = bloomSize('BloomFilter', o.capacity, o.errorRate);
-    this.#client = client;
+    this.#r = bounded('BloomFilter', client, o.commandTimeoutMs);
     this.bits = bits;
     this.hashes = hashes;
     this.redisKey = `${prefix}:bf:${name}`;
@@ -104,7 +119,7 @@ export class BloomFilter {
       }
       calls.push({ keys: [this.metaKey, this.redisKey], args });
     }
-    const replies = await runAll(this.#client, write ? 'add' : 'has', script, calls);
+    const replies = await runAll(this.#r, write ? 'add' : 'has', script, calls);
     return replies.flatMap((r) =>
       (payload(r, this.metaKey, this.#layout) as number[]).map((x) => x === 1),
     );

@@ -1,6 +1,15 @@
 import { check, ioredisClient, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
-import { type Call, CHUNK, payload, runAll } from './batch.js';
-import { failedCall, SketchError, SketchLayoutError } from './errors.js';
+import {
+  type Bounded,
+  bounded,
+  type Call,
+  CHUNK,
+  COMMAND_TIMEOUT_MS,
+  call,
+  payload,
+  runAll,
+} from './batch.js';
+import { SketchError, SketchLayoutError } from './errors.js';
 import { HASH_VERSION, pushCounterOffsets } from './hash.js';
 import { type Item, increment, item, list, tagged } from './input.js';
 import addLua from './lua/cms-add.lua';
@@ -32,6 +41,12 @@ export interface CountMinSketchOptions {
   depth?: number;
   /** Conservative update: raise only the counters below the new minimum (smaller overcount, same guarantee). @defaultValue true */
   conservative?: boolean;
+  /**
+   * Longest wait for one Redis call (the same option in every boxoffice package): past it the call
+   * fails with {@link SketchRedisError} of kind `timeout`, at once with kind `unavailable` while the
+   * client is reconnecting or closed. @defaultValue 2000
+   */
+  commandTimeoutMs?: number;
 }
 
 const DEFAULTS: Readonly<CountMinSketchOptions> = Object.freeze({
@@ -42,6 +57,7 @@ const DEFAULTS: Readonly<CountMinSketchOptions> = Object.freeze({
   width: undefined,
   depth: undefined,
   conservative: true,
+  commandTimeoutMs: COMMAND_TIMEOUT_MS,
 });
 
 /** An item with its increment, or an item alone (increment 1). */
@@ -64,7 +80,7 @@ export class CountMinSketch {
   readonly metaKey: string;
   /** ε = e / width, the relative error bound. */
   readonly epsilon: number;
-  readonly #client: RedisClient;
+  readonly #r: Bounded;
   readonly #prefix: string;
   readonly #conservative: boolean;
   readonly #layout: string;
@@ -77,7 +93,7 @@ export class CountMinSketch {
     this.#prefix = keyPrefix('CountMinSketch.prefix', o.prefix);
     this.#conservative = check.boolean('CountMinSketch.conservative', o.conservative);
     const { width, depth } = cmsSize('CountMinSketch', o);
-    this.#client = client;
+    this.#r = bounded('CountMinSketch', client, o.commandTimeoutMs);
     this.width = width;
     this.depth = depth;
     this.epsilon = Math.E / width;
@@ -123,7 +139,7 @@ export class CountMinSketch {
       }
       calls.push({ keys: [this.metaKey, this.redisKey], args });
     }
-    const replies = await runAll(this.#client, 'add', addScript, calls);
+    const replies = await runAll(this.#r, 'add', addScript, calls);
     return replies.flatMap((r) => payload(r, this.metaKey, this.#layout) as number[]);
   }
 
@@ -157,7 +173,7 @@ export class CountMinSketch {
       }
       calls.push({ keys: [this.metaKey, this.redisKey], args });
     }
-    const replies = await runAll(this.#client, 'estimate', readScript, calls);
+    const replies = await runAll(this.#r, 'estimate', readScript, calls);
     const out: number[] = [];
     replies.forEach((r, i) => {
       const [total, ...estimates] = payload(r, this.metaKey, this.#layout) as number[];
@@ -183,10 +199,10 @@ export class CountMinSketch {
       const key = this.#keyOf(name);
       if (key === this.redisKey) throw new RangeError(`merge: cannot merge ${key} into itself`);
       const metaKey = `${key}:meta`;
-      const [layout, blob] = await Promise.all([
-        this.#client.hget(metaKey, 'layout'),
-        this.#client.getBuffer(key),
-      ]).catch(failedCall('merge'));
+      const { client } = this.#r;
+      const [layout, blob] = await call(this.#r, 'merge', () =>
+        Promise.all([client.hget(metaKey, 'layout'), client.getBuffer(key)]),
+      );
       if (blob === null) continue;
       if (layout !== this.#layout) {
         throw new SketchLayoutError(metaKey, this.#layout, String(layout));
@@ -204,9 +220,9 @@ export class CountMinSketch {
     }
     const bytes = Buffer.alloc(counters * 4);
     for (let c = 0; c < counters; c++) bytes.writeUInt32BE(sum[c] as number, c * 4);
-    const reply = await mergeScript
-      .run(
-        this.#client,
+    const reply = await call(this.#r, 'merge', () =>
+      mergeScript.run(
+        this.#r.client,
         [this.metaKey, this.redisKey],
         [
           this.#layout,
@@ -216,8 +232,8 @@ export class CountMinSketch {
           bytes as unknown as string,
           totals,
         ],
-      )
-      .catch(failedCall('merge'));
+      ),
+    );
     payload(reply, this.metaKey, this.#layout);
   }
 }

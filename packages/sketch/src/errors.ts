@@ -1,4 +1,9 @@
-import { type RedisFailureKind, redisCallError } from '@boxoffice/internal';
+import {
+  type CallErrors,
+  callErrors,
+  type RedisFailureKind,
+  redisCallError,
+} from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
@@ -39,7 +44,7 @@ export class SketchLayoutError extends SketchError {
 
 /**
  * Redis failed during a sketch operation: not reachable (`kind: 'unavailable'`), no answer in time
- * (`'timeout'`, with ioredis' `commandTimeout`), an error reply (`'script'`: a bug, not an outage).
+ * (`'timeout'`: nothing within the object's `commandTimeoutMs`, or ioredis' own `commandTimeout`), an error reply (`'script'`: a bug, not an outage).
  * `cause` holds the ioredis error. Distinct from {@link SketchLayoutError} (the data is incompatible).
  */
 export class SketchRedisError extends SketchError {
@@ -55,17 +60,16 @@ export class SketchRedisError extends SketchError {
   }
 }
 
+/** How the shared CallGuard words the package's failures: {@link SketchRedisError}s. @internal */
+export const sketchCallErrors: CallErrors<SketchRedisError> = callErrors(
+  SketchRedisError,
+  SketchError,
+);
+
 /** The {@link SketchRedisError} for what a Redis call of `operation` rejected with. @internal */
 export function sketchRedisError(operation: string, error: unknown): SketchRedisError {
   return redisCallError(SketchRedisError, operation, error);
 }
-
-/** A `catch` handler rethrowing a Redis call's rejection as {@link SketchRedisError}. @internal */
-export const failedCall =
-  (operation: string) =>
-  (error: unknown): never => {
-    throw sketchRedisError(operation, error);
-  };
 
 /**
  * A buffered flush failed; the counts it carried are back in the buffer and will be retried.

@@ -1,5 +1,5 @@
-import { luaScript, type RedisClient } from '@boxoffice/internal';
-import { type Call, CHUNK, payload, runSettled } from './batch.js';
+import { luaScript } from '@boxoffice/internal';
+import { type Bounded, type Call, CHUNK, payload, runSettled } from './batch.js';
 import { packCounterIndexes, pushBitPositions, pushCounterIndexes } from './hash.js';
 import bitfieldLua from './lua/include/bitfield.lua';
 import countersLua from './lua/include/trend-counters.lua';
@@ -36,8 +36,7 @@ export interface WriteOutcome {
 }
 
 /** @internal Where a Trending keeps its data and how it is laid out. */
-export interface TrendTarget {
-  readonly client: RedisClient;
+export interface TrendTarget extends Bounded {
   /** `<prefix>:trend:<name>`: the start of every key. */
   readonly base: string;
   /** The metadata hash (field `layout`). */
@@ -103,12 +102,7 @@ export async function writeSettled(
       bulk.push(false);
     }
   }
-  const settled = await runSettled(
-    t.client,
-    'record',
-    (c) => (bulk[c] ? bulkScript : addScript),
-    calls,
-  );
+  const settled = await runSettled(t, 'record', (c) => (bulk[c] ? bulkScript : addScript), calls);
   const counted: boolean[] = new Array(events.length).fill(false);
   const failed: PendingEvent[] = [];
   let error: unknown;

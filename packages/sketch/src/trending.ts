@@ -1,7 +1,6 @@
 import { check, ioredisClient, keyPrefix, luaScript, type RedisClient } from '@boxoffice/internal';
-import { type Call, CHUNK, payload, runAll } from './batch.js';
+import { bounded, type Call, CHUNK, COMMAND_TIMEOUT_MS, call, payload, runAll } from './batch.js';
 import { BufferedTrending, type BufferedTrendingOptions } from './buffered-trending.js';
-import { failedCall } from './errors.js';
 import { HASH_VERSION, pushCounterIndexes } from './hash.js';
 import {
   type Duration,
@@ -61,6 +60,13 @@ export interface TrendingOptions {
   dedupe?: { capacity?: number; errorRate?: number };
   /** The clock (unix ms) used when `at` is not given. @defaultValue Date.now */
   clock?: () => number;
+  /**
+   * Longest wait for one Redis call (the same option in every boxoffice package): past it the call
+   * fails with `SketchRedisError` of kind `timeout`, at once with kind `unavailable` while the
+   * client is reconnecting or closed. Also bounds each flush of {@link Trending.buffered}, so its
+   * `close()` finishes in bounded time. @defaultValue 2000
+   */
+  commandTimeoutMs?: number;
 }
 
 const DEDUPE_DEFAULTS = Object.freeze({ capacity: 100_000, errorRate: 0.001 });
@@ -78,6 +84,7 @@ const DEFAULTS: Readonly<TrendingOptions> = Object.freeze({
   conservative: true,
   dedupe: DEDUPE_DEFAULTS,
   clock: Date.now,
+  commandTimeoutMs: COMMAND_TIMEOUT_MS,
 });
 
 /** Options of {@link Trending.top} and {@link Trending.estimate}. */
@@ -156,7 +163,7 @@ export class Trending {
     this.epsilon = Math.E / width;
     const base = `${prefix}:trend:${name}`;
     this.#t = Object.freeze({
-      client,
+      ...bounded('Trending', client, o.commandTimeoutMs),
       base,
       meta: `${base}:meta`,
       layout: `trend3:${HASH_VERSION}:w${width}:d${depth}:b${this.bucketMs}:m${bloom.bits}:k${bloom.hashes}`,
@@ -222,8 +229,8 @@ export class Trending {
       event.n,
     ];
     pushCounterIndexes(args, event.item, this.width, this.depth);
-    const reply = await recordScript
-      .run(
+    const reply = await call(this.#t, 'record', () =>
+      recordScript.run(
         this.#t.client,
         [
           this.#t.meta,
@@ -232,8 +239,8 @@ export class Trending {
           `${this.#t.base}:o:${event.bucket}`,
         ],
         args,
-      )
-      .catch(failedCall('record'));
+      ),
+    );
     payload(reply, this.#t.meta, this.#t.layout);
     return true;
   }
@@ -260,13 +267,13 @@ export class Trending {
   async top(n: number, options?: QueryOptions): Promise<TrendingItem[]> {
     check.integer('n', n, { min: 1, max: this.topK });
     const buckets = this.#windowBuckets(options);
-    const flat = (await candidatesScript
-      .run(
+    const flat = (await call(this.#t, 'top', () =>
+      candidatesScript.run(
         this.#t.client,
         buckets.map((b) => `${this.#t.base}:t:${b}`),
         [2 * this.topK],
-      )
-      .catch(failedCall('top'))) as string[];
+      ),
+    )) as string[];
     const candidates: string[] = [];
     for (let i = 0; i < flat.length; i += 2) candidates.push(flat[i] as string);
     const [total, estimates] = await this.#estimate(buckets, candidates);
@@ -405,7 +412,7 @@ export class Trending {
       }
       calls.push({ keys, args });
     }
-    const replies = await runAll(this.#t.client, 'estimate', estimateScript, calls);
+    const replies = await runAll(this.#t, 'estimate', estimateScript, calls);
     let total = 0;
     const estimates: number[] = [];
     replies.forEach((reply, i) => {
