@@ -116,6 +116,43 @@ export class CallGuard<E extends Error> {
   }
 
   /**
+   * Run a pipeline of several calls on `client`, bounded by progress: it fails with the timeout
+   * error when no reply of it came for `timeoutMs` (so a pipeline of n calls may take up to
+   * n × `timeoutMs` while Redis keeps answering, and fails within `timeoutMs` when Redis stops).
+   * `send(onReply)` queues the calls, each with `onReply` as its reply callback, and returns the
+   * pipeline's `exec()`. Refuses at once, like {@link run}, when the client is down.
+   */
+  pipeline<T>(
+    client: RedisClient,
+    operation: string,
+    send: (onReply: () => void) => Promise<T>,
+  ): Promise<T> {
+    const down = this.refuse(client, operation);
+    if (down) return Promise.reject(down);
+    return new Promise<T>((resolve, reject) => {
+      let p = this.watch(operation, reject);
+      const onReply = () => {
+        if (this.settle(p)) p = this.watch(operation, reject);
+      };
+      let sent: Promise<T>;
+      try {
+        sent = send(onReply);
+      } catch (error) {
+        if (this.settle(p)) reject(this.#errors.failed(operation, error));
+        return;
+      }
+      sent.then(
+        (value) => {
+          if (this.settle(p)) resolve(value);
+        },
+        (error: unknown) => {
+          if (this.settle(p)) reject(this.#errors.failed(operation, error));
+        },
+      );
+    });
+  }
+
+  /**
    * Wait for `promise` (e.g. a close step) at most `timeoutMs`: rejects with the timeout error past
    * it, with the package's error if it rejects. No client status check: for ending things.
    */

@@ -13,11 +13,16 @@ export interface RedisScript {
     keys: readonly string[],
     args: readonly (string | number | Buffer)[],
   ): Promise<unknown>;
-  /** Queue on a pipeline/multi created from a client this script already ran on or was `register`ed with. */
+  /**
+   * Queue on a pipeline/multi created from a client this script already ran on or was `register`ed
+   * with. `onReply` runs when this call's reply (or error) arrives, before the pipeline's `exec()`
+   * resolves (e.g. {@link CallGuard.pipeline}'s progress callback).
+   */
   queue(
     pipeline: ChainableCommander,
     keys: readonly string[],
     args: readonly (string | number | Buffer)[],
+    onReply?: () => void,
   ): void;
   /** Define the command on `client` (done lazily by `run`; needed before `queue` on a fresh client). */
   register(client: RedisClient): void;
@@ -126,14 +131,16 @@ export function luaScript(
       const fn = (client as unknown as Callable)[command] as Callable[string];
       return fn.call(client, ...argv(keys, args));
     },
-    queue(pipeline, keys, args) {
+    queue(pipeline, keys, args, onReply) {
       const fn = (pipeline as unknown as Callable)[command];
       if (typeof fn !== 'function') {
         throw new Error(
           `script ${command} is not registered on the client this pipeline came from`,
         );
       }
-      fn.call(pipeline, ...argv(keys, args));
+      if (onReply)
+        (fn as (...a: unknown[]) => unknown).call(pipeline, ...argv(keys, args), onReply);
+      else fn.call(pipeline, ...argv(keys, args));
     },
   };
 }

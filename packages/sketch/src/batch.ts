@@ -33,7 +33,9 @@ export function bounded(owner: string, client: RedisClient, commandTimeoutMs: un
 
 /**
  * One Redis call under the deadline: {@link SketchRedisError} of kind `timeout` past it,
- * `unavailable` at once while the client is reconnecting or closed.
+ * `unavailable` at once while the client is reconnecting or closed. (A pipeline of several script
+ * calls is bounded by progress instead, {@link CallGuard.pipeline}: it fails when no reply came for
+ * `commandTimeoutMs`, not when the whole batch took longer.)
  */
 export function call<T>(r: Bounded, operation: string, fn: () => Promise<T>): Promise<T> {
   return r.guard.run(r.client, operation, fn);
@@ -65,9 +67,12 @@ export async function runAll(
     return [await call(r, operation, () => script.run(r.client, only.keys, only.args))];
   }
   script.register(r.client);
-  const pipeline = r.client.pipeline();
-  for (const c of calls) script.queue(pipeline, c.keys, c.args);
-  const results = (await call(r, operation, () => pipeline.exec())) ?? [];
+  const results =
+    (await r.guard.pipeline(r.client, operation, (onReply) => {
+      const pipeline = r.client.pipeline();
+      for (const c of calls) script.queue(pipeline, c.keys, c.args, onReply);
+      return pipeline.exec();
+    })) ?? [];
   return results.map(([error, value]) => {
     if (error) throw sketchRedisError(operation, error);
     return value;
@@ -100,13 +105,16 @@ export async function runSettled(
     }
   }
   for (let i = 0; i < calls.length; i++) scriptOf(i).register(r.client);
-  const pipeline = r.client.pipeline();
-  calls.forEach((c, i) => {
-    scriptOf(i).queue(pipeline, c.keys, c.args);
-  });
   let results: [Error | null, unknown][];
   try {
-    results = (await call(r, operation, () => pipeline.exec())) ?? [];
+    results =
+      (await r.guard.pipeline(r.client, operation, (onReply) => {
+        const pipeline = r.client.pipeline();
+        calls.forEach((c, i) => {
+          scriptOf(i).queue(pipeline, c.keys, c.args, onReply);
+        });
+        return pipeline.exec();
+      })) ?? [];
   } catch (error) {
     const failure = sketchRedisError(operation, error);
     return calls.map(() => ({ ok: false, error: failure }));
