@@ -337,19 +337,21 @@ export class SeatHolds {
   }
 
   /**
-   * Stop the worker and the sweep and close the connections this instance opened. Finishes in
-   * bounded time whatever Redis does: each of its two steps (stopping the worker and the queue, then
-   * QUIT on the connections) waits at most `commandTimeoutMs`, then the connections are cut. A
-   * running `onExpire` handler is not waited for past that.
+   * Stop the worker and the sweep and close the connections this instance opened, in bounded time
+   * whatever Redis does: each step waits at most `commandTimeoutMs` (a running `onExpire` too), then
+   * what did not close is cut, BullMQ's own connections (the worker's blocking one) included.
    */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
-    const step = (p: Promise<unknown> | undefined) =>
-      p ? this.#guard.within('close', p).catch(() => {}) : undefined;
-    await Promise.all([step(this.#worker?.close()), step(this.#queue?.close())]);
-    const conns = [this.#workerConn, this.#queueConn];
-    await Promise.all(conns.map((c) => (c ? this.#guard.quit(c) : undefined)));
+    const cut = (bull: Queue | Worker | undefined) =>
+      bull &&
+      this.#guard
+        .within('close', bull.close())
+        .catch(() => this.#guard.within('close', bull.disconnect()))
+        .catch(() => {});
+    await Promise.all([cut(this.#worker), cut(this.#queue)]);
+    await Promise.all([this.#workerConn, this.#queueConn].map((c) => c && this.#guard.quit(c)));
     if (this.#ownLocks) await this.#locks.close();
   }
 

@@ -73,9 +73,9 @@ describe('a client that is reconnecting (ioredis defaults)', () => {
   });
   afterEach(() => client.disconnect());
 
-  it('calls fail at once, kind unavailable; close() finishes at once', async () => {
+  it('calls fail at once, kind unavailable; close() finishes in bounded time', async () => {
     const locks = new SeatLock(client);
-    const holds = new SeatHolds(client);
+    const holds = new SeatHolds(client, { commandTimeoutMs: TIMEOUT });
     holds.onExpire(() => {});
     for (const [operation, call] of [
       ['acquire', () => locks.tryAcquire(['A1'])],
@@ -85,7 +85,8 @@ describe('a client that is reconnecting (ioredis defaults)', () => {
       expect(error, operation).toMatchObject({ kind: 'unavailable', operation });
       expect(ms, operation).toBeLessThan(SLACK);
     }
-    expect(await elapsed(() => holds.close())).toBeLessThan(2_000 + SLACK);
+    // The worker's close and BullMQ's disconnect of its own connections wait for Redis: a bound each.
+    expect(await elapsed(() => holds.close())).toBeLessThan(3 * TIMEOUT + SLACK);
     expect(await elapsed(() => locks.close())).toBeLessThan(SLACK);
   });
 });
