@@ -1,4 +1,8 @@
-import { reconnectingClient, silentRedis } from '@boxoffice/local-redis/testing';
+import {
+  timedFailure as failure,
+  reconnectingClient,
+  silentRedis,
+} from '@boxoffice/local-redis/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdempotencyStore, IdempotencyStoreUnavailableError } from '../src/index.js';
 
@@ -10,15 +14,6 @@ const closers: (() => unknown)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
-
-async function failure(call: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-  const start = Date.now();
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return { error, ms: Date.now() - start };
-}
 
 describe('commandTimeoutMs', () => {
   it('a Redis that never answers: kind timeout, within commandTimeoutMs', async () => {

@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { reconnectingClient, silentRedis } from '../../local-redis/src/testing.js';
+import {
+  timedFailure as failure,
+  reconnectingClient,
+  silentRedis,
+} from '../../local-redis/src/testing.js';
 import { CallGuard, callErrors, type RedisFailureKind } from '../src/index.js';
 
 class TestRedisError extends Error {
@@ -19,15 +23,6 @@ const closers: (() => unknown)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
-
-async function failure(call: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-  const start = Date.now();
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return { error, ms: Date.now() - start };
-}
 
 // The one deadline module every package bounds its Redis calls with (ARCHITECTURE.md).
 describe('CallGuard', () => {

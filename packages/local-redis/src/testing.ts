@@ -182,3 +182,22 @@ export async function reconnectingClient(): Promise<Redis> {
   }
   return client;
 }
+
+/** How `call` failed (its rejection; undefined if it resolved) and how long it took, in ms. */
+export async function timedFailure(
+  call: () => Promise<unknown>,
+): Promise<{ error: unknown; ms: number }> {
+  const start = Date.now();
+  const error = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { error, ms: Date.now() - start };
+}
+
+/** How long `call` took to resolve, in ms. */
+export async function timed(call: () => Promise<unknown>): Promise<number> {
+  const start = Date.now();
+  await call();
+  return Date.now() - start;
+}

@@ -1,4 +1,10 @@
-import { reconnectingClient, type SilentRedis, silentRedis } from '@boxoffice/local-redis/testing';
+import {
+  timed as elapsed,
+  timedFailure as failure,
+  reconnectingClient,
+  type SilentRedis,
+  silentRedis,
+} from '@boxoffice/local-redis/testing';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QueueRedisError, WaitingRoom } from '../src/index.js';
@@ -10,21 +16,6 @@ import { hsTokens } from './helpers.js';
 const TIMEOUT = 300;
 const SLACK = 1500;
 const tokens = hsTokens();
-
-async function failure(call: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-  const start = Date.now();
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return { error, ms: Date.now() - start };
-}
-
-async function elapsed(call: () => Promise<unknown>): Promise<number> {
-  const start = Date.now();
-  await call();
-  return Date.now() - start;
-}
 
 describe('a Redis that never answers', () => {
   let silent: SilentRedis;

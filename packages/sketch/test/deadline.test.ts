@@ -1,4 +1,9 @@
-import { reconnectingClient, type SilentRedis, silentRedis } from '@boxoffice/local-redis/testing';
+import {
+  timedFailure as failure,
+  reconnectingClient,
+  type SilentRedis,
+  silentRedis,
+} from '@boxoffice/local-redis/testing';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -14,15 +19,6 @@ import {
 // loaded machine.
 const TIMEOUT = 300;
 const SLACK = 1500;
-
-async function failure(call: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-  const start = Date.now();
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return { error, ms: Date.now() - start };
-}
 
 function objects(client: Redis, commandTimeoutMs?: number) {
   const t = commandTimeoutMs === undefined ? {} : { commandTimeoutMs };
