@@ -133,6 +133,12 @@ export function show(id, ...children) {
 }
 
 /** Integer cents as money: `money(15000, 'USD')` → "$150.00". */
+/** The labels of `seatIds` in the hall's order, from a seat layout (`GET /concerts/:id/seats/layout`). */
+export function seatLabels(layout, seatIds) {
+  const wanted = new Set(seatIds);
+  return layout.rows.flatMap((r) => r.labels.filter((_, i) => wanted.has(r.ids[i])));
+}
+
 export const money = (cents, currency = 'USD') =>
   new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(cents / 100);
 

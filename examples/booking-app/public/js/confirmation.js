@@ -7,6 +7,7 @@ import {
   param,
   renderSession,
   requireUser,
+  seatLabels,
   setEntry,
   setHold,
   show,
@@ -25,12 +26,12 @@ async function start() {
     const { body } = await api(`/reservations/${reservationId}`, { token: user.token });
     const reservation = body.reservation;
     const [{ body: c }, payment] = await Promise.all([
-      api(`/concerts/${reservation.concertId}`),
+      api(`/concerts/${reservation.concertId}/seats/layout`),
       paymentId
         ? api(`/payments/${paymentId}`, { token: user.token }).then((r) => r.body.payment)
         : null,
     ]);
-    const labels = c.seats.filter((s) => reservation.seatIds.includes(s.id)).map((s) => s.label);
+    const labels = seatLabels(c, reservation.seatIds);
     if (reservation.status !== 'CONFIRMED') {
       title.textContent = 'Booking not confirmed';
       document.getElementById('confirm-error').textContent =

@@ -14,6 +14,7 @@ import {
   paymentKeyFor,
   renderSession,
   requireUser,
+  seatLabels,
   show,
   when,
 } from './app.js';
@@ -129,7 +130,9 @@ async function start() {
   try {
     const [{ body: r }, { body: c }] = await Promise.all([
       api(`/reservations/${reservationId}`, { token: user.token }),
-      api(`/concerts/${hold.concertId}`),
+      // The layout (kept by the server, cached by the browser since the seat page) names the
+      // concert and the seats, where `GET /concerts/:id` would query the whole seat map.
+      api(`/concerts/${hold.concertId}/seats/layout`),
     ]);
     const reservation = r.reservation;
     if (reservation.status === 'CONFIRMED')
@@ -140,7 +143,7 @@ async function start() {
         hold.concertId,
       );
     }
-    const labels = c.seats.filter((s) => reservation.seatIds.includes(s.id)).map((s) => s.label);
+    const labels = seatLabels(c, reservation.seatIds);
     show(
       'order-details',
       el('dt', {}, 'Concert'),
