@@ -3,8 +3,8 @@ import { duplicateClient, type RedisClient } from '@boxoffice/internal';
 import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Database, Transaction } from '../db/database.js';
-import { EventLog } from '../repos/event-log.js';
+import type { Database } from '../db/database.js';
+import type { BusinessEvent } from '../repos/event-log.js';
 import { OutboxRepository } from '../repos/outbox.js';
 import { QueuePool } from './queue-pool.js';
 
@@ -29,7 +29,7 @@ export const CONSUMERS = ['confirmation-email', 'sales-stats'] as const;
  * a worker per queue whose handler runs at most once per event id and consumer, since BullMQ
  * delivers at least once: `store.dedupe(eventId, …, { scope: consumer })` keeps concurrent
  * deliveries apart in Redis, and the effect commits together with the consumer's delivery record
- * in PostgreSQL ({@link OutboxRepository.recordDelivery}), which is what holds when Redis forgets
+ * in PostgreSQL ({@link OutboxRepository.deliver}), which is what holds when Redis forgets
  * (the event id is the outbox message id; the last delivery finishes the outbox row). The
  * confirmation e-mail is a log line plus an `email.sent` business event; sales statistics are a
  * `sales.recorded` business event (what `/stats` reads). Queues live under `<prefix>:{events}`
@@ -89,11 +89,28 @@ export class BookingEvents {
   /** Start this process's consumer workers. */
   startConsumers(): void {
     const { store, logger, db } = this.#deps;
-    const events = new EventLog(db);
     const outbox = new OutboxRepository(db);
-    type Effect = (e: PaymentSucceeded, tx: Transaction) => Promise<void>;
-    const handlers: Record<(typeof CONSUMERS)[number], Effect> = {
-      'confirmation-email': async (e, tx) => {
+    // Each consumer's effect is a business event, written in the statement that records the
+    // delivery (one round trip); the demo's e-mail is a log line once that is committed.
+    const effects: Record<(typeof CONSUMERS)[number], (e: PaymentSucceeded) => BusinessEvent> = {
+      'confirmation-email': (e) => ({
+        type: 'email.sent',
+        outcome: 'success',
+        userId: e.userId,
+        subject: `event:${e.eventId}`,
+        data: { template: 'booking-confirmed', reservationId: e.reservationId },
+      }),
+      'sales-stats': (e) => ({
+        type: 'sales.recorded',
+        outcome: 'info',
+        userId: e.userId,
+        subject: `event:${e.eventId}`,
+        data: { concertId: e.concertId, seats: e.seatIds.length, amount: e.amount },
+      }),
+    };
+    const consume = async (consumer: (typeof CONSUMERS)[number], e: PaymentSucceeded) => {
+      const first = await outbox.deliver(e.eventId, consumer, CONSUMERS, effects[consumer](e));
+      if (first && consumer === 'confirmation-email') {
         logger.info(
           {
             to: `user-${e.userId}@example.invalid`,
@@ -102,36 +119,8 @@ export class BookingEvents {
           },
           'confirmation e-mail sent (logged, not delivered: demo)',
         );
-        await events.record(
-          {
-            type: 'email.sent',
-            outcome: 'success',
-            userId: e.userId,
-            subject: `event:${e.eventId}`,
-            data: { template: 'booking-confirmed', reservationId: e.reservationId },
-          },
-          tx,
-        );
-      },
-      'sales-stats': async (e, tx) => {
-        await events.record(
-          {
-            type: 'sales.recorded',
-            outcome: 'info',
-            userId: e.userId,
-            subject: `event:${e.eventId}`,
-            data: { concertId: e.concertId, seats: e.seatIds.length, amount: e.amount },
-          },
-          tx,
-        );
-      },
+      }
     };
-    const consume = (consumer: (typeof CONSUMERS)[number], e: PaymentSucceeded) =>
-      db.transaction(async (tx) => {
-        if (await outbox.recordDelivery(tx, e.eventId, consumer, CONSUMERS)) {
-          await handlers[consumer](e, tx);
-        }
-      });
     for (const consumer of CONSUMERS) {
       const worker = new Worker(
         consumer,

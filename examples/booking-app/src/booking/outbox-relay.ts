@@ -11,7 +11,7 @@ export type OutboxHandler = (payload: Record<string, unknown>) => Promise<unknow
 
 /**
  * A message handed to consumers elsewhere (a publish on queues Redis may lose): the message is done
- * only when each of `consumers` recorded its delivery ({@link OutboxRepository.recordDelivery}),
+ * only when each of `consumers` recorded its delivery ({@link OutboxRepository.deliver}),
  * and re-published while any is missing.
  */
 export interface OutboxFanOut {

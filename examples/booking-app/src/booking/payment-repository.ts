@@ -150,30 +150,15 @@ export class PaymentRepository {
     paymentId: string,
     after?: number,
   ): Promise<{ row: PaymentRow | undefined; blocked: boolean }> {
-    return this.db.transaction(async (tx) => {
-      await tx.query(
-        `SELECT r.id FROM reservations r JOIN payments p ON p.reservation_id = r.id
-         WHERE p.id = $1 FOR UPDATE OF r`,
-        [paymentId],
-      );
-      const { rows } = await tx.query<PaymentRow>(
-        `UPDATE payments p SET status = 'PG_REQUESTED', attempts = p.attempts + 1, updated_at = now()
-         WHERE p.id = $1 AND p.status IN ('STARTED', 'RETRY_SCHEDULED')
-           AND ($2::int IS NULL OR p.attempts = $2)
-           AND EXISTS (SELECT 1 FROM reservations r WHERE r.id = p.reservation_id AND r.status = 'HELD')
-           AND NOT EXISTS (SELECT 1 FROM payments o WHERE o.reservation_id = p.reservation_id
-                           AND o.id <> p.id AND o.status IN ('PG_REQUESTED', 'RETRY_SCHEDULED', 'SUCCEEDED'))
-         RETURNING *`,
-        [paymentId, after ?? null],
-      );
-      if (rows[0]) return { row: rows[0], blocked: false };
-      const { rows: still } = await tx.query(
-        `SELECT 1 FROM payments WHERE id = $1 AND status IN ('STARTED', 'RETRY_SCHEDULED')
-           AND ($2::int IS NULL OR attempts = $2)`,
-        [paymentId, after ?? null],
-      );
-      return { row: undefined, blocked: still.length > 0 };
-    });
+    // One call: the lock and the guarded UPDATE are separate statements inside the function
+    // (migration 007), so the UPDATE sees what the lock's previous holder committed.
+    const { rows } = await this.db.query<PaymentRow>('SELECT * FROM claim_payment($1, $2)', [
+      paymentId,
+      after ?? null,
+    ]);
+    const row = rows[0];
+    if (row?.status === 'PG_REQUESTED') return { row, blocked: false };
+    return { row: undefined, blocked: row !== undefined };
   }
 
   /** PG_REQUESTED → RETRY_SCHEDULED, due in `delayMs`; undefined if the payment was elsewhere. */

@@ -5,6 +5,7 @@ import outbox from './migrations/003_outbox.sql';
 import outboxPrune from './migrations/004_outbox_prune.sql';
 import outboxDeliveries from './migrations/005_outbox_deliveries.sql';
 import productOrderLimit from './migrations/006_product_order_limit.sql';
+import oneRoundTrip from './migrations/007_one_round_trip.sql';
 
 /** One forward-only migration. */
 export interface Migration {
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 4, name: 'outbox_prune', sql: outboxPrune },
   { version: 5, name: 'outbox_deliveries', sql: outboxDeliveries },
   { version: 6, name: 'product_order_limit', sql: productOrderLimit },
+  { version: 7, name: 'one_round_trip', sql: oneRoundTrip },
 ]);
 
 // Any constant shared by every instance: the advisory lock serialises concurrent migrators.

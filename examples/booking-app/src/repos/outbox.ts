@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
+import { type BusinessEvent, EventLog } from './event-log.js';
 
 /** What an outbox message asks the relay to do. */
 export type OutboxTopic = 'payment.succeeded' | 'room.complete';
@@ -111,34 +112,24 @@ export class OutboxRepository {
   }
 
   /**
-   * A consumer records, on `tx` (the transaction of its effect), that it handled message `id`.
-   * Returns false when it had already (the effect must then not happen again). When the last of
-   * `consumers` records, the message is done in the same transaction. The message row is locked
-   * first, so the last two consumers of one message cannot both miss each other's delivery.
+   * A consumer applies its effect, the business event `effect`, and records that it handled
+   * message `id`, in one statement: the event is written only if this call recorded the delivery
+   * (false: it was recorded before, so the effect must not happen again). When the last of
+   * `consumers` records, the message is done in the same statement. `record_delivery` (migration
+   * 007) locks the message row first, so the last two consumers of one message cannot both miss
+   * each other's delivery.
    */
-  async recordDelivery(
-    tx: Queryable,
+  async deliver(
     id: string,
     consumer: string,
     consumers: readonly string[],
+    effect: BusinessEvent,
   ): Promise<boolean> {
-    // Lock and insert in one round trip: the CTE is referenced, so it runs (and waits for the lock)
-    // before the insert; the UPDATE below is a new statement and sees deliveries committed meanwhile.
-    const { rowCount } = await tx.query(
-      `WITH locked AS (SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE)
-       INSERT INTO outbox_deliveries (message_id, consumer)
-       SELECT $1, $2 WHERE (SELECT count(*) FROM locked) >= 0
-       ON CONFLICT DO NOTHING`,
-      [id, consumer],
-    );
-    if (rowCount !== 1) return false;
-    await tx.query(
-      `UPDATE outbox SET done_at = now(), last_error = NULL
-       WHERE id = $1 AND done_at IS NULL AND $3 = (
-         SELECT count(*) FROM outbox_deliveries WHERE message_id = $1 AND consumer = ANY($2::text[]))`,
-      [id, consumers, consumers.length],
-    );
-    return true;
+    const { sql, params } = EventLog.insert(effect, 4, {
+      table: 'record_delivery($1, $2, $3::text[]) AS delivered',
+    });
+    const { rowCount } = await this.db.query(sql, [id, consumer, consumers, ...params]);
+    return rowCount === 1;
   }
 
   /** Whether every one of `consumers` recorded its delivery of message `id`. */

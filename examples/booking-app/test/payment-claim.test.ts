@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { PaymentRepository } from '../src/booking/payment-repository.js';
+import type { Database } from '../src/db/database.js';
+import { EventLog } from '../src/repos/event-log.js';
+import { dbBackends, useDatabase } from './helpers.js';
+
+// `claim` is one call of `claim_payment` (migration 007) instead of a four-statement transaction:
+// these races are what its lock-then-update must still decide, on a real PostgreSQL (a pool of
+// sessions racing) and on PGlite (one session, calls in turn).
+describe.each(dbBackends)('PaymentRepository.claim ($name)', (backend) => {
+  const fx = useDatabase(backend, { seed: true });
+
+  async function reservation(db: Database, status = 'HELD'): Promise<string> {
+    const { rows } = await db.query<{ id: string }>(
+      `INSERT INTO reservations (user_id, concert_id, status, hold_id, fence, amount_cents, expires_at)
+       VALUES ((SELECT min(id) FROM users), (SELECT min(id) FROM concerts), $1, 'h', 1, 100,
+               now() + interval '1 minute')
+       RETURNING id`,
+      [status],
+    );
+    return (rows[0] as { id: string }).id;
+  }
+
+  async function payment(db: Database, reservationId: string, key: string): Promise<string> {
+    const { rows } = await db.query<{ id: string }>(
+      `INSERT INTO payments (reservation_id, user_id, idempotency_key, amount_cents)
+       VALUES ($1, (SELECT min(id) FROM users), $2, 100) RETURNING id`,
+      [reservationId, key],
+    );
+    return (rows[0] as { id: string }).id;
+  }
+
+  const statuses = async (db: Database, reservationId: string) =>
+    (
+      await db.query<{ status: string }>(
+        'SELECT status FROM payments WHERE reservation_id = $1 ORDER BY status',
+        [reservationId],
+      )
+    ).rows.map((r) => r.status);
+
+  it('of 20 concurrent claims of one payment, exactly one gets it (attempt 1)', async () => {
+    const db = await fx.another();
+    const repo = new PaymentRepository(db, new EventLog(db));
+    const id = await payment(db, await reservation(db), 'k');
+    const results = await Promise.all(Array.from({ length: 20 }, () => repo.claim(id)));
+    const won = results.filter((r) => r.row);
+    expect(won).toHaveLength(1);
+    expect(won[0]?.row).toMatchObject({ id, status: 'PG_REQUESTED', attempts: 1 });
+    expect(results.every((r) => !r.blocked)).toBe(true);
+  });
+
+  it('of 10 payments of one reservation claimed at once, exactly one is charging', async () => {
+    const db = await fx.another();
+    const repo = new PaymentRepository(db, new EventLog(db));
+    const r = await reservation(db);
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => payment(db, r, `k${i}`)));
+    const results = await Promise.all(ids.map((id) => repo.claim(id)));
+    expect(results.filter((x) => x.row)).toHaveLength(1);
+    // The others stay claimable but their reservation is not payable while one charges.
+    expect(results.filter((x) => x.blocked)).toHaveLength(9);
+    expect(await statuses(db, r)).toEqual(['PG_REQUESTED', ...Array(9).fill('STARTED')]);
+  });
+
+  it('a reservation that is not HELD blocks; a retry claim is for its own attempt only', async () => {
+    const repo = new PaymentRepository(fx.db, new EventLog(fx.db));
+    const expired = await payment(fx.db, await reservation(fx.db, 'EXPIRED'), 'k1');
+    expect(await repo.claim(expired)).toEqual({ row: undefined, blocked: true });
+
+    const id = await payment(fx.db, await reservation(fx.db), 'k2');
+    await fx.db.query(
+      `UPDATE payments SET status = 'RETRY_SCHEDULED', attempts = 2 WHERE id = $1`,
+      [id],
+    );
+    expect(await repo.claim(id, 1)).toEqual({ row: undefined, blocked: false });
+    expect((await repo.claim(id, 2)).row).toMatchObject({ status: 'PG_REQUESTED', attempts: 3 });
+    expect(await repo.claim(id, 2)).toEqual({ row: undefined, blocked: false });
+  });
+});
