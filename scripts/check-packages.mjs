@@ -4,11 +4,11 @@
 // import and require, under node10, node16 and bundler resolution) and publint (does package.json
 // match the files in the tarball) on each tarball, and checks that each carries REQUIRED_FILES.
 // Any problem — an attw finding, a publint message of any level (suggestions included), a missing
-// file — fails with the tool's own explanation.
+// file, an optional peer dependency loaded by the main entry — fails with the tool's own explanation.
 // Needs the build (`node scripts/setup.mjs`). Run by `.ci/run` before the tests; `npm run check:packages`.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { checkPackage, createPackageFromTarballData } from '@arethetypeswrong/core';
 import {
   problemAffectsEntrypointResolution,
@@ -82,6 +82,7 @@ async function typeProblems(tarball) {
   const missing = REQUIRED_FILES.filter((file) => !pkg.fileExists(`${dir}/${file}`)).map(
     (file) => `the tarball has no ${file} (add it to "files" in package.json)`,
   );
+  missing.push(...optionalPeerProblems(pkg, dir));
   const analysis = await checkPackage(pkg);
   if (!analysis.types) return [...missing, 'arethetypeswrong: the package has no types'];
   return missing.concat(
@@ -98,4 +99,38 @@ async function typeProblems(tarball) {
       return `arethetypeswrong ${info.title}: ${info.description} [${where.join(', ')}] ${info.docsUrl}`;
     }),
   );
+}
+
+/**
+ * An optional peer dependency (`peerDependenciesMeta.<name>.optional`) is installed only by those
+ * who use the entry that needs it (seat-lock's bullmq, for `/holds`): the main entry, `"."`, must
+ * not load it, in its ESM or its CJS build, through any file it imports (shared chunks included).
+ */
+function optionalPeerProblems(pkg, dir) {
+  const manifest = JSON.parse(pkg.readFile(`${dir}/package.json`));
+  const optional = Object.entries(manifest.peerDependenciesMeta ?? {})
+    .filter(([, meta]) => meta?.optional)
+    .map(([name]) => name);
+  if (optional.length === 0) return [];
+  const main = manifest.exports?.['.'] ?? {};
+  const starts = [main.import?.default, main.require?.default].filter(Boolean);
+  const problems = [];
+  const seen = new Set();
+  const queue = starts.map((file) => posix.join(dir, file));
+  while (queue.length > 0) {
+    const file = queue.pop();
+    if (seen.has(file) || !pkg.fileExists(file)) continue;
+    seen.add(file);
+    const text = pkg.readFile(file);
+    for (const [, specifier] of text.matchAll(
+      /(?:from|import|require)\s*\(?\s*["']([^"']+)["']/g,
+    )) {
+      if (specifier.startsWith('.')) queue.push(posix.join(posix.dirname(file), specifier));
+      else if (optional.some((name) => specifier === name || specifier.startsWith(`${name}/`)))
+        problems.push(
+          `the main entry loads the optional peer dependency ${specifier} (${posix.relative(dir, file)})`,
+        );
+    }
+  }
+  return problems;
 }

@@ -6,7 +6,8 @@
 //   - runs each example against Redis (REDIS_URL, default 127.0.0.1:6379) under a random KEY_PREFIX of its own,
 //     those that import express under Express 5 and Express 4; a server example listens on PORT,
 //     gets the requests of SERVERS below, must still be up after them and exit 0 on SIGTERM,
-//   - require()s each package from CommonJS and checks it exports what the ESM build exports,
+//   - require()s each package and subpath export from CommonJS and checks it exports what the ESM
+//     build exports,
 // prints `ok`/`FAIL` per example (with its output on failure), deletes the run's keys and the
 // scratch project (`--keep` keeps it). Which README blocks are examples: see ARCHITECTURE.md,
 // "README examples". Needs the build (`node scripts/setup.mjs`). `npm run check:examples`; `.ci/run`.
@@ -33,8 +34,9 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY_PREFIX = `bo-readme-${randomBytes(4).toString('hex')}`;
 /** Runs started so far (each gets the prefix `<KEY_PREFIX>-<n>`). */
 let runCount = 0;
-// The peers and types the examples import, at the workspace's versions. Express 4 is not in the
-// workspace; the packages accept ^4.21.0, so the newest 4.x is pinned here.
+// The peers and types the examples import, at the workspace's versions (bullmq: the optional peer
+// of seat-lock's holds). Express 4 is not in the workspace; the packages accept ^4.21.0, so the
+// newest 4.x is pinned here.
 const EXPRESS_4 = '4.22.3';
 const FROM_LOCKFILE = ['ioredis', 'express', 'bullmq', 'jose', '@types/express', '@types/node'];
 
@@ -123,10 +125,13 @@ try {
     for (const v of variants) runs.push(runExample(v.name, v.file, SERVERS[id]));
   }
   for (const { dir, pkg } of published) {
-    const short = dir.split('/').pop();
-    const file = join(scratch, 'cjs', `${short}.cjs`);
-    write(file, cjsSmoke(pkg.name));
-    runs.push(runExample(`${short}: require() from CommonJS`, file));
+    // Every entry: the main one and each subpath export (seat-lock's `/holds`).
+    for (const entry of Object.keys(pkg.exports).filter((e) => e !== './package.json')) {
+      const short = dir.split('/').pop() + entry.slice(1);
+      const file = join(scratch, 'cjs', `${short.replaceAll('/', '-')}.cjs`);
+      write(file, cjsSmoke(pkg.name + entry.slice(1)));
+      runs.push(runExample(`${short}: require() from CommonJS`, file));
+    }
   }
   results.push(...(await Promise.all(runs)));
   timings.run = Date.now() - started - timings.install - timings.tsc;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { IdempotencyStore } from '@boxoffice/idempotency';
 import type { RedisClient } from '@boxoffice/internal';
-import { SeatHolds, SeatLock } from '@boxoffice/seat-lock';
+import { SeatLock } from '@boxoffice/seat-lock';
+import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { LiveSnapshots } from './admin/live-snapshots.js';
@@ -143,7 +144,7 @@ const QUEUE_POLL = /^\/concerts\/\d+\/queue(?:\?|$)/;
 
 /**
  * The reference app: demo login, concerts and seat maps, the waiting room (`@boxoffice/queue`),
- * reservations on seat holds (`@boxoffice/seat-lock`), payments with `Idempotency-Key`
+ * reservations on seat holds (`@boxoffice/seat-lock/holds`), payments with `Idempotency-Key`
  * (`@boxoffice/idempotency`), products, orders and trending (`@boxoffice/sketch`), health,
  * readiness and metrics. Background workers start with `app.locals.startWorkers()`.
  */

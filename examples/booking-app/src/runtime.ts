@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RedisClient } from '@boxoffice/internal';
-import { SeatHolds } from '@boxoffice/seat-lock';
+import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import type { Logger } from 'pino';
 import { type AppLocals, createApp } from './app.js';
 import { DemoAuth } from './auth/demo-auth.js';

@@ -1,5 +1,5 @@
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
-import { SeatHolds } from '@boxoffice/seat-lock';
+import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AppLocals, createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';

@@ -1,5 +1,5 @@
 import type { RedisFixture } from '@boxoffice/local-redis/testing';
-import { SeatHolds } from '@boxoffice/seat-lock';
+import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import { afterEach, expect } from 'vitest';
 import { type AppDeps, type AppLocals, createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';

@@ -1,5 +1,5 @@
 import { useRedis } from '@boxoffice/local-redis/testing';
-import { SeatHolds } from '@boxoffice/seat-lock';
+import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';

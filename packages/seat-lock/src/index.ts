@@ -1,8 +1,9 @@
 /** The version of @boxoffice/seat-lock this build is (from its package.json). */
 export const VERSION: string = __PACKAGE_VERSION__;
 
+// Holds (SeatHolds, on BullMQ) are in `@boxoffice/seat-lock/holds`: nothing reachable from here may
+// import bullmq, an optional peer dependency that users of locks alone do not install.
 export {
-  HoldNotFoundError,
   LockLostError,
   LockTimeoutError,
   type RedisFailureKind,
@@ -11,14 +12,4 @@ export {
 } from './errors.js';
 export { Lease, MAX_TTL_MS } from './lease.js';
 export type { AcquireOptions, RetryOptions, SeatLockOptions } from './options.js';
-export {
-  type Decision,
-  type ExpireOutcome,
-  type Hold,
-  type HoldState,
-  type PlacedHold,
-  type PlaceOptions,
-  SeatHolds,
-  type SeatHoldsOptions,
-} from './seat-holds.js';
 export { SeatLock } from './seat-lock.js';

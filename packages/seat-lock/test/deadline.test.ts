@@ -7,7 +7,8 @@ import {
 } from '@boxoffice/local-redis/testing';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SeatHolds, SeatLock, SeatLockRedisError } from '../src/index.js';
+import { SeatHolds } from '../src/holds.js';
+import { SeatLock, SeatLockRedisError } from '../src/index.js';
 
 // Every Redis call is bounded by commandTimeoutMs (the shared CallGuard of packages/internal), and
 // SeatHolds.close() / SeatLock.close() finish whatever Redis does. The bounds asserted are

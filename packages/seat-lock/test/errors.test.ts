@@ -1,11 +1,10 @@
 import { redisTargets, unreachableClient, useRedis } from '@boxoffice/local-redis/testing';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HoldNotFoundError, SeatHolds } from '../src/holds.js';
 import {
-  HoldNotFoundError,
   LockLostError,
   LockTimeoutError,
-  SeatHolds,
   SeatLock,
   SeatLockError,
   SeatLockRedisError,

@@ -2,7 +2,8 @@ import * as fuzz from '@boxoffice/internal/fuzz';
 import { redisTargets, scanKeys, useRedis } from '@boxoffice/local-redis/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Lease, LockLostError, SeatHolds, SeatLock, SeatLockError } from '../src/index.js';
+import { SeatHolds } from '../src/holds.js';
+import { type Lease, LockLostError, SeatLock, SeatLockError } from '../src/index.js';
 
 // Fuzzing the public API against a real Redis: random, oversized and malformed input either works
 // (valid input) or is refused with a TypeError/RangeError before anything is written — never a

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { describe, expect, inject, it } from 'vitest';
-import { type Hold, HoldNotFoundError, SeatHolds, SeatLock } from '../src/index.js';
+import { type Hold, HoldNotFoundError, SeatHolds } from '../src/holds.js';
+import { SeatLock } from '../src/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 25_000): Promise<void> {

@@ -2,7 +2,8 @@ import { bracesBalanced } from '@boxoffice/internal';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SeatHolds, SeatLock } from '../src/index.js';
+import { SeatHolds } from '../src/holds.js';
+import { SeatLock } from '../src/index.js';
 
 // A client that never connects (lazyConnect): validation must throw before any command is sent.
 const client = new Redis({ port: 1, lazyConnect: true });

@@ -1,4 +1,4 @@
-import type { SeatHolds } from '@boxoffice/seat-lock';
+import type { SeatHolds } from '@boxoffice/seat-lock/holds';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { AppMetrics } from '../observability/metrics.js';

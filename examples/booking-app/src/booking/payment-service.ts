@@ -1,5 +1,5 @@
 import type { RedisClient } from '@boxoffice/internal';
-import { type Decision, HoldNotFoundError, type SeatHolds } from '@boxoffice/seat-lock';
+import { type Decision, HoldNotFoundError, type SeatHolds } from '@boxoffice/seat-lock/holds';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import { PaymentDeclinedError, PaymentGatewayTimeoutError } from '../errors.js';

@@ -1,5 +1,6 @@
 import type { AccessClaims } from '@boxoffice/queue';
-import type { Hold, SeatHolds, SeatLock } from '@boxoffice/seat-lock';
+import type { SeatLock } from '@boxoffice/seat-lock';
+import type { Hold, SeatHolds } from '@boxoffice/seat-lock/holds';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.js';
 import {

@@ -5,7 +5,7 @@ import {
   scanKeys,
   useRedis,
 } from '@boxoffice/local-redis/testing';
-import { SeatHolds } from '@boxoffice/seat-lock';
+import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import fc from 'fast-check';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { createApp } from '../../src/app.js';
