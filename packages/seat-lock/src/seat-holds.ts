@@ -10,7 +10,8 @@ import {
   redisNowMsLua,
   sleep,
 } from '@boxoffice/internal';
-import { type Job, Queue, Worker } from 'bullmq';
+import { QueuePool } from '@boxoffice/internal/queue-pool';
+import { type Job, Worker } from 'bullmq';
 import { HoldNotFoundError, SeatLockRedisError, seatLockCallErrors } from './errors.js';
 import { whileRenewing } from './keep-alive.js';
 import type { Lease } from './lease.js';
@@ -124,9 +125,9 @@ const DEFAULTS = Object.freeze({
 });
 const MAX_MS = 2 ** 31 - 1;
 
-/** A connection for BullMQ: a worker's blocking connection must never give up a command. */
-const bullConnection = (client: RedisClient, blocking: boolean): RedisClient =>
-  duplicateClient(client, blocking ? { maxRetriesPerRequest: null } : {});
+/** The worker's connection: BullMQ's blocking commands must never be given up on by ioredis. */
+const workerConnection = (client: RedisClient): RedisClient =>
+  duplicateClient(client, { maxRetriesPerRequest: null });
 
 type Claim =
   | { kind: 'claimed'; hold: Hold; token: string; fences: Map<string, bigint> }
@@ -148,8 +149,7 @@ export class SeatHolds {
   readonly #dueKey: string;
   readonly #bullPrefix: string;
   readonly #claimer = `${randomBytes(6).toString('hex')}`;
-  #queue: Queue | undefined;
-  #queueConn: RedisClient | undefined;
+  readonly #queues: QueuePool;
   #worker: Worker | undefined;
   #workerConn: RedisClient | undefined;
   #handler: ((hold: Hold) => Promise<void> | void) | undefined;
@@ -183,6 +183,7 @@ export class SeatHolds {
     this.#bullPrefix = `${prefix}:{holds}`;
     this.#recPrefix = `${prefix}:{holds}:h:`;
     this.#dueKey = `${prefix}:{holds}:due`;
+    this.#queues = new QueuePool(redis, { prefix: this.#bullPrefix }, (e) => this.#o.onError(e));
   }
 
   /**
@@ -226,23 +227,25 @@ export class SeatHolds {
     }
     const [, expiresAt = 0, deadline = 0] = times;
     try {
-      await this.#call('place', () =>
-        this.#getQueue().add(
-          'expire',
-          { holdId },
-          {
-            jobId: holdId,
-            delay: Math.max(0, deadline - Date.now()),
-            attempts: 10,
-            backoff: { type: 'exponential', delay: 1_000 },
-            removeOnComplete: true,
-            removeOnFail: 1_000,
-          },
+      // Inside use(): a call past its deadline discards the queue too, like a failed one.
+      await this.#queues.use(this.#o.queueName, (queue) =>
+        this.#call('place', () =>
+          queue.add(
+            'expire',
+            { holdId },
+            {
+              jobId: holdId,
+              delay: Math.max(0, deadline - Date.now()),
+              attempts: 10,
+              backoff: { type: 'exponential', delay: 1_000 },
+              removeOnComplete: true,
+              removeOnFail: 1_000,
+            },
+          ),
         ),
       );
     } catch {
       // The record is indexed by deadline: the sweep expires it even without its job.
-      this.#dropQueue();
     }
     return { holdId, lease, expiresAt, deadline };
   }
@@ -282,7 +285,7 @@ export class SeatHolds {
     this.#open();
     if (this.#handler) throw new Error('onExpire handler is already registered');
     this.#handler = handler;
-    this.#workerConn = bullConnection(this.#redis, true);
+    this.#workerConn = workerConnection(this.#redis);
     this.#worker = new Worker(
       this.#o.queueName,
       async (job: Job<{ holdId: string }>) => this.#runJob(job.data.holdId),
@@ -344,14 +347,16 @@ export class SeatHolds {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
-    const cut = (bull: Queue | Worker | undefined) =>
-      bull &&
-      this.#guard
-        .within('close', bull.close())
-        .catch(() => this.#guard.within('close', bull.disconnect()))
+    const worker = this.#worker;
+    const stopWorker = async () => {
+      if (!worker) return;
+      await this.#guard
+        .within('close', worker.close())
+        .catch(() => this.#guard.within('close', worker.disconnect()))
         .catch(() => {});
-    await Promise.all([cut(this.#worker), cut(this.#queue)]);
-    await Promise.all([this.#workerConn, this.#queueConn].map((c) => c && this.#guard.quit(c)));
+      if (this.#workerConn) await this.#guard.quit(this.#workerConn);
+    };
+    await Promise.all([stopWorker(), this.#queues.close(this.#guard)]);
     if (this.#ownLocks) await this.#locks.close();
   }
 
@@ -363,31 +368,6 @@ export class SeatHolds {
 
   #recKey(holdId: string): string {
     return `${this.#recPrefix}${holdId}`;
-  }
-
-  #getQueue(): Queue {
-    if (!this.#queue) {
-      this.#queueConn = bullConnection(this.#redis, false);
-      this.#queue = new Queue(this.#o.queueName, {
-        connection: this.#queueConn as never,
-        prefix: this.#bullPrefix,
-      });
-      this.#queue.on('error', (e) => this.#o.onError(e));
-    }
-    return this.#queue;
-  }
-
-  /**
-   * Forget the queue after a failed call; the next one opens a new connection. A BullMQ Queue whose
-   * connection failed to initialise (Redis down when it was first used) never recovers on its own.
-   */
-  #dropQueue(): void {
-    const queue = this.#queue;
-    const conn = this.#queueConn;
-    this.#queue = undefined;
-    this.#queueConn = undefined;
-    void queue?.close().catch(() => {});
-    conn?.disconnect();
   }
 
   #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -412,9 +392,7 @@ export class SeatHolds {
         .release()
         .catch(() => false);
     }
-    await this.#getQueue()
-      .remove(holdId)
-      .catch(() => this.#dropQueue());
+    await this.#queues.remove(this.#o.queueName, holdId).catch(() => false);
     return { ok: true, state: to };
   }
 

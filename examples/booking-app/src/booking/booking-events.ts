@@ -1,12 +1,12 @@
 import type { IdempotencyStore } from '@boxoffice/idempotency';
 import { duplicateClient, type RedisClient } from '@boxoffice/internal';
+import { QueuePool } from '@boxoffice/internal/queue-pool';
 import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { BusinessEvent } from '../repos/event-log.js';
 import { OutboxRepository } from '../repos/outbox.js';
-import { QueuePool } from './queue-pool.js';
 
 /** The `payment.succeeded` domain event. */
 export interface PaymentSucceeded {

@@ -1,7 +1,7 @@
 import { duplicateClient, type RedisClient } from '@boxoffice/internal';
+import { QueuePool } from '@boxoffice/internal/queue-pool';
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { QueuePool } from './queue-pool.js';
 
 const QUEUE = 'payment-retries';
 

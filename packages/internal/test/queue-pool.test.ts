@@ -1,8 +1,8 @@
-import { freePort, spawnRedis } from '@boxoffice/local-redis';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { QueuePool } from '../src/booking/queue-pool.js';
+import { freePort, spawnRedis } from '../../local-redis/src/index.js';
+import { QueuePool } from '../src/queue-pool.js';
 
 // The app's main client: fail fast while Redis is down (no offline queue), as the runtime makes it.
 const appClient = (url: string) =>

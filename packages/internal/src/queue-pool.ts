@@ -1,5 +1,9 @@
-import { duplicateClient, type RedisClient } from '@boxoffice/internal';
+// The one "reopen a BullMQ queue after a failed call" helper (seat-lock's holds, the app's event
+// publisher and payment retries). Its own entry, `@boxoffice/internal/queue-pool`, not the index:
+// whatever bundles the index (every package's main entry) must not load bullmq.
 import { type JobsOptions, Queue, type QueueOptions } from 'bullmq';
+import { duplicateClient, type RedisClient } from './client.js';
+import type { CallGuard } from './deadline.js';
 
 interface OpenQueue {
   queue: Queue;
@@ -16,6 +20,11 @@ export class QueuePool {
   readonly #open = new Map<string, OpenQueue>();
   #closed = false;
 
+  /**
+   * @param client - the connection each queue's own connection is duplicated from.
+   * @param options - BullMQ options of every queue (e.g. its `prefix`), without `connection`.
+   * @param onError - receives each queue's `error` events.
+   */
   constructor(
     private readonly client: RedisClient,
     private readonly options: Omit<QueueOptions, 'connection'>,
@@ -24,7 +33,7 @@ export class QueuePool {
 
   /** Add a job to queue `queueName` (BullMQ `add`); a failure discards that queue's connection. */
   async add(queueName: string, jobName: string, data: unknown, opts?: JobsOptions): Promise<void> {
-    await this.#use(queueName, (queue) => queue.add(jobName, data, opts));
+    await this.use(queueName, (queue) => queue.add(jobName, data, opts));
   }
 
   /**
@@ -32,10 +41,15 @@ export class QueuePool {
    * worker holds the lock of stays). True if a job was removed; false if absent or locked.
    */
   async remove(queueName: string, jobId: string): Promise<boolean> {
-    return (await this.#use(queueName, (queue) => queue.remove(jobId))) === 1;
+    return (await this.use(queueName, (queue) => queue.remove(jobId))) === 1;
   }
 
-  async #use<T>(queueName: string, call: (queue: Queue) => Promise<T>): Promise<T> {
+  /**
+   * Run `call` on queue `queueName`, opening it if needed. When the promise `call` returns rejects
+   * (e.g. a deadline the caller put around the BullMQ call), the queue and its connection are
+   * discarded, so the next call opens new ones. Throws once the pool is closed.
+   */
+  async use<T>(queueName: string, call: (queue: Queue) => Promise<T>): Promise<T> {
     const entry = this.#get(queueName);
     try {
       return await call(entry.queue);
@@ -48,12 +62,16 @@ export class QueuePool {
     }
   }
 
-  /** Close every queue and its connection. Idempotent; `add` afterwards throws. */
-  async close(): Promise<void> {
+  /**
+   * Close every queue and its connection. Idempotent; `add` afterwards throws. With `guard`, it
+   * finishes in bounded time whatever Redis does: each queue's close waits at most the guard's
+   * deadline (then its disconnect as long), and each connection is closed by `guard.quit`.
+   */
+  async close(guard?: CallGuard<Error>): Promise<void> {
     this.#closed = true;
     const entries = [...this.#open.values()];
     this.#open.clear();
-    await Promise.all(entries.map((e) => this.#dispose(e)));
+    await Promise.all(entries.map((e) => (guard ? this.#end(e, guard) : this.#dispose(e))));
   }
 
   #get(queueName: string): OpenQueue {
@@ -74,5 +92,13 @@ export class QueuePool {
     // BullMQ does not close a connection it was given.
     await queue.close().catch(() => {});
     connection.disconnect();
+  }
+
+  async #end({ queue, connection }: OpenQueue, guard: CallGuard<Error>): Promise<void> {
+    await guard
+      .within('close', queue.close())
+      .catch(() => guard.within('close', queue.disconnect()))
+      .catch(() => {});
+    await guard.quit(connection);
   }
 }
