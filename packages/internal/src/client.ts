@@ -14,6 +14,15 @@ export function masters(client: RedisClient): Redis[] {
 }
 
 /**
+ * The ioredis `keyPrefix` `client` adds to every key ('' when none), a Cluster's own or its nodes'.
+ * BullMQ refuses such a client (it has its own `prefix` option).
+ */
+export function clientKeyPrefix(client: RedisClient): string {
+  const options = client.options as { keyPrefix?: string; redisOptions?: { keyPrefix?: string } };
+  return options.keyPrefix || options.redisOptions?.keyPrefix || '';
+}
+
+/**
  * A new connection like `client` (standalone, Sentinel or Cluster) with `nodeOptions` on top of its
  * per-server options, e.g. `{ maxRetriesPerRequest: null }` for a BullMQ worker. On a Cluster they
  * go to every node connection (`redisOptions`), merged with the client's own.

@@ -1,4 +1,5 @@
 export {
+  clientKeyPrefix,
   duplicateClient,
   isCluster,
   masters,

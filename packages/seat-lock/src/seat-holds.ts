@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   CallGuard,
   check,
+  clientKeyPrefix,
   duplicateClient,
   ioredisClient,
   keyPrefix,
@@ -159,6 +160,13 @@ export class SeatHolds {
 
   constructor(redis: RedisClient, options?: SeatHoldsOptions) {
     ioredisClient('redis', redis);
+    const clientPrefix = clientKeyPrefix(redis);
+    if (clientPrefix) {
+      throw new TypeError(
+        `redis has the ioredis keyPrefix ${JSON.stringify(clientPrefix)}, which BullMQ cannot use: ` +
+          'give SeatHolds a client without keyPrefix and set its `prefix` option instead',
+      );
+    }
     const o = check.mergeOptions('SeatHolds options', DEFAULTS, options);
     const prefix = keyPrefix('prefix', o.prefix);
     check.integer('ttlMs', o.ttlMs, { min: 1, max: MAX_MS });

@@ -1,5 +1,5 @@
 import { redisTargets, unreachableClient, useRedis } from '@boxoffice/local-redis/testing';
-import type { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HoldNotFoundError, SeatHolds } from '../src/holds.js';
 import {
@@ -11,7 +11,7 @@ import {
 } from '../src/index.js';
 
 // The error scheme every package shares (ARCHITECTURE.md, "Errors").
-const dead: Redis[] = [];
+const dead: (Redis | Cluster)[] = [];
 afterEach(() => {
   for (const c of dead.splice(0)) c.disconnect();
 });
@@ -55,6 +55,20 @@ describe('error scheme', () => {
     expect(() => new SeatLock([{} as never])).toThrow(
       'redis[0] must be an ioredis Redis or Cluster, got object',
     );
+  });
+
+  it('SeatHolds on a client with an ioredis keyPrefix is a TypeError at construction, naming the prefix option', () => {
+    // BullMQ refuses such a client only later, untyped, at the first place() or onExpire().
+    const clients = [
+      new Redis({ lazyConnect: true, keyPrefix: 'app:' }),
+      new Cluster([{ host: '127.0.0.1', port: 7000 }], { lazyConnect: true, keyPrefix: 'app:' }),
+    ];
+    dead.push(...clients);
+    for (const client of clients) {
+      const make = () => new SeatHolds(client);
+      expect(make).toThrow(TypeError);
+      expect(make).toThrow(/keyPrefix "app:".*`prefix` option/);
+    }
   });
 });
 
