@@ -23,9 +23,12 @@ const PARAMETERS = new RegExp(`^(?:; *[a-z*][a-z0-9_.*-]*(?:=(?:${BARE_ITEM}))?)
  * escapes; well-formed RFC 8941 parameters after it are ignored, malformed ones refused) as the
  * IETF draft specifies, or for compatibility a bare token. The key must be 1–255 printable ASCII
  * characters. Throws {@link IdempotencyKeyInvalidError} (`reason` `'missing'`, `'malformed'` or
- * `'too_long'`).
+ * `'too_long'`); its message names the header `name`.
  */
-export function parseIdempotencyKey(header: string | string[] | undefined): string {
+export function parseIdempotencyKey(
+  header: string | string[] | undefined,
+  name = 'Idempotency-Key',
+): string {
   // Fast path, the common case: a quoted string without escapes, or a bare token, and nothing else.
   if (typeof header === 'string') {
     if (header.length <= MAX_KEY_LENGTH + 2 && QUOTED_PLAIN.test(header))
@@ -33,10 +36,10 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
     if (header.length <= MAX_KEY_LENGTH && TOKEN.test(header)) return header;
   }
   if (header === undefined) {
-    throw new IdempotencyKeyInvalidError('missing', 'the Idempotency-Key header is required');
+    throw new IdempotencyKeyInvalidError('missing', `the ${name} header is required`);
   }
   if (Array.isArray(header)) {
-    if (header.length !== 1) return malformed('the Idempotency-Key header must appear once');
+    if (header.length !== 1) return malformed(`the ${name} header must appear once`);
     header = header[0] as string;
   }
   const value = header.replace(/^[ \t]+|[ \t]+$/g, '');
@@ -45,20 +48,20 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
     let i = 1;
     key = '';
     for (;;) {
-      if (i >= value.length) return malformed('the Idempotency-Key string is not closed');
+      if (i >= value.length) return malformed(`the ${name} string is not closed`);
       const ch = value.charCodeAt(i);
       if (ch === 0x22) break;
       if (ch === 0x5c) {
         const next = value[i + 1];
         if (next !== '"' && next !== '\\') {
-          return malformed('the Idempotency-Key string has an invalid escape');
+          return malformed(`the ${name} string has an invalid escape`);
         }
         key += next;
         i += 2;
         continue;
       }
       if (ch < 0x20 || ch > 0x7e) {
-        return malformed('the Idempotency-Key must contain only printable ASCII characters');
+        return malformed(`the ${name} must contain only printable ASCII characters`);
       }
       key += value[i];
       i++;
@@ -69,25 +72,29 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
     if (rest !== '' && !PARAMETERS.test(rest)) {
       return malformed(
         rest.startsWith(';')
-          ? 'the Idempotency-Key string has malformed parameters'
-          : 'unexpected characters after the Idempotency-Key string',
+          ? `the ${name} string has malformed parameters`
+          : `unexpected characters after the ${name} string`,
       );
     }
   } else {
     if (!/^[\x21-\x7e]+$/.test(value) || value.includes('"')) {
       return malformed(
         value === ''
-          ? 'the Idempotency-Key header is empty'
-          : 'the Idempotency-Key must be a quoted string or a token of printable ASCII characters',
+          ? `the ${name} header is empty`
+          : `the ${name} must be a quoted string or a token of printable ASCII characters`,
       );
     }
     key = value;
   }
-  if (key.length === 0) return malformed('the Idempotency-Key must not be empty');
+  return checkedLength(key, name);
+}
+
+function checkedLength(key: string, name: string): string {
+  if (key.length === 0) return malformed(`the ${name} must not be empty`);
   if (key.length > MAX_KEY_LENGTH) {
     throw new IdempotencyKeyInvalidError(
       'too_long',
-      `the Idempotency-Key must be at most ${MAX_KEY_LENGTH} characters, got ${key.length}`,
+      `the ${name} must be at most ${MAX_KEY_LENGTH} characters, got ${key.length}`,
     );
   }
   return key;
@@ -95,6 +102,27 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
 
 function malformed(message: string): never {
   throw new IdempotencyKeyInvalidError('malformed', message);
+}
+
+// What an sf-string can carry once unescaped: printable ASCII, space included.
+const PLAIN_KEY = /^[\x20-\x7e]*$/;
+
+/**
+ * Check a key that arrived already decoded, not as a header (e.g. a body field read by the
+ * middleware's `key` option): a string of 1–255 printable ASCII characters (space included), the
+ * keys an sf-string header can carry. No Structured Field syntax applies: quotes and backslashes are
+ * part of the key. `undefined` and `null` are `'missing'`; anything else that is not such a string
+ * is `'malformed'` or `'too_long'`. `name` is what the messages call the key.
+ */
+export function checkIdempotencyKey(value: unknown, name = 'idempotency key'): string {
+  if (value === undefined || value === null) {
+    throw new IdempotencyKeyInvalidError('missing', `the ${name} is required`);
+  }
+  if (typeof value !== 'string') return malformed(`the ${name} must be a string`);
+  if (value.length <= MAX_KEY_LENGTH && !PLAIN_KEY.test(value)) {
+    return malformed(`the ${name} must contain only printable ASCII characters`);
+  }
+  return checkedLength(value, name);
 }
 
 /** Response headers the middleware sets. */

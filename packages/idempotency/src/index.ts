@@ -11,7 +11,7 @@ export {
   type RedisFailureKind,
 } from './errors.js';
 export { canonicalJson, defaultFingerprint } from './fingerprint.js';
-export { HEADERS, MAX_KEY_LENGTH, parseIdempotencyKey } from './header.js';
+export { checkIdempotencyKey, HEADERS, MAX_KEY_LENGTH, parseIdempotencyKey } from './header.js';
 export { type KeepAliveOptions, Lease, type ResultToStore } from './lease.js';
 export { DEFAULT_REPLAY_HEADERS, type IdempotencyOptions, idempotency } from './middleware.js';
 export {

@@ -1,8 +1,9 @@
 import { check } from '@boxoffice/internal';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { type IdempotencyKeyInvalidError, IdempotencyStoreUnavailableError } from './errors.js';
+import { IdempotencyKeyInvalidError, IdempotencyStoreUnavailableError } from './errors.js';
 import { defaultFingerprint } from './fingerprint.js';
-import { HEADERS, httpDate, parseIdempotencyKey } from './header.js';
+import { HEADERS, httpDate } from './header.js';
+import { keySource } from './key-source.js';
 import {
   defaultProblemBody,
   type IdempotencyProblem,
@@ -28,8 +29,19 @@ export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
 export interface IdempotencyOptions {
   /** Where claims and results live. Required. */
   store: IdempotencyStore;
-  /** Answer 400 when a request has no `Idempotency-Key`; when false such requests pass through. @defaultValue true */
+  /** Answer 400 when a request has no key; when false such requests pass through. @defaultValue true */
   required?: boolean;
+  /**
+   * The request header carrying the key (any case), parsed as an RFC 8941 sf-string or a bare
+   * token. Not with `key`. @defaultValue 'Idempotency-Key'
+   */
+  header?: string;
+  /**
+   * Reads the key from elsewhere than a header (e.g. a body field: mount the body parser first).
+   * The result is taken as it is, no sf-string syntax: 1–255 printable ASCII characters;
+   * `undefined` or `null` means no key. Not with `header`. @defaultValue undefined (the header)
+   */
+  key?: (req: Request) => unknown;
   /**
    * The caller a key belongs to, so one user can never replay another's response. Mind Express's
    * `trust proxy` setting behind a proxy. @defaultValue (req) => req.user?.id ?? req.ip
@@ -71,6 +83,8 @@ export interface IdempotencyOptions {
 const DEFAULTS = Object.freeze({
   store: undefined as unknown as IdempotencyStore,
   required: true,
+  header: undefined as string | undefined,
+  key: undefined as IdempotencyOptions['key'],
   scope: (req: Request): string | number | null | undefined =>
     (req as Request & { user?: { id?: string | number } }).user?.id ?? clientAddress(req),
   fingerprint: defaultFingerprint as (req: Request) => string,
@@ -133,6 +147,7 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
   }
   const { store } = o;
   check.boolean('required', o.required);
+  const keys = keySource<Request>(o.header, o.key, o.required);
   check.func('scope', o.scope);
   check.func('fingerprint', o.fingerprint);
   check.oneOf('inFlight', o.inFlight, ['reject', 'wait']);
@@ -170,22 +185,24 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
       next();
       return;
     }
-    const header = req.headers[HEADERS.key];
-    if (header === undefined && !o.required) {
-      next();
+    let key: string | undefined;
+    try {
+      key = keys.read(req);
+    } catch (error) {
+      if (!(error instanceof IdempotencyKeyInvalidError)) {
+        next(error);
+        return;
+      }
+      answer(req, res, 400, 'IDEMPOTENCY_KEY_INVALID', {
+        title: `${keys.label} ${error.reason === 'missing' ? 'missing' : 'malformed'}`,
+        detail: error.message,
+        reason: error.reason,
+        cause: error,
+      });
       return;
     }
-    let key: string;
-    try {
-      key = parseIdempotencyKey(header);
-    } catch (error) {
-      const e = error as IdempotencyKeyInvalidError;
-      answer(req, res, 400, 'IDEMPOTENCY_KEY_INVALID', {
-        title: e.reason === 'missing' ? 'Idempotency-Key missing' : 'Idempotency-Key malformed',
-        detail: e.message,
-        reason: e.reason,
-        cause: e,
-      });
+    if (key === undefined) {
+      next();
       return;
     }
     let scope: string;
@@ -231,7 +248,7 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
                 'IDEMPOTENCY_IN_FLIGHT',
                 {
                   title: 'Request in flight',
-                  detail: `a request with this Idempotency-Key is still being processed; retry later`,
+                  detail: `a request with this ${keys.label} is still being processed; retry later`,
                   key,
                   scope,
                   retryAfterSec: retryAfter,
@@ -250,8 +267,8 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
                 422,
                 'IDEMPOTENCY_KEY_REUSED',
                 {
-                  title: 'Idempotency-Key reused',
-                  detail: 'this Idempotency-Key was already used with a different request payload',
+                  title: `${keys.label} reused`,
+                  detail: `this ${keys.label} was already used with a different request payload`,
                   key,
                   scope,
                   ...(claim.expiresAt > 0 ? { expiresAt: claim.expiresAt } : {}),
@@ -270,7 +287,7 @@ export function idempotency(options: IdempotencyOptions): RequestHandler {
             'IDEMPOTENCY_STORE_UNAVAILABLE',
             {
               title: 'Idempotency store unavailable',
-              detail: 'the request was not processed because its Idempotency-Key cannot be checked',
+              detail: `the request was not processed because its ${keys.label} cannot be checked`,
               key,
               scope,
               retryAfterSec: 1,
