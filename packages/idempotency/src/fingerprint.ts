@@ -1,5 +1,4 @@
 import { createHash, hash } from 'node:crypto';
-import type { Request } from 'express';
 
 /**
  * JSON with object keys sorted at every level, so that `{"a":1,"b":2}` and `{"b":2,"a":1}` have
@@ -36,12 +35,23 @@ function isAbsent(value: unknown): boolean {
   return value === undefined || typeof value === 'function' || typeof value === 'symbol';
 }
 
+/** What the default fingerprint reads of a request (Express's and Fastify's both have it). */
+export interface FingerprintedRequest {
+  readonly method: string;
+  readonly url: string;
+  /** The URL before any rewriting (Express, Fastify); `url` when absent. */
+  readonly originalUrl?: string;
+  /** The parsed body, if a body parser ran. */
+  readonly body?: unknown;
+}
+
 /**
  * The default request fingerprint: SHA-256 (base64url) of the method, the URL (path and query) and
  * the parsed body — canonical JSON for objects, the bytes for `express.raw()`, the text for
- * `express.text()`. Mount a body parser before the middleware, or the body is not covered.
+ * `express.text()` (with Fastify: its parsed JSON, or the text). Mount a body parser before the
+ * middleware, or the body is not covered.
  */
-export function defaultFingerprint(req: Request): string {
+export function defaultFingerprint(req: FingerprintedRequest): string {
   const head = `${req.method} ${req.originalUrl ?? req.url}\n`;
   const body: unknown = req.body;
   if (Buffer.isBuffer(body)) {

@@ -10,10 +10,11 @@ export {
   type KeyProblem,
   type RedisFailureKind,
 } from './errors.js';
-export { canonicalJson, defaultFingerprint } from './fingerprint.js';
+export { canonicalJson, defaultFingerprint, type FingerprintedRequest } from './fingerprint.js';
+export { DEFAULT_REPLAY_HEADERS, type HttpIdempotencyOptions } from './guard.js';
 export { checkIdempotencyKey, HEADERS, MAX_KEY_LENGTH, parseIdempotencyKey } from './header.js';
 export { type KeepAliveOptions, Lease, type ResultToStore } from './lease.js';
-export { DEFAULT_REPLAY_HEADERS, type IdempotencyOptions, idempotency } from './middleware.js';
+export { type IdempotencyOptions, idempotency } from './middleware.js';
 export {
   defaultProblemBody,
   type IdempotencyProblem,

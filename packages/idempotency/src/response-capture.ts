@@ -1,22 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
+import { type GuardSettings, lostLeaseError, storedHeaders } from './guard.js';
 import { HEADERS, httpDate } from './header.js';
 import type { Lease } from './lease.js';
-
-/** What response capture needs of the middleware's options. */
-export interface CaptureOptions {
-  /** Which final statuses are stored; for the others the key is released. */
-  cache: (status: number) => boolean;
-  /** Bodies larger than this are not stored. */
-  maxBodyBytes: number;
-  /** The response headers to store (lower case). */
-  replayHeaders: readonly string[];
-  /** How long a stored result is kept, in ms (for `Idempotency-Key-Expires` before it is stored). */
-  retentionMs: number;
-  /** Longest lease renewal while the handler runs. */
-  handlerTimeoutMs: number;
-  /** Reports failures that cannot reach the client. */
-  onError: (error: unknown, req: Request) => void;
-}
 
 /** Runs the handler of a claimed key (`next`) with its response captured. */
 export type CaptureGuard = (lease: Lease, req: Request, res: Response, next: NextFunction) => void;
@@ -28,20 +13,15 @@ type Chunk = string | Uint8Array | null | undefined;
  * the response completes, stores it (or releases the key). Storing before the last byte leaves
  * means a client that saw the response can only be answered with its replay, never with a 409.
  */
-export function responseCapture(o: CaptureOptions): CaptureGuard {
+export function responseCapture(o: GuardSettings<Request>): CaptureGuard {
   const { replayHeaders, retentionMs } = o;
   // The response is recorded through three replaced methods of `res`; they are created once per
   // middleware (not per request) and find the request's state on `res[capture]` (a symbol of this
   // middleware, so two stacked middlewares each see their own).
   const capture = Symbol('idempotency capture');
   type Captured = Response & { [capture]: Capture };
-  // Renewal failures are reported with the request whose lease it is.
-  const onRenewalError = (error: unknown, renewal: unknown) =>
-    o.onError(error, (renewal as Lease).context as Request);
 
   return function guard(lease: Lease, req: Request, res: Response, next: NextFunction): void {
-    lease.context = req;
-    lease.startRenewal(o.handlerTimeoutMs, onRenewalError);
     (res as Captured)[capture] = {
       lease,
       req,
@@ -121,18 +101,9 @@ export function responseCapture(o: CaptureOptions): CaptureGuard {
       );
       return;
     }
-    const headers: Record<string, string | string[]> = {};
-    for (const name of replayHeaders) {
-      const value = res.getHeader(name);
-      if (value !== undefined)
-        headers[name] = Array.isArray(value) ? value.map(String) : String(value);
-    }
-    if (s.oversize) {
-      // The operation happened, so the key must not run again; its replay carries no body.
-      delete headers['content-type'];
-      headers[HEADERS.bodyStored] = 'false';
-      if (!res.headersSent) res.setHeader(HEADERS.bodyStored, 'false');
-    }
+    const headers = storedHeaders(replayHeaders, (name) => res.getHeader(name), s.oversize);
+    // The operation happened, so the key must not run again; its replay carries no body.
+    if (s.oversize && !res.headersSent) res.setHeader(HEADERS.bodyStored, 'false');
     s.lease.completeUnchecked(status, JSON.stringify(headers), bodyOf(s)).then(
       (expiresAt) => stored(res, s, expiresAt),
       (error: unknown) => failed(res, s, error),
@@ -142,12 +113,7 @@ export function responseCapture(o: CaptureOptions): CaptureGuard {
   function stored(res: Captured, s: Capture, expiresAt: number | null): void {
     try {
       if (expiresAt === null) {
-        o.onError(
-          new Error(
-            `idempotency key ${JSON.stringify(s.lease.key)}: the lease lapsed and another request took the key over; this response was not stored`,
-          ),
-          s.req,
-        );
+        o.onError(lostLeaseError(s.lease), s.req);
       } else if (!res.headersSent) {
         res.setHeader(HEADERS.expires, httpDate(expiresAt));
       }
