@@ -38,7 +38,15 @@ let runCount = 0;
 // of seat-lock's holds). Express 4 is not in the workspace; the packages accept ^4.21.0, so the
 // newest 4.x is pinned here.
 const EXPRESS_4 = '4.22.3';
-const FROM_LOCKFILE = ['ioredis', 'express', 'bullmq', 'jose', '@types/express', '@types/node'];
+const FROM_LOCKFILE = [
+  'ioredis',
+  'express',
+  'fastify',
+  'bullmq',
+  'jose',
+  '@types/express',
+  '@types/node',
+];
 
 /**
  * Requests a server example gets once it listens, by `<package dir>/<file>`: each answer's status
@@ -53,6 +61,19 @@ const SERVERS = {
     { method: 'POST', path: `/queue/${'u'.repeat(300)}/join`, status: 400 },
     { method: 'GET', path: '/seats', status: 401 },
     { method: 'POST', path: '/queue/alice/leave', status: 200 },
+  ],
+  'idempotency/fastify.ts': [
+    { method: 'POST', path: '/payments', key: '"k-1"', body: { amount: 55000 }, status: 201 },
+    {
+      method: 'POST',
+      path: '/payments',
+      key: '"k-1"',
+      body: { amount: 55000 },
+      status: 201,
+      check: (res) =>
+        res.headers.get('idempotent-replayed') === 'true' ? null : 'no Idempotent-Replayed: true',
+    },
+    { method: 'POST', path: '/payments', body: { amount: 1 }, status: 400 },
   ],
   'idempotency/payments.ts': [
     { method: 'POST', path: '/payments', key: '"k-1"', body: { amount: 55000 }, status: 201 },

@@ -143,8 +143,8 @@ const fastifyAdapter: HttpAdapter = {
   name: 'fastify',
   setHeader: (reply, name, value) => (reply as FastifyReply).header(name, value),
   async serve(routes, options = {}) {
-    // Default request ids are `req-<n>`, as the Express adapter's.
-    const app = Fastify({ bodyLimit: 2 ** 21 });
+    let requests = 0;
+    const app = Fastify({ bodyLimit: 2 ** 21, genReqId: () => `req-${++requests}` });
     if (options.teapot) {
       app.setErrorHandler((error: Error, _request, reply) => {
         reply.code(418).send({ appError: error.message });

@@ -1,5 +1,4 @@
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
-import express from 'express';
 import { describe, expect, it } from 'vitest';
 import {
   checkIdempotencyKey,
@@ -9,7 +8,7 @@ import {
   idempotency,
   MAX_KEY_LENGTH,
 } from '../src/index.js';
-import { serve } from './helpers.js';
+import { type Ctx, httpAdapters } from './http-adapters.js';
 
 const uuid = () => crypto.randomUUID();
 
@@ -78,142 +77,140 @@ describe('checkIdempotencyKey', () => {
   });
 });
 
-describe.each(redisTargets())('where the key comes from, on $name', (target) => {
-  const redis = useRedis(target);
-  const newStore = () => new IdempotencyStore(redis.client, { prefix: redis.prefix });
+describe.each(httpAdapters)('$name', (adapter) => {
+  describe.each(redisTargets())('where the key comes from, on $name', (target) => {
+    const redis = useRedis(target);
+    const newStore = () => new IdempotencyStore(redis.client, { prefix: redis.prefix });
 
-  function send(url: string, headers: Record<string, string>, body: unknown = { amount: 1 }) {
-    return fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(body),
-    });
-  }
-
-  it.each([
-    ['X-Idempotency-Key', 'x-idempotency-key'],
-    ['PayPal-Request-Id', 'PAYPAL-REQUEST-ID'],
-    ['paypal-request-id', 'PayPal-Request-Id'],
-  ])('reads the key from the %s header (sent as %s)', async (header, sentAs) => {
-    let calls = 0;
-    const { url } = await serve((app) => {
-      app.post('/pay', express.json(), idempotency({ store: newStore(), header }), (_req, res) => {
-        calls++;
-        res.status(201).json({ call: calls });
-      });
-    });
-    const key = uuid();
-    const first = await send(`${url}/pay`, { [sentAs]: `"${key}"` });
-    expect(first.status).toBe(201);
-    const replay = await send(`${url}/pay`, { [sentAs]: key });
-    expect(replay.headers.get(HEADERS.replayed)).toBe('true');
-    expect(await replay.json()).toEqual({ call: 1 });
-    // The standard header means nothing to this route.
-    const standard = await send(`${url}/pay`, { 'idempotency-key': `"${key}"` });
-    expect(standard.status).toBe(400);
-    const problem = (await standard.json()) as { code: string; title: string; detail: string };
-    expect(problem.code).toBe('IDEMPOTENCY_KEY_INVALID');
-    expect(problem.title).toBe(`${header} missing`);
-    expect(problem.detail).toContain(header);
-    const malformed = await send(`${url}/pay`, { [sentAs]: '"unterminated' });
-    expect(malformed.status).toBe(400);
-    expect(malformed.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(await malformed.json()).toMatchObject({ title: `${header} malformed` });
-    expect(calls).toBe(1);
-  });
-
-  it('reads the key from a body field: taken as it is, checked like a header key', async () => {
-    let calls = 0;
-    const { url } = await serve((app) => {
-      app.post(
-        '/pay',
-        express.json(),
-        idempotency({
-          store: newStore(),
-          key: (req) => (req.body as { requestId?: unknown }).requestId,
-        }),
-        (req, res) => {
-          calls++;
-          res.status(201).json({ call: calls, amount: req.body.amount });
-        },
-      );
-    });
-    const key = `"${uuid()}"`; // quotes are part of a plain key
-    const first = await send(`${url}/pay`, {}, { requestId: key, amount: 5 });
-    expect(first.status).toBe(201);
-    const replay = await send(`${url}/pay`, {}, { amount: 5, requestId: key });
-    expect(replay.headers.get(HEADERS.replayed)).toBe('true');
-    expect(await replay.json()).toEqual({ call: 1, amount: 5 });
-    // The same key with another amount is another payload.
-    const reused = await send(`${url}/pay`, {}, { requestId: key, amount: 6 });
-    expect(reused.status).toBe(422);
-    // A header key is not looked at.
-    const bad: Array<[unknown, string]> = [
-      [undefined, 'missing'],
-      [null, 'missing'],
-      ['', 'malformed'],
-      [7, 'malformed'],
-      ['tab\t', 'malformed'],
-      ['x'.repeat(MAX_KEY_LENGTH + 1), 'too_long'],
-    ];
-    for (const [requestId, reason] of bad) {
-      const res = await send(
-        `${url}/pay`,
-        { 'idempotency-key': `"${uuid()}"` },
-        { requestId, amount: 5 },
-      );
-      expect(res.status, String(requestId)).toBe(400);
-      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(await res.json()).toMatchObject({
-        code: 'IDEMPOTENCY_KEY_INVALID',
-        title: `Idempotency key ${reason === 'missing' ? 'missing' : 'malformed'}`,
+    function send(url: string, headers: Record<string, string>, body: unknown = { amount: 1 }) {
+      return fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
       });
     }
-    expect(calls).toBe(1);
-  });
 
-  it('lets requests without a key through when not required; a key function that throws goes to next(err)', async () => {
-    let calls = 0;
-    const { url } = await serve((app) => {
-      app.post(
-        '/open',
-        express.json(),
-        idempotency({ store: newStore(), required: false, key: (req) => req.body.requestId }),
-        (_req, res) => {
-          calls++;
-          res.json({ call: calls });
-        },
-      );
-      app.post(
-        '/buggy',
-        express.json(),
-        idempotency({
-          store: newStore(),
-          key: () => {
-            throw new Error('no body');
+    it.each([
+      ['X-Idempotency-Key', 'x-idempotency-key'],
+      ['PayPal-Request-Id', 'PAYPAL-REQUEST-ID'],
+      ['paypal-request-id', 'PayPal-Request-Id'],
+    ])('reads the key from the %s header (sent as %s)', async (header, sentAs) => {
+      let calls = 0;
+      const { url } = await adapter.serve([
+        {
+          path: '/pay',
+          guard: { store: newStore(), header },
+          handler: (ctx) => {
+            calls++;
+            ctx.status(201).json({ call: calls });
           },
-        }),
-        (_req, res) => {
-          calls++;
-          res.json({ call: calls });
         },
-      );
-      app.use(
-        (
-          error: Error,
-          _req: express.Request,
-          res: express.Response,
-          _next: express.NextFunction,
-        ) => {
-          res.status(418).json({ appError: error.message });
-        },
-      );
+      ]);
+      const key = uuid();
+      const first = await send(`${url}/pay`, { [sentAs]: `"${key}"` });
+      expect(first.status).toBe(201);
+      const replay = await send(`${url}/pay`, { [sentAs]: key });
+      expect(replay.headers.get(HEADERS.replayed)).toBe('true');
+      expect(await replay.json()).toEqual({ call: 1 });
+      // The standard header means nothing to this route.
+      const standard = await send(`${url}/pay`, { 'idempotency-key': `"${key}"` });
+      expect(standard.status).toBe(400);
+      const problem = (await standard.json()) as { code: string; title: string; detail: string };
+      expect(problem.code).toBe('IDEMPOTENCY_KEY_INVALID');
+      expect(problem.title).toBe(`${header} missing`);
+      expect(problem.detail).toContain(header);
+      const malformed = await send(`${url}/pay`, { [sentAs]: '"unterminated' });
+      expect(malformed.status).toBe(400);
+      expect(malformed.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await malformed.json()).toMatchObject({ title: `${header} malformed` });
+      expect(calls).toBe(1);
     });
-    expect(await (await send(`${url}/open`, {}, {})).json()).toEqual({ call: 1 });
-    expect(await (await send(`${url}/open`, {}, {})).json()).toEqual({ call: 2 });
-    const buggy = await send(`${url}/buggy`, {}, { requestId: 'k' });
-    expect(buggy.status).toBe(418);
-    expect(await buggy.json()).toEqual({ appError: 'no body' });
-    expect(calls).toBe(2);
+
+    it('reads the key from a body field: taken as it is, checked like a header key', async () => {
+      let calls = 0;
+      const { url } = await adapter.serve([
+        {
+          path: '/pay',
+          guard: {
+            store: newStore(),
+            key: (req: { body: { requestId?: unknown } }) => req.body.requestId,
+          },
+          handler: (ctx) => {
+            calls++;
+            ctx.status(201).json({ call: calls, amount: ctx.body.amount });
+          },
+        },
+      ]);
+      const key = `"${uuid()}"`; // quotes are part of a plain key
+      const first = await send(`${url}/pay`, {}, { requestId: key, amount: 5 });
+      expect(first.status).toBe(201);
+      const replay = await send(`${url}/pay`, {}, { amount: 5, requestId: key });
+      expect(replay.headers.get(HEADERS.replayed)).toBe('true');
+      expect(await replay.json()).toEqual({ call: 1, amount: 5 });
+      // The same key with another amount is another payload.
+      const reused = await send(`${url}/pay`, {}, { requestId: key, amount: 6 });
+      expect(reused.status).toBe(422);
+      // A header key is not looked at.
+      const bad: Array<[unknown, string]> = [
+        [undefined, 'missing'],
+        [null, 'missing'],
+        ['', 'malformed'],
+        [7, 'malformed'],
+        ['tab\t', 'malformed'],
+        ['x'.repeat(MAX_KEY_LENGTH + 1), 'too_long'],
+      ];
+      for (const [requestId, reason] of bad) {
+        const res = await send(
+          `${url}/pay`,
+          { 'idempotency-key': `"${uuid()}"` },
+          { requestId, amount: 5 },
+        );
+        expect(res.status, String(requestId)).toBe(400);
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(await res.json()).toMatchObject({
+          code: 'IDEMPOTENCY_KEY_INVALID',
+          title: `Idempotency key ${reason === 'missing' ? 'missing' : 'malformed'}`,
+        });
+      }
+      expect(calls).toBe(1);
+    });
+
+    it('lets requests without a key through when not required; a key function that throws goes to the app', async () => {
+      let calls = 0;
+      const handler = (ctx: Ctx) => {
+        calls++;
+        ctx.json({ call: calls });
+      };
+      const { url } = await adapter.serve(
+        [
+          {
+            path: '/open',
+            guard: {
+              store: newStore(),
+              required: false,
+              key: (req: { body: { requestId?: unknown } }) => req.body.requestId,
+            },
+            handler,
+          },
+          {
+            path: '/buggy',
+            guard: {
+              store: newStore(),
+              key: () => {
+                throw new Error('no body');
+              },
+            },
+            handler,
+          },
+        ],
+        { teapot: true },
+      );
+      expect(await (await send(`${url}/open`, {}, {})).json()).toEqual({ call: 1 });
+      expect(await (await send(`${url}/open`, {}, {})).json()).toEqual({ call: 2 });
+      const buggy = await send(`${url}/buggy`, {}, { requestId: 'k' });
+      expect(buggy.status).toBe(418);
+      expect(await buggy.json()).toEqual({ appError: 'no body' });
+      expect(calls).toBe(2);
+    });
   });
 });

@@ -1,9 +1,8 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
-import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { HEADERS, IdempotencyStore, idempotency } from '../src/index.js';
-import { serve } from './helpers.js';
+import { HEADERS, IdempotencyStore } from '../src/index.js';
+import { httpAdapters } from './http-adapters.js';
 
 /** POST with a raw Node request, so the headers are exactly what the server sent. */
 function rawPost(
@@ -24,28 +23,34 @@ function rawPost(
   });
 }
 
-describe.each(redisTargets())('replays of bodiless statuses on $name', (target) => {
-  const redis = useRedis(target);
+describe.each(httpAdapters)('$name', (adapter) => {
+  describe.each(redisTargets())('replays of bodiless statuses on $name', (target) => {
+    const redis = useRedis(target);
 
-  // RFC 9110 §8.6: no Content-Length with 204; with 304 only the size a 200 would have had.
-  it.each([204, 304])('replays %i without a Content-Length', async (status) => {
-    let calls = 0;
-    const store = new IdempotencyStore(redis.client, { prefix: redis.prefix });
-    const { url } = await serve((app) => {
-      app.post('/pay', express.json(), idempotency({ store }), (_req, res) => {
-        calls++;
-        res.status(status).set('ETag', '"v1"').end();
-      });
+    // RFC 9110 §8.6: no Content-Length with 204; with 304 only the size a 200 would have had.
+    it.each([204, 304])('replays %i without a Content-Length', async (status) => {
+      let calls = 0;
+      const store = new IdempotencyStore(redis.client, { prefix: redis.prefix });
+      const { url } = await adapter.serve([
+        {
+          path: '/pay',
+          guard: { store },
+          handler: (ctx) => {
+            calls++;
+            ctx.status(status).set('ETag', '"v1"').end();
+          },
+        },
+      ]);
+      const key = crypto.randomUUID();
+      const first = await rawPost(url, key);
+      expect(first.status).toBe(status);
+      expect(first.headers['content-length']).toBeUndefined();
+      const replay = await rawPost(url, key);
+      expect(calls).toBe(1);
+      expect(replay.status).toBe(status);
+      expect(replay.headers[HEADERS.replayed]).toBe('true');
+      expect(replay.headers.etag).toBe('"v1"');
+      expect(replay.headers['content-length']).toBeUndefined();
     });
-    const key = crypto.randomUUID();
-    const first = await rawPost(url, key);
-    expect(first.status).toBe(status);
-    expect(first.headers['content-length']).toBeUndefined();
-    const replay = await rawPost(url, key);
-    expect(calls).toBe(1);
-    expect(replay.status).toBe(status);
-    expect(replay.headers[HEADERS.replayed]).toBe('true');
-    expect(replay.headers.etag).toBe('"v1"');
-    expect(replay.headers['content-length']).toBeUndefined();
   });
 });
