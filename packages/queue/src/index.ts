@@ -1,3 +1,9 @@
+export type {
+  AccessProblem,
+  AccessProblemBody,
+  AccessRequest,
+  RequireAccessOptions,
+} from './access-gate.js';
 export {
   type AccessClaims,
   type AccessTokenAlgorithm,
@@ -20,12 +26,7 @@ export {
   TokenInvalidError,
   TokenRevokedError,
 } from './errors.js';
-export {
-  type AccessMiddleware,
-  type AccessRequest,
-  type RequireAccessOptions,
-  requireAccess,
-} from './require-access.js';
+export { type AccessMiddleware, type AccessResponse, requireAccess } from './require-access.js';
 export {
   type AdmittedEvent,
   type EvictedEvent,
