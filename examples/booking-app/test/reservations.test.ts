@@ -157,6 +157,27 @@ describe.each(combos)('reservations on $name', ({ db: backend, redis: target }) 
     const missing = await reserve(undefined, { seatIds: [a1] });
     expect(missing.status).toBe(401);
     expect(missing.body.code).toBe('token-missing');
+    // The app's problem shape, as its error handler gives every other refusal.
+    expect(missing.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
+    expect(missing.body).toEqual({
+      type: 'urn:boxoffice:problem:token-missing',
+      code: 'token-missing',
+      status: 401,
+      title: 'Authentication required',
+      detail: 'send Authorization: Bearer <token>',
+      instance: '/concerts/1/reservations',
+      requestId: expect.any(String),
+    });
+    const basic = await call(base, 'POST', '/concerts/1/reservations', {
+      headers: { authorization: 'Basic abc' },
+      body: { seatIds: [a1] },
+    });
+    expect(basic.body).toMatchObject({ status: 401, code: 'token-invalid' });
+    expect((await reserve('garbage', { seatIds: [a1] })).body).toMatchObject({
+      type: 'urn:boxoffice:problem:token-invalid',
+      status: 401,
+      title: 'A valid access token is required',
+    });
     // The user token is not a queue_entry token (another key, another issuer): not admitted.
     expect((await reserve(alice, { seatIds: [a1] })).body).toMatchObject({
       status: 401,

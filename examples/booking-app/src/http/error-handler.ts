@@ -7,7 +7,7 @@ import {
   RequestValidationError,
   ServiceUnavailableError,
 } from '../errors.js';
-import { pathOf, sendProblem } from './problem.js';
+import { type Problem, pathOf, sendProblem } from './problem.js';
 import { redisUnavailable } from './redis-failure.js';
 
 // Errors the body parser raises for what the client sent: answered with their own 4xx status.
@@ -31,7 +31,8 @@ export const notFound: RequestHandler = (req, _res, next) => {
   );
 };
 
-function toHttpError(error: unknown): HttpError | null {
+/** The {@link HttpError} an error is answered as, or null for an unexpected one (a 500). */
+export function toHttpError(error: unknown): HttpError | null {
   if (error instanceof HttpError) return error;
   if (error instanceof AccessTokenError) {
     // TOKEN_EXPIRED -> token-expired, the same codes as the user token's.
@@ -87,9 +88,9 @@ export function errorHandler(): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    const instance = pathOf(req);
-    const requestId = String(req.id ?? '');
     if (!known) {
+      const instance = pathOf(req);
+      const requestId = String(req.id ?? '');
       req.log?.error({ err: error }, 'unhandled error');
       sendProblem(res, {
         status: 500,
@@ -107,14 +108,19 @@ export function errorHandler(): ErrorRequestHandler {
     } else if (known.status >= 500) {
       req.log?.error({ err: error }, known.message);
     }
-    sendProblem(res, {
-      status: known.status,
-      code: known.code,
-      title: known.title,
-      detail: known.message,
-      ...known.extensions,
-      instance,
-      requestId,
-    });
+    sendProblem(res, problemOf(known, req));
+  };
+}
+
+/** The problem `known` is answered with for `req`. */
+export function problemOf(known: HttpError, req: Request): Problem {
+  return {
+    status: known.status,
+    code: known.code,
+    title: known.title,
+    detail: known.message,
+    ...known.extensions,
+    instance: pathOf(req),
+    requestId: String(req.id ?? ''),
   };
 }

@@ -9,15 +9,17 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
+/** The body of `problem`: its fields with `type` = `urn:boxoffice:problem:<code>`. */
+export function problemBody(problem: Problem): Record<string, unknown> {
+  const { code, ...rest } = problem;
+  return { type: `urn:boxoffice:problem:${code}`, code, ...rest };
+}
+
 /** Send `problem` as `application/problem+json`. */
 export function sendProblem(res: Response, problem: Problem): void {
-  const { code, ...rest } = problem;
   // The request's log line names it (observability/request-log.ts).
-  res.locals.problemCode = code;
-  res
-    .status(problem.status)
-    .type('application/problem+json')
-    .json({ type: `urn:boxoffice:problem:${code}`, code, ...rest });
+  res.locals.problemCode = problem.code;
+  res.status(problem.status).type('application/problem+json').json(problemBody(problem));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { RedisClient } from '@boxoffice/internal';
-import { AccessTokens, type TickResult, WaitingRoom } from '@boxoffice/queue';
+import { type AccessClaims, AccessTokens, type TickResult, WaitingRoom } from '@boxoffice/queue';
 import type { Logger } from 'pino';
 import type { AppMetrics } from '../observability/metrics.js';
 import { RoomGateway } from './room-gateway.js';
@@ -73,6 +73,17 @@ export class ConcertRooms {
   /** The room id of a concert (the `aud` of its tokens). */
   static roomId(concertId: number): string {
     return `concert-${concertId}`;
+  }
+
+  /**
+   * Whether an access token is still live in the room its `aud` names (`concert-<id>`): the
+   * `revocation` of a `requireAccess` guard over every concert. Call it with verified claims only:
+   * it creates the room named.
+   */
+  isTokenActive(claims: AccessClaims): Promise<boolean> {
+    const match = /^concert-([1-9][0-9]{0,9})$/.exec(claims.aud);
+    if (!match) return Promise.resolve(false);
+    return this.room(Number(match[1])).isTokenActive(claims);
   }
 
   /** The concert's room (created and, with `tick`, started on first use). */

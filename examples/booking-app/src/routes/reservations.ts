@@ -1,13 +1,14 @@
-import { AccessTokenError } from '@boxoffice/queue';
-import { Router } from 'express';
+import { type AccessClaims, requireAccess } from '@boxoffice/queue';
+import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { bearerToken, requireUser } from '../auth/require-user.js';
+import { requireUser } from '../auth/require-user.js';
 import type { UserSessions } from '../auth/user-sessions.js';
 import type { ReservationService } from '../booking/reservation-service.js';
-import { NotAdmittedError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
+import { accessProblem } from '../http/access-problem.js';
 import { idParam } from '../http/schemas.js';
 import { parse } from '../http/validate.js';
-import type { ConcertRooms } from '../queue/concert-rooms.js';
+import { ConcertRooms } from '../queue/concert-rooms.js';
 import type { ConcertRepository } from '../repos/concert-repository.js';
 
 const params = z.object({ id: idParam });
@@ -31,33 +32,31 @@ export function reservationRoutes(deps: {
   reservations: ReservationService;
 }): Router {
   const router = Router();
-  const isUserToken = (token: string) =>
-    deps.auth.verify(token).then(
-      () => true,
-      () => false,
-    );
+  const concertOf = (req: Request) => parse('params', params, req.params).id;
 
-  router.post('/concerts/:id/reservations', async (req, res) => {
-    const { id } = parse('params', params, req.params);
-    if (!(await deps.concerts.exists(id))) throw new NotFoundError('concert', id);
-    const token = bearerToken(req);
-    if (typeof token !== 'string') throw token;
+  router.post(
+    '/concerts/:id/reservations',
+    // A bad id (400) and an unknown concert (404) are told before the token is looked at.
+    async (req, _res, next) => {
+      const id = concertOf(req);
+      if (!(await deps.concerts.exists(id))) throw new NotFoundError('concert', id);
+      next();
+    },
     // Stateful: signature, expiry (+ grace), scope queue_entry, audience concert-<id>, and the
     // user still active in the room (complete/leave/expiry revoke it at once). 401 or 403.
-    const access = await deps.rooms
-      .room(id)
-      .verify(token)
-      .catch(async (error: unknown) => {
-        // A user token is refused for its signature; say what it means: not admitted.
-        if (error instanceof AccessTokenError && (await isUserToken(token))) {
-          throw new NotAdmittedError(id);
-        }
-        throw error;
-      });
-    const { seatIds } = parse('body', body, req.body);
-    const result = await deps.reservations.reserve(id, access, seatIds);
-    res.status(201).location(`/reservations/${result.reservation.id}`).json(result);
-  });
+    requireAccess<Request, Response>(deps.rooms.tokens, {
+      scope: 'queue_entry',
+      audience: (req) => ConcertRooms.roomId(concertOf(req)),
+      revocation: deps.rooms,
+      onProblem: accessProblem(deps.auth, concertOf),
+    }),
+    async (req, res) => {
+      const { seatIds } = parse('body', body, req.body);
+      const access = res.locals.access as AccessClaims;
+      const result = await deps.reservations.reserve(concertOf(req), access, seatIds);
+      res.status(201).location(`/reservations/${result.reservation.id}`).json(result);
+    },
+  );
 
   // The caller's own holds on the concert that can still be paid (a reloaded seat map).
   router.get('/concerts/:id/reservations/mine', requireUser(deps.auth), async (req, res) => {
