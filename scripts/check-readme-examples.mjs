@@ -75,6 +75,19 @@ const SERVERS = {
     },
     { method: 'POST', path: '/payments', body: { amount: 1 }, status: 400 },
   ],
+  'queue/fastify.ts': [
+    { method: 'POST', path: '/queue/alice/join', status: 200, check: stateIs('waiting', 'active') },
+    {
+      method: 'GET',
+      path: '/seats',
+      headers: { authorization: 'Bearer nope' },
+      status: 401,
+      check: (res, body) =>
+        res.headers.get('x-request-id') === body?.requestId && body?.code === 'token_invalid'
+          ? null
+          : 'onProblem did not shape the problem (x-request-id, code, requestId)',
+    },
+  ],
   'idempotency/payments.ts': [
     { method: 'POST', path: '/payments', key: '"k-1"', body: { amount: 55000 }, status: 201 },
     {
@@ -116,7 +129,7 @@ try {
   );
   if (examples.length === 0) throw new Error('no README examples found');
   const packed = packPublished(published, join(scratch, 'tarballs'));
-  install(packed);
+  install(packed, importedPeers(examples));
   const timings = { install: Date.now() - started };
 
   for (const e of examples) write(join(scratch, 'examples', e.short, e.file), e.source);
@@ -206,11 +219,25 @@ function lockedVersion(name) {
   return versions.sort((a, b) => b.localeCompare(a, 'en', { numeric: true }))[0];
 }
 
+/**
+ * Peers of the published packages that an example imports and FROM_LOCKFILE lacks, e.g. an
+ * optional peer such as fastify: installed only when an example needs it.
+ */
+function importedPeers(examples) {
+  const imported = new Set(
+    examples.flatMap((e) =>
+      [...e.source.matchAll(/from ['"]((?:@[^/'"]+\/)?[^/'".][^/'"]*)/g)].map((m) => m[1]),
+    ),
+  );
+  const peers = published.flatMap(({ pkg }) => Object.keys(pkg.peerDependencies ?? {}));
+  return [...new Set(peers)].filter((name) => imported.has(name) && !FROM_LOCKFILE.includes(name));
+}
+
 /** npm install of the tarballs and the examples' peers into the scratch project. */
-function install(packed) {
+function install(packed, peers) {
   const dependencies = Object.fromEntries([
     ...packed.map(({ pkg, tarball }) => [pkg.name, `file:${tarball}`]),
-    ...FROM_LOCKFILE.map((name) => [name, lockedVersion(name)]),
+    ...[...FROM_LOCKFILE, ...peers].map((name) => [name, lockedVersion(name)]),
     ['express4', `npm:express@${EXPRESS_4}`],
   ]);
   write(
