@@ -22,6 +22,9 @@ export {
   type ProblemBody,
   type ProblemCode,
 } from './problem.js';
+// An internal contract that Lease implements: exported only so that the API reference (TypeDoc,
+// `excludeInternal`) leaves it out knowingly instead of reporting a reference to it.
+export type { Renewal } from './renewer.js';
 export {
   type ClaimResult,
   type DedupeResult,

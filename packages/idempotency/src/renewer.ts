@@ -1,4 +1,4 @@
-/** One lease being kept alive by a {@link Renewer}. */
+/** One lease being kept alive by a {@link Renewer}. @internal */
 export interface Renewal {
   /** When renewal started (ms, local clock). */
   renewStartedAt: number;

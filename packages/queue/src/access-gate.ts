@@ -57,7 +57,12 @@ export interface RequireAccessOptions<Req = AccessRequest, Res = unknown> {
    * token passes, so a user who left or paid keeps access until `exp`. Required — there is no
    * silent stateless default.
    */
-  revocation: { isTokenActive(claims: AccessClaims): Promise<boolean> } | false;
+  revocation:
+    | {
+        /** Resolves true while the token with these claims is still live (not revoked). */
+        isTokenActive(claims: AccessClaims): Promise<boolean>;
+      }
+    | false;
   /**
    * Shapes the body of the 401/403 answers: receives the problem before it is sent and may return
    * (or resolve to) a replacement JSON object; `undefined` keeps the default body. The status and

@@ -20,7 +20,7 @@ type CryptoKey = webcrypto.CryptoKey;
 export type AccessTokenAlgorithm = 'HS256' | 'EdDSA' | 'ES256';
 
 /** A key as a Node `KeyObject`, a WebCrypto `CryptoKey`, or PEM text. */
-export type AccessTokenKey = KeyObject | CryptoKey | string;
+export type AccessTokenKey = KeyObject | webcrypto.CryptoKey | string;
 
 /** Options of {@link AccessTokens}. Give `secret` (HS256) or `privateKey`/`publicKey` (EdDSA, ES256). */
 export interface AccessTokensOptions {

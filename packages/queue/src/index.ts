@@ -2,6 +2,7 @@ export type {
   AccessProblem,
   AccessProblemBody,
   AccessRequest,
+  AccessRequestHeaders,
   RequireAccessOptions,
 } from './access-gate.js';
 export {

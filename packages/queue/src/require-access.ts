@@ -11,8 +11,11 @@ import type { AccessTokens } from './access-tokens.js';
 
 /** What `onProblem` receives as `res` by default: the Express response, structurally. */
 export interface AccessResponse {
+  /** Sets the status code of the answer. */
   status(code: number): unknown;
+  /** Sets one header of the answer. */
   setHeader(name: string, value: string): unknown;
+  /** Sends the answer, with `body` if given. */
   end(body?: string): unknown;
   locals?: Record<string, unknown>;
   headersSent?: boolean;

@@ -10,6 +10,9 @@ export {
   SeatLockError,
   SeatLockRedisError,
 } from './errors.js';
+// An internal contract that SeatLock implements: exported only so that the API reference
+// (TypeDoc, `excludeInternal`) leaves it out knowingly instead of reporting a reference to it.
+export type { LeaseOwner } from './lease.js';
 export { Lease, MAX_TTL_MS } from './lease.js';
 export type { AcquireOptions, RetryOptions, SeatLockOptions } from './options.js';
 export { SeatLock } from './seat-lock.js';

@@ -10,7 +10,7 @@ export const MAX_TTL_MS = 2 ** 31 - 1;
 /** Where the SeatLock that created a lease keeps its computed keys (not part of the public API). */
 export const LEASE_KEYS: unique symbol = Symbol('seat-lock lease keys');
 
-/** What a lease needs from the SeatLock that created it. */
+/** What a lease needs from the SeatLock that created it. @internal */
 export interface LeaseOwner {
   extendLease(lease: Lease, ttlMs: number): Promise<number>;
   releaseLease(lease: Lease): Promise<boolean>;
