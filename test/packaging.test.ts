@@ -81,9 +81,14 @@ describe.each(published)('$pkg.name', ({ dir, pkg }) => {
     for (const file of readdirSync(dist).filter((f) => /\.(c?js|d\.c?ts)$/.test(f))) {
       const code = readFileSync(join(dist, file), 'utf8');
       expect(code.includes('@boxoffice/internal'), `${pkg.name}/dist/${file}`).toBe(false);
-      // Every relative import in the output must point at a file that exists.
+      // Every relative import in the output must point at a file that exists; in a declaration
+      // file, `./x.cjs` (or `./x.js`) names the declarations `./x.d.cts` (`./x.d.ts`).
+      const declarations = /\.d\.c?ts$/.test(file);
       for (const [, target] of code.matchAll(/from ['"](\.\/[^'"]+)['"]/g)) {
-        expect(existsSync(join(dist, target as string)), `${file} imports ${target}`).toBe(true);
+        const path = declarations
+          ? (target as string).replace(/\.(c?)js$/, '.d.$1ts')
+          : (target as string);
+        expect(existsSync(join(dist, path)), `${file} imports ${target}`).toBe(true);
       }
     }
   });
