@@ -50,3 +50,21 @@ export function topCommands(
     .map(([name, n]) => `${name} ${(n / per).toFixed(1)}`)
     .join(', ');
 }
+
+/**
+ * Connections the kernel dropped because a listening socket's accept queue was full
+ * (`TcpExt: ListenOverflows` of /proc/net/netstat, machine-wide; 0 where it cannot be read). Node
+ * accepts one connection per event-loop turn (libuv since 1.45), so a saturated app lets new
+ * connections (each SSE stream of the bench) wait in that queue, then overflow it.
+ */
+export function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.startsWith('TcpExt:'));
+    const names = lines[at]?.split(' ') ?? [];
+    const values = lines[at + 1]?.split(' ') ?? [];
+    return Number(values[names.indexOf('ListenOverflows')] ?? 0) || 0;
+  } catch {
+    return 0;
+  }
+}

@@ -16,7 +16,7 @@ import { start, stopped } from '../../examples/booking-app/test/server-process.j
 import { loadNote, print, type Table, writeSection } from '../lib/report.js';
 import { insertConcert } from './concert.js';
 import { Latencies, LoadClient, type Reply, StreamClient } from './http-client.js';
-import { cpuSeconds, redisCalls } from './process-stats.js';
+import { cpuSeconds, listenOverflows, redisCalls } from './process-stats.js';
 
 const USERS = Number(process.env.BENCH_LOAD_USERS ?? 10_000);
 const SEATS = Number(process.env.BENCH_LOAD_SEATS ?? 1_000);
@@ -91,6 +91,8 @@ interface RunResult extends RunPlan {
   reserveConflicts: number;
   soldOutSeen: number;
   redisCommands: number;
+  /** Connections dropped by a full accept queue during the run (see `listenOverflows`). */
+  listenOverflows: number;
   requests: number;
   appCpuS: number;
   clientCpuS: number;
@@ -329,6 +331,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
 
     await admin.config('RESETSTAT');
     const cpuAtStart = servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
+    const overflowsAtStart = listenOverflows();
     const clientCpuAtStart = process.cpuUsage();
     const started = Date.now();
     const cpuNow = () => servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
@@ -360,6 +363,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     const saleS = (at: number) => (at - phase.saleStartedAt) / 1000;
     const wallS = (Date.now() - started) / 1000;
     const redisCommands = await redisCalls(admin);
+    const overflows = listenOverflows() - overflowsAtStart;
     const appCpuS = servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0) - cpuAtStart;
     const clientCpu = process.cpuUsage(clientCpuAtStart);
     if (unexpected.length) console.warn(`unexpected statuses (first 20): ${unexpected.join(', ')}`);
@@ -382,6 +386,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       reserveConflicts,
       soldOutSeen,
       redisCommands,
+      listenOverflows: overflows,
       requests: latencies.summary().reduce((sum, [, n]) => sum + n, 0),
       appCpuS,
       clientCpuS: (clientCpu.user + clientCpu.system) / 1e6,
@@ -448,6 +453,7 @@ const summary: Table = {
     row('app CPU per request (µs)', (r) => (r.appCpuS * 1e6) / r.requests),
     row('app CPU per sold seat (ms)', (r) => (r.appCpuS * 1e3) / r.booked),
     row('Redis commands per sold seat', (r) => r.redisCommands / r.booked),
+    row('connections dropped by a full accept queue (retried by TCP)', (r) => r.listenOverflows),
     row('wall time (s)', (r) => r.wallS),
     row('invariants', (r) => r.violations.join('; ') || 'hold'),
   ],
