@@ -1,6 +1,7 @@
 import express from 'express';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { QUEUE_DEFAULTS, type QueueSettings } from './queue/queue-settings.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -102,12 +103,27 @@ const schema = z.object({
     .max(86_400 * 30)
     .default(3600),
   STREAM_TOKEN_TTL_SEC: z.coerce.number().int().min(1).max(3600).default(120),
-  QUEUE_MAX_ACTIVE: z.coerce.number().int().min(1).max(1_000_000).default(50),
-  QUEUE_ADMIT_PER_TICK: z.coerce.number().int().min(1).max(100_000).default(10),
-  QUEUE_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
-  QUEUE_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
-  QUEUE_ACTIVE_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(600_000),
-  QUEUE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  QUEUE_MAX_ACTIVE: z.coerce.number().int().min(1).max(1_000_000).default(QUEUE_DEFAULTS.maxActive),
+  QUEUE_ADMIT_PER_TICK: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(QUEUE_DEFAULTS.admitPerTick),
+  QUEUE_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(QUEUE_DEFAULTS.tickMs),
+  QUEUE_HEARTBEAT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(3_600_000)
+    .default(QUEUE_DEFAULTS.heartbeatTimeoutMs),
+  QUEUE_ACTIVE_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(86_400_000)
+    .default(QUEUE_DEFAULTS.activeTtlMs),
+  QUEUE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(QUEUE_DEFAULTS.graceMs),
   HOLD_TTL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   HOLD_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   SEATS_PER_USER_MAX: z.coerce.number().int().min(1).max(10_000).default(4),
@@ -197,14 +213,7 @@ export interface AppConfig {
     streamPerAddress: number;
   };
   /** Every concert's waiting room. */
-  queue: {
-    maxActive: number;
-    admitPerTick: number;
-    tickMs: number;
-    heartbeatTimeoutMs: number;
-    activeTtlMs: number;
-    graceMs: number;
-  };
+  queue: QueueSettings;
   /** Seat holds behind reservations: the UI timer and the server grace after it. */
   holds: { ttlMs: number; graceMs: number };
   /** Most seats (HELD or ASSIGNED) one user may have per concert. */

@@ -5,7 +5,8 @@ import { createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
-import { ConcertRooms, type QueueSettings } from '../src/queue/concert-rooms.js';
+import { ConcertRooms } from '../src/queue/concert-rooms.js';
+import type { QueueSettings } from '../src/queue/queue-settings.js';
 import { call, dbBackends, listen, SECRET, streamToken, useDatabase, waitFor } from './helpers.js';
 import { openSse } from './sse.js';
 
