@@ -15,6 +15,7 @@ import { HoldReaper, type HoldReaperSettings } from './booking/hold-reaper.js';
 import { OutboxRelay, type OutboxRelaySettings } from './booking/outbox-relay.js';
 import { PaymentRecovery, type PaymentRecoverySettings } from './booking/payment-recovery.js';
 import { PaymentService, type PaymentSettings } from './booking/payment-service.js';
+import { PaymentTokens } from './booking/payment-tokens.js';
 import { ProductTrends } from './booking/product-trends.js';
 import { ReservationService } from './booking/reservation-service.js';
 import type { Database } from './db/database.js';
@@ -200,10 +201,11 @@ export function createApp(deps: AppDeps): Express {
   const holds = deps.holds ?? new SeatHolds(deps.redis, { prefix: deps.redisPrefix ?? 'bo' });
   // Only reads lock owners (to name the taken seats of a 409): no waiting, so no subscriber.
   const seatLocks = new SeatLock(deps.redis, { prefix: deps.redisPrefix ?? 'bo', wakeUp: false });
+  const paymentTokens = new PaymentTokens(rooms.tokens);
   const reservations = new ReservationService({
     db: deps.db,
     holds,
-    rooms,
+    paymentTokens,
     events,
     metrics,
     logger,
@@ -399,7 +401,7 @@ export function createApp(deps: AppDeps): Express {
   const queueLimits = queueRateLimits(deps.redis, prefix, deps.queueRateLimits);
   app.use(queueRoutes({ auth: sessions, sales, rooms, metrics, limits: queueLimits }));
   app.use(reservationRoutes({ auth: sessions, concerts, rooms, reservations }));
-  app.use(paymentRoutes({ auth: sessions, rooms, payments, store, metrics }));
+  app.use(paymentRoutes({ auth: sessions, paymentTokens, payments, store, metrics }));
   app.use(productRoutes({ products, trends, auth: sessions }));
   app.use(orderRoutes({ auth: sessions, orders, metrics, store, trends }));
   app.use(statsRoutes({ events }));

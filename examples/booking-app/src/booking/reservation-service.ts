@@ -10,8 +10,8 @@ import {
   SeatUnavailableError,
 } from '../errors.js';
 import type { AppMetrics } from '../observability/metrics.js';
-import { ConcertRooms } from '../queue/concert-rooms.js';
 import { EventLog } from '../repos/event-log.js';
+import type { PaymentTokens } from './payment-tokens.js';
 import { releaseReservation } from './reservation-release.js';
 
 /** A reservation as the API shows it. */
@@ -107,7 +107,7 @@ export class ReservationService {
     private readonly deps: {
       db: Database;
       holds: SeatHolds;
-      rooms: ConcertRooms;
+      paymentTokens: PaymentTokens;
       events: EventLog;
       metrics: AppMetrics;
       logger: Logger;
@@ -284,24 +284,7 @@ export class ReservationService {
       expiresAt: new Date(placed.expiresAt).toISOString(),
       holdId: placed.holdId,
     };
-    return { reservation, paymentToken: await this.#paymentToken(reservation, placed) };
-  }
-
-  /** A `seat_reservation_payment` token for `reservation`, valid as long as its hold. */
-  async #paymentToken(
-    reservation: Reservation,
-    hold: { expiresAt: number; deadline: number },
-  ): Promise<string> {
-    const { id: reservationId, concertId, seatIds, userId } = reservation;
-    const issued = await this.deps.rooms.tokens.issue({
-      sub: String(userId),
-      scope: 'seat_reservation_payment',
-      aud: ConcertRooms.roomId(concertId),
-      expiresAt: hold.expiresAt,
-      graceMs: hold.deadline - hold.expiresAt,
-      claims: { reservationId, concertId, seatIds },
-    });
-    return issued.token;
+    return { reservation, paymentToken: await this.deps.paymentTokens.issue(reservation, placed) };
   }
 
   /** A reservation of `userId`, or null (unknown or someone else's). */
@@ -331,7 +314,10 @@ export class ReservationService {
       const hold = await this.deps.holds.get(row.hold_id);
       if (hold?.state !== 'held') continue;
       const reservation = toReservation(row);
-      live.push({ reservation, paymentToken: await this.#paymentToken(reservation, hold) });
+      live.push({
+        reservation,
+        paymentToken: await this.deps.paymentTokens.issue(reservation, hold),
+      });
     }
     return live;
   }

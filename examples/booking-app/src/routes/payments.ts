@@ -1,35 +1,16 @@
 import { type IdempotencyStore, idempotency, parseIdempotencyKey } from '@boxoffice/idempotency';
 import { type Request, Router } from 'express';
-import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import { bearerToken, requireUser } from '../auth/require-user.js';
 import type { UserSessions } from '../auth/user-sessions.js';
 import type { PayableReservation, PaymentService } from '../booking/payment-service.js';
-import { AccessTokenRefusedError, HttpError, NotFoundError, UnauthorizedError } from '../errors.js';
+import { PaymentTokens } from '../booking/payment-tokens.js';
+import { HttpError, NotFoundError } from '../errors.js';
 import { idempotencyProblem } from '../http/idempotency-problem.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
-import { ConcertRooms } from '../queue/concert-rooms.js';
 
 const body = z.object({ reservationId: z.uuid('must be a UUID') });
-
-/**
- * The audience a payment token names (`concert-<id>`), read before verification so the token can be
- * checked before anything about the reservation is looked up; `verify` then checks the signature
- * over it, and the route compares it with the reservation's concert.
- */
-function paymentAudience(token: string): string {
-  let aud: unknown;
-  try {
-    aud = decodeJwt(token).aud;
-  } catch {
-    throw new UnauthorizedError('token-invalid', 'the token is not a valid JWT');
-  }
-  if (typeof aud !== 'string' || !/^concert-\d{1,10}$/.test(aud)) {
-    throw new UnauthorizedError('token-invalid', 'the token has no concert audience');
-  }
-  return aud;
-}
 
 declare global {
   namespace Express {
@@ -50,7 +31,7 @@ declare global {
  */
 export function paymentRoutes(deps: {
   auth: UserSessions;
-  rooms: ConcertRooms;
+  paymentTokens: PaymentTokens;
   payments: PaymentService;
   store: IdempotencyStore;
   metrics: AppMetrics;
@@ -66,29 +47,10 @@ export function paymentRoutes(deps: {
         const { reservationId } = parse('body', body, req.body);
         // The token first, the reservation after: without a valid payment token for this very
         // reservation, nobody learns whether it exists or whose it is (401/403 before 404).
-        const access = await deps.rooms.tokens.verify(token, {
-          scope: 'seat_reservation_payment',
-          audience: paymentAudience(token),
-        });
-        if (access.payload.reservationId !== reservationId) {
-          throw new AccessTokenRefusedError(
-            403,
-            'token-forbidden',
-            'the payment token was issued for another reservation',
-          );
-        }
+        const access = await deps.paymentTokens.verify(token, reservationId);
         const reservation = await deps.payments.reservation(reservationId);
         if (!reservation) throw new NotFoundError('reservation', reservationId);
-        if (
-          access.aud !== ConcertRooms.roomId(reservation.concert_id) ||
-          access.sub !== String(reservation.user_id)
-        ) {
-          throw new AccessTokenRefusedError(
-            403,
-            'token-forbidden',
-            'the payment token does not match this reservation',
-          );
-        }
+        PaymentTokens.checkReservation(access, reservation);
         req.payer = reservation.user_id;
         req.reservationToPay = reservation;
         next();
