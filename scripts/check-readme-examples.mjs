@@ -48,6 +48,20 @@ const FROM_LOCKFILE = [
   '@types/node',
 ];
 
+/** A payment, then the same request again: replayed (both idempotency server examples). */
+const PAY_AND_REPLAY = [
+    { method: 'POST', path: '/payments', key: '"k-1"', body: { amount: 55000 }, status: 201 },
+    {
+      method: 'POST',
+      path: '/payments',
+      key: '"k-1"',
+      body: { amount: 55000 },
+      status: 201,
+      check: (res) =>
+        res.headers.get('idempotent-replayed') === 'true' ? null : 'no Idempotent-Replayed: true',
+    },
+];
+
 /**
  * Requests a server example gets once it listens, by `<package dir>/<file>`: each answer's status
  * must be `status`, and `check(response, body)` may return a complaint. The server must still be
@@ -63,16 +77,7 @@ const SERVERS = {
     { method: 'POST', path: '/queue/alice/leave', status: 200 },
   ],
   'idempotency/fastify.ts': [
-    { method: 'POST', path: '/payments', key: '"k-1"', body: { amount: 55000 }, status: 201 },
-    {
-      method: 'POST',
-      path: '/payments',
-      key: '"k-1"',
-      body: { amount: 55000 },
-      status: 201,
-      check: (res) =>
-        res.headers.get('idempotent-replayed') === 'true' ? null : 'no Idempotent-Replayed: true',
-    },
+    ...PAY_AND_REPLAY,
     { method: 'POST', path: '/payments', body: { amount: 1 }, status: 400 },
   ],
   'queue/fastify.ts': [
@@ -89,16 +94,7 @@ const SERVERS = {
     },
   ],
   'idempotency/payments.ts': [
-    { method: 'POST', path: '/payments', key: '"k-1"', body: { amount: 55000 }, status: 201 },
-    {
-      method: 'POST',
-      path: '/payments',
-      key: '"k-1"',
-      body: { amount: 55000 },
-      status: 201,
-      check: (res) =>
-        res.headers.get('idempotent-replayed') === 'true' ? null : 'no Idempotent-Replayed: true',
-    },
+    ...PAY_AND_REPLAY,
     {
       method: 'POST',
       path: '/refunds',
