@@ -50,16 +50,16 @@ const FROM_LOCKFILE = [
 
 /** A payment, then the same request again: replayed (both idempotency server examples). */
 const PAY_AND_REPLAY = [
-    { method: 'POST', path: '/payments', key: '"k-1"', body: { amount: 55000 }, status: 201 },
-    {
-      method: 'POST',
-      path: '/payments',
-      key: '"k-1"',
-      body: { amount: 55000 },
-      status: 201,
-      check: (res) =>
-        res.headers.get('idempotent-replayed') === 'true' ? null : 'no Idempotent-Replayed: true',
-    },
+  { method: 'POST', path: '/payments', key: '"k-1"', body: { amount: 55000 }, status: 201 },
+  {
+    method: 'POST',
+    path: '/payments',
+    key: '"k-1"',
+    body: { amount: 55000 },
+    status: 201,
+    check: (res) =>
+      res.headers.get('idempotent-replayed') === 'true' ? null : 'no Idempotent-Replayed: true',
+  },
 ];
 
 /**
