@@ -3,9 +3,10 @@ import {
   CallGuard,
   isCluster,
   type Pending,
+  type PipelinedCommand,
   type RedisClient,
+  TickPipeline,
 } from '@boxoffice/internal';
-import { Batcher, type ReplyReceiver } from './batch.js';
 import { IdempotencyStoreUnavailableError } from './errors.js';
 import { type Script, scripts } from './scripts.js';
 
@@ -35,7 +36,7 @@ const storeErrors: CallErrors<IdempotencyStoreUnavailableError> = {
  * that arrives after the deadline goes to `onLateReply` (ioredis queues commands while
  * reconnecting, so a command that timed out may still run later).
  */
-class Call implements Pending<IdempotencyStoreUnavailableError>, ReplyReceiver {
+class Call implements Pending<IdempotencyStoreUnavailableError>, PipelinedCommand {
   deadline = 0;
   settled = false;
   prev: Pending<IdempotencyStoreUnavailableError> | null = null;
@@ -44,6 +45,8 @@ class Call implements Pending<IdempotencyStoreUnavailableError>, ReplyReceiver {
   constructor(
     private readonly guard: Guard,
     readonly operation: string,
+    readonly command: string,
+    readonly args: unknown[],
     private readonly resolve: (value: unknown) => void,
     private readonly reject: (error: unknown) => void,
     private readonly onLateReply: ((reply: unknown) => void) | undefined,
@@ -72,14 +75,14 @@ class Call implements Pending<IdempotencyStoreUnavailableError>, ReplyReceiver {
 export class StoreTransport {
   private readonly guard: Guard;
   /** One pipeline per event-loop turn (standalone and Sentinel clients; a Cluster sends directly). */
-  private readonly batcher: Batcher | undefined;
+  private readonly batcher: TickPipeline | undefined;
 
   constructor(
     private readonly client: RedisClient,
     commandTimeoutMs: number,
   ) {
     this.guard = new CallGuard(commandTimeoutMs, storeErrors);
-    this.batcher = isCluster(client) ? undefined : new Batcher(client);
+    this.batcher = isCluster(client) ? undefined : new TickPipeline(client, 'turn');
     // Define every script now, not on first use: with `enableAutoPipelining`, ioredis copies the
     // defined commands into each auto-pipeline when it creates it, so a script first defined while a
     // pipeline is open for the current tick is missing from it (and ioredis then fails the batch).
@@ -118,11 +121,11 @@ export class StoreTransport {
     const down = this.guard.refuse(this.client, operation);
     if (down) return Promise.reject(down);
     return new Promise((resolve, reject) => {
-      const call = new Call(this.guard, operation, resolve, reject, onLateReply);
+      const call = new Call(this.guard, operation, command, argv, resolve, reject, onLateReply);
       try {
         this.guard.track(call);
         if (this.batcher) {
-          this.batcher.send(command, argv, call);
+          this.batcher.send(call);
         } else {
           const fn = (
             this.client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>

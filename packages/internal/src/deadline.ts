@@ -176,6 +176,11 @@ export class CallGuard<E extends Error> {
     return DOWN.has(client.status) ? this.#errors.down(operation, client.status) : undefined;
   }
 
+  /** The package's timeout error for `operation` (e.g. for each call sent with a watched one). */
+  timedOut(operation: string): E {
+    return this.#errors.timeout(operation, this.timeoutMs);
+  }
+
   /** The package's error for what a call of `operation` rejected with. */
   failed(operation: string, error: unknown): E {
     return this.#errors.failed(operation, error);

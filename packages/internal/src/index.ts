@@ -34,4 +34,13 @@ export { redisNowMsLua } from './lua.js';
 export { type LuaScriptOptions, luaScript, type RedisScript } from './script.js';
 export { abortReason, sleep } from './sleep.js';
 export { clusterSlot } from './slot.js';
+export {
+  type PipelinedCommand,
+  TickBatch,
+  type TickBatchDefer,
+  type TickBatchOptions,
+  TickPipeline,
+  TickScript,
+  type TickScriptOptions,
+} from './tick-batch.js';
 export * as check from './validate.js';

@@ -4,19 +4,9 @@ import {
   reconnectingClient,
   silentRedis,
 } from '../../local-redis/src/testing.js';
-import { CallGuard, callErrors, type RedisFailureKind } from '../src/index.js';
+import { CallGuard, callErrors } from '../src/index.js';
+import { TestRedisError } from './test-errors.js';
 
-class TestRedisError extends Error {
-  override name = 'TestRedisError';
-  constructor(
-    readonly operation: string,
-    readonly kind: RedisFailureKind,
-    message: string,
-    cause?: unknown,
-  ) {
-    super(`${operation}: ${message}`, cause === undefined ? {} : { cause });
-  }
-}
 class TestOwnError extends Error {}
 
 const closers: (() => unknown)[] = [];

@@ -1,5 +1,4 @@
-import type { CallGuard, RedisClient } from '@boxoffice/internal';
-import type { Batcher } from './batcher.js';
+import type { CallGuard, RedisClient, TickScript } from '@boxoffice/internal';
 import { DeferredJoins } from './deferred-joins.js';
 import type { SeatLockRedisError } from './errors.js';
 import type { ResourceKeys } from './resources.js';
@@ -25,7 +24,7 @@ export interface InLine {
  */
 export class OneSeatLine {
   readonly #client: RedisClient;
-  readonly #batcher: Batcher;
+  readonly #batcher: TickScript<SeatLockRedisError>;
   readonly #guard: CallGuard<SeatLockRedisError>;
   // Lock keys this instance last found taken: its next one-seat acquire joins the line first.
   readonly #hot = new Set<string>();
@@ -33,7 +32,11 @@ export class OneSeatLine {
   readonly #held = new Map<string, number>();
   readonly #deferred: DeferredJoins;
 
-  constructor(client: RedisClient, batcher: Batcher, guard: CallGuard<SeatLockRedisError>) {
+  constructor(
+    client: RedisClient,
+    batcher: TickScript<SeatLockRedisError>,
+    guard: CallGuard<SeatLockRedisError>,
+  ) {
     this.#client = client;
     this.#batcher = batcher;
     this.#guard = guard;

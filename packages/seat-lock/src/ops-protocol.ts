@@ -1,5 +1,10 @@
-import { type CallGuard, isCluster, luaScript, type RedisClient } from '@boxoffice/internal';
-import { Batcher } from './batcher.js';
+import {
+  type CallGuard,
+  isCluster,
+  luaScript,
+  type RedisClient,
+  TickScript,
+} from '@boxoffice/internal';
 import type { SeatLockRedisError } from './errors.js';
 import extendLua from './lua/extend.lua';
 import fenceLua from './lua/include/fence.lua';
@@ -10,11 +15,18 @@ import { OneSeatLine } from './one-seat-line.js';
 import { type ResourceKeys, slotGroups } from './resources.js';
 import type { Waker } from './waker.js';
 
-// Acquire and release, batched per tick (see Batcher).
+// Acquire and release, batched per tick (see TickScript).
 const includes = [fenceLua, handoffLua];
 const opsScript = luaScript('seatlock', 'ops', opsLua, __PACKAGE_VERSION__, { includes });
 const leaveScript = luaScript('seatlock', 'leave', leaveLua, __PACKAGE_VERSION__, { includes });
 const extendScript = luaScript('seatlock', 'extend', extendLua, __PACKAGE_VERSION__);
+
+/**
+ * Operations per ops.lua call at most: a full call leaves at once, so Redis runs it while the client
+ * is still answering the previous replies and queueing the next operations (client and server work
+ * overlap, as with many separate commands); one call for a whole tick would make them alternate.
+ */
+const MAX_OPS = 16;
 
 /**
  * A waiter-list entry (see lua/include/handoff.lua): `token/ttlMs` for a one-seat waiter, which a
@@ -67,7 +79,7 @@ export class LockOps {
   /** The single-Redis fast path (wake-up mode only). */
   readonly line: OneSeatLine | undefined;
   readonly #client: RedisClient;
-  readonly #batcher: Batcher;
+  readonly #batcher: TickScript<SeatLockRedisError>;
   readonly #guard: CallGuard<SeatLockRedisError>;
   readonly #channel: string;
   readonly #waker: Waker | undefined;
@@ -86,7 +98,8 @@ export class LockOps {
     this.#channel = channel;
     this.#waker = waker;
     this.#cluster = isCluster(client);
-    this.#batcher = new Batcher(client, opsScript, [channel, waker ? tokenBase : ''], guard);
+    const head = [channel, waker ? tokenBase : ''];
+    this.#batcher = new TickScript(client, opsScript, head, guard, { max: MAX_OPS });
     this.line = waker ? new OneSeatLine(client, this.#batcher, guard) : undefined;
   }
 
