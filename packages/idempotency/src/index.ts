@@ -24,7 +24,7 @@ export {
 } from './problem.js';
 // An internal contract that Lease implements: exported only so that the API reference (TypeDoc,
 // `excludeInternal`) leaves it out knowingly instead of reporting a reference to it.
-export type { Renewal } from './renewer.js';
+export type { Renewal } from '@boxoffice/internal';
 export {
   type ClaimResult,
   type DedupeResult,

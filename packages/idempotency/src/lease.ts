@@ -1,7 +1,6 @@
-import { check } from '@boxoffice/internal';
+import { check, type KeepAlive, type Renewal } from '@boxoffice/internal';
 import { IdempotencyStoreUnavailableError } from './errors.js';
 import { doneHead, ownerPrefix } from './record.js';
-import type { Renewal, Renewer } from './renewer.js';
 import { type Script, scripts } from './scripts.js';
 
 /** What a {@link Lease} needs from its store. @internal */
@@ -10,7 +9,7 @@ export interface LeaseBackend {
   readonly retentionSec: number;
   /** Time to live of an in-flight record (the lease clock, see record.ts). */
   readonly inFlightTtlMs: number;
-  readonly renewer: Renewer;
+  readonly renewer: KeepAlive;
   exec(
     operation: string,
     script: Script,

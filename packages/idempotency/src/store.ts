@@ -2,6 +2,7 @@ import { hash, randomUUID } from 'node:crypto';
 import {
   check,
   ioredisClient,
+  KeepAlive,
   keyPrefix,
   MAX_COMMAND_TIMEOUT_MS,
   type RedisClient,
@@ -21,7 +22,6 @@ import {
   ownerPrefix,
   RecordFormatError,
 } from './record.js';
-import { Renewer } from './renewer.js';
 import { scripts } from './scripts.js';
 import {
   type ClaimOptions,
@@ -172,7 +172,8 @@ export class IdempotencyStore {
       leaseMs: o.leaseMs,
       retentionSec: o.retentionSec,
       inFlightTtlMs: this.inFlightTtlMs,
-      renewer: new Renewer(o.leaseMs),
+      // Each lease renewed once it is leaseMs / 3 old, checked every leaseMs / 6.
+      renewer: new KeepAlive(Math.max(5, Math.floor(o.leaseMs / 6)), Math.floor(o.leaseMs / 3)),
       exec: (operation, script, key, args) => this.transport.exec(operation, script, key, args),
     };
   }

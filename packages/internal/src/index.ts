@@ -29,6 +29,7 @@ export {
   wrongClientError,
 } from './errors.js';
 export { Hs256, Hs256Error, type Hs256Expect, type Hs256Refusal } from './hs256.js';
+export { KeepAlive, type Renewal, whileRenewing } from './keep-alive.js';
 export { bracesBalanced, hashTagOf, keyPart, keyPrefix } from './keys.js';
 export { redisNowMsLua } from './lua.js';
 export { type LuaScriptOptions, luaScript, type RedisScript } from './script.js';

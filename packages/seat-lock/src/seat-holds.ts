@@ -10,11 +10,11 @@ import {
   type RedisClient,
   redisNowMsLua,
   sleep,
+  whileRenewing,
 } from '@boxoffice/internal';
 import { QueuePool } from '@boxoffice/internal/queue-pool';
 import { type Job, Worker } from 'bullmq';
 import { HoldNotFoundError, SeatLockRedisError, seatLockCallErrors } from './errors.js';
-import { whileRenewing } from './keep-alive.js';
 import type { Lease } from './lease.js';
 import claimLua from './lua/hold-claim.lua';
 import decideLua from './lua/hold-decide.lua';
