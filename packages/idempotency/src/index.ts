@@ -1,6 +1,9 @@
 /** The version of @boxoffice/idempotency this build is (from its package.json). */
 export const VERSION: string = __PACKAGE_VERSION__;
 
+// An internal contract that Lease implements: exported only so that the API reference (TypeDoc,
+// `excludeInternal`) leaves it out knowingly instead of reporting a reference to it.
+export type { Renewal } from '@boxoffice/internal';
 export {
   IdempotencyError,
   IdempotencyInFlightError,
@@ -22,9 +25,6 @@ export {
   type ProblemBody,
   type ProblemCode,
 } from './problem.js';
-// An internal contract that Lease implements: exported only so that the API reference (TypeDoc,
-// `excludeInternal`) leaves it out knowingly instead of reporting a reference to it.
-export type { Renewal } from '@boxoffice/internal';
 export {
   type ClaimResult,
   type DedupeResult,
