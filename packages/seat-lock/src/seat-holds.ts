@@ -22,6 +22,7 @@ import finishLua from './lua/hold-finish.lua';
 import placeLua from './lua/hold-place.lua';
 import renewLua from './lua/hold-renew.lua';
 import { SeatLock } from './seat-lock.js';
+import { tracedConfirm, tracedExpire, tracedPlace, tracing } from './tracing.js';
 
 const timed = { includes: [redisNowMsLua] };
 const placeScript = luaScript('seatlock', 'hold_place', placeLua, __PACKAGE_VERSION__, timed);
@@ -198,7 +199,12 @@ export class SeatHolds {
    * Lock `resources` and start a hold: returns null when a seat is taken. The seats stay locked
    * until `deadline` (= expiresAt + graceMs) plus `lockMarginMs`, unless confirmed or cancelled.
    */
-  async place(resources: readonly string[], options?: PlaceOptions): Promise<PlacedHold | null> {
+  place(resources: readonly string[], options?: PlaceOptions): Promise<PlacedHold | null> {
+    if (!tracing.on) return this.#place(resources, options);
+    return tracedPlace(resources, () => this.#place(resources, options));
+  }
+
+  async #place(resources: readonly string[], options?: PlaceOptions): Promise<PlacedHold | null> {
     this.#open();
     const o = check.mergeOptions(
       'options',
@@ -264,7 +270,8 @@ export class SeatHolds {
    * `HoldNotFoundError` for an unknown id.
    */
   confirm(holdId: string): Promise<Decision> {
-    return this.#decide(holdId, 'confirmed');
+    if (!tracing.on) return this.#decide(holdId, 'confirmed');
+    return tracedConfirm(holdId, () => this.#decide(holdId, 'confirmed'));
   }
 
   /** End the hold early and free its seats; onExpire is not called (the caller undoes its own work). */
@@ -325,8 +332,7 @@ export class SeatHolds {
     if (!this.#handler) throw new Error('expire needs an onExpire handler registered first');
     const claim = await this.#claim(holdId);
     if (claim.kind !== 'claimed') return claim.kind;
-    await this.#runClaimed(holdId, claim);
-    return 'expired';
+    return this.#expireClaimed(holdId, claim);
   }
 
   /** Expire every hold past its deadline (up to 1000 per call); returns how many this call expired. */
@@ -424,7 +430,12 @@ export class SeatHolds {
     return { kind: 'claimed', hold: toHold(holdId, flat), token: flat.token ?? '', fences };
   }
 
-  async #runClaimed(holdId: string, claim: Claim & { kind: 'claimed' }): Promise<void> {
+  #expireClaimed(holdId: string, claim: Claim & { kind: 'claimed' }): Promise<ExpireOutcome> {
+    if (!tracing.on) return this.#runClaimed(holdId, claim);
+    return tracedExpire(claim.hold, () => this.#runClaimed(holdId, claim));
+  }
+
+  async #runClaimed(holdId: string, claim: Claim & { kind: 'claimed' }): Promise<'expired'> {
     const handler = this.#handler as (hold: Hold) => Promise<void> | void;
     const finish = (ok: boolean) =>
       this.#call('expire', () =>
@@ -453,6 +464,7 @@ export class SeatHolds {
       .restore(claim.hold.resources, claim.token, claim.fences)
       .release()
       .catch(() => false);
+    return 'expired';
   }
 
   async #runJob(holdId: string): Promise<ExpireOutcome> {
@@ -465,8 +477,7 @@ export class SeatHolds {
         continue;
       }
       if (claim.kind !== 'claimed') return claim.kind;
-      await this.#runClaimed(holdId, claim);
-      return 'expired';
+      return this.#expireClaimed(holdId, claim);
     }
   }
 }

@@ -21,6 +21,7 @@ import {
 } from './options.js';
 import { countFulfilled, highestFences, Quorum } from './quorum.js';
 import { checkResources, type ResourceKeys, resourceKeys } from './resources.js';
+import { tracedAcquire, tracedHandoff, tracing } from './tracing.js';
 import { Waker } from './waker.js';
 
 type Failed = Attempt & { ok: false };
@@ -114,6 +115,12 @@ export class SeatLock implements LeaseOwner {
             check.mergeOptions('options', { ttlMs: this.#ttlMs }, options).ttlMs,
             { min: 1, max: MAX_TTL_MS },
           );
+    if (!tracing.on) return this.#tryAcquire(keys, ttlMs);
+    const extra = { 'boxoffice.ttl_ms': ttlMs };
+    return tracedAcquire('tryAcquire', resources, extra, () => this.#tryAcquire(keys, ttlMs));
+  }
+
+  async #tryAcquire(keys: ResourceKeys[], ttlMs: number): Promise<Lease | null> {
     const token = this.#newToken();
     const start = Date.now();
     const result = await this.#attempt(keys, token, ttlMs, 0, new Set());
@@ -149,7 +156,11 @@ export class SeatLock implements LeaseOwner {
     );
     const signal = check.optionalSignal('signal', o?.signal);
     signal?.throwIfAborted();
-    return this.#acquire(keys, ttlMs, waitMs, signal);
+    if (!tracing.on) return this.#acquire(keys, ttlMs, waitMs, signal);
+    const extra = { 'boxoffice.ttl_ms': ttlMs, 'boxoffice.wait_ms': waitMs };
+    return tracedAcquire('acquire', resources, extra, () =>
+      this.#acquire(keys, ttlMs, waitMs, signal),
+    );
   }
 
   async #acquire(
@@ -207,6 +218,7 @@ export class SeatLock implements LeaseOwner {
             if (direct && woken.fence !== null && woken.lockKey === only.lock) {
               // Handed over by the releaser: we hold it already, with this fence. Its TTL started
               // when the release ran, just before the message was sent.
+              tracedHandoff(only.resource, woken.fence, woken.at);
               return this.#lease(
                 keys,
                 token,
