@@ -43,6 +43,7 @@ import {
   waitingStatus,
 } from './room-status.js';
 import { readTickReply } from './tick-reply.js';
+import { tracedJoin, tracedTick, tracing } from './tracing.js';
 import { encodeUserId, userIdOf } from './user-id.js';
 
 const ringIncludes = { includes: [redisNowMsLua, ringLua] };
@@ -136,7 +137,12 @@ export class WaitingRoom {
    * reload or a second tab keeps the same place. Counts as a heartbeat.
    * @throws {QueueClosedError} the room is closed, or the pre-queue has not opened yet
    */
-  async join(userId: string): Promise<JoinResult> {
+  join(userId: string): Promise<JoinResult> {
+    if (!tracing.on) return this.#join(userId);
+    return tracedJoin(this.roomId, () => this.#join(userId));
+  }
+
+  async #join(userId: string): Promise<JoinResult> {
     const user = userIdOf(userId);
     if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
     const result = await this.#visit(user, 'j');
@@ -275,7 +281,8 @@ export class WaitingRoom {
    */
   async tick(): Promise<TickResult> {
     if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
-    const result = await this.#tick('');
+    const run = () => this.#tick('');
+    const result = await (tracing.on ? tracedTick(this.roomId, false, run) : run());
     if (!result) throw new QueueClosedError(this.roomId, 'closed');
     return result;
   }
@@ -329,7 +336,8 @@ export class WaitingRoom {
       while (!abort.signal.aborted) {
         const began = Date.now();
         try {
-          const result = await this.#tick(token);
+          const run = () => this.#tick(token);
+          const result = await (tracing.on ? tracedTick(this.roomId, true, run) : run());
           if (result === null) break;
           if (result) this.#onTick?.(result);
         } catch (error) {
