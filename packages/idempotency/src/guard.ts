@@ -16,6 +16,7 @@ import {
   type ProblemCode,
 } from './problem.js';
 import { IdempotencyStore, type StoredResult } from './store.js';
+import { tracedClaim, tracedReplay, tracing } from './tracing.js';
 
 /** Headers stored and replayed by default (plus those in `replayHeaders`). */
 export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
@@ -310,8 +311,11 @@ export function requestGuard<Req extends GuardedRequest, Res, Next>(
       return;
     }
     const claimed = key;
-    store
-      .claim(key, { scope, fingerprint, waitMs })
+    const claimOptions = { scope, fingerprint, waitMs };
+    (tracing.on
+      ? tracedClaim(key, scope !== '', () => store.claim(claimed, claimOptions))
+      : store.claim(key, claimOptions)
+    )
       .then(
         (claim) => {
           switch (claim.outcome) {
@@ -321,7 +325,10 @@ export function requestGuard<Req extends GuardedRequest, Res, Next>(
               return adapter.run(claim.lease, req, res, next);
             case 'done': {
               const { result } = claim;
-              return adapter.replay(res, result.status, replayedHeaders(result), result.body);
+              const headers = replayedHeaders(result);
+              if (!tracing.on) return adapter.replay(res, result.status, headers, result.body);
+              const replay = () => adapter.replay(res, result.status, headers, result.body);
+              return tracedReplay(claimed, result.status, replay);
             }
             case 'busy': {
               const retryAfter = retryAfterSec(claim.retryAfterMs);

@@ -80,6 +80,26 @@ export class Tracing {
     );
   }
 
+  /** `span` for a synchronous `fn`. Call it only when `on`. */
+  spanSync<T>(name: string, attributes: SpanAttributes, fn: () => T): T {
+    if (!api) return fn();
+    const tracer = api.trace.getTracer(this.scope, this.version);
+    return tracer.startActiveSpan(
+      name,
+      { attributes: attributes as OtelApi.Attributes },
+      (span) => {
+        try {
+          return fn();
+        } catch (error) {
+          failed(span, error);
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
   /**
    * Record a span for something that already happened (from `startTime`, ms since the epoch, to
    * now), as a child of the active span. A no-op unless `on`.
