@@ -1,3 +1,4 @@
+import { tracingLoaded } from '@boxoffice/internal/tracing';
 import { redisTargets, unreachableClient, useRedis } from '@boxoffice/local-redis/testing';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import {
@@ -15,7 +16,9 @@ const exporter = new InMemorySpanExporter();
 const spans = (name: string): ReadableSpan[] =>
   exporter.getFinishedSpans().filter((s) => s.name === name);
 
-beforeEach(() => {
+beforeEach(async () => {
+  // The optional API is imported when the package loads: wait for it, as an app's startup does.
+  expect(await tracingLoaded).toBe(true);
   trace.setGlobalTracerProvider(
     new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
   );

@@ -1,9 +1,9 @@
-// OpenTelemetry spans through `@opentelemetry/api`, an optional peer dependency: loaded once,
-// synchronously, by a require from this module's own location (so it finds the copy installed next
-// to the package); when it is not installed, or no tracer provider is registered, `on` is false and
-// the callers skip span creation (no closure, no attribute object) on their hot paths.
+// OpenTelemetry spans through `@opentelemetry/api`, an optional peer dependency, imported once when
+// this module loads (a dynamic import: the one form that resolves from the package's own location
+// in both the ESM and the CJS build; `import.meta` cannot appear in a CJS chunk). Until it resolves,
+// when it is not installed, or while no tracer provider is registered, `on` is false and the
+// callers skip span creation (no closure, no attribute object) on their hot paths.
 // Its own entry, `@boxoffice/internal/tracing`, not the index, which another change owns.
-import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
 
 /** Span attributes: keys start with `boxoffice.`. */
@@ -14,19 +14,20 @@ export type SpanOutcome<T> = (value: T) => SpanAttributes | undefined;
 
 type Api = typeof OtelApi;
 
-function loadApi(): Api | undefined {
-  try {
-    // `require` in the CJS build; `import.meta.url` in the ESM build and in tests.
-    const load = typeof require === 'function' ? require : createRequire(import.meta.url);
-    return load('@opentelemetry/api') as Api;
-  } catch {
-    return undefined;
-  }
-}
-
-const api = loadApi();
+let api: Api | undefined;
 /** The API's own no-op provider, what the global proxy delegates to while none is registered. */
-const noopProvider = api ? new api.ProxyTracerProvider().getDelegate() : undefined;
+let noopProvider: OtelApi.TracerProvider | undefined;
+
+/** Settles once `@opentelemetry/api` is loaded or known to be missing (never rejects). */
+export const tracingLoaded: Promise<boolean> = import('@opentelemetry/api').then(
+  (loaded) => {
+    if (!loaded?.trace || !loaded.ProxyTracerProvider) return false;
+    noopProvider = new loaded.ProxyTracerProvider().getDelegate();
+    api = loaded;
+    return true;
+  },
+  () => false,
+);
 
 /** One instrumentation scope (a package): `on` while a tracer provider is registered. */
 export class Tracing {
