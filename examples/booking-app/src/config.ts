@@ -62,6 +62,7 @@ const schema = z.object({
   HTTP_WORKERS: z.coerce.number().int().min(0).max(64).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  OTEL_TRACES_CONSOLE: bool.default(false),
   REDIS_URL: optionalText,
   REDIS_CLUSTER_NODES: hostPortList,
   REDIS_SENTINELS: hostPortList,
@@ -171,6 +172,8 @@ export interface AppConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** `LOG_FORMAT`; unset: `pretty` when stdout is a terminal (the demo), else JSON lines. */
   logFormat: 'json' | 'pretty' | undefined;
+  /** `OTEL_TRACES_CONSOLE`: print the packages' OpenTelemetry spans to stdout (observability/tracing.ts). */
+  tracesConsole: boolean;
   redis: {
     /** Standalone Redis. Unset (and no cluster or sentinels): found or started by local-redis. */
     url: string | undefined;
@@ -280,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpWorkers: c.HTTP_WORKERS,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT,
+    tracesConsole: c.OTEL_TRACES_CONSOLE,
     redis: {
       url: c.REDIS_URL,
       clusterNodes: c.REDIS_CLUSTER_NODES,

@@ -1,12 +1,14 @@
 import cluster from 'node:cluster';
 import { type AppConfig, loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
+import { startConsoleTracing } from './observability/tracing.js';
 import { startRuntime } from './runtime.js';
 
 // Entry point of `npm run demo` / `node dist/server.js`: works with nothing configured.
 
 /** One instance in this process: listen, and stop cleanly on SIGINT/SIGTERM. */
 async function serve(config: AppConfig): Promise<void> {
+  if (config.tracesConsole) await startConsoleTracing();
   const runtime = await startRuntime(config);
   console.log(`boxoffice demo listening on ${runtime.url}`);
   // In a terminal, the URL also goes in its title, where the log lines cannot scroll it away.

@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       httpWorkers: 0,
       logLevel: 'info',
       logFormat: undefined,
+      tracesConsole: false,
       redis: { url: undefined, prefix: 'bo' },
       database: {
         url: undefined,
@@ -55,6 +56,7 @@ describe('loadConfig', () => {
       LISTEN_BACKLOG: '8192',
       HTTP_WORKERS: '3',
       LOG_LEVEL: 'debug',
+      OTEL_TRACES_CONSOLE: 'true',
       REDIS_URL: 'redis://10.0.0.1:6380',
       REDIS_PREFIX: 'shop',
       REDIS_CLUSTER_NODES: '',
@@ -105,6 +107,7 @@ describe('loadConfig', () => {
       httpWorkers: 3,
       logLevel: 'debug',
       logFormat: 'pretty',
+      tracesConsole: true,
       redis: {
         url: 'redis://10.0.0.1:6380',
         clusterNodes: undefined,
