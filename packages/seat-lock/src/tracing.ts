@@ -42,6 +42,7 @@ export function tracedAcquire<T extends Lease | null>(
 
 /** A lock handed to this waiter by its releaser at `at` (ms since the epoch): a span from then. */
 export function tracedHandoff(resource: string, fence: bigint, at: number): void {
+  if (!tracing.on) return;
   tracing.event(
     SPAN.handoff,
     { 'boxoffice.resource': resource, 'boxoffice.fence': String(fence) },
