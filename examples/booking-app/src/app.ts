@@ -5,48 +5,55 @@ import { SeatLock } from '@boxoffice/seat-lock';
 import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
+import { adminRoutes } from './admin/admin-routes.js';
 import { LiveSnapshots } from './admin/live-snapshots.js';
 import { RoomControl } from './admin/room-control.js';
+import { authRoutes } from './auth/auth-routes.js';
 import type { DemoAuth } from './auth/demo-auth.js';
 import { TokenRevocations } from './auth/token-revocations.js';
+import { UserRepository } from './auth/user-repository.js';
 import { UserSessions } from './auth/user-sessions.js';
-import { BookingEvents, CONSUMERS, type PaymentSucceeded } from './booking/booking-events.js';
-import { HoldReaper, type HoldReaperSettings } from './booking/hold-reaper.js';
-import { OutboxRelay, type OutboxRelaySettings } from './booking/outbox-relay.js';
-import { PaymentRecovery, type PaymentRecoverySettings } from './booking/payment-recovery.js';
-import { PaymentService, type PaymentSettings } from './booking/payment-service.js';
-import { PaymentTokens } from './booking/payment-tokens.js';
-import { ProductTrends } from './booking/product-trends.js';
-import { ReservationService } from './booking/reservation-service.js';
+import { ConcertRepository } from './concerts/concert-repository.js';
+import { concertRoutes } from './concerts/concert-routes.js';
+import {
+  BookingEvents,
+  CONSUMERS,
+  type PaymentSucceeded,
+} from './concerts/payments/booking-events.js';
+import { MockPaymentGateway } from './concerts/payments/mock-payment-gateway.js';
+import {
+  PaymentRecovery,
+  type PaymentRecoverySettings,
+} from './concerts/payments/payment-recovery.js';
+import { paymentRoutes } from './concerts/payments/payment-routes.js';
+import { PaymentService, type PaymentSettings } from './concerts/payments/payment-service.js';
+import { PaymentTokens } from './concerts/payments/payment-tokens.js';
+import { HoldReaper, type HoldReaperSettings } from './concerts/reservations/hold-reaper.js';
+import { reservationRoutes } from './concerts/reservations/reservation-routes.js';
+import { ReservationService } from './concerts/reservations/reservation-service.js';
+import { ConcertRooms } from './concerts/rooms/concert-rooms.js';
+import { queueRoutes } from './concerts/rooms/queue-routes.js';
+import { SaleStates } from './concerts/sale-states.js';
+import { SeatMapCache } from './concerts/seat-map-cache.js';
 import type { Database } from './db/database.js';
+import { EventLog } from './events/event-log.js';
+import { OutboxRelay, type OutboxRelaySettings } from './events/outbox-relay.js';
+import { statsRoutes } from './events/stats-routes.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requireOperatorToken, securityHeaders } from './http/security-headers.js';
 import { staticPages } from './http/static-pages.js';
 import { readBacklog } from './observability/backlog.js';
+import { healthRoutes } from './observability/health-routes.js';
 import { createLogger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
 import { requestLog } from './observability/request-log.js';
-import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
-import { ConcertRooms } from './queue/concert-rooms.js';
 import { FixedWindowLimiter } from './rate-limit/fixed-window-limiter.js';
 import { type QueueRateLimits, queueRateLimits } from './rate-limit/queue-limits.js';
-import { ConcertRepository } from './repos/concert-repository.js';
-import { EventLog } from './repos/event-log.js';
-import { OrderService } from './repos/order-service.js';
-import { ProductRepository } from './repos/product-repository.js';
-import { SaleStates } from './repos/sale-states.js';
-import { SeatMapCache } from './repos/seat-map-cache.js';
-import { UserRepository } from './repos/user-repository.js';
-import { adminRoutes } from './routes/admin.js';
-import { authRoutes } from './routes/auth.js';
-import { concertRoutes } from './routes/concerts.js';
-import { healthRoutes } from './routes/health.js';
-import { orderRoutes } from './routes/orders.js';
-import { paymentRoutes } from './routes/payments.js';
-import { productRoutes } from './routes/products.js';
-import { queueRoutes } from './routes/queue.js';
-import { reservationRoutes } from './routes/reservations.js';
-import { statsRoutes } from './routes/stats.js';
+import { orderRoutes } from './shop/order-routes.js';
+import { OrderService } from './shop/order-service.js';
+import { ProductRepository } from './shop/product-repository.js';
+import { productRoutes } from './shop/product-routes.js';
+import { ProductTrends } from './shop/product-trends.js';
 import { withTimeout } from './with-timeout.js';
 
 /** What the app is built from; the server (or a test) creates the parts and owns their lifecycle. */
@@ -73,7 +80,7 @@ export interface AppDeps {
   /** When set, `/metrics` and `/stats` need `Authorization: Bearer <metricsToken>`. @defaultValue unset (open) */
   metricsToken?: string;
   /**
-   * When set, the operator page's API (`/admin/api/...`, see `routes/admin.ts`) is on, behind
+   * When set, the operator page's API (`/admin/api/...`, see `admin/admin-routes.ts`) is on, behind
    * `Authorization: Bearer <adminToken>`. @defaultValue unset (those routes answer 404)
    */
   adminToken?: string;

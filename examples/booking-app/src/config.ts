@@ -1,7 +1,7 @@
 import express from 'express';
 import { z } from 'zod';
+import { QUEUE_DEFAULTS, type QueueSettings } from './concerts/rooms/queue-settings.js';
 import { ConfigError } from './errors.js';
-import { QUEUE_DEFAULTS, type QueueSettings } from './queue/queue-settings.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])

@@ -6,6 +6,8 @@ import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import type { Logger } from 'pino';
 import { type AppLocals, createApp } from './app.js';
 import { DemoAuth } from './auth/demo-auth.js';
+import { MockPaymentGateway } from './concerts/payments/mock-payment-gateway.js';
+import { ConcertRooms } from './concerts/rooms/concert-rooms.js';
 import type { AppConfig } from './config.js';
 import type { Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
@@ -13,14 +15,12 @@ import { openDatabase } from './db/open.js';
 import { seedDemoData } from './db/seed.js';
 import { createLogger } from './observability/logger.js';
 import { AppMetrics } from './observability/metrics.js';
-import { MockPaymentGateway } from './payments/mock-payment-gateway.js';
-import { ConcertRooms } from './queue/concert-rooms.js';
 import { connectRedis } from './redis-connection.js';
 
 /** How long each part of the runtime gets to close on shutdown. */
 const CLOSE_STEP_MS = 5_000;
 
-import { ConcertRepository } from './repos/concert-repository.js';
+import { ConcertRepository } from './concerts/concert-repository.js';
 
 /** A running app and everything it owns. */
 export interface Runtime {

@@ -2,9 +2,9 @@ import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
+import { ConcertRooms } from '../src/concerts/rooms/concert-rooms.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
-import { ConcertRooms } from '../src/queue/concert-rooms.js';
 import {
   call,
   dbBackends,

@@ -3,9 +3,9 @@ import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
+import { EventLog } from '../src/events/event-log.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
-import { EventLog } from '../src/repos/event-log.js';
 import { call, count, dbBackends, expectProblem, listen, SECRET, useDatabase } from './helpers.js';
 
 // The API is about the database; Redis only backs /readyz for now, so one Redis target suffices

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BeatGrid } from '../src/queue/beat-grid.js';
+import { BeatGrid } from '../src/concerts/rooms/beat-grid.js';
 
 // Real timers, small steps: the grid's promises are about order and grouping, checked by waiting
 // for the callbacks themselves (each with a bound), never by sleeping.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inChunks } from '../src/queue/chunked.js';
+import { inChunks } from '../src/concerts/rooms/chunked.js';
 
 describe('inChunks', () => {
   it('runs `size` items per event-loop turn, letting other callbacks in between', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { useRedis } from '@boxoffice/local-redis/testing';
 import { describe, expect, it } from 'vitest';
-import type { ConcertRooms } from '../src/queue/concert-rooms.js';
+import type { ConcertRooms } from '../src/concerts/rooms/concert-rooms.js';
 import { call, flowCombos, SECRET, useDatabase } from './helpers.js';
 import { usePaymentApps } from './payment-fixture.js';
 

@@ -3,10 +3,10 @@ import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AppLocals, createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
+import { MockPaymentGateway } from '../src/concerts/payments/mock-payment-gateway.js';
+import { ConcertRooms } from '../src/concerts/rooms/concert-rooms.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
-import { MockPaymentGateway } from '../src/payments/mock-payment-gateway.js';
-import { ConcertRooms } from '../src/queue/concert-rooms.js';
 import { call, count, dbBackends, listen, useDatabase, waitFor } from './helpers.js';
 
 const SECRET = 'flash-sale-secret-flash-sale-secret!';

@@ -1,6 +1,6 @@
 import { useRedis } from '@boxoffice/local-redis/testing';
 import { describe, expect, it } from 'vitest';
-import type { ReapOutcome } from '../src/booking/hold-reaper.js';
+import type { ReapOutcome } from '../src/concerts/reservations/hold-reaper.js';
 import { count, flowCombos, useDatabase } from './helpers.js';
 import { type PaymentApp, usePaymentApps } from './payment-fixture.js';
 

@@ -1,5 +1,5 @@
 import type { Database } from '../src/db/database.js';
-import { OutboxRepository } from '../src/repos/outbox.js';
+import { OutboxRepository } from '../src/events/outbox.js';
 
 // The booking invariants, read with plain SQL from the database and the mock gateway's ledger. No
 // test helpers imported: the load benchmark (bench/load) reads the same invariants outside vitest.

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { MockPaymentGateway } from '../src/concerts/payments/mock-payment-gateway.js';
 import {
   PaymentDeclinedError,
   PaymentGatewayTimeoutError,
   PaymentKeyReuseError,
 } from '../src/errors.js';
-import { MockPaymentGateway } from '../src/payments/mock-payment-gateway.js';
 import { count, dbBackends, useDatabase } from './helpers.js';
 
 /** A random source that returns `values` in order (then repeats the last). */

@@ -2,12 +2,12 @@ import { masters } from '@boxoffice/internal';
 import { useRedis } from '@boxoffice/local-redis/testing';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { CONSUMERS, type PaymentSucceeded } from '../src/booking/booking-events.js';
-import { type OutboxHandler, OutboxRelay } from '../src/booking/outbox-relay.js';
+import { CONSUMERS, type PaymentSucceeded } from '../src/concerts/payments/booking-events.js';
 import type { Database } from '../src/db/database.js';
+import { OutboxRepository } from '../src/events/outbox.js';
+import { type OutboxHandler, OutboxRelay } from '../src/events/outbox-relay.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
-import { OutboxRepository } from '../src/repos/outbox.js';
 import { call, count, flowCombos, useDatabase, waitFor } from './helpers.js';
 import { type PaymentApp, usePaymentApps } from './payment-fixture.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PaymentRepository } from '../src/booking/payment-repository.js';
+import { PaymentRepository } from '../src/concerts/payments/payment-repository.js';
 import type { Database } from '../src/db/database.js';
-import { EventLog } from '../src/repos/event-log.js';
+import { EventLog } from '../src/events/event-log.js';
 import { dbBackends, useDatabase } from './helpers.js';
 
 // `claim` is one call of `claim_payment` (migration 007) instead of a four-statement transaction:

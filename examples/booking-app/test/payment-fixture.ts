@@ -3,14 +3,14 @@ import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import { afterEach, expect } from 'vitest';
 import { type AppDeps, type AppLocals, createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
-import type { Database } from '../src/db/database.js';
-import { createLogger } from '../src/observability/logger.js';
-import { AppMetrics } from '../src/observability/metrics.js';
 import {
   MockPaymentGateway,
   type MockPaymentGatewayOptions,
-} from '../src/payments/mock-payment-gateway.js';
-import { ConcertRooms } from '../src/queue/concert-rooms.js';
+} from '../src/concerts/payments/mock-payment-gateway.js';
+import { ConcertRooms } from '../src/concerts/rooms/concert-rooms.js';
+import type { Database } from '../src/db/database.js';
+import { createLogger } from '../src/observability/logger.js';
+import { AppMetrics } from '../src/observability/metrics.js';
 import { call, type DbFixture, listen, SECRET } from './helpers.js';
 
 /** Options of one app instance of {@link usePaymentApps}. */

@@ -1,9 +1,9 @@
 import { useRedis } from '@boxoffice/local-redis/testing';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import type { RecoveryOutcome } from '../src/booking/payment-service.js';
+import { MockPaymentGateway } from '../src/concerts/payments/mock-payment-gateway.js';
+import type { RecoveryOutcome } from '../src/concerts/payments/payment-service.js';
 import { PaymentDeclinedError } from '../src/errors.js';
-import { MockPaymentGateway } from '../src/payments/mock-payment-gateway.js';
 import { call, count, flowCombos, useDatabase, waitFor } from './helpers.js';
 import { type PaymentApp, usePaymentApps } from './payment-fixture.js';
 

@@ -1,7 +1,7 @@
 import { useRedis } from '@boxoffice/local-redis/testing';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { CONSUMERS } from '../src/booking/booking-events.js';
+import { CONSUMERS } from '../src/concerts/payments/booking-events.js';
 import { call, count, flowCombos, useDatabase, waitFor } from './helpers.js';
 import { usePaymentApps } from './payment-fixture.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PositionUpdates, positionEveryMs } from '../src/queue/position-updates.js';
+import { PositionUpdates, positionEveryMs } from '../src/concerts/rooms/position-updates.js';
 
 // The SSE stream's position pacing (pure logic: no Redis, no HTTP).
 describe('PositionUpdates', () => {

@@ -3,10 +3,10 @@ import type { TickResult } from '@boxoffice/queue';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
+import { ConcertRooms } from '../src/concerts/rooms/concert-rooms.js';
+import type { QueueSettings } from '../src/concerts/rooms/queue-settings.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
-import { ConcertRooms } from '../src/queue/concert-rooms.js';
-import type { QueueSettings } from '../src/queue/queue-settings.js';
 import { call, dbBackends, listen, SECRET, streamToken, useDatabase, waitFor } from './helpers.js';
 import { openSse } from './sse.js';
 

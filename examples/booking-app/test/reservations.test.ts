@@ -3,11 +3,11 @@ import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
-import type { ReservationService } from '../src/booking/reservation-service.js';
+import type { ReservationService } from '../src/concerts/reservations/reservation-service.js';
+import { ConcertRooms } from '../src/concerts/rooms/concert-rooms.js';
+import { EventLog } from '../src/events/event-log.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
-import { ConcertRooms } from '../src/queue/concert-rooms.js';
-import { EventLog } from '../src/repos/event-log.js';
 import { call, count, flowCombos, listen, SECRET, useDatabase, waitFor } from './helpers.js';
 
 const combos = flowCombos();

@@ -4,9 +4,9 @@ import { SeatHolds } from '@boxoffice/seat-lock/holds';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { DemoAuth } from '../src/auth/demo-auth.js';
+import { ConcertRooms } from '../src/concerts/rooms/concert-rooms.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
-import { ConcertRooms } from '../src/queue/concert-rooms.js';
 import { call, count, flowCombos, listen, SECRET, useDatabase } from './helpers.js';
 
 // The cap is a database question (one user's transactions serialised on the user row): both

@@ -5,11 +5,11 @@ import {
   useRedis,
 } from '@boxoffice/local-redis/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Seat, SeatLayout } from '../src/concerts/concert-repository.js';
+import { ConcertRepository } from '../src/concerts/concert-repository.js';
+import { SeatMapCache } from '../src/concerts/seat-map-cache.js';
 import type { Database } from '../src/db/database.js';
 import { PgDatabase } from '../src/db/pg-database.js';
-import type { Seat, SeatLayout } from '../src/repos/concert-repository.js';
-import { ConcertRepository } from '../src/repos/concert-repository.js';
-import { SeatMapCache } from '../src/repos/seat-map-cache.js';
 import { call, dbBackends, POSTGRES_URL, randomSchema, useDatabase, waitFor } from './helpers.js';
 import { killServers, start, stopped } from './server-process.js';
 

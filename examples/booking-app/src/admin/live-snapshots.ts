@@ -1,10 +1,10 @@
 import type { RoomSettings, WaitTimes } from '@boxoffice/queue';
 import type { Counter } from 'prom-client';
 import { remember } from '../bounded-map.js';
+import type { ConcertRooms } from '../concerts/rooms/concert-rooms.js';
+import type { SaleStates } from '../concerts/sale-states.js';
+import type { SeatMapCache } from '../concerts/seat-map-cache.js';
 import type { AppMetrics } from '../observability/metrics.js';
-import type { ConcertRooms } from '../queue/concert-rooms.js';
-import type { SaleStates } from '../repos/sale-states.js';
-import type { SeatMapCache } from '../repos/seat-map-cache.js';
 import type { PauseReasons, RoomControl } from './room-control.js';
 
 /** A concert's seats by status, from the seat map's status snapshot. */

@@ -1,8 +1,8 @@
 import type { RedisClient } from '@boxoffice/internal';
 import type { Logger } from 'pino';
-import type { ConcertRooms } from '../queue/concert-rooms.js';
-import type { ConcertRepository } from '../repos/concert-repository.js';
-import type { SaleState } from '../repos/sale-states.js';
+import type { ConcertRepository } from '../concerts/concert-repository.js';
+import type { ConcertRooms } from '../concerts/rooms/concert-rooms.js';
+import type { SaleState } from '../concerts/sale-states.js';
 
 /** Why a concert's room admits nobody: an operator said so, or no seat is AVAILABLE. */
 export interface PauseReasons {

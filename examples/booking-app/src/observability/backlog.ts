@@ -1,4 +1,4 @@
-import { LIVE_PAYMENT_STATUSES } from '../booking/reservation-release.js';
+import { LIVE_PAYMENT_STATUSES } from '../concerts/reservations/reservation-release.js';
 import type { Queryable } from '../db/database.js';
 
 /** The database's backlog, as `/metrics` reports it (the same figures on every instance). */

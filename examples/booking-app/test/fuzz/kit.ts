@@ -10,10 +10,10 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { DemoAuth } from '../../src/auth/demo-auth.js';
+import { ConcertRooms } from '../../src/concerts/rooms/concert-rooms.js';
 import type { Database } from '../../src/db/database.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { AppMetrics } from '../../src/observability/metrics.js';
-import { ConcertRooms } from '../../src/queue/concert-rooms.js';
 import { call, dbBackends, listen, SECRET, useDatabase } from '../helpers.js';
 
 // What the HTTP fuzz suites share: hostile input, the "4xx problem+json" check, a snapshot of the

@@ -2,8 +2,8 @@ import type { RedisClient } from '@boxoffice/internal';
 import { Router } from 'express';
 import type { Database } from '../db/database.js';
 import { sendProblem } from '../http/problem.js';
-import type { AppMetrics } from '../observability/metrics.js';
 import { withTimeout } from '../with-timeout.js';
+import type { AppMetrics } from './metrics.js';
 
 async function probe(check: () => Promise<unknown>, ms: number, what: string) {
   try {

@@ -3,12 +3,12 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { requireUser } from '../auth/require-user.js';
 import type { UserSessions } from '../auth/user-sessions.js';
-import type { ProductTrends } from '../booking/product-trends.js';
 import { InsufficientStockError, NotFoundError, OrderLimitExceededError } from '../errors.js';
 import { idempotencyProblem } from '../http/idempotency-problem.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
-import type { OrderService } from '../repos/order-service.js';
+import type { OrderService } from './order-service.js';
+import type { ProductTrends } from './product-trends.js';
 
 const orderBody = z.object({
   items: z

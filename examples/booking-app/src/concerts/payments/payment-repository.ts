@@ -1,8 +1,8 @@
-import type { Database, Queryable } from '../db/database.js';
-import type { EventLog } from '../repos/event-log.js';
-import type { OutboxRepository } from '../repos/outbox.js';
+import type { Database, Queryable } from '../../db/database.js';
+import type { EventLog } from '../../events/event-log.js';
+import type { OutboxRepository } from '../../events/outbox.js';
+import { type ReleasedStatus, releaseReservation } from '../reservations/reservation-release.js';
 import type { PaymentSucceeded } from './booking-events.js';
-import { type ReleasedStatus, releaseReservation } from './reservation-release.js';
 
 /** The payment state machine of the notes. */
 export type PaymentStatus = 'STARTED' | 'PG_REQUESTED' | 'SUCCEEDED' | 'FAILED' | 'RETRY_SCHEDULED';

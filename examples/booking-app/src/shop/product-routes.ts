@@ -2,11 +2,11 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { bearerToken } from '../auth/require-user.js';
 import type { UserSessions } from '../auth/user-sessions.js';
-import type { ProductTrends } from '../booking/product-trends.js';
 import { NotFoundError } from '../errors.js';
 import { idParam, intQuery } from '../http/schemas.js';
 import { parse } from '../http/validate.js';
-import type { ProductRepository } from '../repos/product-repository.js';
+import type { ProductRepository } from './product-repository.js';
+import type { ProductTrends } from './product-trends.js';
 
 const params = z.object({ id: idParam });
 const popularQuery = z.object({ days: intQuery(1, 30, 3), limit: intQuery(1, 100, 10) });

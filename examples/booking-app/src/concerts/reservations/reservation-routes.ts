@@ -1,15 +1,15 @@
 import { type AccessClaims, requireAccess } from '@boxoffice/queue';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { requireUser } from '../auth/require-user.js';
-import type { UserSessions } from '../auth/user-sessions.js';
-import type { ReservationService } from '../booking/reservation-service.js';
-import { NotFoundError } from '../errors.js';
-import { accessProblem } from '../http/access-problem.js';
-import { idParam } from '../http/schemas.js';
-import { parse } from '../http/validate.js';
-import { ConcertRooms } from '../queue/concert-rooms.js';
-import type { ConcertRepository } from '../repos/concert-repository.js';
+import { requireUser } from '../../auth/require-user.js';
+import type { UserSessions } from '../../auth/user-sessions.js';
+import { NotFoundError } from '../../errors.js';
+import { accessProblem } from '../../http/access-problem.js';
+import { idParam } from '../../http/schemas.js';
+import { parse } from '../../http/validate.js';
+import type { ConcertRepository } from '../concert-repository.js';
+import { ConcertRooms } from '../rooms/concert-rooms.js';
+import type { ReservationService } from './reservation-service.js';
 
 const params = z.object({ id: idParam });
 const body = z.object({

@@ -1,12 +1,13 @@
 import type { RedisClient } from '@boxoffice/internal';
 import { type Decision, HoldNotFoundError, type SeatHolds } from '@boxoffice/seat-lock/holds';
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.js';
-import { PaymentDeclinedError, PaymentGatewayTimeoutError } from '../errors.js';
-import type { AppMetrics } from '../observability/metrics.js';
-import type { MockPaymentGateway } from '../payments/mock-payment-gateway.js';
-import type { EventLog } from '../repos/event-log.js';
-import type { OutboxRelay } from './outbox-relay.js';
+import type { Database } from '../../db/database.js';
+import { PaymentDeclinedError, PaymentGatewayTimeoutError } from '../../errors.js';
+import type { EventLog } from '../../events/event-log.js';
+import type { OutboxRelay } from '../../events/outbox-relay.js';
+import type { AppMetrics } from '../../observability/metrics.js';
+import type { ReleasedStatus } from '../reservations/reservation-release.js';
+import type { MockPaymentGateway } from './mock-payment-gateway.js';
 import {
   type PayableReservation,
   type Payment,
@@ -16,7 +17,6 @@ import {
   toPayment,
 } from './payment-repository.js';
 import { PaymentRetries } from './payment-retries.js';
-import type { ReleasedStatus } from './reservation-release.js';
 
 export type { PayableReservation, Payment, PaymentStatus } from './payment-repository.js';
 

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { intQuery } from '../http/schemas.js';
 import { parse } from '../http/validate.js';
-import type { EventLog } from '../repos/event-log.js';
+import type { EventLog } from './event-log.js';
 
 const query = z.object({ hours: intQuery(1, 24 * 30, 24) });
 

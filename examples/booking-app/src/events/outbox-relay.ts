@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import { redisUnavailable } from '../http/redis-failure.js';
 import type { AppMetrics } from '../observability/metrics.js';
-import { type ClaimedMessage, OutboxRepository, type OutboxTopic } from '../repos/outbox.js';
+import { PeriodicRound } from '../periodic-round.js';
 import { TimeoutError, withTimeout } from '../with-timeout.js';
-import { PeriodicRound } from './periodic-round.js';
+import { type ClaimedMessage, OutboxRepository, type OutboxTopic } from './outbox.js';
 
 /** Performs one message. Must be idempotent: a message can be performed more than once. */
 export type OutboxHandler = (payload: Record<string, unknown>) => Promise<unknown>;

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js';
-import { EventLog } from './event-log.js';
+import { EventLog } from '../events/event-log.js';
 
 /** A user of the demo (identified by name only: there are no passwords in the demo login). */
 export interface User {

@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import { InsufficientStockError, NotFoundError, OrderLimitExceededError } from '../errors.js';
-import type { EventLog } from './event-log.js';
+import type { EventLog } from '../events/event-log.js';
 
 /** One line of an order request. */
 export interface OrderLine {

@@ -1,17 +1,17 @@
 import { estimatePosition, type RoomEvent, type RoomStatus } from '@boxoffice/queue';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
-import { type SessionUser, STREAM_SCOPE } from '../auth/demo-auth.js';
-import { requireUser } from '../auth/require-user.js';
-import type { UserSessions } from '../auth/user-sessions.js';
-import { NotFoundError, UnauthorizedError } from '../errors.js';
-import { idParam } from '../http/schemas.js';
-import { parse } from '../http/validate.js';
-import type { AppMetrics } from '../observability/metrics.js';
-import { BeatGrid } from '../queue/beat-grid.js';
-import type { ConcertRooms } from '../queue/concert-rooms.js';
-import { PositionUpdates } from '../queue/position-updates.js';
-import type { SaleStates } from '../repos/sale-states.js';
+import { type SessionUser, STREAM_SCOPE } from '../../auth/demo-auth.js';
+import { requireUser } from '../../auth/require-user.js';
+import type { UserSessions } from '../../auth/user-sessions.js';
+import { NotFoundError, UnauthorizedError } from '../../errors.js';
+import { idParam } from '../../http/schemas.js';
+import { parse } from '../../http/validate.js';
+import type { AppMetrics } from '../../observability/metrics.js';
+import type { SaleStates } from '../sale-states.js';
+import { BeatGrid } from './beat-grid.js';
+import type { ConcertRooms } from './concert-rooms.js';
+import { PositionUpdates } from './position-updates.js';
 
 const params = z.object({ id: idParam });
 const SSE_KEEPALIVE_MS = 15_000;

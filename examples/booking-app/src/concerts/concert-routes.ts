@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors.js';
 import { idParam } from '../http/schemas.js';
 import { parse } from '../http/validate.js';
-import type { ConcertRepository } from '../repos/concert-repository.js';
-import type { CachedBody, SeatMapCache } from '../repos/seat-map-cache.js';
+import type { ConcertRepository } from './concert-repository.js';
+import type { CachedBody, SeatMapCache } from './seat-map-cache.js';
 
 const params = z.object({ id: idParam });
 

@@ -1,10 +1,10 @@
 import { check, sleep } from '@boxoffice/internal';
-import type { Queryable } from '../db/database.js';
+import type { Queryable } from '../../db/database.js';
 import {
   PaymentDeclinedError,
   PaymentGatewayTimeoutError,
   PaymentKeyReuseError,
-} from '../errors.js';
+} from '../../errors.js';
 
 /** Options of {@link MockPaymentGateway}. Rates are probabilities in [0, 1]. */
 export interface MockPaymentGatewayOptions {

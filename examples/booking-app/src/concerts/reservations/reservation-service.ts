@@ -2,16 +2,16 @@ import type { AccessClaims } from '@boxoffice/queue';
 import type { SeatLock } from '@boxoffice/seat-lock';
 import type { Hold, SeatHolds } from '@boxoffice/seat-lock/holds';
 import type { Logger } from 'pino';
-import type { Database, Queryable } from '../db/database.js';
+import type { Database, Queryable } from '../../db/database.js';
 import {
   NotFoundError,
   SeatLimitReachedError,
   SeatLockedError,
   SeatUnavailableError,
-} from '../errors.js';
-import type { AppMetrics } from '../observability/metrics.js';
-import { EventLog } from '../repos/event-log.js';
-import type { PaymentTokens } from './payment-tokens.js';
+} from '../../errors.js';
+import { EventLog } from '../../events/event-log.js';
+import type { AppMetrics } from '../../observability/metrics.js';
+import type { PaymentTokens } from '../payments/payment-tokens.js';
 import { releaseReservation } from './reservation-release.js';
 
 /** A reservation as the API shows it. */

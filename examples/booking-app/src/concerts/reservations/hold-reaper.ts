@@ -1,9 +1,9 @@
 import type { SeatHolds } from '@boxoffice/seat-lock/holds';
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.js';
-import type { AppMetrics } from '../observability/metrics.js';
-import type { EventLog } from '../repos/event-log.js';
-import { PeriodicRound } from './periodic-round.js';
+import type { Database } from '../../db/database.js';
+import type { EventLog } from '../../events/event-log.js';
+import type { AppMetrics } from '../../observability/metrics.js';
+import { PeriodicRound } from '../../periodic-round.js';
 import { LIVE_PAYMENT_STATUSES, releaseReservation } from './reservation-release.js';
 import type { ReservationService } from './reservation-service.js';
 

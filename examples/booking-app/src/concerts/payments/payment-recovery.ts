@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
+import { PeriodicRound } from '../../periodic-round.js';
 import type { PaymentService, RecoveryOutcome } from './payment-service.js';
-import { PeriodicRound } from './periodic-round.js';
 
 /** Options of {@link PaymentRecovery}. */
 export interface PaymentRecoverySettings {

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { RedisClient } from '@boxoffice/internal';
 import { type AccessClaims, AccessTokens, type TickResult, WaitingRoom } from '@boxoffice/queue';
 import type { Logger } from 'pino';
-import type { AppMetrics } from '../observability/metrics.js';
+import type { AppMetrics } from '../../observability/metrics.js';
 import { QUEUE_DEFAULTS, type QueueSettings } from './queue-settings.js';
 import { RoomGateway } from './room-gateway.js';
 

@@ -1,14 +1,14 @@
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import type { SessionUser } from '../auth/demo-auth.js';
-import { requireUser } from '../auth/require-user.js';
-import type { UserSessions } from '../auth/user-sessions.js';
+import type { EventLog } from '../events/event-log.js';
 import { parse } from '../http/validate.js';
 import type { AppMetrics } from '../observability/metrics.js';
 import type { FixedWindowLimiter } from '../rate-limit/fixed-window-limiter.js';
 import { rateLimit } from '../rate-limit/rate-limit.js';
-import type { EventLog } from '../repos/event-log.js';
-import type { UserRepository } from '../repos/user-repository.js';
+import type { SessionUser } from './demo-auth.js';
+import { requireUser } from './require-user.js';
+import type { UserRepository } from './user-repository.js';
+import type { UserSessions } from './user-sessions.js';
 
 const loginBody = z.object({
   name: z

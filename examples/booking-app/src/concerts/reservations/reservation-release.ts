@@ -1,5 +1,5 @@
-import type { Queryable } from '../db/database.js';
-import type { EventLog } from '../repos/event-log.js';
+import type { Queryable } from '../../db/database.js';
+import type { EventLog } from '../../events/event-log.js';
 
 /** How a HELD reservation ends without a sale. */
 export type ReleasedStatus = 'EXPIRED' | 'CANCELLED';

@@ -1,14 +1,14 @@
 import { type IdempotencyStore, idempotency, parseIdempotencyKey } from '@boxoffice/idempotency';
 import { type Request, Router } from 'express';
 import { z } from 'zod';
-import { bearerToken, requireUser } from '../auth/require-user.js';
-import type { UserSessions } from '../auth/user-sessions.js';
-import type { PayableReservation, PaymentService } from '../booking/payment-service.js';
-import { PaymentTokens } from '../booking/payment-tokens.js';
-import { HttpError, NotFoundError } from '../errors.js';
-import { idempotencyProblem } from '../http/idempotency-problem.js';
-import { parse } from '../http/validate.js';
-import type { AppMetrics } from '../observability/metrics.js';
+import { bearerToken, requireUser } from '../../auth/require-user.js';
+import type { UserSessions } from '../../auth/user-sessions.js';
+import { HttpError, NotFoundError } from '../../errors.js';
+import { idempotencyProblem } from '../../http/idempotency-problem.js';
+import { parse } from '../../http/validate.js';
+import type { AppMetrics } from '../../observability/metrics.js';
+import type { PayableReservation, PaymentService } from './payment-service.js';
+import { PaymentTokens } from './payment-tokens.js';
 
 const body = z.object({ reservationId: z.uuid('must be a UUID') });
 

@@ -1,7 +1,7 @@
 import type { AccessClaims, AccessTokens } from '@boxoffice/queue';
 import { decodeJwt } from 'jose';
-import { AccessTokenRefusedError, UnauthorizedError } from '../errors.js';
-import { ConcertRooms } from '../queue/concert-rooms.js';
+import { AccessTokenRefusedError, UnauthorizedError } from '../../errors.js';
+import { ConcertRooms } from '../rooms/concert-rooms.js';
 
 /** What a payment token is issued for: a reservation and its seats. */
 export interface PaymentTokenSubject {

@@ -1,13 +1,13 @@
 import { type Request, Router } from 'express';
 import { z } from 'zod';
-import type { LiveSnapshots } from '../admin/live-snapshots.js';
-import type { RoomControl } from '../admin/room-control.js';
+import type { ConcertRooms } from '../concerts/rooms/concert-rooms.js';
+import type { SaleStates } from '../concerts/sale-states.js';
 import { HttpError, NotFoundError } from '../errors.js';
 import { idParam } from '../http/schemas.js';
 import { requireOperatorToken } from '../http/security-headers.js';
 import { parse } from '../http/validate.js';
-import type { ConcertRooms } from '../queue/concert-rooms.js';
-import type { SaleStates } from '../repos/sale-states.js';
+import type { LiveSnapshots } from './live-snapshots.js';
+import type { RoomControl } from './room-control.js';
 
 const params = z.object({ id: idParam });
 /** Types here; the ranges are the queue package's (its RangeError becomes a 400 too). */

@@ -4,9 +4,9 @@ import { QueuePool } from '@boxoffice/internal/queue-pool';
 import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.js';
-import type { BusinessEvent } from '../repos/event-log.js';
-import { OutboxRepository } from '../repos/outbox.js';
+import type { Database } from '../../db/database.js';
+import type { BusinessEvent } from '../../events/event-log.js';
+import { OutboxRepository } from '../../events/outbox.js';
 
 /** The `payment.succeeded` domain event. */
 export interface PaymentSucceeded {
