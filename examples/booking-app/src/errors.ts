@@ -1,14 +1,14 @@
 /**
- * Typed errors of the app. Every class has a stable `code`; the ones that extend {@link HttpError}
- * also carry the HTTP status they map to (DESIGN.md "HTTP contract"), so the error handler turns
- * them into RFC 9457 problem+json without a lookup table.
+ * Typed errors of the app. Every class has a stable `code`. A {@link DomainError} is a business
+ * rule's refusal and knows nothing of HTTP: `http/error-handler.ts` gives each class its status
+ * (DESIGN.md "HTTP contract"). {@link HttpError}s are raised by the HTTP layer itself (routes,
+ * validation, rate limits) and carry their status.
  */
 
-/** An error with an HTTP status and a stable problem code. */
-export class HttpError extends Error {
-  override name = 'HttpError';
+/** A refused business rule: a stable problem `code`, a human `title`, details in `extensions`. */
+export class DomainError extends Error {
+  override name = 'DomainError';
   constructor(
-    readonly status: number,
     readonly code: string,
     readonly title: string,
     detail?: string,
@@ -16,6 +16,20 @@ export class HttpError extends Error {
     readonly extensions: Record<string, unknown> = {},
   ) {
     super(detail ?? title);
+  }
+}
+
+/** An error of the HTTP layer, with its HTTP status. */
+export class HttpError extends DomainError {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    code: string,
+    title: string,
+    detail?: string,
+    extensions: Record<string, unknown> = {},
+  ) {
+    super(code, title, detail, extensions);
   }
 }
 
@@ -33,14 +47,14 @@ export class RequestValidationError extends HttpError {
   }
 }
 
-/** 404: a concert, seat, product or route that does not exist. */
-export class NotFoundError extends HttpError {
+/** A concert, seat, product or route that does not exist. */
+export class NotFoundError extends DomainError {
   override name = 'NotFoundError';
   constructor(
     readonly resource: string,
     readonly id: string | number,
   ) {
-    super(404, `${resource}-not-found`, `Unknown ${resource}`, `no ${resource} with id ${id}`, {
+    super(`${resource}-not-found`, `Unknown ${resource}`, `no ${resource} with id ${id}`, {
       resource,
       id,
     });
@@ -50,26 +64,25 @@ export class NotFoundError extends HttpError {
 /** Why a bearer token was refused. */
 export type TokenProblem = 'token-missing' | 'token-expired' | 'token-invalid' | 'token-revoked';
 
-/** 401: the user token is missing, expired, revoked (logged out) or not ours. */
-export class UnauthorizedError extends HttpError {
+/** The user token is missing, expired, revoked (logged out) or not ours. */
+export class UnauthorizedError extends DomainError {
   override name = 'UnauthorizedError';
   constructor(
     readonly reason: TokenProblem,
     detail: string,
   ) {
-    super(401, reason, 'Authentication required', detail);
+    super(reason, 'Authentication required', detail);
   }
 }
 
-/** 409: an order asked for more units than are left. Nothing was decremented. */
-export class InsufficientStockError extends HttpError {
+/** An order asked for more units than are left. Nothing was decremented. */
+export class InsufficientStockError extends DomainError {
   override name = 'InsufficientStockError';
   constructor(
     readonly productId: number,
     readonly requested: number,
   ) {
     super(
-      409,
       'insufficient-stock',
       'Not enough stock',
       `product ${productId} has fewer than ${requested} units left`,
@@ -79,10 +92,10 @@ export class InsufficientStockError extends HttpError {
 }
 
 /**
- * 400: an order line asks for more units of a product than one order may take (its
+ * An order line asks for more units of a product than one order may take (its
  * `max_per_order`). `field` names the line as the request has it (`items.1.quantity`).
  */
-export class OrderLimitExceededError extends HttpError {
+export class OrderLimitExceededError extends DomainError {
   override name = 'OrderLimitExceededError';
   constructor(
     readonly line: number,
@@ -93,7 +106,6 @@ export class OrderLimitExceededError extends HttpError {
   ) {
     const field = `items.${line}.quantity`;
     super(
-      400,
       'order-limit-exceeded',
       'Too many units of a product in one order',
       `${field}: at most ${limit} of product ${productId} (${productName}) per order, asked for ${requested}`,
@@ -102,35 +114,28 @@ export class OrderLimitExceededError extends HttpError {
   }
 }
 
-/** 400: a requested seat is BLOCKED or ASSIGNED (DESIGN.md: never reservable). */
-export class SeatUnavailableError extends HttpError {
+/** A requested seat is BLOCKED or ASSIGNED (DESIGN.md: never reservable). */
+export class SeatUnavailableError extends DomainError {
   override name = 'SeatUnavailableError';
   constructor(
     readonly seatId: number,
     readonly seatStatus: 'BLOCKED' | 'ASSIGNED',
   ) {
-    super(
-      400,
-      'seat-unavailable',
-      'The seat cannot be reserved',
-      `seat ${seatId} is ${seatStatus}`,
-      {
-        seatId,
-        seatStatus,
-      },
-    );
+    super('seat-unavailable', 'The seat cannot be reserved', `seat ${seatId} is ${seatStatus}`, {
+      seatId,
+      seatStatus,
+    });
   }
 }
 
 /**
- * 409: a requested seat is locked by another hold (the seat lock was not acquired). `seatIds` are
+ * A requested seat is locked by another hold (the seat lock was not acquired). `seatIds` are
  * the seats found taken, not every seat asked for.
  */
-export class SeatLockedError extends HttpError {
+export class SeatLockedError extends DomainError {
   override name = 'SeatLockedError';
   constructor(readonly seatIds: number[]) {
     super(
-      409,
       'seat-locked',
       'A seat is held by someone else',
       `${seatIds.length === 1 ? 'seat' : 'seats'} ${seatIds.join(', ')} ${
@@ -142,10 +147,10 @@ export class SeatLockedError extends HttpError {
 }
 
 /**
- * 409: the reservation would give the user more seats of the concert than the per-user cap
+ * The reservation would give the user more seats of the concert than the per-user cap
  * (`SEATS_PER_USER_MAX`). Nothing was held.
  */
-export class SeatLimitReachedError extends HttpError {
+export class SeatLimitReachedError extends DomainError {
   override name = 'SeatLimitReachedError';
   constructor(
     readonly limit: number,
@@ -154,7 +159,6 @@ export class SeatLimitReachedError extends HttpError {
     readonly requested: number,
   ) {
     super(
-      409,
       'seat-limit-reached',
       'Seat limit per buyer reached',
       `at most ${limit} seats per buyer for this concert; you already have ${held}, asked for ${requested}`,
@@ -163,28 +167,34 @@ export class SeatLimitReachedError extends HttpError {
   }
 }
 
-/** 401/403 for a queue_entry or payment token (from `@boxoffice/queue`'s AccessTokenError). */
-export class AccessTokenRefusedError extends HttpError {
+/**
+ * A queue_entry or payment token was refused (from `@boxoffice/queue`'s AccessTokenError):
+ * `forbidden` for a valid token of another concert, scope, user or reservation, otherwise missing,
+ * malformed, expired or revoked.
+ */
+export class AccessTokenRefusedError extends DomainError {
   override name = 'AccessTokenRefusedError';
-  constructor(status: 401 | 403, code: string, detail: string) {
+  constructor(
+    readonly forbidden: boolean,
+    code: string,
+    detail: string,
+  ) {
     super(
-      status,
       code,
-      status === 401 ? 'A valid access token is required' : 'The token does not allow this',
+      forbidden ? 'The token does not allow this' : 'A valid access token is required',
       detail,
     );
   }
 }
 
 /**
- * 401: a reservation was asked for with the user's own token instead of the `queue_entry` token
+ * A reservation was asked for with the user's own token instead of the `queue_entry` token
  * the waiting room gives an admitted user: not (or not yet) admitted to this concert.
  */
-export class NotAdmittedError extends HttpError {
+export class NotAdmittedError extends DomainError {
   override name = 'NotAdmittedError';
   constructor(readonly concertId: number) {
     super(
-      401,
       'not-admitted',
       'Not admitted to this concert',
       `you are not admitted to concert ${concertId}: join its waiting room ` +

@@ -27,11 +27,11 @@ async function refusal(
   concertIdOf: (req: Request) => number,
 ): Promise<HttpError> {
   const token = bearerToken(req);
-  if (token instanceof UnauthorizedError) return token;
+  if (token instanceof UnauthorizedError) return toHttpError(token) as HttpError;
   const isUserToken = await users.verify(token).then(
     () => true,
     () => false,
   );
-  if (isUserToken) return new NotAdmittedError(concertIdOf(req));
+  if (isUserToken) return toHttpError(new NotAdmittedError(concertIdOf(req))) as HttpError;
   return toHttpError(problem.cause) as HttpError;
 }

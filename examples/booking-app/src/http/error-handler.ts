@@ -3,9 +3,18 @@ import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import {
   AccessTokenRefusedError,
+  DomainError,
   HttpError,
+  InsufficientStockError,
+  NotAdmittedError,
+  NotFoundError,
+  OrderLimitExceededError,
   RequestValidationError,
+  SeatLimitReachedError,
+  SeatLockedError,
+  SeatUnavailableError,
   ServiceUnavailableError,
+  UnauthorizedError,
 } from '../errors.js';
 import { type Problem, pathOf, sendProblem } from './problem.js';
 import { redisUnavailable } from './redis-failure.js';
@@ -31,16 +40,41 @@ export const notFound: RequestHandler = (req, _res, next) => {
   );
 };
 
+// The HTTP status of each business refusal (DESIGN.md "HTTP contract"); the domain knows none.
+const DOMAIN_STATUS = new Map<abstract new (...args: never[]) => DomainError, number>([
+  [NotFoundError, 404],
+  [UnauthorizedError, 401],
+  [NotAdmittedError, 401],
+  [SeatUnavailableError, 400],
+  [OrderLimitExceededError, 400],
+  [SeatLockedError, 409],
+  [SeatLimitReachedError, 409],
+  [InsufficientStockError, 409],
+]);
+
+/** The HTTP status `error` is answered with, or undefined for a class the table does not know. */
+export function domainStatusOf(error: DomainError): number | undefined {
+  if (error instanceof AccessTokenRefusedError) return error.forbidden ? 403 : 401;
+  return DOMAIN_STATUS.get(error.constructor as new (...args: never[]) => DomainError);
+}
+
 /** The {@link HttpError} an error is answered as, or null for an unexpected one (a 500). */
 export function toHttpError(error: unknown): HttpError | null {
   if (error instanceof HttpError) return error;
   if (error instanceof AccessTokenError) {
     // TOKEN_EXPIRED -> token-expired, the same codes as the user token's.
-    return new AccessTokenRefusedError(
-      error.status,
-      error.code.toLowerCase().replace('_', '-'),
-      error.message,
+    return toHttpError(
+      new AccessTokenRefusedError(
+        error.status === 403,
+        error.code.toLowerCase().replace('_', '-'),
+        error.message,
+      ),
     );
+  }
+  if (error instanceof DomainError) {
+    const status = domainStatusOf(error);
+    if (status === undefined) return null;
+    return new HttpError(status, error.code, error.title, error.message, error.extensions);
   }
   if (error instanceof ZodError) {
     return new RequestValidationError(

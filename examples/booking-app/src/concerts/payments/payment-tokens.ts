@@ -47,7 +47,7 @@ export class PaymentTokens {
     });
     if (access.payload.reservationId !== reservationId) {
       throw new AccessTokenRefusedError(
-        403,
+        true,
         'token-forbidden',
         'the payment token was issued for another reservation',
       );
@@ -69,7 +69,7 @@ export class PaymentTokens {
       access.sub !== String(reservation.user_id)
     ) {
       throw new AccessTokenRefusedError(
-        403,
+        true,
         'token-forbidden',
         'the payment token does not match this reservation',
       );
