@@ -74,7 +74,6 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - only (1-64 chars)')
     .default('bo'),
-  REDIS_AUTO_PIPELINING: bool.default(false),
   DATABASE_URL: optionalText,
   DATABASE_SCHEMA: z
     .string()
@@ -184,8 +183,6 @@ export interface AppConfig {
     sentinels: string[] | undefined;
     sentinelName: string;
     prefix: string;
-    /** `REDIS_AUTO_PIPELINING`: ioredis' `enableAutoPipelining` (commands of one tick in one write). */
-    autoPipelining: boolean;
   };
   database: {
     /** Unset: embedded PGlite. */
@@ -293,7 +290,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sentinels: c.REDIS_SENTINELS,
       sentinelName: c.REDIS_SENTINEL_NAME,
       prefix: c.REDIS_PREFIX,
-      autoPipelining: c.REDIS_AUTO_PIPELINING,
     },
     database: {
       url: c.DATABASE_URL,

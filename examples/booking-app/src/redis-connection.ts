@@ -16,7 +16,7 @@ export interface RedisConnection {
 
 // No offline queue once connected: while Redis is down, commands fail at once (→ 503) instead of
 // piling up until the request times out. One retry covers a reconnect that is already under way.
-const failFastBase: RedisOptions = { maxRetriesPerRequest: 1, enableOfflineQueue: false };
+const failFast: RedisOptions = { maxRetriesPerRequest: 1, enableOfflineQueue: false };
 
 const parseHostPort = (item: string) => {
   const at = item.lastIndexOf(':');
@@ -33,15 +33,10 @@ export async function connectRedis(
   logger: Logger,
 ): Promise<RedisConnection> {
   const onError = (error: Error) => logger.warn({ err: error }, 'redis connection error');
-  const failFast: RedisOptions = {
-    ...failFastBase,
-    enableAutoPipelining: config.autoPipelining,
-  };
   if (config.clusterNodes) {
     const client = new Cluster(config.clusterNodes.map(parseHostPort), {
       lazyConnect: true,
       enableOfflineQueue: false,
-      enableAutoPipelining: config.autoPipelining,
       redisOptions: failFast,
     });
     client.on('error', onError);
