@@ -2,19 +2,13 @@
 // outcomes of the protocol (a replay, a busy key) are results; these errors are what callers of
 // `run`/`dedupe` get when a result cannot be produced, and what the middleware maps to HTTP statuses.
 
-import { callFailureKind, type RedisFailureKind } from '@boxoffice/internal';
+import { CodedError, callFailureKind, type RedisFailureKind } from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
 /** Base class of every error this package throws on purpose (besides TypeError/RangeError for misuse). */
-export class IdempotencyError extends Error {
+export class IdempotencyError extends CodedError {
   override name = 'IdempotencyError';
-  /** A stable machine-readable code. */
-  readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** The same key was used with a different request fingerprint (HTTP 422). */

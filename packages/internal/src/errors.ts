@@ -1,7 +1,8 @@
 // The error scheme every package follows (ARCHITECTURE.md, "Errors"): a base class per package with
 // a stable `code`, a Redis-failure class carrying a `kind`, `name` set one way (a class field,
 // `override name = 'ClassName'`), and one wording for a client that is not an ioredis client. What
-// is code lives here once: the classification of ioredis failures and the client check.
+// is code lives here once: the classification of ioredis failures, the client check, and the bodies
+// of the base class (`CodedError`) and of the Redis-failure class (`redisFailureError`).
 
 import { show } from './validate.js';
 
@@ -164,4 +165,66 @@ export function redisCallError<E extends Error>(
 ): E {
   if (error instanceof Type) return error;
   return new Type(operation, callFailureKind(error), messageOf(error), error);
+}
+
+/**
+ * What every package's base error class (`QueueError`, `SeatLockError`, `IdempotencyError`,
+ * `SketchError`) extends: a stable `code` beside the message. Each package's classes set their own
+ * `name` (a class field, never `constructor.name`: a bundler may rename classes).
+ */
+export class CodedError extends Error {
+  /** A stable machine-readable code: callers match it (or `instanceof`), never the message. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A package's base error class (a {@link CodedError}), as {@link redisFailureError} extends it. */
+// biome-ignore lint/suspicious/noExplicitAny: a mixin's base class takes any arguments
+export type CodedErrorClass = abstract new (...args: any[]) => CodedError;
+
+/**
+ * The class {@link redisFailureError} returns, a subclass of the package's base class `B` with its
+ * static members: `new (operation, kind, message, cause?)`, code `REDIS_FAILURE`, the message
+ * prefixed with the operation, the ioredis error as `cause`. Its instances carry `kind` and
+ * `operation`, which the package's class declares with its own documentation.
+ */
+export type RedisFailureClass<B extends CodedErrorClass> = Omit<B, 'prototype'> & {
+  new (
+    operation: string,
+    kind: RedisFailureKind,
+    message: string,
+    cause?: unknown,
+  ): InstanceType<B>;
+  readonly prototype: InstanceType<B>;
+};
+
+/**
+ * The body of every package's Redis-failure error, written once. A package declares its own
+ * exported class on it, so that `instanceof` its base class holds and its name and documentation
+ * are its own:
+ *
+ * @example
+ * export class QueueRedisError extends redisFailureError(QueueError) {
+ *   override name = 'QueueRedisError';
+ *   declare readonly kind: RedisFailureKind;
+ *   declare readonly operation: string;
+ * }
+ */
+export function redisFailureError<B extends CodedErrorClass>(Base: B): RedisFailureClass<B> {
+  abstract class RedisFailure extends Base {
+    readonly kind: RedisFailureKind;
+    readonly operation: string;
+    // A mixin's constructor must take `...any[]`; RedisFailureClass gives it its real signature.
+    // biome-ignore lint/suspicious/noExplicitAny: see above
+    constructor(...args: any[]) {
+      const [operation, kind, message, cause] = args as [string, RedisFailureKind, string, unknown];
+      super('REDIS_FAILURE', `${operation}: ${message}`, cause === undefined ? {} : { cause });
+      this.kind = kind;
+      this.operation = operation;
+    }
+  }
+  return RedisFailure as unknown as RedisFailureClass<B>;
 }

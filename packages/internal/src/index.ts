@@ -16,6 +16,8 @@ export {
   type Pending,
 } from './deadline.js';
 export {
+  CodedError,
+  type CodedErrorClass,
   callFailureKind,
   ioredisClient,
   isIoredisClient,
@@ -23,8 +25,10 @@ export {
   messageOf,
   REDIS_FAILURE_KINDS,
   type RedisErrorClass,
+  type RedisFailureClass,
   type RedisFailureKind,
   redisCallError,
+  redisFailureError,
   redisFailureKind,
   wrongClientError,
 } from './errors.js';

@@ -1,21 +1,11 @@
-import {
-  type CallErrors,
-  callErrors,
-  type RedisFailureKind,
-  redisCallError,
-} from '@boxoffice/internal';
+import type { RedisFailureKind } from '@boxoffice/internal';
+import { CodedError, callErrors, redisFailureError } from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
 /** Base class of every error this package throws on purpose. */
-export class QueueError extends Error {
+export class QueueError extends CodedError {
   override name = 'QueueError';
-  /** Stable machine-readable code. */
-  readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /**
@@ -23,32 +13,22 @@ export class QueueError extends Error {
  * (`'timeout'`: nothing within the room's `commandTimeoutMs`, or ioredis' own `commandTimeout`), an error reply (`'script'`: a bug, not an outage).
  * `cause` holds the ioredis error. Distinct from {@link QueueClosedError} and the token errors.
  */
-export class QueueRedisError extends QueueError {
+export class QueueRedisError extends redisFailureError(QueueError) {
   override name = 'QueueRedisError';
   /** Why Redis failed. */
-  readonly kind: RedisFailureKind;
+  declare readonly kind: RedisFailureKind;
   /** The operation that failed, e.g. `visit` (join/status/heartbeat), `leave`, `tick`, `subscribe`. */
-  readonly operation: string;
-  constructor(operation: string, kind: RedisFailureKind, message: string, cause?: unknown) {
-    super('REDIS_FAILURE', `${operation}: ${message}`, cause === undefined ? {} : { cause });
-    this.kind = kind;
-    this.operation = operation;
-  }
+  declare readonly operation: string;
 }
 
 /** How the shared CallGuard words the package's failures: {@link QueueRedisError}s. @internal */
-export const queueCallErrors: CallErrors<QueueRedisError> = callErrors(QueueRedisError, QueueError);
-
-/** The {@link QueueRedisError} for what a Redis call of `operation` rejected with. @internal */
-export function queueRedisError(operation: string, error: unknown): QueueRedisError {
-  return redisCallError(QueueRedisError, operation, error);
-}
+export const queueCallErrors = callErrors(QueueRedisError, QueueError);
 
 /** A `catch` handler rethrowing a Redis call's rejection as {@link QueueRedisError}. @internal */
 export const failedCall =
   (operation: string) =>
   (error: unknown): never => {
-    throw queueRedisError(operation, error);
+    throw queueCallErrors.failed(operation, error);
   };
 
 /** `join()` on a room that was closed (`room.close()`), or whose pre-queue has not opened yet. */

@@ -1,16 +1,11 @@
-import { type CallErrors, callErrors, type RedisFailureKind } from '@boxoffice/internal';
+import type { RedisFailureKind } from '@boxoffice/internal';
+import { CodedError, callErrors, redisFailureError } from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
 /** Base class of every error this package throws on purpose (besides TypeError/RangeError for misuse). */
-export class SeatLockError extends Error {
+export class SeatLockError extends CodedError {
   override name = 'SeatLockError';
-  /** A stable machine-readable code. */
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /** Contention: the resources stayed taken for the whole wait. Not an infrastructure failure. */
@@ -59,16 +54,12 @@ export class LockLostError extends SeatLockError {
  * answering masters): distinct from contention ({@link LockTimeoutError}) and from
  * {@link LockLostError}. `cause` holds the ioredis error when there is one.
  */
-export class SeatLockRedisError extends SeatLockError {
+export class SeatLockRedisError extends redisFailureError(SeatLockError) {
   override name = 'SeatLockRedisError';
-  readonly kind: RedisFailureKind;
+  /** Why Redis failed. */
+  declare readonly kind: RedisFailureKind;
   /** The operation that failed, e.g. `acquire`. */
-  readonly operation: string;
-  constructor(operation: string, kind: RedisFailureKind, message: string, cause?: unknown) {
-    super('REDIS_FAILURE', `${operation}: ${message}`, cause === undefined ? {} : { cause });
-    this.kind = kind;
-    this.operation = operation;
-  }
+  declare readonly operation: string;
 }
 
 /** A hold id that does not exist (never placed, or its record was removed after it ended). */
@@ -82,9 +73,4 @@ export class HoldNotFoundError extends SeatLockError {
 }
 
 /** How the shared CallGuard words seat-lock's failures: {@link SeatLockRedisError}s. @internal */
-export const seatLockCallErrors: CallErrors<SeatLockRedisError> = callErrors(SeatLockRedisError);
-
-/** Map an ioredis failure to {@link SeatLockRedisError}, its kind from the shared classifier. @internal */
-export function redisError(operation: string, error: unknown): SeatLockRedisError {
-  return seatLockCallErrors.failed(operation, error);
-}
+export const seatLockCallErrors = callErrors(SeatLockRedisError);

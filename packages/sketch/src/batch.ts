@@ -6,12 +6,7 @@ import {
   type RedisClient,
   type RedisScript,
 } from '@boxoffice/internal';
-import {
-  SketchLayoutError,
-  type SketchRedisError,
-  sketchCallErrors,
-  sketchRedisError,
-} from './errors.js';
+import { SketchLayoutError, type SketchRedisError, sketchCallErrors } from './errors.js';
 
 /** A client and the deadline of its calls (`commandTimeoutMs`, the shared CallGuard). */
 export interface Bounded {
@@ -74,7 +69,7 @@ export async function runAll(
       return pipeline.exec();
     })) ?? [];
   return results.map(([error, value]) => {
-    if (error) throw sketchRedisError(operation, error);
+    if (error) throw sketchCallErrors.failed(operation, error);
     return value;
   });
 }
@@ -101,7 +96,7 @@ export async function runSettled(
       const value = await call(r, operation, () => scriptOf(0).run(r.client, only.keys, only.args));
       return [{ ok: true, value }];
     } catch (error) {
-      return [{ ok: false, error: sketchRedisError(operation, error) }];
+      return [{ ok: false, error: sketchCallErrors.failed(operation, error) }];
     }
   }
   for (let i = 0; i < calls.length; i++) scriptOf(i).register(r.client);
@@ -116,12 +111,14 @@ export async function runSettled(
         return pipeline.exec();
       })) ?? [];
   } catch (error) {
-    const failure = sketchRedisError(operation, error);
+    const failure = sketchCallErrors.failed(operation, error);
     return calls.map(() => ({ ok: false, error: failure }));
   }
   return calls.map((_, i) => {
     const [error, value] = results[i] ?? [new Error('no reply'), undefined];
-    return error ? { ok: false, error: sketchRedisError(operation, error) } : { ok: true, value };
+    return error
+      ? { ok: false, error: sketchCallErrors.failed(operation, error) }
+      : { ok: true, value };
   });
 }
 

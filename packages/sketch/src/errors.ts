@@ -1,21 +1,11 @@
-import {
-  type CallErrors,
-  callErrors,
-  type RedisFailureKind,
-  redisCallError,
-} from '@boxoffice/internal';
+import type { RedisFailureKind } from '@boxoffice/internal';
+import { CodedError, callErrors, redisFailureError } from '@boxoffice/internal';
 
 export type { RedisFailureKind } from '@boxoffice/internal';
 
 /** Base class of every error this package throws on purpose (besides TypeError/RangeError for bad input). */
-export class SketchError extends Error {
+export class SketchError extends CodedError {
   override name = 'SketchError';
-  /** A stable, machine-readable code. */
-  readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /**
@@ -47,29 +37,16 @@ export class SketchLayoutError extends SketchError {
  * (`'timeout'`: nothing within the object's `commandTimeoutMs`, or ioredis' own `commandTimeout`), an error reply (`'script'`: a bug, not an outage).
  * `cause` holds the ioredis error. Distinct from {@link SketchLayoutError} (the data is incompatible).
  */
-export class SketchRedisError extends SketchError {
+export class SketchRedisError extends redisFailureError(SketchError) {
   override name = 'SketchRedisError';
   /** Why Redis failed. */
-  readonly kind: RedisFailureKind;
+  declare readonly kind: RedisFailureKind;
   /** The operation that failed, e.g. `add`, `estimate`, `record`, `top`, `merge`. */
-  readonly operation: string;
-  constructor(operation: string, kind: RedisFailureKind, message: string, cause?: unknown) {
-    super('REDIS_FAILURE', `${operation}: ${message}`, cause === undefined ? {} : { cause });
-    this.kind = kind;
-    this.operation = operation;
-  }
+  declare readonly operation: string;
 }
 
 /** How the shared CallGuard words the package's failures: {@link SketchRedisError}s. @internal */
-export const sketchCallErrors: CallErrors<SketchRedisError> = callErrors(
-  SketchRedisError,
-  SketchError,
-);
-
-/** The {@link SketchRedisError} for what a Redis call of `operation` rejected with. @internal */
-export function sketchRedisError(operation: string, error: unknown): SketchRedisError {
-  return redisCallError(SketchRedisError, operation, error);
-}
+export const sketchCallErrors = callErrors(SketchRedisError, SketchError);
 
 /**
  * A buffered flush failed; the counts it carried are back in the buffer and will be retried.
