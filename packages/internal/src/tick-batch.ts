@@ -1,7 +1,7 @@
 // The one per-tick batch of the Redis-call layer (ARCHITECTURE.md, "Bounded calls"): the calls a
 // package makes in one event-loop turn leave together, as one pipeline (idempotency's store) or one
-// call of a batch script (seat-lock's lock operations). Hot paths: nothing here allocates per call
-// beyond the caller's own entry.
+// call of a batch script (seat-lock's lock operations, the waiting room's visits). Hot paths: nothing
+// here allocates per call beyond the caller's own entry.
 
 import { isCluster, type RedisClient } from './client.js';
 import type { CallGuard } from './deadline.js';

@@ -6,6 +6,7 @@ import {
   type RedisClient,
   redisNowMsLua,
   sleep,
+  TickBatch,
 } from '@boxoffice/internal';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
 import {
@@ -96,7 +97,9 @@ export class WaitingRoom {
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #tokenCache = new Map<string, string>();
   readonly #guard: CallGuard<QueueRedisError>;
-  #pending: PendingVisit[] = [];
+  // Every join/heartbeat/status of one tick, sent as one visit.lua call at process.nextTick (or at
+  // once when MAX_BATCH are queued), in call order.
+  readonly #visits = new TickBatch<PendingVisit>((batch) => this.#send(batch), { max: MAX_BATCH });
   #closed = false;
   #ticker: { abort: AbortController; done: Promise<void>; token: string } | undefined;
 
@@ -171,24 +174,17 @@ export class WaitingRoom {
    */
   #visit(user: string, mode: 'j' | 'h' | 's'): Promise<RoomStatus> {
     return new Promise<BatchReply>((resolve, reject) => {
-      const pending = this.#pending;
-      pending.push({ user, mode, resolve, reject });
-      if (pending.length === 1) process.nextTick(this.#flush);
+      this.#visits.add({ user, mode, resolve, reject });
     }).then((reply) => this.#visitResult(user, reply));
   }
 
   /**
-   * Send the pending batch now. Every other command of the room calls this first, so commands reach
+   * Send the pending visits now. Every other command of the room calls this first, so commands reach
    * Redis in call order even when a batched visit and e.g. a `leave()` are made in the same tick.
    */
-  readonly #flush = (): void => {
-    const batch = this.#pending;
-    if (batch.length === 0) return;
-    this.#pending = [];
-    for (let from = 0; from < batch.length; from += MAX_BATCH) {
-      this.#send(batch.slice(from, from + MAX_BATCH));
-    }
-  };
+  #flush(): void {
+    this.#visits.flush();
+  }
 
   #send(batch: PendingVisit[]): void {
     let modes = '';
