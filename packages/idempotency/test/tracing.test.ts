@@ -1,32 +1,13 @@
-import { tracingLoaded } from '@boxoffice/internal/tracing';
 import { redisTargets, unreachableClient, useRedis } from '@boxoffice/local-redis/testing';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 import express from 'express';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { captureSpans } from '../../internal/test/package-tests.js';
 import { IdempotencyStore, idempotency } from '../src/index.js';
 import { post, serve } from './helpers.js';
 
-const exporter = new InMemorySpanExporter();
-const spans = (name: string): ReadableSpan[] =>
-  exporter.getFinishedSpans().filter((s) => s.name === name);
-
-beforeEach(async () => {
-  // The optional API is imported when the package loads: wait for it, as an app's startup does.
-  expect(await tracingLoaded).toBe(true);
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-  );
-});
-afterEach(() => {
-  trace.disable();
-  exporter.reset();
-});
+// The optional API is imported when the package loads: each test waits for it, as an app's startup does.
+const { exporter, spans } = captureSpans();
 
 async function app(store: IdempotencyStore): Promise<string> {
   const { url } = await serve((a) => {

@@ -2,27 +2,29 @@ import {
   timed as elapsed,
   timedFailure as failure,
   reconnectingClient,
-  type SilentRedis,
-  silentRedis,
 } from '@boxoffice/local-redis/testing';
-import type { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  expectTimeouts,
+  expectUnavailable,
+  SLACK,
+  TIMEOUT,
+  useReconnectingClient,
+  useSilentRedis,
+} from '../../internal/test/package-tests.js';
 import { QueueRedisError, WaitingRoom } from '../src/index.js';
 import { hsTokens } from './helpers.js';
 
 // Every Redis call of a room is bounded by commandTimeoutMs (the shared CallGuard of
 // packages/internal), and stop()/close() finish whatever Redis does. The bounds asserted are
 // correctness bounds (nothing hangs), with slack for a loaded machine.
-const TIMEOUT = 300;
-const SLACK = 1500;
 const tokens = hsTokens();
 
 describe('a Redis that never answers', () => {
-  let silent: SilentRedis;
+  const silent = useSilentRedis();
   let room: WaitingRoom;
-  beforeEach(async () => {
-    silent = await silentRedis();
-    room = new WaitingRoom(silent.client(), {
+  beforeEach(() => {
+    room = new WaitingRoom(silent.current.client(), {
       roomId: 'r',
       tokens,
       maxActive: 1,
@@ -30,28 +32,22 @@ describe('a Redis that never answers', () => {
       commandTimeoutMs: TIMEOUT,
     });
   });
-  afterEach(() => silent.close());
 
   it('every call fails within commandTimeoutMs, kind timeout', async () => {
-    const calls: [string, () => Promise<unknown>][] = [
-      ['visit', () => room.join('alice')],
-      ['visit', () => room.status('alice')],
-      ['leave', () => room.leave('alice')],
-      ['complete', () => room.complete('alice')],
-      ['tick', () => room.tick()],
-      ['stats', () => room.stats()],
-      ['configure', () => room.configure({ maxActive: 2 })],
-      ['pause', () => room.pause()],
-      ['isTokenActive', () => room.isTokenActive({ sub: 'alice', aud: 'r', jti: 'j' })],
-    ];
-    const results = await Promise.all(calls.map(([, call]) => failure(call)));
-    for (const [i, { error, ms }] of results.entries()) {
-      const operation = calls[i]?.[0];
-      expect(error, operation).toBeInstanceOf(QueueRedisError);
-      expect(error, operation).toMatchObject({ kind: 'timeout', operation });
-      expect(ms, operation).toBeGreaterThanOrEqual(TIMEOUT - 5);
-      expect(ms, operation).toBeLessThan(TIMEOUT + SLACK);
-    }
+    await expectTimeouts(
+      [
+        ['visit', () => room.join('alice')],
+        ['visit', () => room.status('alice')],
+        ['leave', () => room.leave('alice')],
+        ['complete', () => room.complete('alice')],
+        ['tick', () => room.tick()],
+        ['stats', () => room.stats()],
+        ['configure', () => room.configure({ maxActive: 2 })],
+        ['pause', () => room.pause()],
+        ['isTokenActive', () => room.isTokenActive({ sub: 'alice', aud: 'r', jti: 'j' })],
+      ],
+      QueueRedisError,
+    );
   });
 
   it('stop() and close() finish; close() reports the timeout', async () => {
@@ -76,23 +72,15 @@ describe('a Redis that never answers', () => {
 });
 
 describe('a client that is reconnecting (ioredis defaults)', () => {
-  let client: Redis;
-  beforeEach(async () => {
-    client = await reconnectingClient();
-  });
-  afterEach(() => client.disconnect());
+  const client = useReconnectingClient();
 
   it('calls fail at once, kind unavailable; stop() and close() finish at once', async () => {
-    const room = new WaitingRoom(client, { roomId: 'r', tokens, maxActive: 1, tickMs: 50 });
+    const room = new WaitingRoom(client.current, { roomId: 'r', tokens, maxActive: 1, tickMs: 50 });
     expect(room.options.commandTimeoutMs).toBe(2_000);
-    for (const [operation, call] of [
+    await expectUnavailable([
       ['visit', () => room.join('alice')],
       ['tick', () => room.tick()],
-    ] as const) {
-      const { error, ms } = await failure(call);
-      expect(error, operation).toMatchObject({ kind: 'unavailable', operation });
-      expect(ms, operation).toBeLessThan(SLACK);
-    }
+    ]);
     room.start();
     expect(await elapsed(() => room.stop())).toBeLessThan(SLACK);
     const { error, ms } = await failure(() => room.close());

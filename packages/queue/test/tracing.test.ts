@@ -1,13 +1,8 @@
-import { tracingLoaded } from '@boxoffice/internal/tracing';
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { captureSpans } from '../../internal/test/package-tests.js';
 import { QueueClosedError, WaitingRoom, type WaitingRoomOptions } from '../src/index.js';
 import { hsTokens, until } from './helpers.js';
 
@@ -24,21 +19,8 @@ describe.each(redisTargets())('tracing on $name', (target) => {
       admitPerTick: 1,
       ...options,
     });
-  const exporter = new InMemorySpanExporter();
-  const spans = (name: string): ReadableSpan[] =>
-    exporter.getFinishedSpans().filter((s) => s.name === name);
-
-  beforeEach(async () => {
-    // The optional API is imported when the package loads: wait for it, as an app's startup does.
-    expect(await tracingLoaded).toBe(true);
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
-  });
-  afterEach(() => {
-    trace.disable();
-    exporter.reset();
-  });
+  // The optional API is imported when the package loads: each test waits for it, as an app's startup does.
+  const { exporter, spans } = captureSpans();
 
   it('records join and tick with the room id and outcome, and a failed join as an error', async () => {
     const r = room();

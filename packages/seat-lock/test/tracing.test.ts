@@ -1,13 +1,8 @@
-import { tracingLoaded } from '@boxoffice/internal/tracing';
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { captureSpans } from '../../internal/test/package-tests.js';
 import { type Hold, SeatHolds } from '../src/holds.js';
 import { type Lease, LockTimeoutError, SeatLock } from '../src/index.js';
 
@@ -22,21 +17,8 @@ async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 25_000)
 
 describe.each(redisTargets())('tracing on $name', (target) => {
   const redis = useRedis(target);
-  const exporter = new InMemorySpanExporter();
-  const spans = (name: string): ReadableSpan[] =>
-    exporter.getFinishedSpans().filter((s) => s.name === name);
-
-  beforeEach(async () => {
-    // The optional API is imported when the package loads: wait for it, as an app's startup does.
-    expect(await tracingLoaded).toBe(true);
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
-  });
-  afterEach(() => {
-    trace.disable();
-    exporter.reset();
-  });
+  // The optional API is imported when the package loads: each test waits for it, as an app's startup does.
+  const { exporter, spans } = captureSpans();
 
   it('records acquire (won, taken, timed out) and the handoff to a waiter', async () => {
     const slow = { waitMs: 25_000, baseDelayMs: 20_000, maxDelayMs: 20_000 };

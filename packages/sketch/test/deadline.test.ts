@@ -1,11 +1,15 @@
-import {
-  timedFailure as failure,
-  reconnectingClient,
-  type SilentRedis,
-  silentRedis,
-} from '@boxoffice/local-redis/testing';
+import { timedFailure as failure } from '@boxoffice/local-redis/testing';
 import type { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import {
+  type Calls,
+  expectTimeouts,
+  expectUnavailable,
+  SLACK,
+  TIMEOUT,
+  useReconnectingClient,
+  useSilentRedis,
+} from '../../internal/test/package-tests.js';
 import {
   BloomFilter,
   CountMinSketch,
@@ -17,8 +21,6 @@ import {
 // Every Redis call of a sketch object is bounded by commandTimeoutMs (the shared CallGuard of
 // packages/internal). The bounds asserted are correctness bounds (nothing hangs), with slack for a
 // loaded machine.
-const TIMEOUT = 300;
-const SLACK = 1500;
 
 function objects(client: Redis, commandTimeoutMs?: number) {
   const t = commandTimeoutMs === undefined ? {} : { commandTimeoutMs };
@@ -29,7 +31,7 @@ function objects(client: Redis, commandTimeoutMs?: number) {
   };
 }
 
-function calls(o: ReturnType<typeof objects>): [string, () => Promise<unknown>][] {
+function calls(o: ReturnType<typeof objects>): Calls {
   return [
     ['add', () => o.cms.add('x')],
     [
@@ -52,26 +54,14 @@ function calls(o: ReturnType<typeof objects>): [string, () => Promise<unknown>][
 }
 
 describe('a Redis that never answers', () => {
-  let silent: SilentRedis;
-  beforeEach(async () => {
-    silent = await silentRedis();
-  });
-  afterEach(() => silent.close());
+  const silent = useSilentRedis();
 
   it('every call fails within commandTimeoutMs, kind timeout', async () => {
-    const list = calls(objects(silent.client(), TIMEOUT));
-    const results = await Promise.all(list.map(([, call]) => failure(call)));
-    for (const [i, { error, ms }] of results.entries()) {
-      const operation = list[i]?.[0];
-      expect(error, operation).toBeInstanceOf(SketchRedisError);
-      expect(error, operation).toMatchObject({ kind: 'timeout', operation });
-      expect(ms, operation).toBeGreaterThanOrEqual(TIMEOUT - 5);
-      expect(ms, operation).toBeLessThan(TIMEOUT + SLACK);
-    }
+    await expectTimeouts(calls(objects(silent.current.client(), TIMEOUT)), SketchRedisError);
   });
 
   it("a buffered trending's flush and close() finish within the bound, counts kept", async () => {
-    const { trending } = objects(silent.client(), TIMEOUT);
+    const { trending } = objects(silent.current.client(), TIMEOUT);
     const buffer = trending.buffered({ flushMs: 60_000 });
     buffer.record('x');
     buffer.record('y', 3);
@@ -84,26 +74,19 @@ describe('a Redis that never answers', () => {
 });
 
 describe('a client that is reconnecting (ioredis defaults)', () => {
-  let client: Redis;
-  beforeEach(async () => {
-    client = await reconnectingClient();
-  });
-  afterEach(() => client.disconnect());
+  const client = useReconnectingClient();
 
   it('every call fails at once, kind unavailable (default commandTimeoutMs 2000)', async () => {
-    for (const [operation, call] of calls(objects(client))) {
-      const { error, ms } = await failure(call);
-      expect(error, operation).toBeInstanceOf(SketchRedisError);
-      expect(error, operation).toMatchObject({ kind: 'unavailable', operation });
-      expect(ms, operation).toBeLessThan(SLACK);
-    }
+    await expectUnavailable(calls(objects(client.current)), SketchRedisError);
   });
 
   it('commandTimeoutMs is validated like the other options', () => {
     for (const make of [
-      (ms: unknown) => new CountMinSketch(client, { key: 'c', commandTimeoutMs: ms as number }),
-      (ms: unknown) => new BloomFilter(client, { key: 'b', commandTimeoutMs: ms as number }),
-      (ms: unknown) => new Trending(client, { name: 't', commandTimeoutMs: ms as number }),
+      (ms: unknown) =>
+        new CountMinSketch(client.current, { key: 'c', commandTimeoutMs: ms as number }),
+      (ms: unknown) =>
+        new BloomFilter(client.current, { key: 'b', commandTimeoutMs: ms as number }),
+      (ms: unknown) => new Trending(client.current, { name: 't', commandTimeoutMs: ms as number }),
     ]) {
       expect(() => make(0)).toThrow(RangeError);
       expect(() => make(600_001)).toThrow(RangeError);
