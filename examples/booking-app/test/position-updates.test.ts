@@ -49,4 +49,47 @@ describe('PositionUpdates', () => {
     p.shown(6, 10);
     expect(p.next(5, 11)).toBe(5);
   });
+
+  it('dueAt: the end of the pacing interval; past it with nothing to show, at most 1 s later', () => {
+    const p = new PositionUpdates();
+    p.shown(5, 0);
+    expect(p.dueAt(10)).toBe(10); // near the head: every tick
+    p.shown(50_000, 1_000);
+    expect(p.dueAt(1_500)).toBe(6_000);
+    expect(p.dueAt(7_000)).toBe(8_000); // due, but under 1 % changed: look again in 1 s
+    p.shown(50, 10_000);
+    expect(p.dueAt(10_100)).toBe(11_000);
+  });
+
+  it('called only when due (as the gateway does), a waiter still hears the line move, late by at most 1 s', () => {
+    const p = new PositionUpdates();
+    p.shown(20_000, 0);
+    let calls = 0;
+    let sent = 0;
+    let due = p.dueAt(0);
+    let last = 20_000;
+    // The line moves 50 places per 100 ms tick for 40 s; a tick calls the stream only when due.
+    for (let t = 100, position = 20_000; position > 0; t += 100, position -= 50) {
+      if (t < due) continue;
+      calls++;
+      const shown = p.next(position, t);
+      if (shown !== undefined) {
+        sent++;
+        last = shown;
+      }
+      due = p.dueAt(t);
+      // What the stream shows is never more than 1 s + its pacing interval behind the line.
+      expect(last - position).toBeLessThanOrEqual(50 * ((1_000 + positionEveryMs(last)) / 100));
+    }
+    // Against the same stream called at every tick: as many events, a fifth of the calls at most.
+    const everyTick = new PositionUpdates();
+    everyTick.shown(20_000, 0);
+    let sentEveryTick = 0;
+    for (let t = 100, position = 20_000; position > 0; t += 100, position -= 50) {
+      if (everyTick.next(position, t) !== undefined) sentEveryTick++;
+    }
+    expect(calls).toBeLessThan(80); // of 400 ticks
+    expect(sent).toBeGreaterThanOrEqual(sentEveryTick - 1);
+    expect(p.next(1, 100_000)).toBe(1);
+  });
 });

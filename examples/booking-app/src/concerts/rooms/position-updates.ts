@@ -25,6 +25,17 @@ export class PositionUpdates {
     return position;
   }
 
+  /**
+   * When this stream may next have a `position` worth sending (ms since the epoch), so the gateway
+   * calls it then and not at every tick: the end of the pacing interval after the last one shown;
+   * once that has passed without a change worth showing, `min(interval, 1 s)` later.
+   */
+  dueAt(now = Date.now()): number {
+    const every = positionEveryMs(this.#shown);
+    const at = this.#sentAt + every;
+    return at > now ? at : now + Math.min(every, 1_000);
+  }
+
   /** An exact position was sent by other means (a `status` event): count it as shown. */
   shown(position: number, now = Date.now()): void {
     this.#shown = position;

@@ -47,14 +47,19 @@ export function queueRoutes(deps: {
   const concertOf = async (req: Request) => (await saleOf(req)).id;
   const beats = new BeatGrid();
   /**
-   * Keep a concert's sale state fresh from its streams' ticks: once per tick and process, not once
-   * per stream (10,000 streams at 10 ticks a second would make 100,000 promises a second).
+   * Keep a concert's sale state fresh from its room's ticks: once per tick and process, not once
+   * per stream (10,000 streams at 10 ticks a second would make 100,000 promises a second); once it
+   * is sold out, every stream is due at the next tick, whatever its pace, to hear it.
    */
-  const refreshedAtTick = new Map<number, number>();
-  const refreshSale = (id: number, tick: number) => {
-    if (refreshedAtTick.get(id) === tick) return;
-    refreshedAtTick.set(id, tick);
-    deps.sales.get(id).catch(() => {});
+  const watchedSales = new Set<number>();
+  const watchSale = (id: number) => {
+    if (watchedSales.has(id)) return;
+    watchedSales.add(id);
+    const gateway = deps.rooms.gateway(id);
+    gateway.onTick(() => {
+      deps.sales.get(id).catch(() => {});
+      if (deps.sales.peek(id)?.soldOut) gateway.wakeAll();
+    });
   };
   const userOf = (req: Request) => String((req.user as { id: number }).id);
 
@@ -186,21 +191,23 @@ export function queueRoutes(deps: {
       }
     };
 
-    const onEvent = (event: RoomEvent) => {
-      if (ended) return;
+    const onEvent = (event: RoomEvent): number | undefined => {
+      if (ended) return undefined;
       if (early) {
         early.push(event);
-        return;
+        return undefined;
       }
       if (event.type === 'position') {
         // The sell-out reaches every stream within a tick of this instance learning it (one
-        // query per concert per SaleStates maxAge, shared by every stream of the instance).
+        // query per concert per SaleStates maxAge, shared by every stream of the instance; the
+        // gateway then calls every stream: watchSale).
         if (deps.sales.peek(id)?.soldOut) {
           send('soldout', {});
-          return end();
+          end();
+          return undefined;
         }
-        refreshSale(id, event.tick);
-        if (status.state === 'waiting' && status.ticket > 0) {
+        if (status.state !== 'waiting') return Date.now() + 5_000; // nothing to show; see above
+        if (status.ticket > 0) {
           const bound = Math.min(
             status.position,
             estimatePosition(status.ticket, event),
@@ -216,7 +223,9 @@ export function queueRoutes(deps: {
             });
           }
         }
-      } else if (event.type === 'admitted') {
+        return positions.dueAt();
+      }
+      if (event.type === 'admitted') {
         // "Your turn": the event carries no token (it is a broadcast); read it from the room.
         void room.status(userId).then(
           (s) => {
@@ -229,9 +238,11 @@ export function queueRoutes(deps: {
         send('evicted', { reason: event.reason });
         end();
       }
+      return undefined;
     };
 
     // Subscribe before reading the status, so an admission in between is not missed.
+    watchSale(id);
     unsubscribe = await deps.rooms.gateway(id).subscribe(userId, onEvent);
     try {
       status = await room.heartbeat(userId);
