@@ -2,7 +2,10 @@ import { Agent, request } from 'node:http';
 
 /** A JSON response as the load generator sees it. */
 export interface Reply {
+  /** 0: no answer (see `error`). */
   status: number;
+  /** Why there was no answer (the socket error's code), when `status` is 0. */
+  error?: string;
   /** The ETag response header, if any. */
   etag?: string;
   // biome-ignore lint/suspicious/noExplicitAny: the flow reads the fields it needs
@@ -55,12 +58,13 @@ export class LoadClient {
       return await this.#send(base, label, method, path, options);
     } catch (error) {
       if ((error as { reused?: boolean }).reused) {
-        return this.#send(base, label, method, path, options).catch(() => ({
+        return this.#send(base, label, method, path, options).catch((again: unknown) => ({
           status: 0,
+          error: errorCode(again),
           body: '',
         }));
       }
-      return { status: 0, body: '' };
+      return { status: 0, error: errorCode(error), body: '' };
     }
   }
 
@@ -196,4 +200,10 @@ export class StreamClient {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+/** The code of a socket error (`ECONNRESET`, …), else its message. */
+function errorCode(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown };
+  return String(e?.code ?? e?.message ?? error);
 }

@@ -167,8 +167,12 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     let inLine = 0;
     let waitingMs = 0;
     const unexpected: string[] = [];
-    const note = (what: string, status: number) => {
-      if (unexpected.length < 20) unexpected.push(`${what} ${status}`);
+    const note = (what: string, status: number | Reply) => {
+      const shown =
+        typeof status === 'number'
+          ? status
+          : `${status.status}${status.error ? ` ${status.error}` : ''}`;
+      if (unexpected.length < 20) unexpected.push(`${what} ${shown}`);
     };
 
     /** Poll at the server's pace until admitted, sold out or refused. */
@@ -245,11 +249,11 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
         'GET',
         `${mapPath}/seats/layout`,
       );
-      if (layout.status !== 200) return note('layout', layout.status);
+      if (layout.status !== 200) return note('layout', layout);
       const login = await http.call(base, 'POST /auth/demo-login', 'POST', '/auth/demo-login', {
         body: { name: `fan${i}` },
       });
-      if (login.status !== 200) return note('login', login.status);
+      if (login.status !== 200) return note('login', login);
       const token = login.body.token as string;
       let status = await http.call(base, `POST ${'/concerts/:id/queue'}`, 'POST', queuePath, {
         token,
@@ -264,8 +268,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       inLine--;
       // Sold out: the page shows it and sends nothing more (the place lapses by itself).
       if (status.status === 200 && status.body.soldOut) return void soldOutSeen++;
-      if (status.status !== 200 || status.body.state !== 'active')
-        return note('queue', status.status);
+      if (status.status !== 200 || status.body.state !== 'active') return note('queue', status);
       admitted++;
       lastAdmissionAt = Date.now();
       const entry = status.body.token as string;
@@ -289,7 +292,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
           codes = map.body.codes as string;
           etag = map.etag;
           taken.clear();
-        } else if (map.status !== 304) return note('map', map.status);
+        } else if (map.status !== 304) return note('map', map);
         const free = ids.filter((id, i) => codes[i] === 'A' && !taken.has(id));
         if (free.length === 0) {
           if (/^S*$/.test(codes)) {
@@ -315,13 +318,13 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
           taken.add(seat.id);
           continue;
         }
-        if (held.status !== 201) return note('reserve', held.status);
+        if (held.status !== 201) return note('reserve', held);
         const paid = await http.call(base, 'POST /payments', 'POST', '/payments', {
           token: held.body.paymentToken,
           body: { reservationId: held.body.reservation.id },
           headers: { 'idempotency-key': `"${randomUUID()}"` },
         });
-        if (paid.status !== 201) return note('pay', paid.status);
+        if (paid.status !== 201) return note('pay', paid);
         booked++;
         lastBookingAt = Date.now();
         return; // paying completes the waiting room
