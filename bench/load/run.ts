@@ -7,15 +7,15 @@ import { freePort, spawnRedis } from '@boxoffice/local-redis';
 import { Redis } from 'ioredis';
 import { PgDatabase } from '../../examples/booking-app/src/db/pg-database.js';
 import {
-  type Invariants,
   invariantViolations,
   readInvariants,
   settle,
 } from '../../examples/booking-app/test/invariants.js';
 import { start, stopped } from '../../examples/booking-app/test/server-process.js';
-import { loadNote, print, type Table, writeSection } from '../lib/report.js';
+import { loadNote, print, writeSection } from '../lib/report.js';
 import { insertConcert } from './concert.js';
 import { Latencies, LoadClient, type Reply, StreamClient } from './http-client.js';
+import { loadTables, type RunPlan, type RunResult, type Waiters } from './load-report.js';
 import { cpuSeconds, listenOverflows, redisCalls } from './process-stats.js';
 
 const USERS = Number(process.env.BENCH_LOAD_USERS ?? 10_000);
@@ -58,48 +58,6 @@ const CPU_PROF_DIR = process.env.BENCH_LOAD_CPU_PROF;
 const nodeArgs = CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : [];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** How waiting users learn their turn: the event stream (as the web page) or polling. */
-type Waiters = 'sse' | 'poll';
-interface RunPlan {
-  instances: number;
-  /** HTTP_WORKERS of each instance (0: one process). */
-  workers: number;
-  waiters: Waiters;
-}
-
-interface RunResult extends RunPlan {
-  /** The paused-room phase (BENCH_LOAD_WAIT_SECONDS), when run. */
-  waitPhase:
-    | {
-        waiters: number;
-        minutes: number;
-        appCpuMsPerMinute: number;
-        redisPerMinute: number;
-        requestsPerMinute: number;
-      }
-    | undefined;
-  /** Minutes users spent in the line (join to admission or leaving), summed. */
-  waitingMinutes: number;
-  evictedSeen: number;
-  wallS: number;
-  admitted: number;
-  admittedPerS: number;
-  booked: number;
-  bookingsPerS: number;
-  soldOutAfterS: number;
-  reserveConflicts: number;
-  soldOutSeen: number;
-  redisCommands: number;
-  /** Connections dropped by a full accept queue during the run (see `listenOverflows`). */
-  listenOverflows: number;
-  requests: number;
-  appCpuS: number;
-  clientCpuS: number;
-  latencies: Latencies;
-  invariants: Invariants;
-  violations: string[];
-}
 
 async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult> {
   const redis = await spawnRedis({ port: await freePort() });
@@ -416,118 +374,14 @@ for (const plan of RUNS) {
   );
   results.push(await run(plan));
 }
-const label = (r: RunResult, i: number) =>
-  `${r.instances} instance${r.instances > 1 ? 's' : ''}${r.workers ? ` (HTTP_WORKERS ${r.workers})` : ''}, ${r.waiters}${i === 0 ? ' (reference)' : ''}`;
-const columns = ['figure', ...results.map(label)];
-const row = (name: string, figure: (r: RunResult) => number | string) => [
-  name,
-  ...results.map(figure),
-];
-
-const summary: Table = {
-  title: `Flash sale: ${USERS.toLocaleString('en-US')} users, ${SEATS.toLocaleString('en-US')} seats`,
-  columns,
-  rows: [
-    row('admitted users', (r) => r.admitted),
-    row('admitted / s', (r) => r.admittedPerS),
-    row('seats sold (paid)', (r) => r.booked),
-    row('bookings / s (until sold out)', (r) => r.bookingsPerS),
-    row('sold out after (s)', (r) => r.soldOutAfterS),
-    row('reservation conflicts (409/400)', (r) => r.reserveConflicts),
-    row('users who saw "sold out"', (r) => r.soldOutSeen),
-    row('users evicted while waiting', (r) => r.evictedSeen),
-    row('waiting phase: users in line', (r) => r.waitPhase?.waiters ?? '—'),
-    row(
-      'waiting phase: app CPU per waiting user-minute (ms)',
-      (r) => r.waitPhase?.appCpuMsPerMinute ?? '—',
-    ),
-    row(
-      'waiting phase: Redis commands per waiting user-minute',
-      (r) => r.waitPhase?.redisPerMinute ?? '—',
-    ),
-    row(
-      'waiting phase: requests per waiting user-minute',
-      (r) => r.waitPhase?.requestsPerMinute ?? '—',
-    ),
-    row('waiting user-minutes (whole run)', (r) => r.waitingMinutes),
-    row('requests', (r) => r.requests),
-    row('app CPU (s, all instances)', (r) => r.appCpuS),
-    row('load generator CPU (s)', (r) => r.clientCpuS),
-    row('app CPU per request (µs)', (r) => (r.appCpuS * 1e6) / r.requests),
-    row('app CPU per sold seat (ms)', (r) => (r.appCpuS * 1e3) / r.booked),
-    row('Redis commands per sold seat', (r) => r.redisCommands / r.booked),
-    row('connections dropped by a full accept queue (retried by TCP)', (r) => r.listenOverflows),
-    row('wall time (s)', (r) => r.wallS),
-    row('invariants', (r) => r.violations.join('; ') || 'hold'),
-  ],
-  notes: [
-    `Users arrive evenly over ${ARRIVAL_S} s; waiting room: ${MAX_ACTIVE} active, ${ADMIT_PER_TICK} admitted per 100 ms tick; mock gateway latency 20 ms, no failures.`,
-    WAIT_S > 0
-      ? `Waiting phase: every seat is held by a placeholder reservation until ${ARRIVAL_S} + 2 + ${WAIT_S} s, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${WAIT_S} s of waiting alone. Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
-      : 'No waiting phase (BENCH_LOAD_WAIT_SECONDS=0): the sale starts with the first arrival.',
-    'Invariants (read from PostgreSQL once the run settled, the same SQL as the chaos tests): no seat in two live reservations, every ASSIGNED seat in exactly one CONFIRMED reservation and back, one gateway charge per SUCCEEDED payment and none without a seat, no reservation paid twice, no hold or payment left pending, each payment.succeeded consumed exactly once per consumer.',
-    'Redis commands: INFO commandstats over the whole run (every request, queue tick, BullMQ worker poll) divided by seats sold. App CPU: user + system time of the app processes (/proc), start to end of the sale.',
-  ],
-};
-const latencyTable: Table = {
-  title: 'Latency per endpoint, ms (client side, keep-alive, 256 sockets)',
-  columns: [
-    'endpoint',
-    ...results.flatMap((r) => [`requests (${r.instances}, ${r.waiters})`, `p50`, `p99`]),
-  ],
-  rows: [...new Set(results.flatMap((r) => r.latencies.summary().map(([name]) => name)))].map(
-    (name) => [
-      name,
-      ...results.flatMap((r) => {
-        const found = r.latencies.summary().find((entry) => entry[0] === name);
-        return [found?.[1] ?? 0, found?.[2] ?? 0, found?.[3] ?? 0];
-      }),
-    ],
-  ),
-};
-/** Issue #14's targets against this invocation's runs (the first SSE / poll / 2-instance runs found). */
-function targets(): Table {
-  const find = (f: (r: RunResult) => boolean) => results.find(f);
-  const sse1 = find((r) => r.instances === 1 && r.workers === 0 && r.waiters === 'sse');
-  const poll1 = find((r) => r.instances === 1 && r.workers === 0 && r.waiters === 'poll');
-  const sse2 = find((r) => r.instances === 2 && r.waiters === 'sse');
-  const worstP99 = (r: RunResult) =>
-    r.latencies.summary().reduce((worst, row) => (row[3] > worst[3] ? row : worst));
-  const met = (ok: boolean) => (ok ? 'met' : 'not met');
-  const rows: (string | number)[][] = [];
-  if (sse1) {
-    rows.push([
-      '≥ 150 bookings/s, 1 instance, SSE waiters',
-      sse1.bookingsPerS,
-      met(sse1.bookingsPerS >= 150),
-    ]);
-    const [endpoint, , , p99] = worstP99(sse1);
-    rows.push([
-      'p99 ≤ 500 ms on every endpoint (1 instance, SSE): the worst',
-      `${Math.round(p99)} ms (${endpoint})`,
-      met(p99 <= 500),
-    ]);
-    rows.push([
-      '≤ 50 Redis commands per sold seat (here: all commands of the run, waiting included)',
-      sse1.redisCommands / sse1.booked,
-      met(sse1.redisCommands / sse1.booked <= 50),
-    ]);
-  }
-  if (sse1?.waitPhase && poll1?.waitPhase) {
-    const ratio = sse1.waitPhase.appCpuMsPerMinute / poll1.waitPhase.appCpuMsPerMinute;
-    rows.push([
-      'SSE waiting ≤ 1/10 of polling (app CPU per waiting user-minute)',
-      ratio,
-      met(ratio <= 0.1),
-    ]);
-  }
-  if (sse1 && sse2) {
-    const ratio = sse2.bookingsPerS / sse1.bookingsPerS;
-    rows.push(['2 instances ≥ 1.0× one instance (bookings/s)', ratio, met(ratio >= 1)]);
-  }
-  return { title: 'Targets of issue #14 in this run', columns: ['target', 'measured', ''], rows };
-}
-const targetTable = targets();
+const [summary, latencyTable, targetTable] = loadTables(results, {
+  users: USERS,
+  seats: SEATS,
+  arrivalS: ARRIVAL_S,
+  waitS: WAIT_S,
+  maxActive: MAX_ACTIVE,
+  admitPerTick: ADMIT_PER_TICK,
+});
 print(summary);
 print(latencyTable);
 print(targetTable);

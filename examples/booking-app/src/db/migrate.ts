@@ -6,6 +6,7 @@ import outboxPrune from './migrations/004_outbox_prune.sql';
 import outboxDeliveries from './migrations/005_outbox_deliveries.sql';
 import productOrderLimit from './migrations/006_product_order_limit.sql';
 import oneRoundTrip from './migrations/007_one_round_trip.sql';
+import reserveSeats from './migrations/008_reserve_seats.sql';
 
 /** One forward-only migration. */
 export interface Migration {
@@ -23,6 +24,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 5, name: 'outbox_deliveries', sql: outboxDeliveries },
   { version: 6, name: 'product_order_limit', sql: productOrderLimit },
   { version: 7, name: 'one_round_trip', sql: oneRoundTrip },
+  { version: 8, name: 'reserve_seats', sql: reserveSeats },
 ]);
 
 // Any constant shared by every instance: the advisory lock serialises concurrent migrators.

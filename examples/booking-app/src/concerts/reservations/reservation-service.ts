@@ -9,7 +9,7 @@ import {
   SeatLockedError,
   SeatUnavailableError,
 } from '../../errors.js';
-import { EventLog } from '../../events/event-log.js';
+import type { EventLog } from '../../events/event-log.js';
 import type { AppMetrics } from '../../observability/metrics.js';
 import type { PaymentTokens } from '../payments/payment-tokens.js';
 import { releaseReservation } from './reservation-release.js';
@@ -194,76 +194,38 @@ export class ReservationService {
     const amount = seatIds.reduce((sum, id) => sum + (byId.get(id)?.price_cents ?? 0), 0);
     let reservationId: string;
     try {
-      reservationId = await db.transaction(async (tx) => {
-        // One user's reservations are counted and taken one at a time (two parallel requests for
-        // different seats would otherwise both see room under the cap). NO KEY UPDATE does not
-        // block the foreign-key checks of the user's other inserts. The count must be a statement
-        // of its own after this lock: a statement's snapshot is taken when it starts (READ
-        // COMMITTED), and one taken before the lock was granted would miss the other's seats.
-        await tx.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
-        const fences = seatIds.map((id) =>
-          String(placed.lease.fences.get(seatResource(concertId, id)) as bigint),
-        );
-        const prices = seatIds.map((id) => byId.get(id)?.price_cents ?? 0);
-        const event = EventLog.insert(
-          {
-            type: 'reservation.attempted',
-            outcome: 'success',
-            userId,
-            data: { concertId, seatIds, holdId: placed.holdId, amount },
-          },
-          12,
-          { table: 'res', subject: `'reservation:' || res.id` },
-        );
-        // The rest in one statement: the cap, the reservation, its seats HELD — each only where the
-        // fence is newer than the seat's, which refuses a holder whose lock already passed to
-        // someone newer — and the business event.
-        const { rows } = await tx.query<{ held: number; id: string | null; seats: number[] }>(
-          `WITH held AS (${SEATS_OF_USER}),
-           res AS (
-             INSERT INTO reservations (user_id, concert_id, status, hold_id, fence, amount_cents,
-                                       expires_at)
-             SELECT $1, $2, 'HELD', $3, $4, $5, $6 WHERE (SELECT * FROM held) + $7 <= $8
-             RETURNING id),
-           asked AS (SELECT * FROM unnest($9::int[], $10::bigint[], $11::int[])
-                        AS a(seat_id, fence, price_cents)),
-           upd AS (
-             UPDATE seats s SET status = 'HELD', reservation_id = res.id, fence = a.fence,
-                    updated_at = now()
-               FROM res, asked a
-              WHERE s.id = a.seat_id AND s.status = 'AVAILABLE' AND s.fence < a.fence
-             RETURNING s.id, a.price_cents),
-           rs AS (
-             INSERT INTO reservation_seats (reservation_id, seat_id, price_cents)
-             SELECT res.id, upd.id, upd.price_cents FROM res, upd),
-           e AS (${event.sql})
-           SELECT (SELECT * FROM held) AS held, (SELECT id FROM res) AS id,
-                  array(SELECT id FROM upd) AS seats`,
-          [
-            userId,
-            concertId,
-            placed.holdId,
-            String(placed.lease.fence),
-            amount,
-            new Date(placed.expiresAt),
-            seatIds.length,
-            max,
-            seatIds,
-            fences,
-            prices,
-            ...event.params,
-          ],
-        );
-        const result = rows[0] as { held: number; id: string | null; seats: number[] };
-        const over = overCap(result.held);
-        if (over || result.id === null)
-          throw over ?? new SeatLimitReachedError(max, result.held, 0);
+      // One call (migration 008): under the user's row lock the cap, the reservation, its seats
+      // HELD only where this lock's fence is newer than the seat's (a holder whose lock already
+      // passed to someone newer is refused), and the business event — all or nothing.
+      const fences = seatIds.map((id) =>
+        String(placed.lease.fences.get(seatResource(concertId, id)) as bigint),
+      );
+      const prices = seatIds.map((id) => byId.get(id)?.price_cents ?? 0);
+      const { rows } = await db.query<{ held: number; id: string | null; seats: number[] }>(
+        'SELECT held, id, seats FROM reserve_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+        [
+          userId,
+          concertId,
+          placed.holdId,
+          String(placed.lease.fence),
+          amount,
+          new Date(placed.expiresAt),
+          max,
+          seatIds,
+          fences,
+          prices,
+          'reservation.attempted',
+          JSON.stringify({ concertId, seatIds, holdId: placed.holdId, amount }),
+        ],
+      );
+      const result = rows[0] as { held: number; id: string | null; seats: number[] };
+      const over = overCap(result.held);
+      if (over) throw over;
+      if (result.id === null) {
         const updated = new Set(result.seats.map(Number));
-        const lost = seatIds.filter((id) => !updated.has(id));
-        // Thrown, the transaction rolls back: nothing of this reservation stays.
-        if (lost.length > 0) throw new SeatLockedError(lost);
-        return result.id;
-      });
+        throw new SeatLockedError(seatIds.filter((id) => !updated.has(id)));
+      }
+      reservationId = result.id;
     } catch (error) {
       // Nothing was written: give the seats back now rather than at the hold's deadline.
       await holds.cancel(placed.holdId).catch(() => {});
