@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { PaymentRepository } from '../src/concerts/payments/payment-repository.js';
 import type { Database } from '../src/db/database.js';
 import { EventLog } from '../src/events/event-log.js';
+import { OutboxRepository } from '../src/events/outbox.js';
 import { dbBackends, useDatabase } from './helpers.js';
 
 // `claim` is one call of `claim_payment` (migration 007) instead of a four-statement transaction:
@@ -74,5 +76,48 @@ describe.each(dbBackends)('PaymentRepository.claim ($name)', (backend) => {
     expect(await repo.claim(id, 1)).toEqual({ row: undefined, blocked: false });
     expect((await repo.claim(id, 2)).row).toMatchObject({ status: 'PG_REQUESTED', attempts: 3 });
     expect(await repo.claim(id, 2)).toEqual({ row: undefined, blocked: false });
+  });
+
+  it('succeed claims its outbox messages as it inserts them: no relay takes them until the lease lapses', async () => {
+    const db = await fx.another();
+    const repo = new PaymentRepository(db, new EventLog(db));
+    const outbox = new OutboxRepository(db);
+    const id = await payment(db, await reservation(db), 'k-outbox');
+    const claimed = (await repo.claim(id)).row as NonNullable<
+      Awaited<ReturnType<typeof repo.claim>>['row']
+    >;
+    const token = randomUUID();
+    const result = await repo.succeed(claimed, 'ch_1', { token, leaseMs: 300 });
+    expect(result?.row).toMatchObject({ id, status: 'SUCCEEDED' });
+    expect(result?.claimed.map((m) => [m.id, m.claimToken, m.attempts]).sort()).toEqual([
+      [`payment.succeeded:${id}`, token, 1],
+      [`room.complete:${id}`, token, 1],
+    ]);
+    // A polling relay finds nothing due while the writer's claim holds ("the writer died" here)…
+    expect(await outbox.claim({ limit: 10, leaseMs: 1_000 })).toEqual([]);
+    // …and takes both over once it lapsed.
+    const deadline = Date.now() + 5_000;
+    let taken: Awaited<ReturnType<typeof outbox.claim>> = [];
+    while (taken.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      taken = await outbox.claim({ limit: 10, leaseMs: 1_000 });
+    }
+    expect(taken.map((m) => m.id).sort()).toEqual([
+      `payment.succeeded:${id}`,
+      `room.complete:${id}`,
+    ]);
+    expect(taken.every((m) => m.attempts === 2 && m.claimToken !== token)).toBe(true);
+  });
+
+  it('succeed without a claim leaves its outbox messages due at once (the relay has no fast path)', async () => {
+    const db = await fx.another();
+    const repo = new PaymentRepository(db, new EventLog(db));
+    const id = await payment(db, await reservation(db), 'k-due');
+    const claimed = (await repo.claim(id)).row as NonNullable<
+      Awaited<ReturnType<typeof repo.claim>>['row']
+    >;
+    expect((await repo.succeed(claimed, 'ch_2', null))?.claimed).toEqual([]);
+    const due = await new OutboxRepository(db).claim({ limit: 10, leaseMs: 1_000 });
+    expect(due.map((m) => m.id).sort()).toEqual([`payment.succeeded:${id}`, `room.complete:${id}`]);
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import { redisUnavailable } from '../http/redis-failure.js';
@@ -120,15 +121,26 @@ export class OutboxRelay {
     this.#repo = new OutboxRepository(deps.db);
   }
 
-  /** The writer's fast path: perform `ids` now (unless `immediate` is off). Never throws. */
-  async afterCommit(ids: readonly string[]): Promise<void> {
-    if (!this.settings.immediate || ids.length === 0) return;
+  /**
+   * How a writer claims the messages it inserts (its fast path: no separate claim round trip): a
+   * fresh claim token and this relay's lease, or null when `immediate` is off (the messages are
+   * left due for the polling relay).
+   */
+  writerClaim(): { token: string; leaseMs: number } | null {
+    return this.settings.immediate ? { token: randomUUID(), leaseMs: this.settings.leaseMs } : null;
+  }
+
+  /**
+   * The writer's fast path: perform the messages it claimed as it inserted them
+   * ({@link writerClaim}), right after its commit. Never throws: if this fails or the process dies
+   * first, the claim's lease lapses and a polling relay performs them.
+   */
+  async afterCommit(claimed: readonly ClaimedMessage[]): Promise<void> {
+    if (!this.settings.immediate || claimed.length === 0) return;
     try {
-      await this.#perform(
-        await this.#repo.claim({ limit: ids.length, leaseMs: this.settings.leaseMs, ids }),
-      );
+      await this.#perform([...claimed]);
     } catch (error) {
-      // The rows are committed: the polling relay performs them later.
+      const ids = claimed.map((m) => m.id);
       this.deps.logger.warn({ err: error, ids }, 'outbox fast path failed; the relay will retry');
     }
   }

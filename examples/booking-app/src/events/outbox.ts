@@ -21,13 +21,26 @@ export interface ClaimedMessage extends OutboxMessage {
   claimToken: string;
 }
 
-interface OutboxRow {
+/** An outbox row as a claim returns it (`RETURNING id, topic, payload, attempts, published, claim_token`). */
+export interface OutboxRow {
   id: string;
   topic: OutboxTopic;
   payload: Record<string, unknown>;
   attempts: number;
   published: number;
   claim_token: string;
+}
+
+/** The {@link ClaimedMessage} of a claimed row. */
+export function toClaimedMessage(r: OutboxRow): ClaimedMessage {
+  return {
+    id: r.id,
+    topic: r.topic,
+    payload: r.payload,
+    attempts: r.attempts,
+    published: r.published,
+    claimToken: r.claim_token,
+  };
 }
 
 /**
@@ -76,14 +89,7 @@ export class OutboxRepository {
        RETURNING id, topic, payload, attempts, published, claim_token`,
       [options.limit, options.leaseMs, token, only, options.ids ?? []],
     );
-    return rows.map((r) => ({
-      id: r.id,
-      topic: r.topic,
-      payload: r.payload,
-      attempts: r.attempts,
-      published: r.published,
-      claimToken: r.claim_token,
-    }));
+    return rows.map(toClaimedMessage);
   }
 
   /** Mark a claimed message done; false when the claim had lapsed and another relay took it. */

@@ -1,6 +1,11 @@
 import type { Database, Queryable } from '../../db/database.js';
 import type { EventLog } from '../../events/event-log.js';
-import type { OutboxRepository } from '../../events/outbox.js';
+import {
+  type ClaimedMessage,
+  type OutboxRepository,
+  type OutboxRow,
+  toClaimedMessage,
+} from '../../events/outbox.js';
 import { type ReleasedStatus, releaseReservation } from '../reservations/reservation-release.js';
 import type { PaymentSucceeded } from './booking-events.js';
 
@@ -195,8 +200,10 @@ export class PaymentRepository {
 
   /**
    * PG_REQUESTED → SUCCEEDED with the reservation CONFIRMED, its seats ASSIGNED, a business event
-   * and the outbox messages `room.complete` and `payment.succeeded`. Returns the row and the outbox
-   * ids to perform, or null (nothing written) when the payment had already left PG_REQUESTED.
+   * and the outbox messages `room.complete` and `payment.succeeded`, claimed by `claim` as they are
+   * inserted (the relay's `writerClaim()`; null: left due for the polling relay).
+   * Returns the row and the messages claimed, or null (nothing written) when the payment had
+   * already left PG_REQUESTED.
    *
    * One statement (data-modifying CTEs) instead of a nine-statement transaction: it is atomic all
    * the same, and under load each round trip held a pooled connection for an event-loop turn. It
@@ -206,8 +213,9 @@ export class PaymentRepository {
   async succeed(
     p: PaymentRow,
     chargeId: string,
-  ): Promise<{ row: PaymentRow; outboxIds: string[] } | null> {
-    const { rows } = await this.db.query<PaymentRow>(
+    claim: { token: string; leaseMs: number } | null,
+  ): Promise<{ row: PaymentRow; claimed: ClaimedMessage[] } | null> {
+    const { rows } = await this.db.query<PaymentRow & { claimed: OutboxRow[] }>(
       `WITH p AS (
          UPDATE payments SET status = 'SUCCEEDED', gateway_charge_id = $2, failure_reason = NULL,
                 next_retry_at = NULL, updated_at = now()
@@ -226,9 +234,13 @@ export class PaymentRepository {
                                    'attempts', p.attempts)
            FROM p),
        o AS (
-         INSERT INTO outbox (id, topic, payload)
-         SELECT 'room.complete:' || p.id, 'room.complete',
-                jsonb_build_object('concertId', c.concert_id, 'userId', p.user_id)
+         INSERT INTO outbox (id, topic, payload, available_at, attempts, claim_token)
+         SELECT m.id, m.topic, m.payload,
+                now() + coalesce($4::int, 0) * interval '1 millisecond',
+                CASE WHEN $3::uuid IS NULL THEN 0 ELSE 1 END, $3::uuid
+           FROM (
+         SELECT 'room.complete:' || p.id AS id, 'room.complete' AS topic,
+                jsonb_build_object('concertId', c.concert_id, 'userId', p.user_id) AS payload
            FROM p, c
          UNION ALL
          SELECT 'payment.succeeded:' || p.id, 'payment.succeeded',
@@ -239,14 +251,17 @@ export class PaymentRepository {
                   'seatIds', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]'::jsonb) FROM s),
                   'amount', p.amount_cents,
                   'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-           FROM p, c
-         ON CONFLICT (id) DO NOTHING)
-       SELECT * FROM p`,
-      [p.id, chargeId],
+           FROM p, c) m
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, topic, payload, attempts, published, claim_token)
+       SELECT p.*, (SELECT coalesce(jsonb_agg(o), '[]'::jsonb) FROM o) AS claimed FROM p`,
+      [p.id, chargeId, claim?.token ?? null, claim?.leaseMs ?? null],
     );
-    const row = rows[0];
-    if (!row) return null;
-    return { row, outboxIds: [`room.complete:${p.id}`, `payment.succeeded:${p.id}`] };
+    const found = rows[0];
+    if (!found) return null;
+    const { claimed, ...row } = found;
+    // A message that was already there (ON CONFLICT) is not ours: the polling relay has it.
+    return { row, claimed: claim ? claimed.map(toClaimedMessage) : [] };
   }
 
   /**

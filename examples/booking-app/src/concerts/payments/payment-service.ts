@@ -341,11 +341,11 @@ export class PaymentService {
    * false (and nothing is written) when the payment had already left PG_REQUESTED.
    */
   async #succeed(p: PaymentRow, chargeId: string): Promise<{ payment: Payment; changed: boolean }> {
-    const result = await this.#rows.succeed(p, chargeId);
+    const result = await this.#rows.succeed(p, chargeId, this.deps.outbox.writerClaim());
     if (!result) return { payment: await this.#rows.current(p.id), changed: false };
     // Free the waiting-room slot and announce the sale now; if this fails or the process dies
     // first, the rows are committed and a relay (this instance or another) performs them.
-    await this.deps.outbox.afterCommit(result.outboxIds);
+    await this.deps.outbox.afterCommit(result.claimed);
     await this.#retries.forget(p.id, p.attempts - 1);
     return { payment: toPayment(result.row), changed: true };
   }
