@@ -58,14 +58,6 @@ export interface LoadSettings {
 
 /** The summary, latency and issue #14 target tables of `results` (the first is the reference). */
 export function loadTables(results: RunResult[], settings: LoadSettings): [Table, Table, Table] {
-  const {
-    users: USERS,
-    seats: SEATS,
-    arrivalS: ARRIVAL_S,
-    waitS: WAIT_S,
-    maxActive: MAX_ACTIVE,
-    admitPerTick: ADMIT_PER_TICK,
-  } = settings;
   const label = (r: RunResult, i: number) =>
     `${r.instances} instance${r.instances > 1 ? 's' : ''}${r.workers ? ` (HTTP_WORKERS ${r.workers})` : ''}, ${r.waiters}${i === 0 ? ' (reference)' : ''}`;
   const columns = ['figure', ...results.map(label)];
@@ -75,7 +67,7 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
   ];
 
   const summary: Table = {
-    title: `Flash sale: ${USERS.toLocaleString('en-US')} users, ${SEATS.toLocaleString('en-US')} seats`,
+    title: `Flash sale: ${settings.users.toLocaleString('en-US')} users, ${settings.seats.toLocaleString('en-US')} seats`,
     columns,
     rows: [
       row('admitted users', (r) => r.admitted),
@@ -111,9 +103,9 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
       row('invariants', (r) => r.violations.join('; ') || 'hold'),
     ],
     notes: [
-      `Users arrive evenly over ${ARRIVAL_S} s; waiting room: ${MAX_ACTIVE} active, ${ADMIT_PER_TICK} admitted per 100 ms tick; mock gateway latency 20 ms, no failures.`,
-      WAIT_S > 0
-        ? `Waiting phase: every seat is held by a placeholder reservation until ${ARRIVAL_S} + 2 + ${WAIT_S} s, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${WAIT_S} s of waiting alone. Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
+      `Users arrive evenly over ${settings.arrivalS} s; waiting room: ${settings.maxActive} active, ${settings.admitPerTick} admitted per 100 ms tick; mock gateway latency 20 ms, no failures.`,
+      settings.waitS > 0
+        ? `Waiting phase: every seat is held by a placeholder reservation until ${settings.arrivalS} + 2 + ${settings.waitS} s, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${settings.waitS} s of waiting alone. Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
         : 'No waiting phase (BENCH_LOAD_WAIT_SECONDS=0): the sale starts with the first arrival.',
       'Invariants (read from PostgreSQL once the run settled, the same SQL as the chaos tests): no seat in two live reservations, every ASSIGNED seat in exactly one CONFIRMED reservation and back, one gateway charge per SUCCEEDED payment and none without a seat, no reservation paid twice, no hold or payment left pending, each payment.succeeded consumed exactly once per consumer.',
       'Redis commands: INFO commandstats over the whole run (every request, queue tick, BullMQ worker poll) divided by seats sold. App CPU: user + system time of the app processes (/proc), start to end of the sale.',
