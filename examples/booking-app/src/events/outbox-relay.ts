@@ -67,6 +67,12 @@ const DEFAULTS: Readonly<OutboxRelaySettings> = Object.freeze({
   pruneBatch: 1000,
 });
 
+/** A performed message and how to finish it (see {@link OutboxRepository.finish}). */
+interface Finished {
+  message: ClaimedMessage;
+  checkInMs?: number;
+}
+
 /** Pruning runs at most this often per relay, whatever `pollMs` is. */
 const PRUNE_EVERY_MS = 60_000;
 /** The longest backoff of a failing message and the longest wait before a re-publish. */
@@ -185,39 +191,54 @@ export class OutboxRelay {
     }
   }
 
+  /**
+   * Perform claimed messages, then mark the ones that went well in one statement (done, or handed
+   * to their consumers); returns how many.
+   */
   async #perform(messages: ClaimedMessage[]): Promise<number> {
-    const results = await Promise.all(messages.map((m) => this.#performOne(m)));
-    return results.filter(Boolean).length;
+    const performed = (await Promise.all(messages.map((m) => this.#performOne(m)))).filter(
+      (f): f is Finished => f !== undefined,
+    );
+    const mine = await this.#repo.finish(performed);
+    for (const { message: m, checkInMs } of performed) {
+      const outcome = !mine.has(m.id)
+        ? 'lapsed'
+        : checkInMs === undefined
+          ? 'done'
+          : m.published > 0
+            ? 'republished'
+            : 'published';
+      this.deps.metrics.outbox.inc({ topic: m.topic, outcome });
+    }
+    return performed.length;
   }
 
-  /** Perform one claimed message; true when it is done or handed on (published). */
-  async #performOne(m: ClaimedMessage): Promise<boolean> {
+  /**
+   * Perform one claimed message: how to finish it (done, or handed to its consumers and checked
+   * again in `checkInMs`), or undefined when it failed and is due again after a backoff.
+   */
+  async #performOne(m: ClaimedMessage): Promise<Finished | undefined> {
     const { logger, metrics } = this.deps;
     const handler = this.deps.handlers[m.topic];
     try {
       if (typeof handler === 'function') {
         await this.#bounded(handler(m.payload), m);
-      } else {
-        if (m.published > 0 && (await this.#repo.delivered(m.id, handler.consumers))) {
-          const mine = await this.#repo.done(m);
-          metrics.outbox.inc({ topic: m.topic, outcome: mine ? 'done' : 'lapsed' });
-          return true;
-        }
-        await this.#bounded(handler.publish(m.payload, m.published), m);
-        const delay = Math.min(this.settings.redeliverAfterMs * 2 ** m.published, MAX_DELAY_MS);
-        if (m.published > 0) {
-          logger.warn(
-            { id: m.id, published: m.published },
-            'outbox: deliveries missing, re-published',
-          );
-        }
-        const mine = await this.#repo.published(m, delay);
-        metrics.outbox.inc({
-          topic: m.topic,
-          outcome: !mine ? 'lapsed' : m.published > 0 ? 'republished' : 'published',
-        });
-        return true;
+        return { message: m };
       }
+      if (m.published > 0 && (await this.#repo.delivered(m.id, handler.consumers))) {
+        return { message: m };
+      }
+      await this.#bounded(handler.publish(m.payload, m.published), m);
+      if (m.published > 0) {
+        logger.warn(
+          { id: m.id, published: m.published },
+          'outbox: deliveries missing, re-published',
+        );
+      }
+      return {
+        message: m,
+        checkInMs: Math.min(this.settings.redeliverAfterMs * 2 ** m.published, MAX_DELAY_MS),
+      };
     } catch (error) {
       // An outage fails every message alike: retry soon after it ends, not after a long backoff.
       const delay =
@@ -227,11 +248,8 @@ export class OutboxRelay {
       logger.warn({ err: error, id: m.id, attempts: m.attempts, delay }, 'outbox message failed');
       metrics.outbox.inc({ topic: m.topic, outcome: 'failed' });
       await this.#repo.retryLater(m, String((error as Error)?.message ?? error), delay);
-      return false;
+      return undefined;
     }
-    const mine = await this.#repo.done(m);
-    metrics.outbox.inc({ topic: m.topic, outcome: mine ? 'done' : 'lapsed' });
-    return true;
   }
 
   /** `work` within half the lease, so it ends before another relay may take the message over. */

@@ -94,27 +94,37 @@ export class OutboxRepository {
 
   /** Mark a claimed message done; false when the claim had lapsed and another relay took it. */
   async done(message: ClaimedMessage): Promise<boolean> {
-    const { rowCount } = await this.db.query(
-      `UPDATE outbox SET done_at = now(), last_error = NULL
-       WHERE id = $1 AND claim_token = $2 AND done_at IS NULL`,
-      [message.id, message.claimToken],
-    );
-    return rowCount === 1;
+    return (await this.finish([{ message }])).has(message.id);
   }
 
   /**
-   * A fan-out message was handed to its consumers: give it back, due again in `checkInMs`, when the
-   * relay checks that every consumer recorded its delivery (re-publishing if not). False when the
-   * claim had lapsed or the consumers already finished it.
+   * Finish claimed messages in one statement: each is done, or — with `checkInMs`, a fan-out
+   * message handed to its consumers — given back, due again in `checkInMs`, when the relay checks
+   * that every consumer recorded its delivery (re-publishing if not). Returns the ids this claim
+   * still held; the others had lapsed (another relay took them) or the consumers finished them.
    */
-  async published(message: ClaimedMessage, checkInMs: number): Promise<boolean> {
-    const { rowCount } = await this.db.query(
-      `UPDATE outbox SET published = published + 1, last_error = NULL, claim_token = NULL,
-              available_at = now() + $3 * interval '1 millisecond'
-       WHERE id = $1 AND claim_token = $2 AND done_at IS NULL`,
-      [message.id, message.claimToken, checkInMs],
+  async finish(
+    items: readonly { message: ClaimedMessage; checkInMs?: number }[],
+  ): Promise<Set<string>> {
+    if (items.length === 0) return new Set();
+    const { rows } = await this.db.query<{ id: string }>(
+      `UPDATE outbox o
+          SET done_at = CASE WHEN f.check_in IS NULL THEN now() END,
+              published = o.published + CASE WHEN f.check_in IS NULL THEN 0 ELSE 1 END,
+              available_at = CASE WHEN f.check_in IS NULL THEN o.available_at
+                                  ELSE now() + f.check_in * interval '1 millisecond' END,
+              claim_token = CASE WHEN f.check_in IS NULL THEN o.claim_token END,
+              last_error = NULL
+         FROM unnest($1::text[], $2::uuid[], $3::int[]) AS f(id, token, check_in)
+        WHERE o.id = f.id AND o.claim_token = f.token AND o.done_at IS NULL
+        RETURNING o.id`,
+      [
+        items.map((i) => i.message.id),
+        items.map((i) => i.message.claimToken),
+        items.map((i) => i.checkInMs ?? null),
+      ],
     );
-    return rowCount === 1;
+    return new Set(rows.map((r) => r.id));
   }
 
   /**
