@@ -98,7 +98,13 @@ describe.each(dbBackends)('PaymentRepository.claim ($name)', (backend) => {
     // …and takes both over once it lapsed.
     const deadline = Date.now() + 5_000;
     let taken: Awaited<ReturnType<typeof outbox.claim>> = [];
-    while (taken.length === 0 && Date.now() < deadline) {
+    while (taken.length === 0) {
+      if (Date.now() > deadline) {
+        const { rows } = await db.query(
+          'SELECT id, available_at, now() AS now, claim_token FROM outbox WHERE done_at IS NULL',
+        );
+        throw new Error(`the 300 ms claim did not lapse within 5 s: ${JSON.stringify(rows)}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
       taken = await outbox.claim({ limit: 10, leaseMs: 1_000 });
     }

@@ -24,12 +24,16 @@ describe('RoomGateway', () => {
   });
 
   async function ticking() {
+    let roomTicks = 0;
     const room = new WaitingRoom(redis.client, {
       roomId: 'gw',
       prefix: redis.prefix,
       tokens: new AccessTokens({ secret: 's'.repeat(32), issuer: 'test' }),
       maxActive: 1,
       tickMs: 50,
+      onTick: () => {
+        roomTicks++;
+      },
     });
     const gateway = new RoomGateway(room, pino({ level: 'silent' }));
     let ticks = 0;
@@ -40,7 +44,7 @@ describe('RoomGateway', () => {
       () => room.stop(),
       () => gateway.close(),
     );
-    return { room, gateway, ticks: () => ticks };
+    return { room, gateway, ticks: () => ticks, roomTicks: () => roomTicks };
   }
 
   it('a tick reaches the streams that are due, not every stream; wakeAll makes all due', async () => {
@@ -96,5 +100,25 @@ describe('RoomGateway', () => {
     );
     expect(seen.filter((t) => t === 'position').length).toBeLessThanOrEqual(1);
     expect(dropped).toBe(0);
+  });
+
+  it('with no stream left in this process, a tick runs no hook (no sale refresh for nobody)', async () => {
+    const { room, gateway, ticks, roomTicks } = await ticking();
+    const unsubscribe = await gateway.subscribe('carol', () => undefined);
+    room.start();
+    await until(
+      () => ticks() >= 2,
+      5_000,
+      () => `hook ticks ${ticks()}, room ticks ${roomTicks()}`,
+    );
+    unsubscribe();
+    const hooked = ticks();
+    const from = roomTicks();
+    await until(
+      () => roomTicks() >= from + 5,
+      5_000,
+      () => `room ticks ${roomTicks() - from}`,
+    );
+    expect(ticks()).toBeLessThanOrEqual(hooked + 1); // at most one tick already under way
   });
 });

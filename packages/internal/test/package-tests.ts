@@ -1,6 +1,6 @@
 // Setup shared by the packages' tests, which import it by relative path
-// (`../../internal/test/package-tests.js`): the span capture of their tracing tests and the bounds
-// of their deadline tests (ARCHITECTURE.md, "Bounded calls").
+// (`../../internal/test/package-tests.js`): the span capture of their tracing tests, the bounds
+// of their deadline tests (ARCHITECTURE.md, "Bounded calls") and a bounded wait for a condition.
 
 import { trace } from '@opentelemetry/api';
 import {
@@ -18,6 +18,25 @@ import {
   timedFailure,
 } from '../../local-redis/src/testing.js';
 import { tracingLoaded } from '../src/tracing.js';
+
+/**
+ * Wait until `cond` holds, checking every 20 ms, for at most `timeoutMs`; then fail with the
+ * condition's text and what `explain` reports of the state that was still pending.
+ */
+export async function until(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs = 25_000,
+  explain?: () => unknown,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) {
+      const state = explain ? `; pending: ${JSON.stringify(await explain())}` : '';
+      throw new Error(`not met within ${timeoutMs} ms: ${cond.toString()}${state}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** The spans finished during the current test. */
 export interface CapturedSpans {

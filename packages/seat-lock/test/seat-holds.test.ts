@@ -3,17 +3,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { describe, expect, inject, it } from 'vitest';
+import { until } from '../../internal/test/package-tests.js';
 import { type Hold, HoldNotFoundError, SeatHolds } from '../src/holds.js';
 import { SeatLock } from '../src/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 25_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 const pkgDir = join(import.meta.dirname, '..');
 

@@ -2,18 +2,9 @@ import { redisTargets, useRedis } from '@boxoffice/local-redis/testing';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { captureSpans } from '../../internal/test/package-tests.js';
+import { captureSpans, until } from '../../internal/test/package-tests.js';
 import { type Hold, SeatHolds } from '../src/holds.js';
 import { type Lease, LockTimeoutError, SeatLock } from '../src/index.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 25_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 describe.each(redisTargets())('tracing on $name', (target) => {
   const redis = useRedis(target);

@@ -78,8 +78,8 @@ export class RoomGateway {
   }
 
   /**
-   * Run `hook` once per tick of the room in this process, before the streams due are called (the
-   * app refreshes the sale state there). Returns the function that removes it.
+   * Run `hook` once per tick of the room in this process while anyone listens, before the streams
+   * due are called (the app refreshes the sale state there). Returns the function that removes it.
    */
   onTick(hook: (event: RoomEvent) => void): () => void {
     this.#tickHooks.add(hook);
@@ -132,6 +132,8 @@ export class RoomGateway {
       }
       return;
     }
+    // Nobody of this process listens: nothing to fan out, nothing to refresh for anyone.
+    if (this.#listeners.size === 0) return;
     for (const hook of this.#tickHooks) {
       try {
         hook(event);
