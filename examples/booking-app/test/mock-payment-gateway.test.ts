@@ -31,6 +31,23 @@ describe.each(dbBackends)('MockPaymentGateway on $name', (backend) => {
     expect(await gateway.capturedFor('r:1')).toHaveLength(1);
   });
 
+  it('charges a new key in one statement; a replay costs the insert and one read', async () => {
+    const statements: string[] = [];
+    const counted = {
+      query: (sql: string, params?: unknown[]) => {
+        statements.push(sql.trim().split(/\s+/)[0] as string);
+        return fixture.db.query(sql, params);
+      },
+    } as typeof fixture.db;
+    const gateway = new MockPaymentGateway(counted, fast);
+    await gateway.charge({ idempotencyKey: 'k1s', amount: 700, reference: 'r:1s' });
+    expect(statements).toEqual(['INSERT']);
+    statements.length = 0;
+    const again = await gateway.charge({ idempotencyKey: 'k1s', amount: 700, reference: 'r:1s' });
+    expect(again.replayed).toBe(true);
+    expect(statements).toEqual(['INSERT', 'SELECT']);
+  });
+
   it('replays a success for the same key without charging again', async () => {
     const gateway = new MockPaymentGateway(fixture.db, fast);
     const first = await gateway.charge({ idempotencyKey: 'k2', amount: 500, reference: 'r:2' });

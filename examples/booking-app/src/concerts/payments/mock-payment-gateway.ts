@@ -160,14 +160,15 @@ export class MockPaymentGateway {
     const signal = check.optionalSignal('signal', request.signal);
     const wanted = { amount, currency, reference };
 
-    const existing = await this.find(key);
-    if (existing) {
-      await sleep(this.options.latencyMs, signal);
-      return this.replay(existing, wanted);
-    }
-
+    // A new key costs one statement (the insert); a key seen before is found when the insert
+    // finds it taken. Only a timeout, which may write nothing, looks for the key first.
     const draw = this.options.random();
     if (draw < this.options.timeoutRate) {
+      const existing = await this.find(key);
+      if (existing) {
+        await sleep(this.options.latencyMs, signal);
+        return this.replay(existing, wanted);
+      }
       if (this.options.random() < this.options.chargedOnTimeoutRate) {
         // Processed, but the answer never reaches the merchant.
         await this.insert(key, wanted, 'CAPTURED', null);
@@ -184,7 +185,7 @@ export class MockPaymentGateway {
     );
     await sleep(this.options.latencyMs, signal);
     if (!inserted) {
-      // A concurrent request with the same key got there first: answer what it decided.
+      // An earlier or concurrent request with the same key decided: answer what it decided.
       return this.replay((await this.find(key)) as LedgerEntry, wanted);
     }
     if (inserted.status === 'DECLINED') {
