@@ -1,5 +1,7 @@
 import { redisTargets, scanKeys, useRedis } from '@boxoffice/local-redis/testing';
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { TokenRevocations } from '../src/auth/token-revocations.js';
 import { FixedWindowLimiter } from '../src/rate-limit/fixed-window-limiter.js';
 
 describe.each(redisTargets())('FixedWindowLimiter on $name', (target) => {
@@ -65,3 +67,50 @@ describe.each(redisTargets())('FixedWindowLimiter on $name', (target) => {
     ]);
   });
 });
+
+describe.each(redisTargets().filter((t) => t.name === 'standalone'))(
+  'per-request checks on $name',
+  (target) => {
+    const redis = useRedis(target);
+
+    it('the rate-limit hits and revocation checks of one event-loop turn leave in one socket write each', async () => {
+      const client = (redis.client as Redis).duplicate();
+      try {
+        const limiter = new FixedWindowLimiter(client, {
+          name: 'turn',
+          limit: 100,
+          prefix: redis.prefix,
+        });
+        const revocations = new TokenRevocations(client, { prefix: redis.prefix });
+        await revocations.revoke('t-3', Math.ceil(Date.now() / 1000) + 60);
+        await limiter.hit('warm-up'); // the first pipeline may load the script first
+        let writes = 0;
+        const write = client.stream.write.bind(client.stream) as (...a: unknown[]) => boolean;
+        client.stream.write = ((...a: unknown[]) => {
+          writes++;
+          return write(...a);
+        }) as typeof client.stream.write;
+
+        const hits = await Promise.all(
+          Array.from({ length: 30 }, (_, i) => limiter.hit(`u${i % 3}`)),
+        );
+        expect(writes).toBe(1);
+        expect(
+          hits
+            .map((h) => h.remaining)
+            .sort((a, b) => a - b)
+            .slice(0, 3),
+        ).toEqual([90, 90, 90]);
+
+        writes = 0;
+        const revoked = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => revocations.isRevoked(`t-${i}`)),
+        );
+        expect(writes).toBe(1);
+        expect(revoked).toEqual([false, false, false, true, false, false]);
+      } finally {
+        client.disconnect();
+      }
+    });
+  },
+);

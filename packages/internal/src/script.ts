@@ -26,6 +26,8 @@ export interface RedisScript {
   ): void;
   /** Define the command on `client` (done lazily by `run`; needed before `queue` on a fresh client). */
   register(client: RedisClient): void;
+  /** The command's arguments for `keys` and `args`, as `run` and `queue` send them after its name. */
+  argv(keys: readonly string[], args: readonly (string | number | Buffer)[]): unknown[];
 }
 
 type Callable = Record<string, (...args: (string | number | Buffer)[]) => Promise<unknown>>;
@@ -126,6 +128,7 @@ export function luaScript(
     command,
     lua,
     register,
+    argv,
     run(client, keys, args) {
       register(client);
       const fn = (client as unknown as Callable)[command] as Callable[string];

@@ -97,15 +97,39 @@ export interface PipelinedCommand {
 export class TickPipeline {
   readonly #client: RedisClient;
   readonly #batch: TickBatch<PipelinedCommand>;
+  readonly #direct: boolean;
 
   constructor(client: RedisClient, defer: TickBatchDefer = 'turn') {
     this.#client = client;
+    this.#direct = isCluster(client);
     this.#batch = new TickBatch((batch) => this.#exec(batch), { defer });
   }
 
   /** Queue `command` for this turn's pipeline. */
   send(command: PipelinedCommand): void {
     this.#batch.add(command);
+  }
+
+  /**
+   * Queue `command` (a method of the client and its pipelines, e.g. `exists` or a registered
+   * script's command) with `args`; resolves with its reply. On a Cluster client, whose pipelines
+   * must stay in one slot, the command is sent directly instead.
+   */
+  call(command: string, args: readonly unknown[]): Promise<unknown> {
+    if (this.#direct) {
+      const client = this.#client as unknown as Record<
+        string,
+        (...a: unknown[]) => Promise<unknown>
+      >;
+      return (client[command] as (...a: unknown[]) => Promise<unknown>).apply(client, [...args]);
+    }
+    return new Promise((resolve, reject) => {
+      this.#batch.add({
+        command,
+        args,
+        reply: (error, value) => (error ? reject(error) : resolve(value)),
+      });
+    });
   }
 
   #exec(batch: PipelinedCommand[]): void {
