@@ -1,5 +1,10 @@
+import type { RoomStatus } from '@boxoffice/queue';
 import { describe, expect, it } from 'vitest';
-import { PositionUpdates, positionEveryMs } from '../src/concerts/rooms/position-updates.js';
+import {
+  PositionUpdates,
+  positionEveryMs,
+  statusIsNews,
+} from '../src/concerts/rooms/position-updates.js';
 
 // The SSE stream's position pacing (pure logic: no Redis, no HTTP).
 describe('PositionUpdates', () => {
@@ -91,5 +96,36 @@ describe('PositionUpdates', () => {
     expect(calls).toBeLessThan(80); // of 400 ticks
     expect(sent).toBeGreaterThanOrEqual(sentEveryTick - 1);
     expect(p.next(1, 100_000)).toBe(1);
+  });
+});
+
+describe('statusIsNews', () => {
+  const waiting = (o: Partial<RoomStatus & { state: 'waiting' }> = {}): RoomStatus => ({
+    state: 'waiting',
+    position: 500,
+    total: 900,
+    etaMs: 60_000,
+    pollAfterMs: 10_000,
+    ticket: 700,
+    preQueue: false,
+    paused: false,
+    ...o,
+  });
+
+  it('a beat that changes nothing the page shows is not news; each shown change is', () => {
+    const last = waiting();
+    expect(statusIsNews(last, waiting({ total: 950, pollAfterMs: 9_000 }), 500)).toBe(false);
+    expect(statusIsNews(last, waiting({ etaMs: 65_000 }), 500)).toBe(false);
+    expect(statusIsNews(last, waiting({ etaMs: 70_000 }), 500)).toBe(true);
+    expect(statusIsNews(last, waiting({ position: 499 }), 500)).toBe(true);
+    // A position event already showed 450: the exact 480 would show nothing new.
+    expect(statusIsNews(last, waiting({ position: 480 }), 450)).toBe(false);
+    expect(statusIsNews(last, waiting({ paused: true }), 500)).toBe(true);
+    expect(statusIsNews(last, waiting({ preQueue: true }), 500)).toBe(true);
+  });
+
+  it('any other state, before or after, is news', () => {
+    expect(statusIsNews(waiting(), { state: 'unknown' }, 500)).toBe(true);
+    expect(statusIsNews({ state: 'unknown' }, waiting(), Number.POSITIVE_INFINITY)).toBe(true);
   });
 });

@@ -1,3 +1,5 @@
+import type { RoomStatus } from '@boxoffice/queue';
+
 /**
  * When a waiter on a push channel (SSE) is told its place in line: the room ticks for everyone
  * (10 times a second at a 100 ms tick), but a waiter far back gains little from hearing each step,
@@ -36,6 +38,11 @@ export class PositionUpdates {
     return at > now ? at : now + Math.min(every, 1_000);
   }
 
+  /** The smallest position this stream has shown (Infinity before the first). */
+  get last(): number {
+    return this.#shown;
+  }
+
   /** An exact position was sent by other means (a `status` event): count it as shown. */
   shown(position: number, now = Date.now()): void {
     this.#shown = position;
@@ -49,4 +56,17 @@ export function positionEveryMs(position: number): number {
   if (position <= 100) return 1_000;
   if (position <= 1_000) return 2_000;
   return 5_000;
+}
+
+/**
+ * Whether a heartbeat's `next` status tells a waiter's page anything the `last` status sent did
+ * not: another state, a pause or resume, a place smaller than the `shown` one, or an ETA that moved
+ * by more than a tenth. The page shows the smallest place it heard and a rough ETA, so any other
+ * status would redraw nothing and only cost a write per waiter per beat.
+ */
+export function statusIsNews(last: RoomStatus, next: RoomStatus, shown: number): boolean {
+  if (last.state !== 'waiting' || next.state !== 'waiting') return true;
+  if (last.paused !== next.paused || last.preQueue !== next.preQueue) return true;
+  if (next.position < shown) return true;
+  return Math.abs(next.etaMs - last.etaMs) > last.etaMs / 10;
 }

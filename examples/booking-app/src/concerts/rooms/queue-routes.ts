@@ -11,7 +11,7 @@ import type { AppMetrics } from '../../observability/metrics.js';
 import type { SaleStates } from '../sale-states.js';
 import { BeatGrid } from './beat-grid.js';
 import type { ConcertRooms } from './concert-rooms.js';
-import { PositionUpdates } from './position-updates.js';
+import { PositionUpdates, statusIsNews } from './position-updates.js';
 
 const params = z.object({ id: idParam });
 const SSE_KEEPALIVE_MS = 15_000;
@@ -160,8 +160,16 @@ export function queueRoutes(deps: {
       unsubscribe();
       res.end();
     };
+    let wrote = false; // since the last keep-alive check
     const send = (event: string, data: unknown) => {
-      if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (res.writableEnded) return;
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      wrote = true;
+    };
+    let told: RoomStatus = status; // the last status sent
+    const sendStatus = (soldOut: boolean) => {
+      told = status;
+      send('status', { ...status, soldOut });
     };
 
     // An open stream is a present user: it heartbeats on the client's behalf at the pace the
@@ -177,8 +185,11 @@ export function queueRoutes(deps: {
       try {
         const [sale, next] = await Promise.all([saleOf(req), room.heartbeat(userId)]);
         status = next;
-        if (status.state === 'waiting') positions.shown(status.position);
-        send('status', { ...status, soldOut: sale.soldOut });
+        // Written only when the page would show something new: far back, most beats change nothing.
+        if (sale.soldOut || statusIsNews(told, status, positions.last)) {
+          if (status.state === 'waiting') positions.shown(status.position);
+          sendStatus(sale.soldOut);
+        }
         if (sale.soldOut) {
           send('soldout', {});
           return end();
@@ -258,9 +269,14 @@ export function queueRoutes(deps: {
     });
     res.flushHeaders();
     res.on('close', end);
-    timers.push(setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS));
+    // A comment only on a stream that was silent since the last check (at most 2 × 15 s quiet).
+    const keepAlive = () => {
+      if (!wrote && !res.writableEnded) res.write(': keep-alive\n\n');
+      wrote = false;
+    };
+    timers.push(setInterval(keepAlive, SSE_KEEPALIVE_MS));
     if (status.state === 'waiting') positions.shown(status.position);
-    send('status', { ...status, soldOut });
+    sendStatus(soldOut);
     if (soldOut) {
       send('soldout', {});
       return end();
