@@ -36,6 +36,8 @@ export interface RunResult extends RunPlan {
   reserveConflicts: number;
   soldOutSeen: number;
   redisCommands: number;
+  /** Commands from the sale's start to the last seat paid for (the waiters' streams included). */
+  saleRedisCommands: number;
   /** Connections dropped by a full accept queue during the run (see `listenOverflows`). */
   listenOverflows: number;
   requests: number;
@@ -97,7 +99,8 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
       row('load generator CPU (s)', (r) => r.clientCpuS),
       row('app CPU per request (µs)', (r) => (r.appCpuS * 1e6) / r.requests),
       row('app CPU per sold seat (ms)', (r) => (r.appCpuS * 1e3) / r.booked),
-      row('Redis commands per sold seat', (r) => r.redisCommands / r.booked),
+      row('Redis commands per sold seat (whole run)', (r) => r.redisCommands / r.booked),
+      row('Redis commands per sold seat (sale phase)', (r) => r.saleRedisCommands / r.booked),
       row('connections dropped by a full accept queue (retried by TCP)', (r) => r.listenOverflows),
       row('wall time (s)', (r) => r.wallS),
       row('invariants', (r) => r.violations.join('; ') || 'hold'),
@@ -108,7 +111,7 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
         ? `Waiting phase: every seat is held by a placeholder reservation until ${settings.arrivalS} + 2 + ${settings.waitS} s, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${settings.waitS} s of waiting alone. Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
         : 'No waiting phase (BENCH_LOAD_WAIT_SECONDS=0): the sale starts with the first arrival.',
       'Invariants (read from PostgreSQL once the run settled, the same SQL as the chaos tests): no seat in two live reservations, every ASSIGNED seat in exactly one CONFIRMED reservation and back, one gateway charge per SUCCEEDED payment and none without a seat, no reservation paid twice, no hold or payment left pending, each payment.succeeded consumed exactly once per consumer.',
-      'Redis commands: INFO commandstats over the whole run (every request, queue tick, BullMQ worker poll) divided by seats sold. App CPU: user + system time of the app processes (/proc), start to end of the sale.',
+      "Redis commands: INFO commandstats (every request, queue tick, BullMQ worker poll, commands inside Lua) divided by seats sold, over the whole run and over the sale phase (from the seats' release to the last seat paid for; the waiters' streams and the sold-out users' exits in that window count too). App CPU: user + system time of the app processes (/proc), start to end of the sale.",
     ],
   };
   const latencyTable: Table = {
@@ -150,9 +153,9 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
         met(p99 <= 500),
       ]);
       rows.push([
-        '≤ 50 Redis commands per sold seat (here: all commands of the run, waiting included)',
-        sse1.redisCommands / sse1.booked,
-        met(sse1.redisCommands / sse1.booked <= 50),
+        '≤ 50 Redis commands per sold seat outside waiting (here: the sale phase, the waiters beside it included)',
+        sse1.saleRedisCommands / sse1.booked,
+        met(sse1.saleRedisCommands / sse1.booked <= 50),
       ]);
     }
     if (sse1?.waitPhase && poll1?.waitPhase) {

@@ -119,6 +119,8 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     let lastAdmissionAt = 0;
     let booked = 0;
     let lastBookingAt = 0;
+    /** INFO commandstats' total when the last seat was paid for (the sale phase ends there). */
+    let saleRedisAtEnd: Promise<number> | undefined;
     let reserveConflicts = 0;
     let soldOutSeen = 0;
     let evictedSeen = 0;
@@ -285,6 +287,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
         if (paid.status !== 201) return note('pay', paid);
         booked++;
         lastBookingAt = Date.now();
+        if (booked === SEATS) saleRedisAtEnd = redisCalls(admin);
         return; // paying completes the waiting room
       }
       await http.call(base, 'DELETE /concerts/:id/queue', 'DELETE', queuePath, { token });
@@ -299,7 +302,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     const requestsNow = () => latencies.summary().reduce((sum, [, n]) => sum + n, 0);
     /** The waiting phase: everyone in line, nobody admitted; then the seats are released. */
     const waitPhase = async () => {
-      if (!release) return { saleStartedAt: started, waiting: undefined };
+      if (!release) return { saleStartedAt: started, saleRedisAtStart: 0, waiting: undefined };
       await sleep(ARRIVAL_S * 1000 + 2_000); // the last arrivals join and open their streams
       const at = [Date.now(), cpuNow(), await redisCalls(admin), requestsNow(), inLine] as const;
       await sleep(WAIT_S * 1000);
@@ -312,7 +315,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
         requestsPerMinute: (requestsNow() - at[3]) / minutes,
       };
       await release();
-      return { saleStartedAt: Date.now(), waiting };
+      return { saleStartedAt: Date.now(), saleRedisAtStart: await redisCalls(admin), waiting };
     };
     const [phase] = await Promise.all([
       waitPhase(),
@@ -347,6 +350,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       reserveConflicts,
       soldOutSeen,
       redisCommands,
+      saleRedisCommands: (await (saleRedisAtEnd ?? redisCalls(admin))) - phase.saleRedisAtStart,
       listenOverflows: overflows,
       requests: latencies.summary().reduce((sum, [, n]) => sum + n, 0),
       appCpuS,
