@@ -27,7 +27,8 @@ interface Entry {
  * an error it restarts after a second while anyone is listening. A user's events go to that user's
  * streams at once; a tick's `position` goes only to the streams whose due time has come (a wheel
  * of {@link SLOT_MS} slots), so a tick costs the streams that may show a new number, not all of
- * them. {@link wakeAll} makes every stream due at the next tick (the sell-out).
+ * them, and a tick that finds the line where the last one left it (same serving ticket, length and
+ * pause) costs none. {@link wakeAll} makes every stream due at the next tick (the sell-out).
  */
 export class RoomGateway {
   readonly #room: WaitingRoom;
@@ -41,6 +42,9 @@ export class RoomGateway {
   #restart: NodeJS.Timeout | undefined;
   #broadcasting = false;
   #nextBroadcast: RoomEvent | undefined;
+  /** The line as the streams last heard it: a tick that finds it unchanged calls nobody. */
+  #heard: { servingTicket: number; waiting: number; paused: boolean } | undefined;
+  #woken = false;
 
   constructor(room: WaitingRoom, logger: Logger) {
     this.#room = room;
@@ -92,6 +96,7 @@ export class RoomGateway {
     for (const entries of this.#wheel.values()) for (const e of entries) if (e.live) all.push(e);
     this.#wheel.clear();
     if (all.length > 0) this.#wheel.set(0, all);
+    this.#woken = true;
   }
 
   #due(entry: Entry, at: number): void {
@@ -147,6 +152,24 @@ export class RoomGateway {
       this.#nextBroadcast = event;
       return;
     }
+    // A line that did not move (a paused room, a full booking area) gives no stream a smaller
+    // number: call nobody. Streams that joined since got their exact place with their first
+    // status, and a paced number not yet sent goes out at the next move or the next heartbeat.
+    const heard = this.#heard;
+    if (
+      !this.#woken &&
+      heard?.servingTicket === event.servingTicket &&
+      heard.waiting === event.waiting &&
+      heard.paused === event.paused
+    ) {
+      return;
+    }
+    this.#woken = false;
+    this.#heard = {
+      servingTicket: event.servingTicket,
+      waiting: event.waiting,
+      paused: event.paused,
+    };
     const now = Date.now();
     const nowSlot = Math.floor(now / SLOT_MS);
     const due: Entry[] = [];
