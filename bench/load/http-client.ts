@@ -38,7 +38,9 @@ export class Latencies {
  * one per simulated user) that records every request's latency under its route label.
  */
 export class LoadClient {
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  // With a timeout set, Node's agent closes an idle socket a second before the server's
+  // `Keep-Alive: timeout=` hint (5 s for Node servers) instead of reusing one the server is closing.
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 60_000 });
 
   constructor(readonly latencies: Latencies) {}
 
