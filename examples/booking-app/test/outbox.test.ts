@@ -258,6 +258,31 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
     }
   });
 
+  it('messages performed in one event-loop turn (payments that committed together) are finished in one statement', async () => {
+    const ids = await writeMessages(4, 'turn');
+    const claimed = await outboxRepo().claim({ limit: 4, leaseMs: 5_000, ids });
+    expect(claimed).toHaveLength(4);
+    const finishes: string[] = [];
+    const counted = new Proxy(fixture.db, {
+      get(target, key) {
+        if (key === 'query') {
+          return (sql: string, params?: unknown[]) => {
+            if (/^\s*UPDATE outbox o\b/.test(sql)) finishes.push(sql);
+            return target.query(sql, params);
+          };
+        }
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const calls = new Map<string, number>();
+    const r = relay(counted, async () => undefined, calls);
+    await Promise.all(claimed.map((m) => r.afterCommit([m])));
+    expect(finishes).toHaveLength(1);
+    expect([...calls.keys()].sort()).toEqual([...ids].sort());
+    expect((await pending()).filter((id) => ids.includes(id))).toEqual([]);
+  });
+
   it('a failed publish is retried with a backoff, and a claim whose relay died is taken over', async () => {
     const env = await instance({ workers: false });
     const [first] = await writeMessages(1, 'flaky');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TickBatch } from '@boxoffice/internal';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import { redisUnavailable } from '../http/redis-failure.js';
@@ -73,6 +74,13 @@ interface Finished {
   checkInMs?: number;
 }
 
+/** The messages one caller performed, waiting for this turn's finish statement. */
+interface FinishRequest {
+  items: Finished[];
+  resolve(mine: Set<string>): void;
+  reject(error: unknown): void;
+}
+
 /** Pruning runs at most this often per relay, whatever `pollMs` is. */
 const PRUNE_EVERY_MS = 60_000;
 /** The longest backoff of a failing message and the longest wait before a re-publish. */
@@ -92,6 +100,10 @@ export class OutboxRelay {
   readonly settings: Readonly<OutboxRelaySettings>;
   readonly #repo: OutboxRepository;
   readonly #loop: PeriodicRound;
+  /** The finishes of one event-loop turn (many payments commit together under load): one statement. */
+  readonly #finishes = new TickBatch<FinishRequest>((requests) => void this.#finishAll(requests), {
+    defer: 'turn',
+  });
   #prunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -199,7 +211,7 @@ export class OutboxRelay {
     const performed = (await Promise.all(messages.map((m) => this.#performOne(m)))).filter(
       (f): f is Finished => f !== undefined,
     );
-    const mine = await this.#repo.finish(performed);
+    const mine = performed.length === 0 ? new Set<string>() : await this.#finish(performed);
     for (const { message: m, checkInMs } of performed) {
       const outcome = !mine.has(m.id)
         ? 'lapsed'
@@ -211,6 +223,20 @@ export class OutboxRelay {
       this.deps.metrics.outbox.inc({ topic: m.topic, outcome });
     }
     return performed.length;
+  }
+
+  /** Mark `items` finished together with every other caller's of this turn; the ids that were mine. */
+  #finish(items: Finished[]): Promise<Set<string>> {
+    return new Promise((resolve, reject) => this.#finishes.add({ items, resolve, reject }));
+  }
+
+  async #finishAll(requests: FinishRequest[]): Promise<void> {
+    try {
+      const mine = await this.#repo.finish(requests.flatMap((r) => r.items));
+      for (const r of requests) r.resolve(mine);
+    } catch (error) {
+      for (const r of requests) r.reject(error);
+    }
   }
 
   /**
