@@ -33,6 +33,15 @@ export class Latencies {
   }
 }
 
+/** What a request sends, and whether its JSON answer is parsed. */
+export interface RequestOptions {
+  body?: unknown;
+  token?: string;
+  headers?: Record<string, string>;
+  /** Keep the body as text (the caller parses it once per ETag, not once per simulated user). */
+  text?: boolean;
+}
+
 /**
  * A keep-alive HTTP client with a bounded socket pool (a browser-like number of connections, not
  * one per simulated user) that records every request's latency under its route label.
@@ -54,7 +63,7 @@ export class LoadClient {
     label: string,
     method: string,
     path: string,
-    options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+    options: RequestOptions = {},
   ): Promise<Reply> {
     try {
       return await this.#send(base, label, method, path, options);
@@ -75,7 +84,7 @@ export class LoadClient {
     label: string,
     method: string,
     path: string,
-    options: { body?: unknown; token?: string; headers?: Record<string, string> },
+    options: RequestOptions,
   ): Promise<Reply> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -89,7 +98,7 @@ export class LoadClient {
         res.on('end', () => {
           this.latencies.add(label, performance.now() - started);
           const text = Buffer.concat(chunks).toString();
-          const json = /json/.test(res.headers['content-type'] ?? '') && text;
+          const json = !options.text && /json/.test(res.headers['content-type'] ?? '') && text;
           resolve({
             status: res.statusCode ?? 0,
             etag: res.headers.etag,

@@ -199,6 +199,19 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       return status;
     };
 
+    // Every simulated browser gets the same layout (one ETag per version): parsed once per version
+    // and shared, or 100,000 users would each keep their own copy of a 10,000-seat map.
+    const layouts = new Map<string, number[]>();
+    const seatIdsOf = (reply: Reply): number[] => {
+      const key = reply.etag ?? reply.body;
+      let ids = layouts.get(key);
+      if (!ids) {
+        ids = (JSON.parse(reply.body).rows as { ids: number[] }[]).flatMap((r) => r.ids);
+        layouts.set(key, ids);
+      }
+      return ids;
+    };
+
     const user = async (i: number) => {
       const base = urls[i % urls.length] as string;
       // The waiting page names the concert from the seat layout (kept by the browser for the seat
@@ -208,8 +221,10 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
         'GET /concerts/:id/seats/layout',
         'GET',
         `${mapPath}/seats/layout`,
+        { text: true },
       );
       if (layout.status !== 200) return note('layout', layout);
+      const ids = seatIdsOf(layout);
       const login = await http.call(base, 'POST /auth/demo-login', 'POST', '/auth/demo-login', {
         body: { name: `fan${i}` },
       });
@@ -234,7 +249,6 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       const entry = status.body.token as string;
       // The seat page: the layout from the browser's cache (the waiting page loaded it), then the
       // statuses (If-None-Match), one letter per seat.
-      const ids = (layout.body.rows as { ids: number[] }[]).flatMap((r) => r.ids);
       let codes = '';
       let etag: string | undefined;
       const taken = new Set<number>(); // seats a 409 named, until the next snapshot
