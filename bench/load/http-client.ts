@@ -153,8 +153,10 @@ export class StreamClient {
     label: string,
     path: string,
     onEvent: (event: StreamEvent) => boolean | undefined,
+    options: { localAddress?: string; signal?: AbortSignal } = {},
   ): Promise<number> {
-    const localAddress = this.#localAddresses[this.#next++ % this.#localAddresses.length];
+    const localAddress =
+      options.localAddress ?? this.#localAddresses[this.#next++ % this.#localAddresses.length];
     const started = performance.now();
     return new Promise((resolve) => {
       const req = request(
@@ -204,6 +206,7 @@ export class StreamClient {
         },
       );
       req.on('error', () => resolve(0));
+      options.signal?.addEventListener('abort', () => req.destroy(), { once: true });
       req.end();
     });
   }

@@ -17,6 +17,7 @@ import { insertConcert } from './concert.js';
 import { Latencies, LoadClient, type Reply, StreamClient } from './http-client.js';
 import { loadTables, type RunPlan, type RunResult, type Waiters } from './load-report.js';
 import { cpuSeconds, listenOverflows, redisCalls } from './process-stats.js';
+import { StreamHosts } from './stream-hosts.js';
 
 const USERS = Number(process.env.BENCH_LOAD_USERS ?? 10_000);
 const SEATS = Number(process.env.BENCH_LOAD_SEATS ?? 1_000);
@@ -53,6 +54,11 @@ const WAIT_S = Number(process.env.BENCH_LOAD_WAIT_SECONDS ?? 20);
 /** The waiting room's capacity (users in the booking area at once) and admissions per 100 ms tick. */
 const MAX_ACTIVE = Number(process.env.BENCH_LOAD_MAX_ACTIVE ?? 200);
 const ADMIT_PER_TICK = Number(process.env.BENCH_LOAD_ADMIT_PER_TICK ?? 50);
+/**
+ * Child processes that hold the SSE streams (0: this process). One process may hold 20,000 open
+ * files here (a hard limit), so 100,000 streams need at least six.
+ */
+const STREAM_PROCESSES = Number(process.env.BENCH_LOAD_STREAM_PROCESSES ?? 0);
 /** A folder: each app process writes a V8 CPU profile there (`--cpu-prof`) when it stops. */
 const CPU_PROF_DIR = process.env.BENCH_LOAD_CPU_PROF;
 const nodeArgs = CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : [];
@@ -84,7 +90,11 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
   const db = await PgDatabase.open({ url: DATABASE_URL, schema });
   const latencies = new Latencies();
   const http = new LoadClient(latencies);
-  const streams = new StreamClient(latencies, SOURCE_ADDRESSES);
+  const streams =
+    STREAM_PROCESSES > 0
+      ? new StreamHosts(latencies, SOURCE_ADDRESSES, STREAM_PROCESSES)
+      : new StreamClient(latencies, SOURCE_ADDRESSES);
+  const hostsCpu = () => (streams instanceof StreamHosts ? streams.cpuSeconds() : 0);
   try {
     const concertId = await insertConcert(db, 'Load test', SEATS);
     const placeholder = async () => {
@@ -199,10 +209,19 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       return status;
     };
 
-    // Every simulated browser gets the same layout (one ETag per version): parsed once per version
-    // and shared, or 100,000 users would each keep their own copy of a 10,000-seat map.
+    // Every simulated browser gets the same layout (one ETag per version): its seat ids are parsed
+    // once per version and shared, and no user keeps the answer itself, or 100,000 users would each
+    // hold their own copy of a 10,000-seat map while they wait.
     const layouts = new Map<string, number[]>();
-    const seatIdsOf = (reply: Reply): number[] => {
+    const seatLayout = async (base: string): Promise<number[] | undefined> => {
+      const reply = await http.call(
+        base,
+        'GET /concerts/:id/seats/layout',
+        'GET',
+        `${mapPath}/seats/layout`,
+        { text: true },
+      );
+      if (reply.status !== 200) return void note('layout', reply);
       const key = reply.etag ?? reply.body;
       let ids = layouts.get(key);
       if (!ids) {
@@ -216,15 +235,8 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       const base = urls[i % urls.length] as string;
       // The waiting page names the concert from the seat layout (kept by the browser for the seat
       // page: `max-age=3600`).
-      const layout = await http.call(
-        base,
-        'GET /concerts/:id/seats/layout',
-        'GET',
-        `${mapPath}/seats/layout`,
-        { text: true },
-      );
-      if (layout.status !== 200) return note('layout', layout);
-      const ids = seatIdsOf(layout);
+      const ids = await seatLayout(base);
+      if (!ids) return;
       const login = await http.call(base, 'POST /auth/demo-login', 'POST', '/auth/demo-login', {
         body: { name: `fan${i}` },
       });
@@ -311,6 +323,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     const cpuAtStart = servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
     const overflowsAtStart = listenOverflows();
     const clientCpuAtStart = process.cpuUsage();
+    const hostsCpuAtStart = hostsCpu();
     const started = Date.now();
     const cpuNow = () => servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
     const requestsNow = () => latencies.summary().reduce((sum, [, n]) => sum + n, 0);
@@ -368,7 +381,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       listenOverflows: overflows,
       requests: latencies.summary().reduce((sum, [, n]) => sum + n, 0),
       appCpuS,
-      clientCpuS: (clientCpu.user + clientCpu.system) / 1e6,
+      clientCpuS: (clientCpu.user + clientCpu.system) / 1e6 + hostsCpu() - hostsCpuAtStart,
       latencies,
       invariants,
       violations: invariantViolations(invariants, { settled: true }),
