@@ -56,6 +56,10 @@ export interface LoadSettings {
   waitS: number;
   maxActive: number;
   admitPerTick: number;
+  /** How users get the seat layout (BENCH_LOAD_LAYOUT). */
+  layout: 'full' | 'revalidate';
+  /** Child processes holding the SSE streams (0: the load generator itself). */
+  streamProcesses: number;
 }
 
 /** The summary, latency and issue #14 target tables of `results` (the first is the reference). */
@@ -107,6 +111,14 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
     ],
     notes: [
       `Users arrive evenly over ${settings.arrivalS} s; waiting room: ${settings.maxActive} active, ${settings.admitPerTick} admitted per 100 ms tick; mock gateway latency 20 ms, no failures.`,
+      settings.layout === 'full'
+        ? 'Each user downloads the whole seat layout (a browser without a cache).'
+        : 'Each user revalidates the seat layout (`If-None-Match`, 304) once the load generator has it, as behind a shared cache: the layout is `Cache-Control: public`.',
+      ...(settings.streamProcesses > 0
+        ? [
+            `The SSE streams are held by ${settings.streamProcesses} child processes of the load generator (at most 20,000 open files per process here).`,
+          ]
+        : []),
       settings.waitS > 0
         ? `Waiting phase: every seat is held by a placeholder reservation until ${settings.arrivalS} + 2 + ${settings.waitS} s, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${settings.waitS} s of waiting alone. Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
         : 'No waiting phase (BENCH_LOAD_WAIT_SECONDS=0): the sale starts with the first arrival.',

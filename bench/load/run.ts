@@ -55,6 +55,16 @@ const WAIT_S = Number(process.env.BENCH_LOAD_WAIT_SECONDS ?? 20);
 const MAX_ACTIVE = Number(process.env.BENCH_LOAD_MAX_ACTIVE ?? 200);
 const ADMIT_PER_TICK = Number(process.env.BENCH_LOAD_ADMIT_PER_TICK ?? 50);
 /**
+ * How each user gets the seat layout: `full` (a 200 with the whole map, as a browser without a
+ * cache) or `revalidate` (once the load generator has the map, `If-None-Match` and a 304, as behind
+ * a shared cache that revalidates: the layout is `Cache-Control: public`). At 10,000 seats the map
+ * is ~240 KB, so 100,000 full answers are ~24 GB through one load generator.
+ */
+const LAYOUT = (process.env.BENCH_LOAD_LAYOUT ?? 'full') as 'full' | 'revalidate';
+if (LAYOUT !== 'full' && LAYOUT !== 'revalidate') {
+  throw new Error(`BENCH_LOAD_LAYOUT: '${LAYOUT}' is not full or revalidate`);
+}
+/**
  * Child processes that hold the SSE streams (0: this process). One process may hold 20,000 open
  * files here (a hard limit), so 100,000 streams need at least six.
  */
@@ -214,13 +224,15 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     // hold their own copy of a 10,000-seat map while they wait.
     const layouts = new Map<string, number[]>();
     const seatLayout = async (base: string): Promise<number[] | undefined> => {
+      const known = LAYOUT === 'revalidate' ? [...layouts.keys()].at(-1) : undefined;
       const reply = await http.call(
         base,
         'GET /concerts/:id/seats/layout',
         'GET',
         `${mapPath}/seats/layout`,
-        { text: true },
+        { text: true, headers: known ? { 'if-none-match': known } : {} },
       );
+      if (reply.status === 304 && known) return layouts.get(known);
       if (reply.status !== 200) return void note('layout', reply);
       const key = reply.etag ?? reply.body;
       let ids = layouts.get(key);
@@ -412,6 +424,8 @@ const [summary, latencyTable, targetTable] = loadTables(results, {
   waitS: WAIT_S,
   maxActive: MAX_ACTIVE,
   admitPerTick: ADMIT_PER_TICK,
+  layout: LAYOUT,
+  streamProcesses: STREAM_PROCESSES,
 });
 print(summary);
 print(latencyTable);
