@@ -6,12 +6,21 @@ import { OutboxRepository } from '../src/events/outbox.js';
 const count = async (db: Database, sql: string) =>
   Number((await db.query<{ n: number }>(`SELECT (${sql})::int AS n`)).rows[0]?.n);
 
-/** Consumer effects (`email.sent`, `sales.recorded`) of SUCCEEDED payments seen `op` once (`<>`: not exactly once). */
-const consumerEffectsSql = (op: '<>' | '>' | '<') => `SELECT count(*) FROM payments p,
-       (VALUES ('email.sent'), ('sales.recorded')) AS t(type)
-       WHERE p.status = 'SUCCEEDED' AND (
-         SELECT count(*) FROM business_events e
-         WHERE e.type = t.type AND position(p.id::text IN e.subject) > 0) ${op} 1`;
+/**
+ * The consumer effects (`email.sent`, `sales.recorded`) of each SUCCEEDED payment, counted: their
+ * subject is `event:<event id>` and the event id `payment.succeeded:<payment id>`. One hash join,
+ * so it stays fast at the seed's scale (10,000 payments beside 100,000 other events).
+ */
+const consumerEffects = `SELECT p.id, t.type, coalesce(e.n, 0) AS n FROM payments p
+       CROSS JOIN (VALUES ('email.sent'), ('sales.recorded')) AS t(type)
+       LEFT JOIN (SELECT type, subject, count(*) AS n FROM business_events
+                   WHERE type IN ('email.sent', 'sales.recorded') GROUP BY type, subject) e
+         ON e.type = t.type AND e.subject = 'event:payment.succeeded:' || p.id
+       WHERE p.status = 'SUCCEEDED'`;
+
+/** Consumer effects of SUCCEEDED payments seen `op` once (`<>`: not exactly once). */
+const consumerEffectsSql = (op: '<>' | '>' | '<') =>
+  `SELECT count(*) FROM (${consumerEffects}) c WHERE c.n ${op} 1`;
 
 /** Reservations, seats and payments not yet in a final state, and consumer effects not yet seen. */
 export const pendingSql = `SELECT (SELECT count(*) FROM reservations WHERE status = 'HELD')
@@ -79,14 +88,8 @@ export async function describePending(db: Database, limit = 5): Promise<string[]
     )),
     ...(await lines(
       'consumer effects of',
-      `SELECT p.id || ': email.sent ' || (SELECT count(*) FROM business_events e
-                WHERE e.type = 'email.sent' AND position(p.id::text IN e.subject) > 0)
-              || ', sales.recorded ' || (SELECT count(*) FROM business_events e
-                WHERE e.type = 'sales.recorded' AND position(p.id::text IN e.subject) > 0) AS line
-       FROM payments p WHERE p.status = 'SUCCEEDED' AND (
-         SELECT count(*) FROM business_events e WHERE e.type IN ('email.sent', 'sales.recorded')
-         AND position(p.id::text IN e.subject) > 0) <> 2
-       ORDER BY p.created_at`,
+      `SELECT c.id || ': ' || string_agg(c.type || ' ' || c.n, ', ' ORDER BY c.type) AS line
+       FROM (${consumerEffects}) c GROUP BY c.id HAVING bool_or(c.n <> 1) ORDER BY c.id`,
     )),
     ...(await new OutboxRepository(db).describePending(limit)).map((l) => `outbox ${l}`),
   ];
