@@ -88,10 +88,12 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
   const redis = await spawnRedis({ port: await freePort() });
   const admin = new Redis(redis.url);
   const schema = `bench_load_${randomBytes(4).toString('hex')}`;
+  const appProcesses = instances * Math.max(1, workers);
   const env = {
     DATABASE_URL,
     DATABASE_SCHEMA: schema,
-    DATABASE_POOL_MAX: '20',
+    // PostgreSQL here allows 100 connections: 20 per app process for one or two, 40 in all beyond.
+    DATABASE_POOL_MAX: String(appProcesses <= 2 ? 20 : Math.max(4, Math.floor(40 / appProcesses))),
     REDIS_URL: redis.url,
     JWT_SECRET: SECRET,
     // Every simulated user comes from 127.0.0.1: no per-address brakes (per-user ones stay).
