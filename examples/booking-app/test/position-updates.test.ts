@@ -4,6 +4,7 @@ import {
   PositionUpdates,
   positionEveryMs,
   statusIsNews,
+  streamBeatMs,
 } from '../src/concerts/rooms/position-updates.js';
 
 // The SSE stream's position pacing (pure logic: no Redis, no HTTP).
@@ -127,5 +128,16 @@ describe('statusIsNews', () => {
   it('any other state, before or after, is news', () => {
     expect(statusIsNews(waiting(), { state: 'unknown' }, 500)).toBe(true);
     expect(statusIsNews({ state: 'unknown' }, waiting(), Number.POSITIVE_INFINITY)).toBe(true);
+  });
+});
+
+describe('streamBeatMs', () => {
+  it("follows the room's pace, and far back (the longest pace) beats at half the timeout", () => {
+    expect(streamBeatMs(100, 30_000)).toBe(100);
+    expect(streamBeatMs(9_999, 30_000)).toBe(9_999);
+    expect(streamBeatMs(10_000, 30_000)).toBe(15_000);
+    // Eviction comes at 1× to 1.25× the timeout after the last beat: half of it leaves a margin.
+    expect(streamBeatMs(1_000, 3_000)).toBe(1_500);
+    expect(streamBeatMs(1_500, 3_000)).toBeLessThan(3_000);
   });
 });

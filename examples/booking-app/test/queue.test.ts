@@ -239,6 +239,48 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     expect(unknownConcert.status).toBe(404);
   });
 
+  it('SSE: a waiter told to poll at the longest pace, beaten for at half the timeout by the stream, is never evicted', async () => {
+    let ticks = 0;
+    // A 1 s tick behind a full booking area: the room asks the waiter for its longest pace, a
+    // third of the 1.2 s timeout; the stream beats at half of it instead.
+    const { base, rooms } = await instance(
+      { heartbeatTimeoutMs: 1_200, tickMs: 1_000 },
+      {
+        onTick: (id) => {
+          if (id === 1) ticks++;
+        },
+      },
+    );
+    const alice = await login(base, 'alice');
+    await call(base, 'POST', '/concerts/1/queue', { token: alice });
+    await waitFor(
+      async () => (await call(base, 'GET', '/concerts/1/queue', { token: alice })).body.state,
+      (state) => state === 'active',
+      5_000,
+    );
+    const erin = await login(base, 'erin');
+    const erinId = String((await call(base, 'GET', '/me', { token: erin })).body.user.id);
+    await call(base, 'POST', '/concerts/1/queue', { token: erin });
+    const stream = await openSse(`${base}/concerts/1/queue/events`, {
+      authorization: `Bearer ${erin}`,
+    });
+    opened.push(stream);
+    expect((await stream.next(() => true)).data).toMatchObject({
+      state: 'waiting',
+      position: 1,
+      pollAfterMs: 400,
+    });
+    // Four timeouts' worth of ticks: a stream beating too seldom would be evicted by then.
+    const from = ticks;
+    await waitFor(
+      async () => ticks - from,
+      (n) => n >= 5,
+      15_000,
+    );
+    expect(stream.events.map((e) => e.event)).not.toContain('evicted');
+    expect((await rooms.room(1).status(erinId)).state).toBe('waiting');
+  });
+
   it('SSE: a user who is not in the room gets one "unknown" status and the stream ends', async () => {
     const { base } = await instance({}, { tick: false });
     const carol = await login(base, 'carol');

@@ -11,7 +11,7 @@ import type { AppMetrics } from '../../observability/metrics.js';
 import type { SaleStates } from '../sale-states.js';
 import { BeatGrid } from './beat-grid.js';
 import type { ConcertRooms } from './concert-rooms.js';
-import { PositionUpdates, statusIsNews } from './position-updates.js';
+import { PositionUpdates, statusIsNews, streamBeatMs } from './position-updates.js';
 
 const params = z.object({ id: idParam });
 const SSE_KEEPALIVE_MS = 15_000;
@@ -173,11 +173,13 @@ export function queueRoutes(deps: {
     };
 
     // An open stream is a present user: it heartbeats on the client's behalf at the pace the
-    // room asks for, and sends the exact status each time. The beats of every stream of the process
-    // share a grid (BeatGrid), so they reach Redis as batches, not one call per stream.
+    // room asks for (far back, at half the timeout: streamBeatMs), and sends the status when it is
+    // news. The beats of every stream of the process share a grid (BeatGrid), so they reach Redis
+    // as batches, not one call per stream.
     const schedule = () => {
       if (status.state === 'waiting') {
-        cancelBeat = beats.schedule(() => void beat(), status.pollAfterMs);
+        const after = streamBeatMs(status.pollAfterMs, room.options.heartbeatTimeoutMs);
+        cancelBeat = beats.schedule(() => void beat(), after);
       }
     };
     const beat = async () => {
