@@ -73,7 +73,7 @@ describe.each(redisTargets().filter((t) => t.name === 'standalone'))(
   (target) => {
     const redis = useRedis(target);
 
-    it('the rate-limit hits and revocation checks of one event-loop turn leave in one socket write each', async () => {
+    it('the rate-limit hits and revocation checks of one event-loop turn leave in one socket write', async () => {
       const client = (redis.client as Redis).duplicate();
       try {
         const limiter = new FixedWindowLimiter(client, {
@@ -108,6 +108,21 @@ describe.each(redisTargets().filter((t) => t.name === 'standalone'))(
         );
         expect(writes).toBe(1);
         expect(revoked).toEqual([false, false, false, true, false, false]);
+
+        // Two limiters and the revocation checks of one turn share the client's pipeline.
+        const other = new FixedWindowLimiter(client, {
+          name: 'other',
+          limit: 5,
+          prefix: redis.prefix,
+        });
+        writes = 0;
+        const [a, b, c] = await Promise.all([
+          limiter.hit('u0'),
+          other.hit('u0'),
+          revocations.isRevoked('t-3'),
+        ]);
+        expect(writes).toBe(1);
+        expect([a.remaining, b.remaining, c]).toEqual([89, 4, true]);
       } finally {
         client.disconnect();
       }

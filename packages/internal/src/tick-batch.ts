@@ -95,9 +95,24 @@ export interface PipelinedCommand {
  * caller tracks each command (e.g. {@link CallGuard.track}).
  */
 export class TickPipeline {
+  static readonly #shared = new WeakMap<object, TickPipeline>();
   readonly #client: RedisClient;
   readonly #batch: TickBatch<PipelinedCommand>;
   readonly #direct: boolean;
+
+  /**
+   * The `turn` pipeline of `client` that every caller of the process shares, so the commands of
+   * one turn leave in one write whichever object queued them (a script command must be `register`ed
+   * on `client` before it is queued).
+   */
+  static shared(client: RedisClient): TickPipeline {
+    let pipeline = TickPipeline.#shared.get(client);
+    if (!pipeline) {
+      pipeline = new TickPipeline(client, 'turn');
+      TickPipeline.#shared.set(client, pipeline);
+    }
+    return pipeline;
+  }
 
   constructor(client: RedisClient, defer: TickBatchDefer = 'turn') {
     this.#client = client;

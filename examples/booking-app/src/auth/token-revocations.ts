@@ -14,8 +14,9 @@ const DEFAULTS = Object.freeze({ prefix: 'bo', clockSkewMs: 5000 });
  * Revoked token ids (`jti`) in Redis, shared by every app instance: one key per revoked token
  * with a TTL until the token would have expired anyway, so the set never outgrows the tokens that
  * are still alive. A check is one `EXISTS` (each key is its own hash tag: works on Redis Cluster);
- * the checks of one event-loop turn leave as one pipeline (a {@link TickPipeline}: one socket
- * write for every request that arrived together; a Cluster sends each directly).
+ * the checks of one event-loop turn leave in the client's shared pipeline
+ * ({@link TickPipeline.shared}: one socket write for every request that arrived together, rate-limit
+ * hits included; a Cluster sends each directly).
  * Redis errors are not swallowed: a request whose token cannot be checked gets 503, not a pass.
  */
 export class TokenRevocations {
@@ -30,7 +31,7 @@ export class TokenRevocations {
     const o = check.mergeOptions('TokenRevocations options', DEFAULTS, options);
     this.base = `${keyPrefix('prefix', o.prefix)}:revoked-token:`;
     this.clockSkewMs = check.integer('clockSkewMs', o.clockSkewMs, { min: 0, max: 600_000 });
-    this.checks = new TickPipeline(redis, 'turn');
+    this.checks = TickPipeline.shared(redis);
   }
 
   /** Revoke token `jti` until its expiry `expiresAtSec` (seconds since the epoch). */

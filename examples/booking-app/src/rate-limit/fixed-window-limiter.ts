@@ -37,7 +37,8 @@ export interface RateLimitResult {
  * A fixed-window rate limit shared by every app instance: one atomic Lua step per hit
  * (INCR + PEXPIRE on the window's first hit), one key per caller with a TTL of one window, so
  * nothing is left behind. Each key is its own hash tag: works on Redis Cluster. The hits of one
- * event-loop turn leave as one pipeline ({@link TickPipeline}; a Cluster sends each directly).
+ * event-loop turn, of every limiter, leave in the client's shared pipeline
+ * ({@link TickPipeline.shared}; a Cluster sends each directly).
  * Redis errors are not swallowed: the app answers 503 rather than letting unlimited traffic through.
  */
 export class FixedWindowLimiter {
@@ -56,7 +57,7 @@ export class FixedWindowLimiter {
     // Defined before any pipeline of this client exists: a pipeline knows the commands defined
     // on its client when it was created.
     hitScript.register(redis);
-    this.hits = new TickPipeline(redis, 'turn');
+    this.hits = TickPipeline.shared(redis);
   }
 
   /** Count one hit for `caller` (an IP, a user id) and say whether it is within the limit. */
