@@ -12,15 +12,26 @@ import {
   sleep,
   whileRenewing,
 } from '@boxoffice/internal';
-import { QueuePool } from '@boxoffice/internal/queue-pool';
 import { type Job, Worker } from 'bullmq';
 import { HoldNotFoundError, SeatLockRedisError, seatLockCallErrors } from './errors.js';
-import type { Lease } from './lease.js';
+import { ExpiryWakeups, WAKEUP_JOB, type WakeupData } from './expiry-wakeups.js';
 import claimLua from './lua/hold-claim.lua';
 import decideLua from './lua/hold-decide.lua';
 import finishLua from './lua/hold-finish.lua';
 import placeLua from './lua/hold-place.lua';
 import renewLua from './lua/hold-renew.lua';
+import {
+  DEFAULTS,
+  type Decision,
+  type ExpireOutcome,
+  type Hold,
+  type HoldState,
+  MAX_MS,
+  type PlacedHold,
+  type PlaceOptions,
+  type SeatHoldsOptions,
+  toHold,
+} from './seat-holds-options.js';
 import { SeatLock } from './seat-lock.js';
 import { tracedConfirm, tracedExpire, tracedPlace, tracing } from './tracing.js';
 
@@ -31,101 +42,15 @@ const claimScript = luaScript('seatlock', 'hold_claim', claimLua, __PACKAGE_VERS
 const finishScript = luaScript('seatlock', 'hold_finish', finishLua, __PACKAGE_VERSION__);
 const renewScript = luaScript('seatlock', 'hold_renew', renewLua, __PACKAGE_VERSION__, timed);
 
-/** Where a hold is in its life. `expiring`: expiry decided, onExpire running (or to be retried). */
-export type HoldState = 'held' | 'confirmed' | 'cancelled' | 'expiring' | 'expired';
-
-/** A hold as stored in Redis (times in ms since epoch, Redis server clock). */
-export interface Hold {
-  readonly holdId: string;
-  readonly resources: readonly string[];
-  readonly data: unknown;
-  readonly state: HoldState;
-  readonly placedAt: number;
-  /** What the UI shows as the end of the hold. */
-  readonly expiresAt: number;
-  /** `expiresAt + graceMs`: confirm is accepted until then; expiry happens from then on. */
-  readonly deadline: number;
-  /** How many times onExpire was started for this hold (1 normally; more after a crash or error). */
-  readonly runs: number;
-}
-
-/** What `place` returns. */
-export interface PlacedHold {
-  readonly holdId: string;
-  /** The lease on the seats; it lives until `deadline` plus `lockMarginMs`. */
-  readonly lease: Lease;
-  readonly expiresAt: number;
-  readonly deadline: number;
-}
-
-/** Options of {@link SeatHolds}. */
-export interface SeatHoldsOptions {
-  /** The SeatLock placing the seat locks. @defaultValue `new SeatLock(redis, { prefix })` */
-  locks?: SeatLock;
-  /** Key prefix (hold records, BullMQ queue `prefix:{holds}`). @defaultValue 'bo' */
-  prefix?: string;
-  /** Default hold duration shown to the user. @defaultValue 300_000 (5 min) */
-  ttlMs?: number;
-  /** Default extra time after `expiresAt` during which confirm is still accepted. @defaultValue 10_000 */
-  graceMs?: number;
-  /** Extra lock lifetime past the deadline, so the seat stays locked until expiry is decided. @defaultValue 5_000 */
-  lockMarginMs?: number;
-  /** BullMQ queue name. @defaultValue 'seat-holds' */
-  queueName?: string;
-  /** onExpire callbacks run at once per process. @defaultValue 8 */
-  concurrency?: number;
-  /** Period of the sweep that expires holds whose delayed job was lost. @defaultValue 30_000 */
-  sweepIntervalMs?: number;
-  /**
-   * How long a claim on one onExpire run lasts; it is renewed every `claimMs / 3` while onExpire
-   * runs, so this is how soon after its process died another process may take the run over.
-   * @defaultValue 10_000
-   */
-  claimMs?: number;
-  /** How long a decided hold's record is kept (for `get`, late confirms). @defaultValue 86_400_000 */
-  keepMs?: number;
-  /** Deadline of each Redis call. @defaultValue 2_000 */
-  commandTimeoutMs?: number;
-  /** Receives background errors (worker, sweep). @defaultValue emits a process warning */
-  onError?: (error: unknown) => void;
-}
-
-/** Options of one `place`. */
-export interface PlaceOptions {
-  /** @defaultValue the SeatHolds' `ttlMs` */
-  ttlMs?: number;
-  /** @defaultValue the SeatHolds' `graceMs` */
-  graceMs?: number;
-  /** JSON-serialisable data kept with the hold and handed to onExpire (at most 64 KiB as JSON). */
-  data?: unknown;
-}
-
-/** Outcome of `confirm`/`cancel`: whether this call decided the hold, and its state now. */
-export interface Decision {
-  readonly ok: boolean;
-  readonly state: HoldState;
-}
-
-/** Outcome of `expire`: this call ran onExpire (`expired`), or why not. */
-export type ExpireOutcome = 'expired' | 'not-due' | 'running' | 'done';
-
-const DEFAULTS = Object.freeze({
-  locks: undefined as SeatLock | undefined,
-  prefix: 'bo',
-  ttlMs: 300_000,
-  graceMs: 10_000,
-  lockMarginMs: 5_000,
-  queueName: 'seat-holds',
-  concurrency: 8,
-  sweepIntervalMs: 30_000,
-  claimMs: 10_000,
-  keepMs: 86_400_000,
-  commandTimeoutMs: 2_000,
-  onError: ((error: unknown) => {
-    process.emitWarning(`@boxoffice/seat-lock SeatHolds: ${String(error)}`);
-  }) as (error: unknown) => void,
-});
-const MAX_MS = 2 ** 31 - 1;
+export type {
+  Decision,
+  ExpireOutcome,
+  Hold,
+  HoldState,
+  PlacedHold,
+  PlaceOptions,
+  SeatHoldsOptions,
+} from './seat-holds-options.js';
 
 /** The worker's connection: BullMQ's blocking commands must never be given up on by ioredis. */
 const workerConnection = (client: RedisClient): RedisClient =>
@@ -137,9 +62,10 @@ type Claim =
   | { kind: 'done'; state: string };
 
 /**
- * Seat holds that always expire: `place` locks the seats and schedules a BullMQ delayed job
- * (jobId = holdId) at the deadline; `confirm` and expiry race on one hold record and exactly one
- * wins (decided in one Lua script); a sweep finds holds whose job was lost. Opens its own
+ * Seat holds that always expire: `place` locks the seats and makes sure a BullMQ delayed job wakes
+ * at the end of the deadline's window ({@link ExpiryWakeups}: one job per `wakeupWindowMs`, not per
+ * hold); `confirm` and expiry race on one hold record and exactly one wins (decided in one Lua
+ * script); a sweep finds holds whose job was lost. Opens its own
  * connections for BullMQ, derived from `redis` with `duplicate()`; `close()` ends them.
  */
 export class SeatHolds {
@@ -151,7 +77,7 @@ export class SeatHolds {
   readonly #dueKey: string;
   readonly #bullPrefix: string;
   readonly #claimer = `${randomBytes(6).toString('hex')}`;
-  readonly #queues: QueuePool;
+  readonly #wakeups: ExpiryWakeups;
   #worker: Worker | undefined;
   #workerConn: RedisClient | undefined;
   #handler: ((hold: Hold) => Promise<void> | void) | undefined;
@@ -175,6 +101,7 @@ export class SeatHolds {
     check.integer('lockMarginMs', o.lockMarginMs, { min: 0, max: MAX_MS });
     keyPrefix('queueName', o.queueName);
     check.integer('concurrency', o.concurrency, { min: 1, max: 1000 });
+    check.integer('wakeupWindowMs', o.wakeupWindowMs, { min: 1, max: 3_600_000 });
     check.integer('sweepIntervalMs', o.sweepIntervalMs, { min: 1, max: MAX_MS });
     check.integer('claimMs', o.claimMs, { min: 1, max: MAX_MS });
     check.integer('keepMs', o.keepMs, { min: 1, max: MAX_MS });
@@ -192,7 +119,9 @@ export class SeatHolds {
     this.#bullPrefix = `${prefix}:{holds}`;
     this.#recPrefix = `${prefix}:{holds}:h:`;
     this.#dueKey = `${prefix}:{holds}:due`;
-    this.#queues = new QueuePool(redis, { prefix: this.#bullPrefix }, (e) => this.#o.onError(e));
+    this.#wakeups = new ExpiryWakeups(redis, this.#bullPrefix, o.queueName, o.wakeupWindowMs, (e) =>
+      this.#o.onError(e),
+    );
   }
 
   /**
@@ -241,25 +170,9 @@ export class SeatHolds {
     }
     const [, expiresAt = 0, deadline = 0] = times;
     try {
-      // Inside use(): a call past its deadline discards the queue too, like a failed one.
-      await this.#queues.use(this.#o.queueName, (queue) =>
-        this.#call('place', () =>
-          queue.add(
-            'expire',
-            { holdId },
-            {
-              jobId: holdId,
-              delay: Math.max(0, deadline - Date.now()),
-              attempts: 10,
-              backoff: { type: 'exponential', delay: 1_000 },
-              removeOnComplete: true,
-              removeOnFail: 1_000,
-            },
-          ),
-        ),
-      );
+      await this.#wakeups.schedule(deadline, (call) => this.#call('place', call));
     } catch {
-      // The record is indexed by deadline: the sweep expires it even without its job.
+      // The record is indexed by deadline: the sweep expires it even without a job.
     }
     return { holdId, lease, expiresAt, deadline };
   }
@@ -303,7 +216,11 @@ export class SeatHolds {
     this.#workerConn = workerConnection(this.#redis);
     this.#worker = new Worker(
       this.#o.queueName,
-      async (job: Job<{ holdId: string }>) => this.#runJob(job.data.holdId),
+      async (job: Job<{ holdId: string } | WakeupData>) => {
+        // Jobs named 'expire' (one per hold, jobId = holdId) come from versions before the windows.
+        if (job.name === WAKEUP_JOB) await this.#expireDue((job.data as WakeupData).until, true);
+        else await this.#runJob((job.data as { holdId: string }).holdId);
+      },
       {
         connection: this.#workerConn as never,
         prefix: this.#bullPrefix,
@@ -336,21 +253,9 @@ export class SeatHolds {
   }
 
   /** Expire every hold past its deadline (up to 1000 per call); returns how many this call expired. */
-  async sweep(): Promise<number> {
+  sweep(): Promise<number> {
     if (!this.#handler) throw new Error('sweep needs an onExpire handler registered first');
-    const due = (await this.#call('sweep', () =>
-      this.#redis.zrangebyscore(this.#dueKey, '-inf', Date.now(), 'LIMIT', 0, 1_000),
-    )) as string[];
-    let expired = 0;
-    for (const holdId of due) {
-      if (this.#closed) break;
-      try {
-        if ((await this.expire(holdId)) === 'expired') expired++;
-      } catch (error) {
-        this.#o.onError(error);
-      }
-    }
-    return expired;
+    return this.#expireDue(Date.now(), false);
   }
 
   /**
@@ -370,7 +275,7 @@ export class SeatHolds {
         .catch(() => {});
       if (this.#workerConn) await this.#guard.quit(this.#workerConn);
     };
-    await Promise.all([stopWorker(), this.#queues.close(this.#guard)]);
+    await Promise.all([stopWorker(), this.#wakeups.close(this.#guard)]);
     if (this.#ownLocks) await this.#locks.close();
   }
 
@@ -392,21 +297,20 @@ export class SeatHolds {
     check.text('holdId', holdId, { maxBytes: 128, printable: true });
     this.#open();
     const rec = this.#recKey(holdId);
-    const [won, state] = (await this.#call(to === 'confirmed' ? 'confirm' : 'cancel', () =>
-      decideScript.run(this.#redis, [rec, this.#dueKey], [holdId, to, this.#o.keepMs]),
-    )) as [number, string];
+    const [won, state, token, resources] = (await this.#call(
+      to === 'confirmed' ? 'confirm' : 'cancel',
+      () => decideScript.run(this.#redis, [rec, this.#dueKey], [holdId, to, this.#o.keepMs]),
+    )) as [number, string, string | null, string | null];
     if (state === 'missing') throw new HoldNotFoundError(holdId);
     if (won !== 1) return { ok: false, state: state === 'due' ? 'expiring' : (state as HoldState) };
-    // The decision is made; the rest is cleanup that expiry and lock TTLs would also do.
-    const flat = (await this.#redis.hgetall(rec).catch(() => ({}))) as Record<string, string>;
-    if (flat.token && flat.resources) {
-      const resources = JSON.parse(flat.resources) as string[];
+    // The decision is made; releasing the seats is cleanup that the lock TTLs would also do. The
+    // window's wake-up job stays: it serves the other holds due then, and finds this one decided.
+    if (token && resources) {
       await this.#locks
-        .restore(resources, flat.token)
+        .restore(JSON.parse(resources) as string[], token)
         .release()
         .catch(() => false);
     }
-    await this.#queues.remove(this.#o.queueName, holdId).catch(() => false);
     return { ok: true, state: to };
   }
 
@@ -467,6 +371,43 @@ export class SeatHolds {
     return 'expired';
   }
 
+  /**
+   * Expire the holds due by `until`, a page of up to 1000 at a time, `concurrency` at once. `wait`
+   * (a wake-up job): a hold not yet due by the Redis clock is waited for, and the first failure is
+   * thrown once the page is done, so BullMQ retries the job; otherwise (the sweep) such a hold is
+   * left for later and failures go to onError. Returns how many this call expired.
+   */
+  async #expireDue(until: number, wait: boolean): Promise<number> {
+    const seen = new Set<string>();
+    let expired = 0;
+    for (;;) {
+      const page = (await this.#call('sweep', () =>
+        this.#redis.zrangebyscore(this.#dueKey, '-inf', until, 'LIMIT', 0, 1_000),
+      )) as string[];
+      // A hold another process is expiring stays in the index: stop when a page brings nothing new.
+      const fresh = page.filter((id) => !seen.has(id));
+      if (fresh.length === 0) return expired;
+      const failures: unknown[] = [];
+      let next = 0;
+      const lane = async () => {
+        while (next < fresh.length && !this.#closed) {
+          const holdId = fresh[next++] as string;
+          seen.add(holdId);
+          try {
+            const outcome = wait ? await this.#runJob(holdId) : await this.expire(holdId);
+            if (outcome === 'expired') expired++;
+          } catch (error) {
+            failures.push(error);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.#o.concurrency, fresh.length) }, lane));
+      if (wait && failures.length > 0) throw failures[0];
+      for (const error of failures) this.#o.onError(error);
+      if (page.length < 1_000 || this.#closed) return expired;
+    }
+  }
+
   async #runJob(holdId: string): Promise<ExpireOutcome> {
     for (;;) {
       if (this.#closed) throw new SeatLockRedisError('expire', 'other', 'SeatHolds closed');
@@ -480,17 +421,4 @@ export class SeatHolds {
       return this.#expireClaimed(holdId, claim);
     }
   }
-}
-
-function toHold(holdId: string, flat: Record<string, string>): Hold {
-  return Object.freeze({
-    holdId,
-    resources: Object.freeze(JSON.parse(flat.resources ?? '[]') as string[]),
-    data: JSON.parse(flat.data ?? 'null') as unknown,
-    state: (flat.state ?? 'held') as HoldState,
-    placedAt: Number(flat.placedAt),
-    expiresAt: Number(flat.expiresAt),
-    deadline: Number(flat.deadline),
-    runs: Number(flat.runs ?? 0),
-  });
 }

@@ -158,17 +158,19 @@ describe.each(redisTargets())('SeatHolds on $name', (target) => {
   it('expires holds that ended while no process ran, including one whose job was lost', async () => {
     const placer = make();
     const a = await placer.place(['A1'], { ttlMs: 100, graceMs: 0, data: 'a' });
-    const b = await placer.place(['B1'], { ttlMs: 100, graceMs: 0, data: 'b' });
+    // b's deadline falls in a later window (1 s), so it has a wake-up job of its own.
+    const b = await placer.place(['B1'], { ttlMs: 1_500, graceMs: 0, data: 'b' });
     await placer.close();
-    // Lose b's delayed job, as if Redis had lost it or it was never added.
+    // Lose b's wake-up job, as if Redis had lost it or it was never added.
     const { Queue } = await import('bullmq');
     const queue = new Queue('seat-holds', {
       connection: redis.connect() as never,
       prefix: `${redis.prefix}:{holds}`,
     });
-    expect(await queue.remove(b?.holdId as string)).toBe(1);
+    const windowEnd = Math.ceil((b?.deadline as number) / 1_000) * 1_000;
+    expect(await queue.remove(`due-${windowEnd}`)).toBe(1);
     await queue.close();
-    await sleep(400);
+    await until(() => Date.now() > (b?.deadline as number) + 100);
 
     const worker = make({ sweepIntervalMs: 200 });
     const calls: string[] = [];
@@ -183,6 +185,60 @@ describe.each(redisTargets())('SeatHolds on $name', (target) => {
       expect((await worker.get(b?.holdId as string))?.state).toBe('expired');
     } finally {
       await worker.close();
+    }
+  });
+
+  it('wakes the holds of a window with one job, which a confirm leaves in place for the others', async () => {
+    const holds = make({ sweepIntervalMs: 60_000, wakeupWindowMs: 5_000 });
+    const { Queue } = await import('bullmq');
+    const queue = new Queue('seat-holds', {
+      connection: redis.connect() as never,
+      prefix: `${redis.prefix}:{holds}`,
+    });
+    const expired: string[] = [];
+    holds.onExpire((h) => {
+      expired.push(h.holdId);
+    });
+    try {
+      const placed = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => holds.place([`J${i}`], { ttlMs: 300, graceMs: 0 })),
+      );
+      const ids = placed.map((p) => p?.holdId as string);
+      const windows = new Set(placed.map((p) => Math.ceil((p?.deadline as number) / 5_000)));
+      const jobs = await queue.getJobs(['delayed', 'waiting', 'active']);
+      expect(jobs.map((j) => j.name)).toEqual(jobs.map(() => 'expire-due'));
+      expect(jobs).toHaveLength(windows.size); // 1, or 2 when the holds straddle a window's end
+      expect(await holds.confirm(ids[0] as string)).toEqual({ ok: true, state: 'confirmed' });
+      expect(await queue.getJobs(['delayed', 'waiting', 'active'])).toHaveLength(windows.size);
+      await until(() => expired.length === 19, 15_000);
+      expect(expired.sort()).toEqual(ids.slice(1).sort());
+    } finally {
+      await queue.close();
+      await holds.close();
+    }
+  }, 30_000);
+
+  it('still runs a per-hold expiry job left by an earlier version', async () => {
+    const holds = make({ sweepIntervalMs: 60_000 });
+    const { Queue } = await import('bullmq');
+    const queue = new Queue('seat-holds', {
+      connection: redis.connect() as never,
+      prefix: `${redis.prefix}:{holds}`,
+    });
+    const expired: string[] = [];
+    try {
+      const p = await holds.place(['L1'], { ttlMs: 1_000, graceMs: 0 });
+      const holdId = p?.holdId as string;
+      await queue.obliterate({ force: true }); // its wake-up job gone: only the old-style one left
+      await queue.add('expire', { holdId }, { jobId: holdId, removeOnComplete: true });
+      holds.onExpire((h) => {
+        expired.push(h.holdId);
+      });
+      await until(() => expired.length === 1);
+      expect(expired).toEqual([holdId]);
+    } finally {
+      await queue.close();
+      await holds.close();
     }
   });
 

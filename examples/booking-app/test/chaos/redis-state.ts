@@ -82,13 +82,15 @@ export async function pendingReport(
     );
     for (const r of held) {
       const rec = await redis.hgetall(`${prefix}:{holds}:h:${r.hold_id}`);
-      const job = await expiries.getJob(r.hold_id);
+      // The wake-up job of the hold's window (SeatHolds' default wakeupWindowMs, 1 s).
+      const windowEnd = Math.ceil(Number(rec.deadline) / 1_000) * 1_000;
+      const job = rec.deadline ? await expiries.getJob(`due-${windowEnd}`) : undefined;
       const hold = rec.state
         ? `hold ${rec.state} deadline ${iso(rec.deadline)} claimUntil ${iso(rec.claimUntil)} runs ${rec.runs}`
         : 'hold missing';
       const expiry = job
-        ? `expiry job ${await job.getState()} attempts ${job.attemptsMade}`
-        : 'no expiry job';
+        ? `wake-up job ${job.id} ${await job.getState()} attempts ${job.attemptsMade}`
+        : 'no wake-up job';
       lines.push(
         `reservation ${r.id} HELD expires_at ${r.expires_at.toISOString()}: ${hold}; ${expiry}`,
       );

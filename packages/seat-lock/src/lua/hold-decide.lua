@@ -2,7 +2,8 @@
 -- Includes: now-ms.lua (internal: bo_now_ms, Redis time in ms).
 -- KEYS[1] hold record, KEYS[2] due index
 -- ARGV[1] holdId, ARGV[2] 'confirmed' or 'cancelled', ARGV[3] keepMs (record TTL once decided)
--- Returns {1, 'held'} when this call decided it, else {0, current state} ('missing' when absent).
+-- Returns {1, 'held', lock token, resources JSON} when this call decided it (the caller frees the
+-- seat locks with them), else {0, current state} ('missing' when absent).
 -- Confirm is refused once the deadline (expiresAt + grace, Redis time) has passed.
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {0, 'missing'} end
@@ -13,4 +14,5 @@ end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {1, 'held'}
+local lock = redis.call('HMGET', KEYS[1], 'token', 'resources')
+return {1, 'held', lock[1], lock[2]}
