@@ -4,7 +4,7 @@ import {
   redisTargets,
   useRedis,
 } from '@boxoffice/local-redis/testing';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { Seat, SeatLayout } from '../src/concerts/concert-repository.js';
 import { ConcertRepository } from '../src/concerts/concert-repository.js';
 import { SeatMapCache } from '../src/concerts/seat-map-cache.js';
@@ -103,7 +103,7 @@ describe('compact seat map (dist/server.js)', () => {
     expect(status).toMatchObject({
       concertId: CONCERT,
       layout: layout.version,
-      maxStalenessMs: CACHE_MS,
+      maxStalenessMs: 2 * CACHE_MS,
       seatCount: 50,
       availableCount: 48,
     });
@@ -205,21 +205,57 @@ describe('compact seat map (dist/server.js)', () => {
 describe('SeatMapCache', () => {
   const fixture = useDatabase(dbBackends[0] as (typeof dbBackends)[number], { seed: true });
 
-  /** The repository on a database that counts its queries. */
+  /** The repository on a database that counts its queries; each waits for `gate` first. */
   const counted = () => {
     const queries: string[] = [];
+    const control = { gate: Promise.resolve() };
     const db = new Proxy(fixture.db, {
       get(target, name, receiver) {
         const value = Reflect.get(target, name, receiver);
         if (name !== 'query') return typeof value === 'function' ? value.bind(target) : value;
-        return (sql: string, params?: unknown[]) => {
+        return async (sql: string, params?: unknown[]) => {
           queries.push(sql);
+          await control.gate;
           return target.query(sql, params);
         };
       },
     }) as Database;
-    return { repo: new ConcertRepository(db), queries };
+    return { repo: new ConcertRepository(db), queries, control };
   };
+
+  it('serves the previous answer while the next query runs, up to twice the TTL; then waits', async () => {
+    const { repo, queries, control } = counted();
+    const statusQueries = () => queries.filter((q) => q.includes('string_agg')).length;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(1_000_000);
+      const cache = new SeatMapCache(repo, { statusTtlMs: 1_000 });
+      const first = await cache.status(CONCERT);
+      expect(statusQueries()).toBe(1);
+      // The next query is held back, as a query waiting for a database connection under load.
+      let open = () => {};
+      control.gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const settledWithin = async (p: Promise<unknown>) =>
+        Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]);
+      vi.setSystemTime(1_001_500); // older than the TTL, younger than twice it
+      const stale = cache.status(CONCERT);
+      expect(await settledWithin(stale)).toBe(true);
+      expect((await stale)?.etag).toBe(first?.etag);
+      expect(await cache.status(CONCERT)).toBe(first);
+      expect(statusQueries()).toBe(2); // one query in flight, started by the first stale request
+      vi.setSystemTime(1_002_000); // twice the TTL: requests wait for the query
+      const waiting = cache.status(CONCERT);
+      expect(await settledWithin(waiting)).toBe(false);
+      open();
+      expect((await waiting)?.etag).toBe(first?.etag); // nothing changed in the database
+      expect(statusQueries()).toBe(2);
+      expect(cache.maxStalenessMs).toBe(2_000);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it('one status query per TTL, shared by concurrent requests; the layout once', async () => {
     const { repo, queries } = counted();

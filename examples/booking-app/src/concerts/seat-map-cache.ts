@@ -6,7 +6,8 @@ import type { ConcertRepository } from './concert-repository.js';
 export interface SeatMapCacheOptions {
   /**
    * How long one status snapshot (one SQL query) answers every request of its concert in this
-   * process. A status change shows up within this plus one query's duration; 0 = a query per
+   * process. A status change shows up within twice this (the previous snapshot answers while the
+   * next one's query runs), or one query's duration when that is longer; 0 = a query per
    * request (concurrent requests still share one).
    * @defaultValue 1000
    */
@@ -33,9 +34,10 @@ interface Layout extends CachedBody {
 }
 
 interface Snapshot {
-  promise: Promise<CachedBody | null>;
-  /** Until when the settled snapshot may answer; Infinity while its query is in flight. */
-  until: number;
+  /** The last answer and when its query started. */
+  settled?: { body: CachedBody | null; at: number };
+  /** The query in flight, if any. */
+  loading?: Promise<CachedBody | null>;
 }
 
 /** A short content hash: equal bytes give equal ETags on every instance. */
@@ -44,7 +46,8 @@ const digest = (text: string) => createHash('sha1').update(text).digest('base64u
 /**
  * The compact seat map: the layout (static: serialized once per concert and kept) and the status
  * string (one snapshot query per concert at most once per `statusTtlMs`, single-flight: requests
- * arriving while it runs share it). It is a view for choosing seats, never an authority: the
+ * arriving while it runs share it, or get the previous answer while that is younger than twice the
+ * TTL). It is a view for choosing seats, never an authority: the
  * reservation path decides whether a seat is free.
  */
 export class SeatMapCache {
@@ -66,9 +69,13 @@ export class SeatMapCache {
     }
   }
 
-  /** The longest a status answer lags the database: the TTL (plus one query's duration). */
-  get statusTtlMs(): number {
-    return this.options.statusTtlMs;
+  /**
+   * The longest a status answer lags the database: twice the TTL (an answer older than the TTL is
+   * still served while its successor's query runs, up to twice the TTL), or one query's duration
+   * when that is longer.
+   */
+  get maxStalenessMs(): number {
+    return 2 * this.options.statusTtlMs;
   }
 
   /** The serialized layout of a concert, or null when unknown (not kept: it may be created). */
@@ -98,23 +105,42 @@ export class SeatMapCache {
     return entry;
   }
 
-  /** The serialized status of a concert's seats, or null when unknown. */
+  /**
+   * The serialized status of a concert's seats, or null when unknown. Fresh (younger than the TTL):
+   * the kept answer. Older: a new query starts (one at a time per concert), and the kept answer is
+   * served meanwhile while it is younger than twice the TTL — so under load, when the query waits
+   * for a database connection, requests do not wait with it; older still, requests wait for it.
+   */
   status(id: number): Promise<CachedBody | null> {
     const now = Date.now();
-    const cached = this.snapshots.get(id);
-    if (cached && now < cached.until) return cached.promise;
-    const snapshot: Snapshot = { promise: this.load(id), until: Number.POSITIVE_INFINITY };
-    remember(this.snapshots, id, snapshot, this.options.maxConcerts);
-    // The TTL counts from the query's start, so an answer never lags by more than TTL + query.
-    snapshot.promise.then(
-      () => {
-        snapshot.until = now + this.options.statusTtlMs;
+    let snapshot = this.snapshots.get(id);
+    if (!snapshot) {
+      snapshot = {};
+      remember(this.snapshots, id, snapshot, this.options.maxConcerts);
+    }
+    const { settled } = snapshot;
+    const ttl = this.options.statusTtlMs;
+    if (settled && now - settled.at < ttl) return Promise.resolve(settled.body);
+    const loading = snapshot.loading ?? this.refresh(id, snapshot, now);
+    return settled && now - settled.at < 2 * ttl ? Promise.resolve(settled.body) : loading;
+  }
+
+  /** Start the status query of `snapshot`; its answer is kept when it settles. */
+  private refresh(id: number, snapshot: Snapshot, at: number): Promise<CachedBody | null> {
+    const loading = this.load(id);
+    snapshot.loading = loading;
+    // The age counts from the query's start: the answer reflects the database as of then.
+    loading.then(
+      (body) => {
+        snapshot.settled = { body, at };
+        snapshot.loading = undefined;
       },
       () => {
-        if (this.snapshots.get(id) === snapshot) this.snapshots.delete(id);
+        snapshot.loading = undefined;
+        if (!snapshot.settled && this.snapshots.get(id) === snapshot) this.snapshots.delete(id);
       },
     );
-    return snapshot.promise;
+    return loading;
   }
 
   private async load(id: number): Promise<CachedBody | null> {
@@ -133,7 +159,7 @@ export class SeatMapCache {
       concertId: id,
       layout: layout.version,
       version,
-      maxStalenessMs: this.options.statusTtlMs,
+      maxStalenessMs: this.maxStalenessMs,
       seatCount: codes.length,
       availableCount: available,
       codes,
