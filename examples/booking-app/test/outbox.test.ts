@@ -292,6 +292,44 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
     expect(await effects()).toBe(80);
   });
 
+  it('records many deliveries in one statement: each once, effects only for the new ones, messages done when all consumers are', async () => {
+    const ids = await writeMessages(3, 'deliver');
+    const repo = outboxRepo();
+    const consumers = ['email', 'stats'] as const;
+    const effect = (id: string, consumer: string) => ({
+      type: `test.${consumer}`,
+      outcome: 'info' as const,
+      subject: `event:${id}`,
+      data: { consumer },
+    });
+    const [a, b, c] = ids as [string, string, string];
+    expect(await repo.deliver(a, 'email', consumers, effect(a, 'email'))).toBe(true);
+    // Out of order, with a's e-mail already recorded and c's stats listed twice.
+    const items = [
+      { id: c, consumer: 'stats' },
+      { id: a, consumer: 'email' },
+      { id: b, consumer: 'stats' },
+      { id: a, consumer: 'stats' },
+      { id: c, consumer: 'stats' },
+      { id: b, consumer: 'email' },
+    ].map(({ id, consumer }) => ({ id, consumer, effect: effect(id, consumer) }));
+    const recorded = await repo.deliverAll(consumers, items);
+    expect(recorded).toEqual([true, false, true, true, false, true]);
+    const effects = await fixture.db.query<{ subject: string; type: string }>(
+      `SELECT subject, type FROM business_events WHERE subject = ANY($1::text[])
+       ORDER BY subject, type`,
+      [ids.map((id) => `event:${id}`)],
+    );
+    expect(effects.rows.map((r) => `${r.subject} ${r.type}`)).toEqual([
+      `event:${a} test.email`,
+      `event:${a} test.stats`,
+      `event:${b} test.email`,
+      `event:${b} test.stats`,
+      `event:${c} test.stats`,
+    ]);
+    expect((await pending()).filter((id) => ids.includes(id))).toEqual([c]);
+  });
+
   it('messages performed in one event-loop turn (payments that committed together) are finished in one statement', async () => {
     const ids = await writeMessages(4, 'turn');
     const claimed = await outboxRepo().claim({ limit: 4, leaseMs: 5_000, ids });

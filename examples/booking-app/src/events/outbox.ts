@@ -148,6 +148,53 @@ export class OutboxRepository {
     return rowCount === 1;
   }
 
+  /**
+   * {@link deliver} for many deliveries in one statement (the consumers of one event-loop turn):
+   * for each item, in order, whether this call recorded it (and wrote its effect). The rows are
+   * taken in (message, consumer) order, so two such statements lock messages in the same order.
+   */
+  async deliverAll(
+    consumers: readonly string[],
+    items: readonly { id: string; consumer: string; effect: BusinessEvent }[],
+  ): Promise<boolean[]> {
+    const order = items
+      .map((item, i) => ({ item, i }))
+      .sort((a, b) =>
+        a.item.id === b.item.id
+          ? a.item.consumer.localeCompare(b.item.consumer)
+          : a.item.id.localeCompare(b.item.id),
+      );
+    const column = (pick: (item: (typeof items)[number]) => unknown) =>
+      order.map(({ item }) => pick(item));
+    const { rows } = await this.db.query<{ n: number }>(
+      `WITH f AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::text[], $7::text[], $8::int[])
+           WITH ORDINALITY AS f(id, consumer, type, outcome, reason, subject, data, user_id, n)
+       ), d AS MATERIALIZED (
+         SELECT f.* FROM f CROSS JOIN LATERAL record_delivery(f.id, f.consumer, $9::text[]) AS r
+       ), e AS (
+         INSERT INTO business_events (type, outcome, reason, subject, data, user_id)
+         SELECT type, outcome, reason, subject, data::jsonb, user_id FROM d
+       )
+       SELECT n::int AS n FROM d`,
+      [
+        column((i) => i.id),
+        column((i) => i.consumer),
+        column((i) => i.effect.type),
+        column((i) => i.effect.outcome),
+        column((i) => i.effect.reason ?? null),
+        column((i) => i.effect.subject ?? null),
+        column((i) => JSON.stringify(i.effect.data ?? {})),
+        column((i) => i.effect.userId ?? null),
+        consumers,
+      ],
+    );
+    const recorded = new Array<boolean>(items.length).fill(false);
+    for (const { n } of rows) recorded[(order[n - 1] as { i: number }).i] = true;
+    return recorded;
+  }
+
   /** Whether every one of `consumers` recorded its delivery of message `id`. */
   async delivered(id: string, consumers: readonly string[]): Promise<boolean> {
     const { rows } = await this.db.query<{ n: number }>(

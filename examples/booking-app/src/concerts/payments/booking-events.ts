@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IdempotencyStore } from '@boxoffice/idempotency';
-import { duplicateClient, type RedisClient } from '@boxoffice/internal';
+import { duplicateClient, type RedisClient, TickBatch } from '@boxoffice/internal';
 import { QueuePool } from '@boxoffice/internal/queue-pool';
 import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
@@ -34,6 +34,15 @@ export const BATCH_JOB = 'payment.succeeded.batch';
 /** The most events one job carries. */
 const MAX_EVENTS_PER_JOB = 100;
 
+/** A consumer's delivery waiting for this turn's statement ({@link OutboxRepository.deliverAll}). */
+interface QueuedDelivery {
+  id: string;
+  consumer: string;
+  effect: BusinessEvent;
+  resolve(first: boolean): void;
+  reject(error: unknown): void;
+}
+
 /** A publish waiting for the add of its job. */
 interface QueuedEvent {
   event: PaymentSucceeded;
@@ -47,8 +56,8 @@ interface QueuedEvent {
  * `startConsumers` runs a worker whose handler hands each event of a job to each consumer, each at
  * most once per event id, since BullMQ delivers at least once: `store.dedupe(eventId, …, { scope:
  * consumer })` keeps concurrent deliveries apart in Redis, and the effect commits together with the
- * consumer's delivery record in PostgreSQL ({@link OutboxRepository.deliver}), which is what holds
- * when Redis forgets (the event id is the outbox message id; the last delivery finishes the outbox
+ * consumer's delivery record in PostgreSQL ({@link OutboxRepository.deliverAll}: the deliveries of
+ * one event-loop turn in one statement), which is what holds when Redis forgets (the event id is the outbox message id; the last delivery finishes the outbox
  * row). A consumer that fails fails the job, and BullMQ's retry finds the others' effects deduped.
  * The events published in one event-loop turn, and those published while the previous add was on
  * its way, leave as one job: a job costs about 50 Redis commands (add, hand-out, completion)
@@ -163,8 +172,29 @@ export class BookingEvents {
         data: { concertId: e.concertId, seats: e.seatIds.length, amount: e.amount },
       }),
     };
+    // The deliveries of one turn (a job's events × consumers) are recorded in one statement; if
+    // it fails (one bad message), each is tried alone, so the others are not held back with it.
+    const deliveries = new TickBatch<QueuedDelivery>(
+      (batch) => {
+        outbox.deliverAll(CONSUMERS, batch).then(
+          (recorded) => {
+            for (const [i, d] of batch.entries()) d.resolve(recorded[i] === true);
+          },
+          () => {
+            for (const d of batch) {
+              outbox.deliver(d.id, d.consumer, CONSUMERS, d.effect).then(d.resolve, d.reject);
+            }
+          },
+        );
+      },
+      { defer: 'turn' },
+    );
+    const deliver = (id: string, consumer: string, effect: BusinessEvent) =>
+      new Promise<boolean>((resolve, reject) =>
+        deliveries.add({ id, consumer, effect, resolve, reject }),
+      );
     const consume = async (consumer: (typeof CONSUMERS)[number], e: PaymentSucceeded) => {
-      const first = await outbox.deliver(e.eventId, consumer, CONSUMERS, effects[consumer](e));
+      const first = await deliver(e.eventId, consumer, effects[consumer](e));
       if (first && consumer === 'confirmation-email') {
         logger.info(
           {
