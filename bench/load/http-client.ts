@@ -15,11 +15,16 @@ export interface Reply {
 /** Per-endpoint latency samples (ms), keyed by a route label such as `POST /payments`. */
 export class Latencies {
   readonly #samples = new Map<string, number[]>();
+  /** With `BENCH_LOAD_TIMELINE` set: every request as [end (ms since epoch), label, ms]. */
+  readonly timeline: [number, string, number][] | undefined = process.env.BENCH_LOAD_TIMELINE
+    ? []
+    : undefined;
 
   add(label: string, ms: number): void {
     const list = this.#samples.get(label);
     if (list) list.push(ms);
     else this.#samples.set(label, [ms]);
+    this.timeline?.push([Date.now(), label, ms]);
   }
 
   /** [label, count, p50, p99, max] per endpoint, in first-seen order. */

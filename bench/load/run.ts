@@ -3,6 +3,7 @@
 // PostgreSQL schema and one Redis of its own. The 1-instance run is the reference the 2-instance run
 // is compared with. See the README of this folder.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { freePort, spawnRedis } from '@boxoffice/local-redis';
 import { Redis } from 'ioredis';
 import { PgDatabase } from '../../examples/booking-app/src/db/pg-database.js';
@@ -412,6 +413,18 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       violations: invariantViolations(invariants, { settled: true }),
     };
   } finally {
+    if (latencies.timeline) {
+      // Diagnosis: every request relative to the start (s), its label and latency (ms).
+      const file = `${process.env.BENCH_LOAD_TIMELINE}-${instances}-${waiters}.tsv`;
+      const t0 = latencies.timeline[0]?.[0] ?? 0;
+      writeFileSync(
+        file,
+        latencies.timeline
+          .map(([at, label, ms]) => `${(at - t0) / 1000}\t${label}\t${ms}`)
+          .join('\n'),
+      );
+    }
+    http.close();
     http.close();
     streams.close();
     for (const s of servers) s.child.kill('SIGTERM');
