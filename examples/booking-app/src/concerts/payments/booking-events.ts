@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { IdempotencyStore } from '@boxoffice/idempotency';
-import { duplicateClient, type RedisClient, TickBatch } from '@boxoffice/internal';
+import { duplicateClient, type RedisClient } from '@boxoffice/internal';
 import { QueuePool } from '@boxoffice/internal/queue-pool';
 import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/database.js';
+import { StatementBatch } from '../../db/statement-batch.js';
 import type { BusinessEvent } from '../../events/event-log.js';
 import { OutboxRepository } from '../../events/outbox.js';
 
@@ -34,13 +35,11 @@ export const BATCH_JOB = 'payment.succeeded.batch';
 /** The most events one job carries. */
 const MAX_EVENTS_PER_JOB = 100;
 
-/** A consumer's delivery waiting for this turn's statement ({@link OutboxRepository.deliverAll}). */
-interface QueuedDelivery {
+/** A consumer's delivery of an event, recorded with its effect ({@link OutboxRepository.deliverAll}). */
+interface Delivery {
   id: string;
   consumer: string;
   effect: BusinessEvent;
-  resolve(first: boolean): void;
-  reject(error: unknown): void;
 }
 
 /** A publish waiting for the add of its job. */
@@ -172,27 +171,13 @@ export class BookingEvents {
         data: { concertId: e.concertId, seats: e.seatIds.length, amount: e.amount },
       }),
     };
-    // The deliveries of one turn (a job's events × consumers) are recorded in one statement; if
-    // it fails (one bad message), each is tried alone, so the others are not held back with it.
-    const deliveries = new TickBatch<QueuedDelivery>(
-      (batch) => {
-        outbox.deliverAll(CONSUMERS, batch).then(
-          (recorded) => {
-            for (const [i, d] of batch.entries()) d.resolve(recorded[i] === true);
-          },
-          () => {
-            for (const d of batch) {
-              outbox.deliver(d.id, d.consumer, CONSUMERS, d.effect).then(d.resolve, d.reject);
-            }
-          },
-        );
-      },
-      { defer: 'turn' },
+    // The deliveries of one turn (a job's events × consumers) are recorded in one statement.
+    const deliveries = new StatementBatch(
+      (items: Delivery[]) => outbox.deliverAll(CONSUMERS, items),
+      (d: Delivery) => outbox.deliver(d.id, d.consumer, CONSUMERS, d.effect),
     );
     const deliver = (id: string, consumer: string, effect: BusinessEvent) =>
-      new Promise<boolean>((resolve, reject) =>
-        deliveries.add({ id, consumer, effect, resolve, reject }),
-      );
+      deliveries.run({ id, consumer, effect });
     const consume = async (consumer: (typeof CONSUMERS)[number], e: PaymentSucceeded) => {
       const first = await deliver(e.eventId, consumer, effects[consumer](e));
       if (first && consumer === 'confirmation-email') {
