@@ -81,7 +81,12 @@ if (LAYOUT !== 'full' && LAYOUT !== 'revalidate') {
 const STREAM_PROCESSES = Number(process.env.BENCH_LOAD_STREAM_PROCESSES ?? (SEED ? 6 : 0));
 /** A folder: each app process writes a V8 CPU profile there (`--cpu-prof`) when it stops. */
 const CPU_PROF_DIR = process.env.BENCH_LOAD_CPU_PROF;
-const nodeArgs = CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : [];
+/** Extra V8/Node flags of the app processes (space-separated), e.g. `--max-semi-space-size=32`. */
+const APP_NODE_ARGS = (process.env.BENCH_LOAD_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const nodeArgs = [
+  ...APP_NODE_ARGS,
+  ...(CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : []),
+];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
