@@ -63,7 +63,7 @@ type Claim =
 
 /**
  * Seat holds that always expire: `place` locks the seats and makes sure a BullMQ delayed job wakes
- * at the end of the deadline's window ({@link ExpiryWakeups}: one job per `wakeupWindowMs`, not per
+ * at the end of the deadline's window (one job per `wakeupWindowMs`, not per
  * hold); `confirm` and expiry race on one hold record and exactly one wins (decided in one Lua
  * script); a sweep finds holds whose job was lost. Opens its own
  * connections for BullMQ, derived from `redis` with `duplicate()`; `close()` ends them.
