@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UserRepository } from '../src/auth/user-repository.js';
 import type { Database } from '../src/db/database.js';
 import { StatementBatch } from '../src/db/statement-batch.js';
+import { EventLog } from '../src/events/event-log.js';
 import { count, dbBackends, useDatabase } from './helpers.js';
 
 describe('StatementBatch', () => {
@@ -57,7 +58,7 @@ describe.each(dbBackends)('UserRepository.logIn on $name', (backend) => {
         };
       },
     }) as Database;
-    return { users: new UserRepository(db), queries };
+    return { users: new UserRepository(db), events: new EventLog(db), queries };
   };
 
   it('logs in the users of one turn with one statement: one row per name, one event per login', async () => {
@@ -82,5 +83,35 @@ describe.each(dbBackends)('UserRepository.logIn on $name', (backend) => {
     // Again later, alone: the same users, one statement each.
     expect((await users.logIn('bob')).id).toBe(logged[2]?.id);
     expect(queries).toHaveLength(2);
+  });
+
+  it('writes the business events of one turn with one statement; in a transaction, with it', async () => {
+    const { events, queries } = counted();
+    const subject = `batch-${Date.now()}`;
+    await Promise.all(
+      ['a', 'b', 'c'].map((reason) =>
+        events.record({
+          type: 'test.batched',
+          outcome: 'failure',
+          reason,
+          subject,
+          data: { reason },
+        }),
+      ),
+    );
+    expect(queries).toHaveLength(1);
+    const rows = await fixture.db.query<{ reason: string; data: { reason: string } }>(
+      'SELECT reason, data FROM business_events WHERE subject = $1 ORDER BY reason',
+      [subject],
+    );
+    expect(rows.rows.map((r) => `${r.reason}=${r.data.reason}`)).toEqual(['a=a', 'b=b', 'c=c']);
+    await fixture.db.transaction((tx) =>
+      events.record({ type: 'test.batched', outcome: 'info', subject: `${subject}-tx` }, tx),
+    );
+    expect(
+      await count(fixture.db, 'SELECT count(*) FROM business_events WHERE subject = $1', [
+        `${subject}-tx`,
+      ]),
+    ).toBe(1);
   });
 });

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.js';
+import { StatementBatch } from '../db/statement-batch.js';
 
 /** One business event: what a user tried and how it went (the notes' success/failure rates). */
 export interface BusinessEvent {
@@ -58,11 +59,42 @@ export class EventLog {
     return { sql, params };
   }
 
-  /** Append `event`; pass a transaction as `on` to commit it together with the change it describes. */
-  async record(event: BusinessEvent, on: Queryable = this.db): Promise<void> {
+  /**
+   * Append `event`; pass a transaction as `on` to commit it together with the change it describes.
+   * Without one, the events recorded in one event-loop turn (e.g. the refused attempts of a sale)
+   * are written in one statement.
+   */
+  async record(event: BusinessEvent, on?: Queryable): Promise<void> {
+    if (on === undefined || on === this.db) return this.#records.run(event);
     const { sql, params } = EventLog.insert(event);
     await on.query(sql, params);
   }
+
+  /** The events recorded outside a transaction in one turn, as one multi-row INSERT. */
+  readonly #records = new StatementBatch(
+    async (events: BusinessEvent[]) => {
+      const column = (pick: (e: BusinessEvent) => unknown) => events.map(pick);
+      await this.db.query(
+        `INSERT INTO business_events (type, outcome, reason, subject, data, user_id)
+         SELECT type, outcome, reason, subject, data::jsonb, user_id
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
+             AS f(type, outcome, reason, subject, data, user_id)`,
+        [
+          column((e) => e.type),
+          column((e) => e.outcome),
+          column((e) => e.reason ?? null),
+          column((e) => e.subject ?? null),
+          column((e) => JSON.stringify(e.data ?? {})),
+          column((e) => e.userId ?? null),
+        ],
+      );
+      return events.map(() => undefined);
+    },
+    async (event: BusinessEvent) => {
+      const { sql, params } = EventLog.insert(event);
+      await this.db.query(sql, params);
+    },
+  );
 
   /** The latest events of one type, newest first. */
   async recent(type: string, limit = 50): Promise<StoredBusinessEvent[]> {

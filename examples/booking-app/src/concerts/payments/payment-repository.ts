@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../../db/database.js';
+import { StatementBatch } from '../../db/statement-batch.js';
 import type { EventLog } from '../../events/event-log.js';
 import {
   type ClaimedMessage,
@@ -78,13 +79,29 @@ export class PaymentRepository {
   ) {}
 
   /** The reservation to pay: its owner, concert, amount, status, hold. */
-  async reservation(id: string): Promise<PayableReservation | null> {
-    const { rows } = await this.db.query<PayableReservation>(
-      'SELECT id, user_id, concert_id, status, amount_cents, hold_id FROM reservations WHERE id = $1',
-      [id],
-    );
-    return rows[0] ?? null;
+  reservation(id: string): Promise<PayableReservation | null> {
+    return this.#reservations.run(id);
   }
+
+  /** The reservations read in one event-loop turn (the payments that arrived together), at once. */
+  readonly #reservations = new StatementBatch(
+    async (ids: string[]) => {
+      const { rows } = await this.db.query<PayableReservation>(
+        `SELECT id, user_id, concert_id, status, amount_cents, hold_id FROM reservations
+          WHERE id = ANY($1::uuid[])`,
+        [ids],
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
+    async (id: string) => {
+      const { rows } = await this.db.query<PayableReservation>(
+        'SELECT id, user_id, concert_id, status, amount_cents, hold_id FROM reservations WHERE id = $1',
+        [id],
+      );
+      return rows[0] ?? null;
+    },
+  );
 
   /** A payment of `userId`, or null. */
   async get(id: string, userId: number): Promise<Payment | null> {
