@@ -1,4 +1,6 @@
-import { TickBatch } from '@boxoffice/internal';
+// The subpath, not the index: this module is also loaded from source by the benchmarks (tsx), where
+// the index's Lua imports have no loader.
+import { TickBatch } from '@boxoffice/internal/tick-batch';
 
 interface Queued<I, O> {
   item: I;
