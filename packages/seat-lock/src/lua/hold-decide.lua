@@ -5,14 +5,12 @@
 -- Returns {1, 'held', lock token, resources JSON} when this call decided it (the caller frees the
 -- seat locks with them), else {0, current state} ('missing' when absent).
 -- Confirm is refused once the deadline (expiresAt + grace, Redis time) has passed.
-local state = redis.call('HGET', KEYS[1], 'state')
+local rec = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'token', 'resources')
+local state = rec[1]
 if not state then return {0, 'missing'} end
 if state ~= 'held' then return {0, state} end
-if ARGV[2] == 'confirmed' then
-  if bo_now_ms() >= tonumber(redis.call('HGET', KEYS[1], 'deadline')) then return {0, 'due'} end
-end
+if ARGV[2] == 'confirmed' and bo_now_ms() >= tonumber(rec[2]) then return {0, 'due'} end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local lock = redis.call('HMGET', KEYS[1], 'token', 'resources')
-return {1, 'held', lock[1], lock[2]}
+return {1, 'held', rec[3], rec[4]}
