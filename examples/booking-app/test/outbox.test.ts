@@ -20,57 +20,41 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
   const redis = useRedis(target);
   const { instance, reserve, pay } = usePaymentApps(fixture, redis);
 
-  /** The BullMQ job ids of the `payment.succeeded` queue, whatever their state. */
-  const jobIds = async (): Promise<string[]> => {
+  /** Run `fn` on the `payment.succeeded` queue (a connection of its own, closed after). */
+  const withEventQueue = async <T>(fn: (queue: Queue) => Promise<T>): Promise<T> => {
     const connection = redis.connect();
     const queue = new Queue(EVENTS_QUEUE, {
       connection: connection as never,
       prefix: `${redis.prefix}:{events}`,
     });
     try {
-      const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed']);
-      return jobs.map((j) => String(j.id)).sort();
+      return await fn(queue);
     } finally {
       await queue.close();
       connection.disconnect();
     }
   };
+  const ALL_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed'] as const;
+
+  /** The BullMQ job ids of the `payment.succeeded` queue, whatever their state. */
+  const jobIds = () =>
+    withEventQueue(async (queue) =>
+      (await queue.getJobs([...ALL_STATES])).map((j) => String(j.id)).sort(),
+    );
 
   /** The jobs of the `payment.succeeded` queue, whatever their state, with the events each carries. */
-  const eventJobs = async (): Promise<{ id: string; events: string[] }[]> => {
-    const connection = redis.connect();
-    const queue = new Queue(EVENTS_QUEUE, {
-      connection: connection as never,
-      prefix: `${redis.prefix}:{events}`,
-    });
-    try {
-      const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed']);
-      return jobs.map((j) => ({
+  const eventJobs = () =>
+    withEventQueue(async (queue) =>
+      (await queue.getJobs([...ALL_STATES])).map((j) => ({
         id: String(j.id),
         events: (j.name === BATCH_JOB ? j.data.events : [j.data]).map(
           (e: PaymentSucceeded) => e.eventId,
         ),
-      }));
-    } finally {
-      await queue.close();
-      connection.disconnect();
-    }
-  };
+      })),
+    );
 
   /** The state of job `jobId` of the `payment.succeeded` queue. */
-  const jobState = async (jobId: string): Promise<string> => {
-    const connection = redis.connect();
-    const queue = new Queue(EVENTS_QUEUE, {
-      connection: connection as never,
-      prefix: `${redis.prefix}:{events}`,
-    });
-    try {
-      return await queue.getJobState(jobId);
-    } finally {
-      await queue.close();
-      connection.disconnect();
-    }
-  };
+  const jobState = (jobId: string) => withEventQueue((queue) => queue.getJobState(jobId));
 
   const outboxRepo = () => new OutboxRepository(fixture.db);
 
@@ -189,13 +173,7 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
     expect(await pending()).toEqual([`payment.succeeded:${paymentId}`]);
 
     // Redis forgets the jobs (as a restart without persistence would) before any consumer ran.
-    const connection = redis.connect();
-    const queue = new Queue(EVENTS_QUEUE, {
-      connection: connection as never,
-      prefix: `${redis.prefix}:{events}`,
-    });
-    await queue.obliterate({ force: true });
-    await queue.close();
+    await withEventQueue((queue) => queue.obliterate({ force: true }));
     expect(await jobIds()).toEqual([]);
 
     // An instance with consumers: its relay finds the deliveries missing and re-publishes. Its own
@@ -228,6 +206,7 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
 
     // Redis forgets the consumers' dedupe records too; a late redelivery still changes nothing,
     // because each effect committed with its delivery record in PostgreSQL.
+    const connection = redis.connect();
     for (const node of masters(connection)) {
       for (const key of await node.keys(`${redis.prefix}:idem:*`)) await node.del(key);
     }
