@@ -64,8 +64,8 @@ const WAIT_S = Number(process.env.BENCH_LOAD_WAIT_SECONDS ?? 20);
  * about what one instance serves here (~110 bookings/s × ~1 s per booking); 200 queued requests
  * for the database pool and tripled the p99s without more bookings (bench/README.md).
  */
-const MAX_ACTIVE = Number(process.env.BENCH_LOAD_MAX_ACTIVE ?? 100);
-const ADMIT_PER_TICK = Number(process.env.BENCH_LOAD_ADMIT_PER_TICK ?? 25);
+const MAX_ACTIVE = Number(process.env.BENCH_LOAD_MAX_ACTIVE ?? (SEED ? 200 : 100));
+const ADMIT_PER_TICK = Number(process.env.BENCH_LOAD_ADMIT_PER_TICK ?? (SEED ? 50 : 25));
 /**
  * How each user gets the seat layout: `full` (a 200 with the whole map, as a browser without a
  * cache) or `revalidate` (once the load generator has the map, `If-None-Match` and a 304, as behind
