@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { IdempotencyStore } from '@boxoffice/idempotency';
 import { duplicateClient, type RedisClient } from '@boxoffice/internal';
 import { QueuePool } from '@boxoffice/internal/queue-pool';
@@ -29,12 +28,6 @@ export const CONSUMERS = ['confirmation-email', 'sales-stats'] as const;
 /** The BullMQ queue of `payment.succeeded`: each job carries its events to every consumer. */
 export const EVENTS_QUEUE = 'payment-succeeded';
 
-/** The name of a job carrying several events (`{ events }`); a one-event job is the event itself. */
-export const BATCH_JOB = 'payment.succeeded.batch';
-
-/** The most events one job carries. */
-const MAX_EVENTS_PER_JOB = 100;
-
 /** A consumer's delivery of an event, recorded with its effect ({@link OutboxRepository.deliverAll}). */
 interface Delivery {
   id: string;
@@ -42,30 +35,20 @@ interface Delivery {
   effect: BusinessEvent;
 }
 
-/** A publish waiting for the add of its job. */
-interface QueuedEvent {
-  event: PaymentSucceeded;
-  jobId: string;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
 /**
- * `payment.succeeded` on BullMQ: `publish` queues the event for a job ({@link EVENTS_QUEUE});
- * `startConsumers` runs a worker whose handler hands each event of a job to each consumer, each at
- * most once per event id, since BullMQ delivers at least once: `store.dedupe(eventId, …, { scope:
- * consumer })` keeps concurrent deliveries apart in Redis, and the effect commits together with the
- * consumer's delivery record in PostgreSQL ({@link OutboxRepository.deliverAll}: the deliveries of
- * one event-loop turn in one statement), which is what holds when Redis forgets (the event id is the outbox message id; the last delivery finishes the outbox
- * row). A consumer that fails fails the job, and BullMQ's retry finds the others' effects deduped.
- * The events published in one event-loop turn, and those published while the previous add was on
- * its way, leave as one job: a job costs about 50 Redis commands (add, hand-out, completion)
- * whatever it carries, so under load a payment pays a share of one instead of a whole one; alone,
- * an event is its own job, with no added wait. One job for both consumers rather than a queue
- * each, for the same reason. The confirmation e-mail is a log line plus an `email.sent` business
- * event; sales statistics are a `sales.recorded` business event (what `/stats` reads). The queue
- * lives under `<prefix>:{events}` (one hash tag, so BullMQ works on Cluster). Connections: a
- * {@link QueuePool} for publishing and a `client.duplicate()` for the worker; `close()` ends them.
+ * `payment.succeeded` on BullMQ: `publish` adds one job ({@link EVENTS_QUEUE}); `startConsumers`
+ * runs a worker whose handler hands the event to each consumer, each at most once per event id,
+ * since BullMQ delivers at least once: `store.dedupe(eventId, …, { scope: consumer })` keeps
+ * concurrent deliveries apart in Redis, and the effect commits together with the consumer's
+ * delivery record in PostgreSQL ({@link OutboxRepository.deliverAll}: the deliveries of one
+ * event-loop turn in one statement), which is what holds when Redis forgets (the event id is the
+ * outbox message id; the last delivery finishes the outbox row). A consumer that fails fails the
+ * job, and BullMQ's retry finds the others' effects deduped. One job for both consumers rather than
+ * a queue each: every job is an add, a hand-out and a completion in Redis. The confirmation e-mail
+ * is a log line plus an `email.sent` business event; sales statistics are a `sales.recorded`
+ * business event (what `/stats` reads). The queue lives under `<prefix>:{events}` (one hash tag, so
+ * BullMQ works on Cluster). Connections: a {@link QueuePool} for publishing and a
+ * `client.duplicate()` for the worker; `close()` ends them.
  */
 export class BookingEvents {
   readonly #client: RedisClient;
@@ -74,9 +57,6 @@ export class BookingEvents {
   readonly #workers: Worker[] = [];
   readonly #connections: RedisClient[] = [];
   readonly #deps: { db: Database; store: IdempotencyStore; logger: Logger };
-  /** Events waiting for the next job, and whether an add is on its way. */
-  #queued: QueuedEvent[] = [];
-  #adding = false;
 
   constructor(
     client: RedisClient,
@@ -108,45 +88,16 @@ export class BookingEvents {
   }
 
   /**
-   * Publish the event to every consumer; resolves once the job carrying it is added. An event alone
-   * in its job gets a jobId from the event id (BullMQ refuses `:`), so publishing it twice is one
-   * job; the `republish`-th re-publish (by the outbox relay, because a delivery is missing) gets a
-   * new one, since BullMQ ignores an id it still keeps as failed. A job of several events gets an
-   * id from theirs; an event published twice in two jobs is consumed once all the same (dedupe).
+   * Publish the event to every consumer (one job). The jobId comes from the event id (BullMQ
+   * refuses `:`), so publishing twice is one job; the `republish`-th re-publish (by the outbox
+   * relay, because a delivery is missing) gets a new job, since BullMQ ignores an id it still keeps
+   * as failed. (Batching the events of a turn into one job was tried and reverted: at the seed's
+   * scale it slowed the sale about fivefold — bench/README.)
    */
-  publish(event: PaymentSucceeded, republish = 0): Promise<void> {
+  async publish(event: PaymentSucceeded, republish = 0): Promise<void> {
     const base = event.eventId.replaceAll(':', '-');
     const jobId = republish === 0 ? base : `${base}-r${republish}`;
-    return new Promise<void>((resolve, reject) => {
-      this.#queued.push({ event, jobId, resolve, reject });
-      if (this.#adding) return;
-      this.#adding = true;
-      setImmediate(() => void this.#addQueued());
-    });
-  }
-
-  /** Add the queued events as jobs, one add at a time, until none is left. */
-  async #addQueued(): Promise<void> {
-    while (this.#queued.length > 0) {
-      const batch = this.#queued.splice(0, MAX_EVENTS_PER_JOB);
-      try {
-        if (batch.length === 1) {
-          const [only] = batch as [QueuedEvent];
-          await this.#queues.add(EVENTS_QUEUE, 'payment.succeeded', only.event, {
-            jobId: only.jobId,
-          });
-        } else {
-          const ids = batch.map((q) => q.jobId).join(',');
-          const jobId = `batch-${createHash('sha256').update(ids).digest('base64url').slice(0, 22)}`;
-          const events = batch.map((q) => q.event);
-          await this.#queues.add(EVENTS_QUEUE, BATCH_JOB, { events }, { jobId });
-        }
-        for (const q of batch) q.resolve();
-      } catch (error) {
-        for (const q of batch) q.reject(error);
-      }
-    }
-    this.#adding = false;
+    await this.#queues.add(EVENTS_QUEUE, 'payment.succeeded', event, { jobId });
   }
 
   /** Start this process's consumer workers. */
@@ -194,8 +145,7 @@ export class BookingEvents {
     const worker = new Worker(
       EVENTS_QUEUE,
       async (job) => {
-        const events: PaymentSucceeded[] =
-          job.name === BATCH_JOB ? (job.data as { events: PaymentSucceeded[] }).events : [job.data];
+        const events: PaymentSucceeded[] = [job.data];
         // Every consumer gets its turn even when another fails; then the job fails for a retry.
         const outcomes = await Promise.allSettled(
           events.flatMap((event) =>
