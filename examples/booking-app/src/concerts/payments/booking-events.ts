@@ -145,13 +145,11 @@ export class BookingEvents {
     const worker = new Worker(
       EVENTS_QUEUE,
       async (job) => {
-        const events: PaymentSucceeded[] = [job.data];
+        const event = job.data as PaymentSucceeded;
         // Every consumer gets its turn even when another fails; then the job fails for a retry.
         const outcomes = await Promise.allSettled(
-          events.flatMap((event) =>
-            CONSUMERS.map((consumer) =>
-              store.dedupe(event.eventId, () => consume(consumer, event), { scope: consumer }),
-            ),
+          CONSUMERS.map((consumer) =>
+            store.dedupe(event.eventId, () => consume(consumer, event), { scope: consumer }),
           ),
         );
         const failed = outcomes.find((o) => o.status === 'rejected');
