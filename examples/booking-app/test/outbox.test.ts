@@ -302,6 +302,52 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
     expect((await pending()).filter((id) => ids.includes(id))).toEqual([c]);
   });
 
+  it.runIf(backend.name === 'postgres')(
+    'a finish and a consumer delivery over the same messages take their rows in one order: no deadlock',
+    async () => {
+      const [a, b] = (await writeMessages(2, 'lock-order')).sort() as [string, string];
+      const claimed = await outboxRepo().claim({ limit: 2, leaseMs: 5_000, ids: [a, b] });
+      const byId = new Map(claimed.map((m) => [m.id, m]));
+      // A delivery (deliverAll takes rows in id order) holds a and will want b next.
+      let aLocked!: () => void;
+      const lockedA = new Promise<void>((resolve) => {
+        aLocked = resolve;
+      });
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const delivery = fixture.db.transaction(async (tx) => {
+        await tx.query('SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE', [a]);
+        aLocked();
+        await gate;
+        await tx.query('SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE', [b]);
+      });
+      await lockedA;
+      // A relay finishes the two, listed b first, on a connection of its own.
+      const finishing = new OutboxRepository(await fixture.another()).finish(
+        [b, a].map((id) => ({
+          message: byId.get(id) as (typeof claimed)[number],
+          checkInMs: 10_000,
+        })),
+      );
+      // Once the finish waits for a lock, the delivery goes on to b: taken in one order, b is free.
+      const waiting = () =>
+        fixture.db.query<{ query: string }>(
+          `SELECT query FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query LIKE '%UPDATE outbox o%'`,
+        );
+      await waitFor(waiting, (r) => r.rows.length > 0);
+      release();
+      const outcomes = await Promise.allSettled([delivery, finishing]);
+      expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'ok'))).toEqual([
+        'ok',
+        'ok',
+      ]);
+      expect(await finishing).toEqual(new Set([a, b]));
+    },
+  );
+
   it('messages performed in one event-loop turn (payments that committed together) are finished in one statement', async () => {
     const ids = await writeMessages(4, 'turn');
     const claimed = await outboxRepo().claim({ limit: 4, leaseMs: 5_000, ids });
@@ -311,7 +357,7 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
       get(target, key) {
         if (key === 'query') {
           return (sql: string, params?: unknown[]) => {
-            if (/^\s*UPDATE outbox o\b/.test(sql)) finishes.push(sql);
+            if (/\bUPDATE outbox o\b/.test(sql)) finishes.push(sql);
             return target.query(sql, params);
           };
         }

@@ -107,16 +107,25 @@ export class OutboxRepository {
     items: readonly { message: ClaimedMessage; checkInMs?: number }[],
   ): Promise<Set<string>> {
     if (items.length === 0) return new Set();
+    // The rows are locked in id order first, as consumers' deliveries lock them
+    // (`deliverAll`): two statements over the same messages then never wait for each other in a
+    // cycle (PostgreSQL would break it only after `deadlock_timeout`, 1 s by default).
     const { rows } = await this.db.query<{ id: string }>(
-      `UPDATE outbox o
+      `WITH f AS (
+         SELECT * FROM unnest($1::text[], $2::uuid[], $3::int[]) AS f(id, token, check_in)
+       ), locked AS MATERIALIZED (
+         SELECT o.id FROM outbox o WHERE o.id IN (SELECT id FROM f) ORDER BY o.id FOR UPDATE
+       )
+       UPDATE outbox o
           SET done_at = CASE WHEN f.check_in IS NULL THEN now() END,
               published = o.published + CASE WHEN f.check_in IS NULL THEN 0 ELSE 1 END,
               available_at = CASE WHEN f.check_in IS NULL THEN o.available_at
                                   ELSE now() + f.check_in * interval '1 millisecond' END,
               claim_token = CASE WHEN f.check_in IS NULL THEN o.claim_token END,
               last_error = NULL
-         FROM unnest($1::text[], $2::uuid[], $3::int[]) AS f(id, token, check_in)
-        WHERE o.id = f.id AND o.claim_token = f.token AND o.done_at IS NULL
+         FROM f
+        WHERE o.id = f.id AND o.id IN (SELECT id FROM locked) AND o.claim_token = f.token
+          AND o.done_at IS NULL
         RETURNING o.id`,
       [
         items.map((i) => i.message.id),
