@@ -112,6 +112,12 @@ const schema = z.object({
     .max(100_000)
     .default(QUEUE_DEFAULTS.admitPerTick),
   QUEUE_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(QUEUE_DEFAULTS.tickMs),
+  QUEUE_IDLE_TICK_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(60_000)
+    .default(QUEUE_DEFAULTS.idleTickMs),
   QUEUE_HEARTBEAT_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -317,6 +323,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxActive: c.QUEUE_MAX_ACTIVE,
       admitPerTick: c.QUEUE_ADMIT_PER_TICK,
       tickMs: c.QUEUE_TICK_MS,
+      // Never below the tick: a longer QUEUE_TICK_MS alone keeps its pace when idle too.
+      idleTickMs: Math.max(c.QUEUE_IDLE_TICK_MS, c.QUEUE_TICK_MS),
       heartbeatTimeoutMs: c.QUEUE_HEARTBEAT_TIMEOUT_MS,
       activeTtlMs: c.QUEUE_ACTIVE_TTL_MS,
       graceMs: c.QUEUE_GRACE_MS,

@@ -49,6 +49,18 @@ describe('loadConfig', () => {
     });
   });
 
+  it('keeps an idle room ticking no faster than QUEUE_TICK_MS', () => {
+    expect(loadConfig({}).queue).toMatchObject({ tickMs: 1000, idleTickMs: 1000 });
+    expect(loadConfig({ QUEUE_TICK_MS: '100' }).queue).toMatchObject({
+      tickMs: 100,
+      idleTickMs: 1000,
+    });
+    expect(loadConfig({ QUEUE_TICK_MS: '5000' }).queue).toMatchObject({
+      tickMs: 5000,
+      idleTickMs: 5000,
+    });
+  });
+
   it('reads every variable, treating empty values as unset', () => {
     const config = loadConfig({
       PORT: '0',
@@ -86,6 +98,7 @@ describe('loadConfig', () => {
       QUEUE_MAX_ACTIVE: '7',
       QUEUE_ADMIT_PER_TICK: '3',
       QUEUE_TICK_MS: '250',
+      QUEUE_IDLE_TICK_MS: '2000',
       QUEUE_HEARTBEAT_TIMEOUT_MS: '5000',
       QUEUE_ACTIVE_TTL_MS: '60000',
       QUEUE_GRACE_MS: '2000',
@@ -141,6 +154,7 @@ describe('loadConfig', () => {
         maxActive: 7,
         admitPerTick: 3,
         tickMs: 250,
+        idleTickMs: 2000,
         heartbeatTimeoutMs: 5000,
         activeTtlMs: 60_000,
         graceMs: 2000,

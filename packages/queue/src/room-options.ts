@@ -55,6 +55,16 @@ export interface WaitingRoomOptions {
    */
   tickMs?: number;
   /**
+   * Interval of the ticker while the room is idle: after a round that found nobody waiting and
+   * nobody active, the next runs this much later instead of `tickMs` (never after a pre-queue's
+   * `startsAt`). A join on this instance wakes the ticker at once; with several instances, a join
+   * on one that does not hold the tick lease waits for the holder's next round, up to this long.
+   * An idle room's rounds cost Redis work all the same (about 20 commands each), so many idle
+   * rooms at a short `tickMs` add up. At least `tickMs`.
+   * @defaultValue `tickMs` (no slower pace when idle)
+   */
+  idleTickMs?: number;
+  /**
    * A waiter without join/heartbeat for this long is evicted (within a further quarter of it, plus
    * the time to the next tick).
    * @defaultValue 30000
@@ -124,6 +134,7 @@ const DEFAULTS: Readonly<Omit<WaitingRoomOptions, 'roomId' | 'tokens' | 'maxActi
     admitPerTick: 100,
     order: 'fifo',
     tickMs: 1000,
+    idleTickMs: undefined,
     heartbeatTimeoutMs: 30_000,
     activeTtlMs: 300_000,
     graceMs: 10_000,
@@ -163,6 +174,10 @@ export function resolveRoomOptions(options: WaitingRoomOptions): {
   const admitPerTick = checkAdmitPerTick(o.admitPerTick);
   const order = checkOrder(o.order);
   const tickMs = check.integer('tickMs', o.tickMs, { min: 10, max: 3_600_000 });
+  const idleTickMs = check.integer('idleTickMs', o.idleTickMs ?? tickMs, {
+    min: tickMs,
+    max: 3_600_000,
+  });
   const heartbeatTimeoutMs = check.integer('heartbeatTimeoutMs', o.heartbeatTimeoutMs, {
     min: 100,
     max: 86_400_000,
@@ -199,6 +214,7 @@ export function resolveRoomOptions(options: WaitingRoomOptions): {
       admitPerTick,
       order,
       tickMs,
+      idleTickMs,
       heartbeatTimeoutMs,
       activeTtlMs,
       graceMs,

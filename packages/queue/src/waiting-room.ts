@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import {
   CallGuard,
   ioredisClient,
   luaScript,
   type RedisClient,
   redisNowMsLua,
-  sleep,
   TickBatch,
 } from '@boxoffice/internal';
 import type { AccessClaims, AccessTokens } from './access-tokens.js';
@@ -43,6 +41,7 @@ import {
   type TickResult,
   waitingStatus,
 } from './room-status.js';
+import { RoomTicker } from './room-ticker.js';
 import { readTickReply } from './tick-reply.js';
 import { tracedJoin, tracedTick, tracing } from './tracing.js';
 import { encodeUserId, userIdOf } from './user-id.js';
@@ -93,22 +92,18 @@ export class WaitingRoom {
   readonly #genMs: number;
   readonly #opensAt: number;
   readonly #startsAt: number;
-  readonly #onTick: ((result: TickResult) => void) | undefined;
-  readonly #onError: ((error: unknown) => void) | undefined;
   readonly #tokenCache = new Map<string, string>();
   readonly #guard: CallGuard<QueueRedisError>;
   // Every join/heartbeat/status of one tick, sent as one visit.lua call at process.nextTick (or at
   // once when MAX_BATCH are queued), in call order.
   readonly #visits = new TickBatch<PendingVisit>((batch) => this.#send(batch), { max: MAX_BATCH });
   #closed = false;
-  #ticker: { abort: AbortController; done: Promise<void>; token: string } | undefined;
+  readonly #ticker: RoomTicker;
 
   constructor(client: RedisClient, options: WaitingRoomOptions) {
     ioredisClient('client', client);
     const resolved = resolveRoomOptions(options);
     const o = resolved.options;
-    this.#onTick = resolved.onTick;
-    this.#onError = resolved.onError;
     this.roomId = o.roomId;
     this.#client = client;
     this.#tokens = o.tokens;
@@ -128,6 +123,18 @@ export class WaitingRoom {
     this.#genMs = Math.ceil(heartbeatTimeoutMs / 4);
     this.#opensAt = preQueue ? preQueue.opensAt.getTime() : -1;
     this.#startsAt = preQueue ? preQueue.startsAt.getTime() : -1;
+    this.#ticker = new RoomTicker({
+      roomId,
+      tickMs: o.tickMs,
+      idleTickMs: o.idleTickMs,
+      startsAt: this.#startsAt,
+      tick: (token) => this.#tick(token),
+      release: (token) =>
+        this.#call('release', () => releaseScript.run(this.#client, [this.#lease], [token])),
+      within: (operation, work) => this.#guard.within(operation, work),
+      onTick: resolved.onTick,
+      onError: resolved.onError,
+    });
   }
 
   /** Every Redis key this room can create (for inspection; `close()` deletes them). */
@@ -150,6 +157,7 @@ export class WaitingRoom {
     if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
     const result = await this.#visit(user, 'j');
     if (result.state === 'unknown') throw new Error('unreachable: join returned unknown');
+    if (result.state === 'waiting') this.#ticker.wake();
     return result;
   }
 
@@ -315,36 +323,18 @@ export class WaitingRoom {
   }
 
   #leaseTtl(): number {
-    return Math.max(3 * this.options.tickMs, 2000);
+    return Math.max(3 * this.options.tickMs, 2 * this.options.idleTickMs, 2000);
   }
 
   /**
-   * Run `tick()` every `tickMs` until `stop()`. Safe with any number of app instances: a fenced Redis
-   * lease (checked inside the tick script itself) lets exactly one of them tick; if it dies, another
-   * takes over after `max(3 × tickMs, 2 s)`. Errors go to `onError`; the ticker keeps trying.
+   * Run `tick()` every `tickMs` (every `idleTickMs` while nobody waits or is active) until `stop()`.
+   * Safe with any number of app instances: a fenced Redis lease (checked inside the tick script
+   * itself) lets exactly one of them tick; if it dies, another takes over after
+   * `max(3 × tickMs, 2 × idleTickMs, 2 s)`. Errors go to `onError`; the ticker keeps trying.
    */
   start(): void {
     if (this.#closed) throw new QueueClosedError(this.roomId, 'closed');
-    if (this.#ticker) return;
-    const abort = new AbortController();
-    const token = randomUUID();
-    const loop = async () => {
-      while (!abort.signal.aborted) {
-        const began = Date.now();
-        try {
-          const run = () => this.#tick(token);
-          const result = await (tracing.on ? tracedTick(this.roomId, true, run) : run());
-          if (result === null) break;
-          if (result) this.#onTick?.(result);
-        } catch (error) {
-          this.#onError?.(error);
-        }
-        await sleep(Math.max(0, this.options.tickMs - (Date.now() - began)), abort.signal).catch(
-          () => {},
-        );
-      }
-    };
-    this.#ticker = { abort, token, done: loop() };
+    this.#ticker.start();
   }
 
   /**
@@ -352,20 +342,13 @@ export class WaitingRoom {
    * whatever Redis does: waits for a running round and then for the release at most
    * `commandTimeoutMs` each (a lease not released expires by itself).
    */
-  async stop(): Promise<void> {
-    const ticker = this.#ticker;
-    if (!ticker) return;
-    this.#ticker = undefined;
-    ticker.abort.abort();
-    await this.#guard.within('stop', ticker.done).catch(() => {});
-    await this.#call('release', () =>
-      releaseScript.run(this.#client, [this.#lease], [ticker.token]),
-    ).catch(() => {});
+  stop(): Promise<void> {
+    return this.#ticker.stop();
   }
 
   /** True while this instance's ticker loop runs (leading or standing by). */
   get running(): boolean {
-    return this.#ticker !== undefined;
+    return this.#ticker.running;
   }
 
   /**

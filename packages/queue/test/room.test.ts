@@ -405,6 +405,31 @@ describe.each(redisTargets())('WaitingRoom on $name', (target) => {
     ).toBe('a');
   });
 
+  it('an idle room ticks at idleTickMs, and a join on the same instance wakes its ticker at once', async () => {
+    const idle = room({ roomId: 'idle-room', tickMs: 20, idleTickMs: 600_000, maxActive: 1 });
+    const busy = room({ roomId: 'busy-room', tickMs: 20 });
+    const ticks = async (r: WaitingRoom) => (await r.stats()).ticks;
+    try {
+      idle.start();
+      busy.start();
+      // While the room with no idle pace runs ten rounds, the idle one runs its first only.
+      await until(async () => (await ticks(busy)) >= 10 && (await ticks(idle)) >= 1);
+      expect(await ticks(idle)).toBe(1);
+      // A join ends the 10-minute wait: admitted by the next round, then rounds every tickMs again.
+      expect(await idle.join('a')).toMatchObject({ state: 'waiting', position: 1 });
+      await until(async () => (await idle.status('a')).state === 'active', 5_000);
+      const admittedAt = await ticks(idle);
+      await until(async () => (await ticks(idle)) >= admittedAt + 3, 5_000);
+    } finally {
+      await Promise.all([idle.close(), busy.close()]);
+    }
+  });
+
+  it('rejects an idleTickMs shorter than tickMs', () => {
+    expect(() => room({ tickMs: 100, idleTickMs: 50 })).toThrow(RangeError);
+    expect(() => room({ tickMs: 100, idleTickMs: 1.5 })).toThrow(TypeError);
+  });
+
   it('close() deletes every key and refuses later joins', async () => {
     const r = room({ heartbeatTimeoutMs: 1000 });
     for (const u of ['a', 'b', 'c']) await r.join(u);

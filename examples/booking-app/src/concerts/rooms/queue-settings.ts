@@ -6,6 +6,12 @@ export interface QueueSettings {
   admitPerTick: number;
   /** Admission tick interval. @defaultValue 1000 */
   tickMs: number;
+  /**
+   * Tick interval of a room nobody waits in or is admitted to (at least `tickMs`): a join on the
+   * instance wakes it, a join on another instance waits for the lease holder, up to this long.
+   * @defaultValue 1000
+   */
+  idleTickMs: number;
   /** A waiter silent this long is evicted. @defaultValue 30000 */
   heartbeatTimeoutMs: number;
   /** Time in the booking area (the UI timer of the `queue_entry` token). @defaultValue 600000 */
@@ -19,6 +25,7 @@ export const QUEUE_DEFAULTS: Readonly<QueueSettings> = Object.freeze({
   maxActive: 50,
   admitPerTick: 10,
   tickMs: 1000,
+  idleTickMs: 1000,
   heartbeatTimeoutMs: 30_000,
   activeTtlMs: 600_000,
   graceMs: 10_000,
