@@ -64,6 +64,11 @@ const WAIT_S = Number(process.env.BENCH_LOAD_WAIT_SECONDS ?? 20);
  * about what one instance serves here (~110 bookings/s × ~1 s per booking); 200 queued requests
  * for the database pool and tripled the p99s without more bookings (bench/README.md).
  */
+/**
+ * The waiting room's heartbeat timeout (ms), unset for the app's default (30 s): a waiter far back
+ * polls at a third of it, so it sets how many polls a long line sends.
+ */
+const HEARTBEAT_TIMEOUT_MS = process.env.BENCH_LOAD_HEARTBEAT_TIMEOUT_MS;
 const MAX_ACTIVE = Number(process.env.BENCH_LOAD_MAX_ACTIVE ?? (SEED ? 200 : 100));
 const ADMIT_PER_TICK = Number(process.env.BENCH_LOAD_ADMIT_PER_TICK ?? (SEED ? 50 : 25));
 /**
@@ -114,6 +119,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     QUEUE_MAX_ACTIVE: String(MAX_ACTIVE),
     QUEUE_ADMIT_PER_TICK: String(ADMIT_PER_TICK),
     QUEUE_TICK_MS: '100',
+    ...(HEARTBEAT_TIMEOUT_MS ? { QUEUE_HEARTBEAT_TIMEOUT_MS: HEARTBEAT_TIMEOUT_MS } : {}),
     PG_LATENCY_MS: '20',
     HTTP_WORKERS: String(workers),
   };
