@@ -405,6 +405,16 @@ describe.each(redisTargets())('WaitingRoom on $name', (target) => {
     ).toBe('a');
   });
 
+  it('a status read writes nothing, even the first call of a heartbeat generation', async () => {
+    const r = room();
+    expect(await r.status('nobody')).toEqual({ state: 'unknown' });
+    expect(await scanKeys(redis.client, `${redis.prefix}*`)).toEqual([]);
+    await r.join('a');
+    const keys = await scanKeys(redis.client, `${redis.prefix}*`);
+    expect(await r.status('a')).toMatchObject({ state: 'waiting', position: 1 });
+    expect(await scanKeys(redis.client, `${redis.prefix}*`)).toEqual(keys);
+  });
+
   it('an idle room ticks at idleTickMs, and a join on the same instance wakes its ticker at once', async () => {
     const idle = room({ roomId: 'idle-room', tickMs: 20, idleTickMs: 600_000, maxActive: 1 });
     const busy = room({ roomId: 'busy-room', tickMs: 20 });

@@ -56,8 +56,11 @@ out[2] = tonumber(meta[2]) or 0
 if meta[7] == '1' then out[3] = 1 end
 local pre = startsAt >= 0
 
--- The first call of a generation takes its ring slot over (before anyone's membership is read).
-if tonumber(meta[1]) ~= g then q_reuse_slot(KEYS[5], slot, hk, KEYS[15], g) end
+-- The first join or heartbeat of a generation takes its ring slot over (before anyone's membership
+-- is read); a batch of status reads alone writes nothing.
+if tonumber(meta[1]) ~= g and string.find(modes, '[jh]') then
+  q_reuse_slot(KEYS[5], slot, hk, KEYS[15], g)
+end
 
 -- Read lazily, once per batch, and kept up to date locally.
 local counter, added = nil, 0
