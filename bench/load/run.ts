@@ -295,7 +295,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       if (status.status === 200 && status.body.soldOut) return void soldOutSeen++;
       // The room no longer knows a user who waited as told (stream open, or polling at
       // pollAfterMs): evicted, whichever way it was told.
-      if (status.status === 200 && status.body.state === 'unknown') evictedSeen++;
+      if (status.status === 200 && status.body.state === 'unknown') return void evictedSeen++;
       if (status.status !== 200 || status.body.state !== 'active') return note('queue', status);
       admitted++;
       lastAdmissionAt = Date.now();
