@@ -60,15 +60,15 @@ const SOURCE_ADDRESSES = Array.from(
  */
 const WAIT_S = Number(process.env.BENCH_LOAD_WAIT_SECONDS ?? 20);
 /**
- * The waiting room's capacity (users in the booking area at once) and admissions per 100 ms tick:
- * about what one instance serves here (~110 bookings/s × ~1 s per booking); 200 queued requests
- * for the database pool and tripled the p99s without more bookings (bench/README.md).
- */
-/**
  * The waiting room's heartbeat timeout (ms), unset for the app's default (30 s): a waiter far back
  * polls at a third of it, so it sets how many polls a long line sends.
  */
 const HEARTBEAT_TIMEOUT_MS = process.env.BENCH_LOAD_HEARTBEAT_TIMEOUT_MS;
+/**
+ * The waiting room's capacity (users in the booking area at once) and admissions per 100 ms tick:
+ * about what one instance serves here (~110 bookings/s × ~1 s per booking); 200 queued requests
+ * for the database pool and tripled the p99s without more bookings (bench/README.md).
+ */
 const MAX_ACTIVE = Number(process.env.BENCH_LOAD_MAX_ACTIVE ?? (SEED ? 200 : 100));
 const ADMIT_PER_TICK = Number(process.env.BENCH_LOAD_ADMIT_PER_TICK ?? (SEED ? 50 : 25));
 /**

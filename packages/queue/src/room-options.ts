@@ -59,8 +59,9 @@ export interface WaitingRoomOptions {
    * nobody active, the next runs this much later instead of `tickMs` (never after a pre-queue's
    * `startsAt`). A join on this instance wakes the ticker at once; with several instances, a join
    * on one that does not hold the tick lease waits for the holder's next round, up to this long.
-   * An idle room's rounds cost Redis work all the same (about 20 commands each), so many idle
-   * rooms at a short `tickMs` add up. At least `tickMs`.
+   * An idle room's rounds cost Redis work all the same (up to ~16 commands each in `bench:endpoints`), so many idle
+   * rooms at a short `tickMs` add up. Instances that do not hold the lease still try it every
+   * `tickMs` (two reads in the tick script). At least `tickMs`.
    * @defaultValue `tickMs` (no slower pace when idle)
    */
   idleTickMs?: number;
