@@ -218,7 +218,7 @@ async function main(): Promise<void> {
         columns: ['design', 'bytes per waiting user', 'vs naive'],
         rows: [
           [
-            'WaitingRoom (ZSET userId→ticket + heartbeat-generation SET of tickets)',
+            'WaitingRoom (ZSET userId→ticket + ZSET ticket→heartbeat deadline)',
             roomBytes,
             roomBytes / naiveBytes,
           ],
@@ -242,17 +242,19 @@ async function main(): Promise<void> {
         admitted += r.admitted.length;
       }
       const admitServer = await scriptUsecPerCall(mem);
-      // evicting: make the line stale (short timeout) and measure rounds that evict 1,000 each
+      // evicting: make the whole line silent (every heartbeat deadline 0: one ZUNIONSTORE with
+      // weight 0 over the deadline ZSET) and measure rounds that evict 1,000 each; maxActive 1 is
+      // full, so these rounds admit nobody
       const evictRoom = new WaitingRoom(mem, {
         roomId: 'mem',
         prefix,
         tokens,
         maxActive: 1,
         admitPerTick: 1,
-        heartbeatTimeoutMs: 100,
         evictPerTick: 1000,
       });
-      await new Promise((r) => setTimeout(r, 300));
+      const deadlines = big.keys[6] as string;
+      await mem.zunionstore(deadlines, 1, deadlines, 'WEIGHTS', 0);
       await mem.config('RESETSTAT');
       const evictTimes: number[] = [];
       let evicted = 0;

@@ -124,6 +124,12 @@ const schema = z.object({
     .min(100)
     .max(3_600_000)
     .default(QUEUE_DEFAULTS.heartbeatTimeoutMs),
+  QUEUE_MAX_POLL_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(3_600_000)
+    .default(QUEUE_DEFAULTS.maxPollAfterMs),
   QUEUE_ACTIVE_TTL_MS: z.coerce
     .number()
     .int()
@@ -326,6 +332,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // Never below the tick: a longer QUEUE_TICK_MS alone keeps its pace when idle too.
       idleTickMs: Math.max(c.QUEUE_IDLE_TICK_MS, c.QUEUE_TICK_MS),
       heartbeatTimeoutMs: c.QUEUE_HEARTBEAT_TIMEOUT_MS,
+      maxPollAfterMs: c.QUEUE_MAX_POLL_AFTER_MS,
       activeTtlMs: c.QUEUE_ACTIVE_TTL_MS,
       graceMs: c.QUEUE_GRACE_MS,
     },

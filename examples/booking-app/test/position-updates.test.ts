@@ -132,12 +132,16 @@ describe('statusIsNews', () => {
 });
 
 describe('streamBeatMs', () => {
-  it("follows the room's pace, and far back (the longest pace) beats at half the timeout", () => {
-    expect(streamBeatMs(100, 30_000)).toBe(100);
-    expect(streamBeatMs(9_999, 30_000)).toBe(9_999);
-    expect(streamBeatMs(10_000, 30_000)).toBe(15_000);
-    // Eviction comes at 1× to 1.25× the timeout after the last beat: half of it leaves a margin.
-    expect(streamBeatMs(1_000, 3_000)).toBe(1_500);
-    expect(streamBeatMs(1_500, 3_000)).toBeLessThan(3_000);
+  it("follows the room's pace, with half the timeout's margin left before the deadline", () => {
+    expect(streamBeatMs(100, 30_000)).toBe(15_100);
+    expect(streamBeatMs(60_000, 30_000)).toBe(75_000);
+    // The room's deadline is pollAfterMs + heartbeatTimeoutMs after the beat.
+    for (const [after, timeout] of [
+      [1_000, 3_000],
+      [60_000, 30_000],
+      [50, 100],
+    ] as const) {
+      expect(after + timeout - streamBeatMs(after, timeout)).toBeGreaterThanOrEqual(timeout / 2);
+    }
   });
 });

@@ -239,12 +239,12 @@ describe.each(redisTargets())('waiting room API on $name', (target) => {
     expect(unknownConcert.status).toBe(404);
   });
 
-  it('SSE: a waiter told to poll at the longest pace, beaten for at half the timeout by the stream, is never evicted', async () => {
+  it('SSE: a waiter told to poll at the longest pace, beaten for by the stream at that pace plus half the timeout, is never evicted', async () => {
     let ticks = 0;
-    // A 1 s tick behind a full booking area: the room asks the waiter for its longest pace, a
-    // third of the 1.2 s timeout; the stream beats at half of it instead.
+    // A 1 s tick behind a full booking area: the room asks the waiter for its longest pace (400 ms,
+    // maxPollAfterMs) and evicts it 400 + 1,200 ms after a beat; the stream beats after 400 + 600.
     const { base, rooms } = await instance(
-      { heartbeatTimeoutMs: 1_200, tickMs: 1_000 },
+      { heartbeatTimeoutMs: 1_200, maxPollAfterMs: 400, tickMs: 1_000 },
       {
         onTick: (id) => {
           if (id === 1) ticks++;

@@ -66,11 +66,20 @@ export interface WaitingRoomOptions {
    */
   idleTickMs?: number;
   /**
-   * A waiter without join/heartbeat for this long is evicted (within a further quarter of it, plus
-   * the time to the next tick).
+   * A waiter silent for this long beyond the `pollAfterMs` it was last told is evicted (by the first
+   * tick after that deadline). The margin a client across a network needs after the interval it
+   * was given.
    * @defaultValue 30000
    */
   heartbeatTimeoutMs?: number;
+  /**
+   * Longest `pollAfterMs` a waiter is told (it gets a quarter of its ETA, at least `tickMs`): waiters
+   * far back come back this rarely, so a long line costs Redis and the app O(waiters / this) per
+   * second instead of O(waiters / tickMs). A waiter admitted sooner than expected (the pace rose by
+   * more than 4×) learns it at its next poll, or at once from `events()`. At least 50.
+   * @defaultValue 60000
+   */
+  maxPollAfterMs?: number;
   /**
    * Time an admitted user may stay in the booking area (the UI timer).
    * @defaultValue 300000
@@ -137,6 +146,7 @@ const DEFAULTS: Readonly<Omit<WaitingRoomOptions, 'roomId' | 'tokens' | 'maxActi
     tickMs: 1000,
     idleTickMs: undefined,
     heartbeatTimeoutMs: 30_000,
+    maxPollAfterMs: 60_000,
     activeTtlMs: 300_000,
     graceMs: 10_000,
     preQueue: undefined,
@@ -183,6 +193,10 @@ export function resolveRoomOptions(options: WaitingRoomOptions): {
     min: 100,
     max: 86_400_000,
   });
+  const maxPollAfterMs = check.integer('maxPollAfterMs', o.maxPollAfterMs, {
+    min: 50,
+    max: 3_600_000,
+  });
   const activeTtlMs = check.integer('activeTtlMs', o.activeTtlMs, { min: 100, max: 86_400_000 });
   const graceMs = check.integer('graceMs', o.graceMs, { max: 3_600_000 });
   const evictPerTick = check.integer('evictPerTick', o.evictPerTick, { min: 1, max: 100_000 });
@@ -217,6 +231,7 @@ export function resolveRoomOptions(options: WaitingRoomOptions): {
       tickMs,
       idleTickMs,
       heartbeatTimeoutMs,
+      maxPollAfterMs,
       activeTtlMs,
       graceMs,
       evictPerTick,

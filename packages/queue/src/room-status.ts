@@ -1,4 +1,3 @@
-import type { ResolvedRoomOptions } from './room-options.js';
 import type { RoomSettings } from './room-settings.js';
 
 /** A user in the line. */
@@ -10,7 +9,12 @@ export interface WaitingStatus {
   total: number;
   /** Estimated wait, from the admissions of the last minute (or admitPerTick/tickMs before any). */
   etaMs: number;
-  /** When to call `heartbeat()` next; always well under `heartbeatTimeoutMs`. */
+  /**
+   * When to call `heartbeat()` next: a quarter of `etaMs`, at least `tickMs`, at most
+   * `maxPollAfterMs` (in a `'random'`-order room at most a third of `heartbeatTimeoutMs`: anyone may
+   * be picked next). The room evicts the waiter only after `pollAfterMs + heartbeatTimeoutMs` of
+   * silence, so a client that obeys is never evicted.
+   */
   pollAfterMs: number;
   /** The user's ticket number (0 while in the pre-queue); compare with `PositionEvent.servingTicket`. */
   ticket: number;
@@ -18,7 +22,7 @@ export interface WaitingStatus {
   preQueue: boolean;
   /**
    * Admissions are paused ({@link WaitingRoom.pause}): the place is kept, `etaMs` is what it would
-   * be once they resume, and `pollAfterMs` is the longest safe interval.
+   * be once they resume, and `pollAfterMs` is at least a third of `heartbeatTimeoutMs`.
    */
   paused: boolean;
 }
@@ -103,38 +107,19 @@ export interface RoomStats {
 }
 
 /**
- * The {@link WaitingStatus} of one user in a visit.lua reply `r` (see its header) whose four values
- * start at `at`: the ETA from the last minute's admissions, and when to poll next. @internal
+ * The {@link WaitingStatus} of one user in a visit.lua reply `r` (see its header) whose six values
+ * start at `at`. The ETA and `pollAfterMs` are the script's: the heartbeat deadline it stored
+ * follows from the same `pollAfterMs`, so the two can never disagree. @internal
  */
-export function waitingStatus(
-  r: (number | string)[],
-  at: number,
-  options: Pick<ResolvedRoomOptions, 'admitPerTick' | 'tickMs' | 'heartbeatTimeoutMs'>,
-  startsAt: number,
-): WaitingStatus {
-  const code = r[at];
-  const now = r[0] as number;
-  const perMin = r[1] as number;
-  const paused = r[2] === 1;
-  const position = r[at + 1] as number;
-  const { admitPerTick, tickMs, heartbeatTimeoutMs } = options;
-  let etaMs =
-    perMin > 0
-      ? Math.ceil((position / perMin) * 60_000)
-      : Math.ceil(position / admitPerTick) * tickMs;
-  if (startsAt > now) etaMs += startsAt - now;
-  const longest = Math.floor(heartbeatTimeoutMs / 3);
-  const pollAfterMs = paused
-    ? longest
-    : Math.max(50, Math.min(longest, Math.max(tickMs, Math.floor(etaMs / 4))));
+export function waitingStatus(r: (number | string)[], at: number): WaitingStatus {
   return {
     state: 'waiting',
-    position,
+    position: r[at + 1] as number,
     total: r[at + 2] as number,
-    etaMs,
-    pollAfterMs,
+    etaMs: r[at + 4] as number,
+    pollAfterMs: r[at + 5] as number,
     ticket: r[at + 3] as number,
-    preQueue: code === 3,
-    paused,
+    preQueue: r[at] === 3,
+    paused: r[2] === 1,
   };
 }

@@ -15,7 +15,6 @@ import {
 } from './errors.js';
 import closeLua from './lua/close.lua';
 import completeLua from './lua/complete.lua';
-import ringLua from './lua/include/ring.lua';
 import leaveLua from './lua/leave.lua';
 import releaseLua from './lua/release.lua';
 import tickLua from './lua/tick.lua';
@@ -46,20 +45,19 @@ import { readTickReply } from './tick-reply.js';
 import { tracedJoin, tracedTick, tracing } from './tracing.js';
 import { encodeUserId, userIdOf } from './user-id.js';
 
-const ringIncludes = { includes: [redisNowMsLua, ringLua] };
-const visitScript = luaScript('queue', 'visit', visitLua, __PACKAGE_VERSION__, ringIncludes);
-const tickScript = luaScript('queue', 'tick', tickLua, __PACKAGE_VERSION__, ringIncludes);
+const nowIncludes = { includes: [redisNowMsLua] };
+const visitScript = luaScript('queue', 'visit', visitLua, __PACKAGE_VERSION__, nowIncludes);
+const tickScript = luaScript('queue', 'tick', tickLua, __PACKAGE_VERSION__, nowIncludes);
 const leaveScript = luaScript('queue', 'leave', leaveLua, __PACKAGE_VERSION__);
 const completeScript = luaScript('queue', 'complete', completeLua, __PACKAGE_VERSION__);
 const closeScript = luaScript('queue', 'close', closeLua, __PACKAGE_VERSION__);
 const releaseScript = luaScript('queue', 'release', releaseLua, __PACKAGE_VERSION__);
 
-const RING = 8;
 const TOKEN_CACHE = 10_000;
 /** Most visits in one Lua call: bounds the time one script holds Redis (a few µs per visit). */
 const MAX_BATCH = 256;
 
-/** A visit.lua reply (see its header) and where one user's four values start in it. */
+/** A visit.lua reply (see its header) and where one user's six values start in it. */
 type BatchReply = { r: (number | string)[]; at: number };
 interface PendingVisit {
   user: string;
@@ -89,7 +87,6 @@ export class WaitingRoom {
   readonly #keys: string[];
   readonly #defaults: RoomSettings;
   readonly #lease: string;
-  readonly #genMs: number;
   readonly #opensAt: number;
   readonly #startsAt: number;
   readonly #tokenCache = new Map<string, string>();
@@ -109,18 +106,13 @@ export class WaitingRoom {
     this.#tokens = o.tokens;
     this.options = o;
     this.#guard = new CallGuard(o.commandTimeoutMs, queueCallErrors);
-    const { prefix, roomId, heartbeatTimeoutMs, preQueue } = o;
+    const { prefix, roomId, preQueue } = o;
     const base = `${prefix}:q:{${roomId}}:`;
-    // w p a t m s h0..h7 x j wt, then the lease: the order every script's KEYS header documents.
-    this.#keys = [
-      ...['w', 'p', 'a', 't', 'm', 's'].map((k) => base + k),
-      ...Array.from({ length: RING }, (_, i) => `${base}h${i}`),
-      ...['x', 'j', 'wt'].map((k) => base + k),
-    ];
+    // w p a t m s h j wt, then the lease: the order every script's KEYS header documents.
+    this.#keys = ['w', 'p', 'a', 't', 'm', 's', 'h', 'j', 'wt'].map((k) => base + k);
     this.#defaults = defaultSettings(o);
     this.#lease = `${base}l`;
     this.channel = `${base}events`;
-    this.#genMs = Math.ceil(heartbeatTimeoutMs / 4);
     this.#opensAt = preQueue ? preQueue.opensAt.getTime() : -1;
     this.#startsAt = preQueue ? preQueue.startsAt.getTime() : -1;
     this.#ticker = new RoomTicker({
@@ -197,14 +189,24 @@ export class WaitingRoom {
   #send(batch: PendingVisit[]): void {
     let modes = '';
     for (const v of batch) modes += v.mode;
-    const args: (string | number)[] = [this.#genMs, this.#opensAt, this.#startsAt, modes];
+    const o = this.options;
+    const args: (string | number)[] = [
+      o.heartbeatTimeoutMs,
+      this.#opensAt,
+      this.#startsAt,
+      modes,
+      o.tickMs,
+      o.maxPollAfterMs,
+      o.admitPerTick,
+      o.order,
+    ];
     for (const v of batch) args.push(encodeUserId(v.user));
     if (this.#startsAt >= 0) for (const _ of batch) args.push(Math.random());
-    this.#call('visit', () => visitScript.run(this.#client, this.#keys.slice(0, 15), args)).then(
+    this.#call('visit', () => visitScript.run(this.#client, this.#keys.slice(0, 7), args)).then(
       (reply) => {
         const r = reply as (number | string)[];
         for (let i = 0; i < batch.length; i++) {
-          (batch[i] as PendingVisit).resolve({ r, at: 3 + 4 * i });
+          (batch[i] as PendingVisit).resolve({ r, at: 3 + 6 * i });
         }
       },
       (error: unknown) => {
@@ -231,7 +233,7 @@ export class WaitingRoom {
       const jti = r[at + 2] as string;
       return { state: 'active', token: await this.#token(user, expiresAt, jti), expiresAt, jti };
     }
-    return waitingStatus(r, at, this.options, this.#startsAt);
+    return waitingStatus(r, at);
   }
 
   async #token(user: string, expiresAt: number, jti: string): Promise<string> {
@@ -259,7 +261,7 @@ export class WaitingRoom {
     const k = this.#keys;
     this.#flush();
     const n = await this.#call('leave', () =>
-      leaveScript.run(this.#client, k.slice(0, 5), [encodeUserId(user)]),
+      leaveScript.run(this.#client, k.slice(0, 7), [encodeUserId(user)]),
     );
     return n === 1;
   }
@@ -301,7 +303,7 @@ export class WaitingRoom {
         [
           leaseToken,
           this.#leaseTtl(),
-          this.#genMs,
+          o.maxPollAfterMs,
           o.heartbeatTimeoutMs,
           o.evictPerTick,
           o.admitPerTick,
@@ -369,7 +371,7 @@ export class WaitingRoom {
     const k = this.#keys;
     this.#flush();
     return this.#call('stats', () =>
-      readRoomStats(this.#client, [k[0], k[1], k[2], k[4], k[16]] as string[], this.#defaults),
+      readRoomStats(this.#client, [k[0], k[1], k[2], k[4], k[8]] as string[], this.#defaults),
     );
   }
 

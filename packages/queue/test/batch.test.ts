@@ -205,37 +205,17 @@ describe.each(redisTargets())('WaitingRoom batching on $name', (target) => {
           }
           const stats = await r.stats();
           expect([stats.waiting, stats.active]).toEqual([line.length, active.size]);
+          // Every ticket in the line has a heartbeat deadline, and no other ticket has one.
+          const [stored, beating] = await Promise.all([
+            redis.client.zrange(r.keys[0] as string, '0', '-1', 'WITHSCORES'),
+            redis.client.zrange(r.keys[6] as string, '0', '-1'),
+          ]);
+          const tickets = stored.filter((_, i) => i % 2 === 1);
+          expect(beating.sort()).toEqual(tickets.sort());
           await r.close();
         },
       ),
       { numRuns: 25 },
     );
   }, 60_000);
-
-  it('keeps every waiter in exactly one heartbeat generation across generations', async () => {
-    // genMs = 100: heartbeats every ~60 ms cross a generation about every other call.
-    const r = room({ heartbeatTimeoutMs: 400, maxActive: 1, activeTtlMs: 60_000 });
-    await r.join('blocker');
-    expect((await r.tick()).admitted).toHaveLength(1); // fills the booking area: the rest wait
-    const users = ['h1', 'h2', 'h3'];
-    const tickets = (await Promise.all(users.map((u) => r.join(u)))).map((res) =>
-      res.state === 'waiting' ? res.ticket : -1,
-    );
-    const ring = r.keys.slice(6, 14);
-    const deadline = Date.now() + 1200;
-    let rounds = 0;
-    while (Date.now() < deadline) {
-      const beats = await Promise.all(users.map((u) => r.heartbeat(u)));
-      for (const b of beats) expect(b.state).toBe('waiting');
-      for (const ticket of tickets) {
-        const member = await Promise.all(ring.map((k) => redis.client.sismember(k, ticket)));
-        expect(member.reduce((a, b) => a + b, 0)).toBe(1);
-      }
-      const t = await r.tick();
-      expect(t.evicted).toEqual([]);
-      rounds++;
-      await new Promise((res) => setTimeout(res, 60));
-    }
-    expect(rounds).toBeGreaterThan(3);
-  });
 });

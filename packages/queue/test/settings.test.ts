@@ -195,7 +195,7 @@ describe.each(redisTargets())('WaitingRoom stats and eviction bound on $name', (
   });
 
   it('evictions count as abandons', async () => {
-    const r = room({ heartbeatTimeoutMs: 200 });
+    const r = room({ heartbeatTimeoutMs: 200, maxPollAfterMs: 100 });
     await r.join('busy');
     await r.tick();
     await r.join('silent');
@@ -207,20 +207,16 @@ describe.each(redisTargets())('WaitingRoom stats and eviction bound on $name', (
     expect((await r.stats()).abandonedPerMin).toBe(1);
   });
 
-  // tickMs 1000, heartbeatTimeoutMs 400 (generations of 100 ms): the ring of 8 generations wraps
-  // every 800 ms, so other waiters' heartbeats reuse the silent waiter's ring slot before a tick
-  // sees it stale. The slot's old tickets are retired then and the next tick evicts them: the
-  // documented bound (1.25 × 400 ms plus the time to the next tick) holds whatever the tick
-  // interval. Before, the silent waiter stayed for ring cycle after ring cycle (~3 s measured).
-  it('a silent waiter is evicted by the first tick after 1.25 × heartbeatTimeoutMs, even when ticks are rarer than the ring wraps', async () => {
-    const r = room({ heartbeatTimeoutMs: 400, tickMs: 1000 });
+  // tickMs 1000, heartbeatTimeoutMs 400, maxPollAfterMs 100: the silent waiter's deadline is
+  // 500 ms after its join, and no tick runs for 1.2 s; the first tick after that evicts it (and
+  // only it: 'chatty' heartbeats every ~40 ms).
+  it('a silent waiter is evicted by the first tick after its deadline, however rare the ticks', async () => {
+    const r = room({ heartbeatTimeoutMs: 400, maxPollAfterMs: 100, tickMs: 1000 });
     await r.join('blocker');
     await r.tick(); // the booking area is full: the others wait
     await r.join('silent');
     const joinedAt = Date.now();
     await r.join('chatty');
-    // 1.2 s without a tick, 'chatty' heartbeating every ~40 ms (every generation, so every slot
-    // is reused at least once, the silent waiter's one included)
     while (Date.now() - joinedAt < 1200) {
       expect(await r.heartbeat('chatty')).toMatchObject({ state: 'waiting' });
       await sleep(40);
@@ -232,7 +228,7 @@ describe.each(redisTargets())('WaitingRoom stats and eviction bound on $name', (
   });
 
   it('a waiter back after a long silence, before the next tick, keeps its place', async () => {
-    const r = room({ heartbeatTimeoutMs: 400, tickMs: 1000 });
+    const r = room({ heartbeatTimeoutMs: 400, maxPollAfterMs: 100, tickMs: 1000 });
     await r.join('blocker');
     await r.tick();
     await r.join('late');

@@ -32,27 +32,31 @@ const RECORD_SSE = `(() => {
 export const recordSse = (context: BrowserContext) => context.addInitScript(RECORD_SSE);
 
 /**
- * The waiting room of `roomId` as Redis has it: line, booking area, ticket counter, meta (tick
- * count, heartbeat generations), the ticker lease holder and its TTL, and whether ticks advance
+ * The waiting room of `roomId` as Redis has it: line, heartbeat deadlines (ticket → ms), booking
+ * area, ticket counter, meta (tick count, pace), the ticker lease holder and its TTL, and whether ticks advance
  * (the tick count read twice, 500 ms apart). Key layout: `packages/queue/src/waiting-room.ts`.
  */
 export async function roomState(client: RedisClient, prefix: string, roomId: string) {
   const k = (name: string) => `${prefix}:q:{${roomId}}:${name}`;
-  const [waiting, active, records, counter, meta, lease, leaseTtlMs] = await Promise.all([
-    client.zrange(k('w'), '0', '20', 'WITHSCORES'),
-    client.zrange(k('a'), '0', '20', 'WITHSCORES'),
-    client.hgetall(k('t')),
-    client.get(k('s')),
-    client.hgetall(k('m')),
-    client.get(k('l')),
-    client.pttl(k('l')),
-  ]);
+  const [waiting, deadlines, active, records, counter, meta, lease, leaseTtlMs] = await Promise.all(
+    [
+      client.zrange(k('w'), '0', '20', 'WITHSCORES'),
+      client.zrange(k('h'), '0', '20', 'WITHSCORES'),
+      client.zrange(k('a'), '0', '20', 'WITHSCORES'),
+      client.hgetall(k('t')),
+      client.get(k('s')),
+      client.hgetall(k('m')),
+      client.get(k('l')),
+      client.pttl(k('l')),
+    ],
+  );
   await new Promise((resolve) => setTimeout(resolve, 500));
   const ticksLater = await client.hget(k('m'), 'ticks');
   const time = await client.time();
   return {
     redisTimeMs: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
     waiting,
+    deadlines,
     active,
     records,
     counter,

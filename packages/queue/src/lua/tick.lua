@@ -1,7 +1,7 @@
 -- One admission round, bounded: expire active users past their deadline, evict silent waiters
--- (retired ring slots, then stale generations), move pre-queue arrivals into the line (after
+-- (past their heartbeat deadline, oldest first), move pre-queue arrivals into the line (after
 -- startsAt), admit (the head, or random waiters) with the live settings, update the counters.
--- Includes: now-ms.lua (internal: bo_now_ms), ring.lua (q_reuse_slot: heartbeat ring slots).
+-- Includes: now-ms.lua (internal: bo_now_ms).
 -- KEYS[1]  waiting ZSET   user (encoded id) -> ticket
 -- KEYS[2]  pre-queue ZSET user -> random score
 -- KEYS[3]  active ZSET    user -> deadline ms (expiresAt + grace)
@@ -11,16 +11,16 @@
 --                          override ARGV[6], ARGV[7], ARGV[12]), jc (ticket counter at the last
 --                          sample), the counter ring q/r/x<i> and its sums rate/abandonRate
 -- KEYS[6]  ticket counter STRING
--- KEYS[7..14] heartbeat generation SETs h0..h7
--- KEYS[15] retired SET    tickets of reused ring slots (ring.lua): evicted first
--- KEYS[16] join-time ZSET  ticket counter -> Redis time (member) of the tick that saw it, one
+-- KEYS[7]  heartbeat ZSET  ticket -> deadline ms (visit.lua); every waiter's ticket, nobody else's
+-- KEYS[8]  join-time ZSET  ticket counter -> Redis time (member) of the tick that saw it, one
 --                          sample per tick, trimmed below the lowest waiting ticket, at most 4096
--- KEYS[17] wait HASH       '<10 s bucket>:<bin>' -> admissions whose wait fell in that bin, for the
+-- KEYS[9]  wait HASH       '<10 s bucket>:<bin>' -> admissions whose wait fell in that bin, for the
 --                          last minute of buckets (bin 0: < 1 ms; bin k: [2^((k-1)/4), 2^(k/4)) ms)
--- KEYS[18] ticker lease STRING
+-- KEYS[10] ticker lease STRING
 -- ARGV[1]  lease token, or '' for a manual tick (no lease involved)
 -- ARGV[2]  lease ttl ms
--- ARGV[3]  genMs
+-- ARGV[3]  maxPollAfterMs (pre-queue arrivals moved into the line get the longest deadline a
+--          waiter can have been told: they have no heartbeat of their own yet)
 -- ARGV[4]  heartbeatTimeoutMs
 -- ARGV[5]  max evictions (waiters and expired actives) this round
 -- ARGV[6]  admitPerTick (the constructor's; the meta hash's 'admitPerTick' wins)
@@ -39,17 +39,17 @@
 if redis.call('HEXISTS', KEYS[5], 'closed') == 1 then return {-1} end
 local token = ARGV[1]
 if token ~= '' then
-  local holder = redis.call('GET', KEYS[18])
+  local holder = redis.call('GET', KEYS[10])
   if holder == false then
-    redis.call('SET', KEYS[18], token, 'PX', ARGV[2])
+    redis.call('SET', KEYS[10], token, 'PX', ARGV[2])
   elseif holder == token then
-    redis.call('PEXPIRE', KEYS[18], ARGV[2])
+    redis.call('PEXPIRE', KEYS[10], ARGV[2])
   else
     return {0}
   end
 end
 
-local genMs, timeout = tonumber(ARGV[3]), tonumber(ARGV[4])
+local maxPoll, timeout = tonumber(ARGV[3]), tonumber(ARGV[4])
 local budget = tonumber(ARGV[5])
 local set = redis.call('HMGET', KEYS[5], 'paused', 'maxActive', 'admitPerTick', 'order', 'jc')
 local paused = set[1] == '1'
@@ -74,30 +74,21 @@ batched('ZREM', KEYS[3], expired)
 batched('HDEL', KEYS[4], expired)
 budget = budget - #expired
 
--- 2. Waiters of retired ring slots (ring.lua), then those whose whole heartbeat generation ended
--- more than `timeout` ago.
+-- 2. Waiters silent past their heartbeat deadline, oldest first (a ticket no longer in the line
+-- evicts nobody, should a deadline ever outlive its waiter: every path out of the line removes both).
 local evicted = {}
-local function evictTickets(tickets)
-  for _, tk in ipairs(tickets) do
+if budget > 0 then
+  local silent = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now, 'LIMIT', 0, budget)
+  batched('ZREM', KEYS[7], silent)
+  for _, tk in ipairs(silent) do
     local found = redis.call('ZRANGEBYSCORE', KEYS[1], tk, tk, 'LIMIT', 0, 1)
     if found[1] then evicted[#evicted + 1] = found[1] end
   end
-  budget = budget - #tickets
+  batched('ZREM', KEYS[1], evicted)
+  budget = budget - #silent
 end
-if budget > 0 then evictTickets(redis.call('SPOP', KEYS[15], budget)) end
-local staleGen = math.floor((now - timeout) / genMs) - 1
-local gens = redis.call('HMGET', KEYS[5], 'g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7')
-for s = 0, 7 do
-  if budget <= 0 then break end
-  local g = tonumber(gens[s + 1])
-  if g and g <= staleGen then
-    evictTickets(redis.call('SPOP', KEYS[7 + s], budget))
-  end
-end
-batched('ZREM', KEYS[1], evicted)
 
--- 3. Pre-queue: reserve tickets once, then move a bounded batch in random-score order (after the
--- eviction, so a ring slot taken over here is usually empty already).
+-- 3. Pre-queue: reserve tickets once, then move a bounded batch in random-score order.
 local pb, pr, pm
 if startsAt >= 0 and now >= startsAt then
   local m = redis.call('HMGET', KEYS[5], 'pb', 'pr', 'pm')
@@ -112,21 +103,17 @@ if startsAt >= 0 and now >= startsAt then
   end
   local popped = redis.call('ZPOPMIN', KEYS[2], moveMax)
   if #popped > 0 then
-    -- Fresh tickets: a heartbeat in the current generation, nothing to remove from older ones.
-    local g = math.floor(now / genMs)
-    local s = g % 8
-    if tonumber(redis.call('HGET', KEYS[5], 'g' .. s)) ~= g then
-      q_reuse_slot(KEYS[5], s, KEYS[7 + s], KEYS[15], g)
-    end
-    local line, tickets = {}, {}
+    local line, beats = {}, {}
+    local deadline = now + maxPoll + timeout
     for i = 1, #popped, 2 do
       pm = pm + 1
       line[#line + 1] = pb + pm
       line[#line + 1] = popped[i]
-      tickets[#tickets + 1] = pb + pm
+      beats[#beats + 1] = deadline
+      beats[#beats + 1] = pb + pm
     end
     batched('ZADD', KEYS[1], line)
-    batched('SADD', KEYS[7 + s], tickets)
+    batched('ZADD', KEYS[7], beats)
     redis.call('HSET', KEYS[5], 'pm', pm)
   end
 end
@@ -136,9 +123,9 @@ end
 -- tickets, reserved at startsAt, date from the first tick after it).
 local counter = tonumber(redis.call('GET', KEYS[6]) or '0')
 if counter > (tonumber(set[5]) or 0) then
-  redis.call('ZADD', KEYS[16], counter, now)
+  redis.call('ZADD', KEYS[8], counter, now)
   redis.call('HSET', KEYS[5], 'jc', counter)
-  if redis.call('ZCARD', KEYS[16]) > 4096 then redis.call('ZPOPMIN', KEYS[16]) end
+  if redis.call('ZCARD', KEYS[8]) > 4096 then redis.call('ZPOPMIN', KEYS[8]) end
 end
 
 -- 5. Admit, never above maxActive (a lowered maxActive admits nobody until the active drain; nobody
@@ -183,13 +170,14 @@ if n > 0 then
   end
   batched('ZADD', KEYS[3], deadlines)
   batched('HSET', KEYS[4], records)
+  batched('ZREM', KEYS[7], tickets)
   -- Each admitted ticket's wait, from its join-time sample (walking the samples in ticket order).
   if #tickets > 0 then
     if not sorted then table.sort(tickets) end
     local lo, hi = tickets[1], tickets[#tickets]
-    local samples = redis.call('ZRANGEBYSCORE', KEYS[16], lo, hi, 'WITHSCORES')
+    local samples = redis.call('ZRANGEBYSCORE', KEYS[8], lo, hi, 'WITHSCORES')
     if #samples == 0 or tonumber(samples[#samples]) < hi then
-      local after = redis.call('ZRANGEBYSCORE', KEYS[16], '(' .. hi, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+      local after = redis.call('ZRANGEBYSCORE', KEYS[8], '(' .. hi, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
       samples[#samples + 1], samples[#samples + 2] = after[1], after[2]
     end
     local at, log2 = 1, math.log(2)
@@ -222,16 +210,16 @@ if q[bs] ~= b then
   q[bs], r[bs], x[bs] = b, 0, abandoned
   redis.call('HSET', KEYS[5], 'q' .. bs, b, 'r' .. bs, 0, 'x' .. bs, abandoned)
   local old = {}
-  for _, field in ipairs(redis.call('HKEYS', KEYS[17])) do
+  for _, field in ipairs(redis.call('HKEYS', KEYS[9])) do
     if tonumber(string.match(field, '^(%d+):')) < b - 5 then old[#old + 1] = field end
   end
-  batched('HDEL', KEYS[17], old)
+  batched('HDEL', KEYS[9], old)
 end
 if nAdmitted > 0 then
   r[bs] = r[bs] + nAdmitted
   redis.call('HINCRBY', KEYS[5], 'admittedTotal', nAdmitted)
   redis.call('HINCRBY', KEYS[5], 'r' .. bs, nAdmitted)
-  for bin, count in pairs(waits) do redis.call('HINCRBY', KEYS[17], b .. ':' .. bin, count) end
+  for bin, count in pairs(waits) do redis.call('HINCRBY', KEYS[9], b .. ':' .. bin, count) end
 end
 if #evicted > 0 then
   redis.call('HINCRBY', KEYS[5], 'evictedTotal', #evicted)
@@ -252,7 +240,7 @@ local serving = 0
 if first[2] then serving = tonumber(first[2]) end
 local lowest = first[2] and serving or counter + 1
 if pb and pm < pr then lowest = math.min(lowest, pb + pm + 1) end
-redis.call('ZREMRANGEBYSCORE', KEYS[16], '-inf', '(' .. lowest)
+redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', '(' .. lowest)
 local waiting = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
 return {1, tick, now, serving, waiting, redis.call('ZCARD', KEYS[3]), admitted, evicted, expired,
   paused and 1 or 0, maxActive, admitPerTick, order}

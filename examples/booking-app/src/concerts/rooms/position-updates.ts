@@ -72,14 +72,12 @@ export function statusIsNews(last: RoomStatus, next: RoomStatus, shown: number):
 }
 
 /**
- * How long a stream waits before it next heartbeats for its waiter: the room's `pollAfterMs`,
- * except at its longest (far back or paused: a third of `heartbeatTimeoutMs`, the margin a client
- * across a network needs), where a stream held by this server waits half the timeout instead. The
- * room evicts a waiter between 1× and 1.25× the timeout after its last beat, and a stream's beat is
- * late by at most a grid step (`BeatGrid`), so half the timeout is still a wide margin — and a
- * third fewer heartbeats for the waiters far back, who are most of the line.
+ * How long a stream waits before it next heartbeats for its waiter: the room's `pollAfterMs` plus
+ * half of `heartbeatTimeoutMs`. The room evicts a waiter `pollAfterMs + heartbeatTimeoutMs` after
+ * its last beat; a browser across a network needs that whole margin, a stream held by this server
+ * only has to cover a late grid step (`BeatGrid`) and a busy event loop, so half of it is still
+ * wide — and every stream beats less often (the position itself comes from the ticks).
  */
 export function streamBeatMs(pollAfterMs: number, heartbeatTimeoutMs: number): number {
-  const longest = Math.floor(heartbeatTimeoutMs / 3);
-  return pollAfterMs >= longest ? Math.floor(heartbeatTimeoutMs / 2) : pollAfterMs;
+  return pollAfterMs + Math.floor(heartbeatTimeoutMs / 2);
 }

@@ -12,8 +12,10 @@ export interface QueueSettings {
    * @defaultValue 1000
    */
   idleTickMs: number;
-  /** A waiter silent this long is evicted. @defaultValue 30000 */
+  /** A waiter silent this long past the `pollAfterMs` it was told is evicted. @defaultValue 30000 */
   heartbeatTimeoutMs: number;
+  /** Longest `pollAfterMs` a waiter is told (far back in line). @defaultValue 60000 */
+  maxPollAfterMs: number;
   /** Time in the booking area (the UI timer of the `queue_entry` token). @defaultValue 600000 */
   activeTtlMs: number;
   /** Server grace after the UI timer. @defaultValue 10000 */
@@ -27,6 +29,7 @@ export const QUEUE_DEFAULTS: Readonly<QueueSettings> = Object.freeze({
   tickMs: 1000,
   idleTickMs: 1000,
   heartbeatTimeoutMs: 30_000,
+  maxPollAfterMs: 60_000,
   activeTtlMs: 600_000,
   graceMs: 10_000,
 });
