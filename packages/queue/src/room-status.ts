@@ -7,7 +7,11 @@ export interface WaitingStatus {
   position: number;
   /** Everyone waiting (line + pre-queue). */
   total: number;
-  /** Estimated wait, from the admissions of the last minute (or admitPerTick/tickMs before any). */
+  /**
+   * Estimated wait: position ÷ the admission pace of the current streak of admitting (up to the
+   * last minute); for the first 10 s after admissions start or resume, the full pace
+   * (`admitPerTick` per `tickMs`), so it errs short.
+   */
   etaMs: number;
   /**
    * When to call `heartbeat()` next: a quarter of `etaMs`, at least `tickMs`, at most

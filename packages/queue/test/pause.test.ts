@@ -32,13 +32,12 @@ describe.each(redisTargets())('WaitingRoom pause/resume on $name', (target) => {
     const paused = await b.tick();
     expect(paused).toMatchObject({ admitted: [], paused: true, waiting: 1, active: 1 });
     expect(await b.join('u3')).toMatchObject({ state: 'waiting', position: 2 });
-    // A waiter's status says so, and asks for polling no faster than heartbeatTimeoutMs / 3 (its
-    // ETA, one admission in the last minute, would ask for 60 s / 4 = 15 s: kept).
+    // A waiter's status says so, and asks for polling no faster than heartbeatTimeoutMs / 3.
     expect(await b.heartbeat('u2')).toMatchObject({
       state: 'waiting',
       position: 1,
       paused: true,
-      pollAfterMs: 15_000,
+      pollAfterMs: 10_000,
     });
     expect(await b.leave('u3')).toBe(true);
     expect(await b.status('u1')).toMatchObject({ state: 'active' }); // the active stay

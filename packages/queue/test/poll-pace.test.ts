@@ -40,6 +40,36 @@ describe.each(redisTargets())('WaitingRoom poll pace on $name', (target) => {
     expect(await at(300)).toEqual([300_000, 60_000]);
   });
 
+  // The last minute's admissions say nothing about the pace to come right after admissions start
+  // or resume: a waiter told ETA/4 from them would come back long after its turn. So the ETA
+  // assumes the full pace for the streak's first 10 s, then the streak's own pace.
+  it('ETAs assume the full pace for the first 10 s of admitting, then the measured one', async () => {
+    const r = room({ admitPerTick: 2, maxActive: 2, tickMs: 1000 });
+    for (let i = 1; i <= 10; i++) await r.join(`u${i}`);
+    expect((await r.tick()).admitted).toHaveLength(2); // the streak starts
+    // Full pace: 2 per 1 s tick, position 1 → 1 s (the last minute's 2 admissions would say 30 s).
+    expect(waiting(await r.status('u3'))).toMatchObject({ position: 1, etaMs: 1000 });
+
+    // 20 s into the streak (its start moved back in the meta hash), 2 more admissions: 4 over
+    // 20 s is 12 a minute, so position 1 waits 5 s.
+    const meta = r.keys[4] as string;
+    await redis.client.hset(meta, 'as', Date.now() - 20_000);
+    await Promise.all([r.complete('u1'), r.complete('u2')]);
+    expect((await r.tick()).admitted).toHaveLength(2);
+    const eta = waiting(await r.status('u5')).etaMs;
+    // The streak is 20 s plus the time this test took since the HSET (a quarter of it shows).
+    expect(eta).toBeGreaterThanOrEqual(5000 - 10); // Redis time against Date.now(): rounding
+    expect(eta).toBeLessThan(6000);
+
+    // A pause ends the streak: after the resume, the full pace again.
+    await r.pause();
+    await r.tick();
+    await r.resume();
+    await Promise.all([r.complete('u3'), r.complete('u4')]);
+    expect((await r.tick()).admitted).toHaveLength(2);
+    expect(waiting(await r.status('u7'))).toMatchObject({ position: 1, etaMs: 1000 });
+  });
+
   it('while paused a waiter polls no faster than a third of the timeout; in a random-order room no slower', async () => {
     const r = room({ admitPerTick: 1, tickMs: 1000, heartbeatTimeoutMs: 30_000 });
     for (const u of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) await r.join(u);
@@ -66,9 +96,10 @@ describe.each(redisTargets())('WaitingRoom poll pace on $name', (target) => {
   });
 
   // pollAfterMs (1.5 s) longer than the timeout (1 s): silent for the whole interval, then back, is
-  // obeying; silent for pollAfterMs + heartbeatTimeoutMs is gone. Ticks run throughout.
+  // obeying; silent for pollAfterMs + heartbeatTimeoutMs is gone. The test ticks every 50 ms
+  // itself; tickMs 2000 only makes every pollAfterMs the cap (it is at least tickMs).
   it('a waiter that comes back after pollAfterMs is never evicted; one silent past pollAfterMs + heartbeatTimeoutMs is', async () => {
-    const r = room({ heartbeatTimeoutMs: 1000, maxPollAfterMs: 1500, tickMs: 50 });
+    const r = room({ heartbeatTimeoutMs: 1000, maxPollAfterMs: 1500, tickMs: 2000 });
     await r.join('head');
     expect((await r.tick()).admitted.map((a) => a.userId)).toEqual(['head']);
     const before = Date.now();

@@ -51,7 +51,8 @@ end
 
 local maxPoll, timeout = tonumber(ARGV[3]), tonumber(ARGV[4])
 local budget = tonumber(ARGV[5])
-local set = redis.call('HMGET', KEYS[5], 'paused', 'maxActive', 'admitPerTick', 'order', 'jc')
+local set = redis.call('HMGET', KEYS[5], 'paused', 'maxActive', 'admitPerTick', 'order', 'jc', 'as',
+  'pace')
 local paused = set[1] == '1'
 local maxActive = tonumber(set[2]) or tonumber(ARGV[7])
 local admitPerTick = tonumber(set[3]) or tonumber(ARGV[6])
@@ -193,8 +194,8 @@ end
 
 -- 6. Counters over 10-second buckets in a ring of 8: q<i> the bucket, r<i> its admissions, x<i> the
 -- abandons (left + evicted) counted before its first tick. The last minute's sums (buckets b-5..b,
--- i.e. 50-60 s) are computed here only, and stored: 'rate' (visit.lua's ETA, stats.lua) and
--- 'abandonRate' (stats.lua). The wait histogram keeps the same buckets.
+-- i.e. 50-60 s) are computed here only, and stored: 'rate' (stats.lua; visit.lua's ETAs use
+-- 'pace', step 8) and 'abandonRate' (stats.lua). The wait histogram keeps the same buckets.
 local nAdmitted = #admitted / 3
 local b = math.floor(now / 10000)
 local bs = b % 8
@@ -242,5 +243,25 @@ local lowest = first[2] and serving or counter + 1
 if pb and pm < pr then lowest = math.min(lowest, pb + pm + 1) end
 redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', '(' .. lowest)
 local waiting = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+
+-- 8. The pace of visit.lua's ETAs ('pace', admissions per minute): the admissions of the buckets
+-- above over the current streak of admitting ('as': from the first round after one that ended
+-- paused or with nobody waiting) or over the buckets' span, whichever is shorter. Right after a
+-- start, a resume or a quiet spell, the last minute says nothing about the pace to come (it would
+-- tell a waiter to come back long after its turn), so for the streak's first 10 s the pace is 0:
+-- visit.lua then assumes the full pace (admitPerTick per tickMs), which can only shorten ETAs.
+-- Written only when it changes (an idle room writes nothing).
+local since, pace = tonumber(set[6]), tonumber(set[7]) or 0
+if paused or waiting == 0 then
+  if since then redis.call('HDEL', KEYS[5], 'as', 'pace') end
+elseif not since then
+  redis.call('HSET', KEYS[5], 'as', now, 'pace', 0)
+else
+  local next = 0
+  if now - since >= 10000 then
+    next = rate * 60000 / (now - math.max(since, (b - 5) * 10000))
+  end
+  if next ~= pace then redis.call('HSET', KEYS[5], 'pace', next) end
+end
 return {1, tick, now, serving, waiting, redis.call('ZCARD', KEYS[3]), admitted, evicted, expired,
   paused and 1 or 0, maxActive, admitPerTick, order}

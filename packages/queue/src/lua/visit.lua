@@ -15,7 +15,7 @@
 -- KEYS[2]  pre-queue ZSET user -> random score (arrivals before startsAt)
 -- KEYS[3]  active ZSET    user -> deadline ms (expiresAt + grace)
 -- KEYS[4]  active HASH    user -> "expiresAt|jti"
--- KEYS[5]  meta HASH      pre-queue cursor pb/pr/pm, rate (set by tick), the live settings
+-- KEYS[5]  meta HASH      pre-queue cursor pb/pr/pm, pace (set by tick), the live settings
 --                          admitPerTick/order (configure.lua), paused, closed (set by close.lua,
 --                          then the only field, with a TTL)
 -- KEYS[6]  ticket counter STRING
@@ -32,8 +32,9 @@
 -- ARGV[8]  order (likewise 'order')
 -- ARGV[9 .. 8+k]  the users (encoded user ids), one per call
 -- ARGV[9+k .. 8+2k]  with a pre-queue only: random scores in [0, 1) for pre-queue arrivals
--- Returns {now, admittedLastMinute, paused (1|0), then six values per call, in call order (flat:
---         no table per call):  0, 0, 0, 0, 0, 0 unknown | -1, ... closed | -2, ... pre-queue not open yet
+-- Returns {now, pace (admissions per minute, 0: not known yet), paused (1|0), then six values per
+--         call, in call order (flat: no table per call):
+--         0, 0, 0, 0, 0, 0 unknown | -1, ... closed | -2, ... pre-queue not open yet
 --       | 2, expiresAt, jti, 0, 0, 0 active
 --       | 1, position, total, ticket, etaMs, pollAfterMs waiting in the line
 --       | 3, position, total, 0, etaMs, pollAfterMs waiting in the pre-queue}
@@ -52,7 +53,7 @@ local function put(code, a, b, c, eta, after)
   n = n + 6
 end
 
-local meta = redis.call('HMGET', KEYS[5], 'rate', 'pb', 'pr', 'pm', 'closed', 'paused',
+local meta = redis.call('HMGET', KEYS[5], 'pace', 'pb', 'pr', 'pm', 'closed', 'paused',
   'admitPerTick', 'order')
 if meta[5] then
   for j = 1, k do
@@ -60,24 +61,24 @@ if meta[5] then
   end
   return out
 end
-local rate = tonumber(meta[1]) or 0
-out[2] = rate
+local pace = tonumber(meta[1]) or 0
+out[2] = pace
 local paused = meta[6] == '1'
 if paused then out[3] = 1 end
 local admitPerTick = tonumber(meta[7]) or tonumber(ARGV[7])
 local order = meta[8] or ARGV[8]
 local pre = startsAt >= 0
 
--- The ETA (from the last minute's admissions, or the full pace before any) and when to come back:
+-- The ETA (from the pace tick.lua measured, or the full pace while it has none) and when to come back:
 -- a quarter of the ETA, at least tickMs; while paused at least a third of the timeout (the place is
 -- kept, nothing moves); in a random-order room at most that (anyone may be picked next tick).
 local third = math.min(maxPoll, math.floor(timeout / 3))
 local cap = maxPoll
 if order == 'random' then cap = third end
-local function pace(position)
+local function timing(position)
   local eta
-  if rate > 0 then
-    eta = math.ceil(position / rate * 60000)
+  if pace > 0 then
+    eta = math.ceil(position / pace * 60000)
   else
     eta = math.ceil(position / admitPerTick) * tickMs
   end
@@ -131,7 +132,7 @@ local beats = {}
 
 -- A waiter in the line: its place, and for a join or heartbeat its next deadline.
 local function waiting(mode, position, total, ticket)
-  local eta, after = pace(position)
+  local eta, after = timing(position)
   if mode ~= 's' then
     beats[#beats + 1] = now + after + timeout
     beats[#beats + 1] = ticket
@@ -178,7 +179,7 @@ local function visit(j, user, mode, score)
       local ahead = 0
       if pb then ahead = redis.call('ZCOUNT', KEYS[1], '-inf', pb + pm) end
       local position = ahead + prank + 1
-      local eta, after = pace(position)
+      local eta, after = timing(position)
       return put(3, position, lineCount() + preCount(), 0, eta, after)
     end
   end
