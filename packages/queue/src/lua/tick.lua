@@ -76,7 +76,8 @@ batched('HDEL', KEYS[4], expired)
 budget = budget - #expired
 
 -- 2. Waiters silent past their heartbeat deadline, oldest first (a ticket no longer in the line
--- evicts nobody, should a deadline ever outlive its waiter: every path out of the line removes both).
+-- evicts nobody, should a deadline ever outlive its waiter; every path out of the line removes
+-- both).
 local evicted = {}
 if budget > 0 then
   local silent = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now, 'LIMIT', 0, budget)
@@ -178,7 +179,8 @@ if n > 0 then
     local lo, hi = tickets[1], tickets[#tickets]
     local samples = redis.call('ZRANGEBYSCORE', KEYS[8], lo, hi, 'WITHSCORES')
     if #samples == 0 or tonumber(samples[#samples]) < hi then
-      local after = redis.call('ZRANGEBYSCORE', KEYS[8], '(' .. hi, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+      local after = redis.call('ZRANGEBYSCORE', KEYS[8], '(' .. hi, '+inf', 'WITHSCORES', 'LIMIT',
+        0, 1)
       samples[#samples + 1], samples[#samples + 2] = after[1], after[2]
     end
     local at, log2 = 1, math.log(2)

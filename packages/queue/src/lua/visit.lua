@@ -69,9 +69,9 @@ local admitPerTick = tonumber(meta[7]) or tonumber(ARGV[7])
 local order = meta[8] or ARGV[8]
 local pre = startsAt >= 0
 
--- The ETA (from the pace tick.lua measured, or the full pace while it has none) and when to come back:
--- a quarter of the ETA, at least tickMs; while paused at least a third of the timeout (the place is
--- kept, nothing moves); in a random-order room at most that (anyone may be picked next tick).
+-- The ETA (from the pace tick.lua measured, or the full pace while it has none) and when to come
+-- back: a quarter of the ETA, at least tickMs; while paused at least a third of the timeout (the
+-- place is kept, nothing moves); in a random-order room at most that (anyone may be picked next).
 local third = math.min(maxPoll, math.floor(timeout / 3))
 local cap = maxPoll
 if order == 'random' then cap = third end
