@@ -12,6 +12,7 @@ import type { SaleStates } from '../sale-states.js';
 import { BeatGrid } from './beat-grid.js';
 import type { ConcertRooms } from './concert-rooms.js';
 import { PositionUpdates, statusIsNews, streamBeatMs } from './position-updates.js';
+import { KeepAlive } from './sse-keep-alive.js';
 
 const params = z.object({ id: idParam });
 const SSE_KEEPALIVE_MS = 15_000;
@@ -160,11 +161,11 @@ export function queueRoutes(deps: {
       unsubscribe();
       res.end();
     };
-    let wrote = false; // since the last keep-alive check
+    const quiet = new KeepAlive();
     const send = (event: string, data: unknown) => {
       if (res.writableEnded) return;
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      wrote = true;
+      quiet.wrote();
     };
     let told: RoomStatus = status; // the last status sent
     const sendStatus = (soldOut: boolean) => {
@@ -271,10 +272,9 @@ export function queueRoutes(deps: {
     });
     res.flushHeaders();
     res.on('close', end);
-    // A comment only on a stream that was silent since the last check (at most 2 × 15 s quiet).
+    // A comment only on a stream silent since the last check (at most 2 × 15 s quiet).
     const keepAlive = () => {
-      if (!wrote && !res.writableEnded) res.write(': keep-alive\n\n');
-      wrote = false;
+      if (quiet.due() && !res.writableEnded) res.write(': keep-alive\n\n');
     };
     timers.push(setInterval(keepAlive, SSE_KEEPALIVE_MS));
     if (status.state === 'waiting') positions.shown(status.position);
