@@ -7,13 +7,16 @@ import type { Database } from '../../src/db/database.js';
  * `<prefix>:{holds}:h:<holdId>`, `@boxoffice/seat-lock` layout) is in a state its DB status cannot
  * have, and jobs still waiting in the payment retry queue (BullMQ `<prefix>:{payments}:payment-retries`).
  * With `allowMissing`, a decided reservation whose record is gone is fine (a Redis that lost its
- * data); a HELD one never is.
+ * data); a HELD one never is. With `drainMs`, it first waits up to that long for the retry queue to
+ * empty: a job whose worker was SIGKILLed stays `active` until its lock lapses and a live worker's
+ * stalled check hands it out again (`payment-retries.ts`: lock 3 s, checked every 1 s), which can
+ * come after the database has settled.
  */
 export async function redisDisagreements(
   db: Database,
   redisUrl: string,
   prefix: string,
-  options: { allowMissing?: boolean } = {},
+  options: { allowMissing?: boolean; drainMs?: number } = {},
 ): Promise<{ holdMismatches: string[]; retryJobsLeft: number }> {
   // A CONFIRMED reservation's hold was confirmed; an EXPIRED one's expired; a CANCELLED one was
   // confirmed before a declined charge (pay confirms first) or cancelled by a failed insert.
@@ -36,11 +39,17 @@ export async function redisDisagreements(
       }
     }
     const q = `${prefix}:{payments}:payment-retries`;
-    const retryJobsLeft =
+    const left = async () =>
       (await redis.zcard(`${q}:delayed`)) +
       (await redis.llen(`${q}:wait`)) +
       (await redis.llen(`${q}:active`)) +
       (await redis.zcard(`${q}:prioritized`));
+    const until = Date.now() + (options.drainMs ?? 0);
+    let retryJobsLeft = await left();
+    while (retryJobsLeft > 0 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      retryJobsLeft = await left();
+    }
     return { holdMismatches, retryJobsLeft };
   } finally {
     redis.disconnect();

@@ -101,7 +101,8 @@ describe('chaos: SIGKILL app instances while their jobs run (2 instances)', () =
     const pending = await settle(db, 20_000);
     const invariants = await readInvariants(db);
     const totals = await readTotals(db);
-    const redis = await redisDisagreements(db, stack.redis.url, stack.prefix);
+    // Up to 10 s for a retry job a killed worker held: its 3 s lock, a 1 s stalled check, a run.
+    const redis = await redisDisagreements(db, stack.redis.url, stack.prefix, { drainMs: 10_000 });
     const stuck = await unsettledPayments(db);
     const noSeat = await capturedWithoutSeat(db);
     const leftovers =
