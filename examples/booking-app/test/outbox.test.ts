@@ -302,6 +302,35 @@ describe.each(flowCombos())('outbox on $name', ({ db: backend, redis: target }) 
     expect((await pending()).filter((id) => ids.includes(id))).toEqual([c]);
   });
 
+  // The relay publishes a fan-out message, and its consumers may record every delivery (which
+  // marks it done) before the relay's finish runs: the claim was still the relay's, so it counts
+  // as published, not as lapsed (outbox.test's crash case printed "lapsed" in CI when they won).
+  it("a fan-out message its consumers finished before the relay's finish is still the relay's", async () => {
+    const [a] = (await writeMessages(1, 'consumers-first')) as [string];
+    const repo = outboxRepo();
+    const [claimed] = await repo.claim({ limit: 1, leaseMs: 5_000, ids: [a] });
+    const consumers = ['email', 'stats'] as const;
+    for (const consumer of consumers) {
+      const effect = { type: `test.${consumer}`, outcome: 'info' as const, subject: `event:${a}` };
+      expect(await repo.deliver(a, consumer, consumers, { ...effect, data: {} })).toBe(true);
+    }
+    expect(await pending()).not.toContain(a); // done by the last consumer
+    const mine = await repo.finish([
+      { message: claimed as NonNullable<typeof claimed>, checkInMs: 10_000 },
+    ]);
+    expect(mine).toEqual(new Set([a]));
+    // A claim that lapsed (another relay re-claimed the message) is still not this relay's.
+    const [b] = (await writeMessages(1, 'lapsed')) as [string];
+    const [first] = await repo.claim({ limit: 1, leaseMs: 1, ids: [b] });
+    await waitFor(
+      () => repo.claim({ limit: 1, leaseMs: 5_000, ids: [b] }),
+      (again) => again.length === 1,
+    );
+    expect(
+      await repo.finish([{ message: first as NonNullable<typeof first>, checkInMs: 10_000 }]),
+    ).toEqual(new Set());
+  });
+
   it.runIf(backend.name === 'postgres')(
     'a finish and a consumer delivery over the same messages take their rows in one order: no deadlock',
     async () => {

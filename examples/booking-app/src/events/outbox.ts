@@ -101,7 +101,8 @@ export class OutboxRepository {
    * Finish claimed messages in one statement: each is done, or — with `checkInMs`, a fan-out
    * message handed to its consumers — given back, due again in `checkInMs`, when the relay checks
    * that every consumer recorded its delivery (re-publishing if not). Returns the ids this claim
-   * still held; the others had lapsed (another relay took them) or the consumers finished them.
+   * still held — a fan-out message its consumers already finished (they can, between the publish and
+   * this statement) included; the others had lapsed (another relay took them).
    */
   async finish(
     items: readonly { message: ClaimedMessage; checkInMs?: number }[],
@@ -114,8 +115,9 @@ export class OutboxRepository {
       `WITH f AS (
          SELECT * FROM unnest($1::text[], $2::uuid[], $3::int[]) AS f(id, token, check_in)
        ), locked AS MATERIALIZED (
-         SELECT o.id FROM outbox o WHERE o.id IN (SELECT id FROM f) ORDER BY o.id FOR UPDATE
-       )
+         SELECT o.id, o.claim_token, o.done_at FROM outbox o
+          WHERE o.id IN (SELECT id FROM f) ORDER BY o.id FOR UPDATE
+       ), updated AS (
        UPDATE outbox o
           SET done_at = CASE WHEN f.check_in IS NULL THEN now() END,
               published = o.published + CASE WHEN f.check_in IS NULL THEN 0 ELSE 1 END,
@@ -126,7 +128,12 @@ export class OutboxRepository {
          FROM f
         WHERE o.id = f.id AND o.id IN (SELECT id FROM locked) AND o.claim_token = f.token
           AND o.done_at IS NULL
-        RETURNING o.id`,
+        RETURNING o.id
+       )
+       SELECT id FROM updated
+       UNION ALL
+       SELECT l.id FROM locked l JOIN f ON f.id = l.id
+        WHERE l.claim_token = f.token AND l.done_at IS NOT NULL AND f.check_in IS NOT NULL`,
       [
         items.map((i) => i.message.id),
         items.map((i) => i.message.claimToken),
