@@ -26,7 +26,8 @@ export interface WaitingStatus {
   preQueue: boolean;
   /**
    * Admissions are paused ({@link WaitingRoom.pause}): the place is kept, `etaMs` is what it would
-   * be once they resume, and `pollAfterMs` is at least a third of `heartbeatTimeoutMs`.
+   * be once they resume, and `pollAfterMs` is at least a third of `heartbeatTimeoutMs` (capped by
+   * `maxPollAfterMs`).
    */
   paused: boolean;
 }
