@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /**
@@ -6,12 +6,100 @@ import type { Redis } from 'ioredis';
  * /proc (Linux).
  */
 export function cpuSeconds(pid: number | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const own = (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks (USER_HZ 100)
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
   return (
-    own + (children ? children.split(' ').reduce((sum, c) => sum + cpuSeconds(Number(c)), 0) : 0)
+    ownCpuSeconds(pid ?? -1) +
+    (children ? children.split(' ').reduce((sum, c) => sum + cpuSeconds(Number(c)), 0) : 0)
   );
+}
+
+/** utime + stime of one /proc/<pid>/stat line, in seconds (USER_HZ 100); 0 if it is gone. */
+function ownCpuSeconds(pid: number | string): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU seconds used so far by every live process named `command` (e.g. `postgres`: the server and
+ * its backends). A process that exited between two readings takes its time with it, so compare
+ * readings over a window where the processes live on (a connection pool's backends do).
+ */
+export function cpuSecondsOf(command: string): number {
+  let sum = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === command) sum += ownCpuSeconds(pid);
+    } catch {
+      // exited while listed
+    }
+  }
+  return sum;
+}
+
+/**
+ * CPU seconds of the whole machine so far, all cores, from /proc/stat: `busy` is user, nice,
+ * system, irq and softirq; `steal` the time the hypervisor ran something else while this machine
+ * wanted to run (not idle, not busy: cores this machine did not get).
+ */
+export function machineSeconds(): { busy: number; steal: number } {
+  const [, ...ticks] = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').split(/\s+/);
+  const n = ticks.map((t) => Number(t) || 0);
+  const busy = (n[0] ?? 0) + (n[1] ?? 0) + (n[2] ?? 0) + (n[5] ?? 0) + (n[6] ?? 0);
+  return { busy: busy / 100, steal: (n[7] ?? 0) / 100 };
+}
+
+/** CPU seconds used so far by each part of the machine, at `at` (ms). */
+export interface CpuReading {
+  at: number;
+  app: number;
+  /** Every `postgres` process: the server and its backends (all of the machine's databases). */
+  postgres: number;
+  redis: number;
+  /** The load generator and its stream processes. */
+  client: number;
+  /** The whole machine, busy ({@link machineSeconds}). */
+  machine: number;
+  steal: number;
+}
+
+/** Read the machine's parts now: `app` and `client` as the caller measured them, Redis by pid. */
+export function readCpu(app: number, redisPid: number, client: number): CpuReading {
+  const postgres = cpuSecondsOf('postgres');
+  const { busy: machine, steal } = machineSeconds();
+  return { at: Date.now(), app, postgres, redis: ownCpuSeconds(redisPid), client, machine, steal };
+}
+
+/**
+ * Cores (CPU seconds per wall second) each part used between two readings, and the whole
+ * machine's busy CPU per seat sold in between.
+ */
+export interface SaleCpu extends Omit<CpuReading, 'at'> {
+  machineMsPerBooking: number;
+}
+
+/** {@link SaleCpu} between two readings (undefined without a start). */
+export function cpuBetween(
+  from: CpuReading | undefined,
+  to: CpuReading,
+  booked: number,
+): SaleCpu | undefined {
+  if (!from || to.at <= from.at) return undefined;
+  const wallS = (to.at - from.at) / 1000;
+  const cores = (part: Exclude<keyof CpuReading, 'at'>) => (to[part] - from[part]) / wallS;
+  return {
+    app: cores('app'),
+    postgres: cores('postgres'),
+    redis: cores('redis'),
+    client: cores('client'),
+    machine: cores('machine'),
+    steal: cores('steal'),
+    machineMsPerBooking: booked > 0 ? ((to.machine - from.machine) * 1000) / booked : 0,
+  };
 }
 
 /** Sum of `calls=` over INFO commandstats. */

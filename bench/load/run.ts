@@ -14,10 +14,17 @@ import {
 } from '../../examples/booking-app/test/invariants.js';
 import { start, stopped } from '../../examples/booking-app/test/server-process.js';
 import { loadNote, print, writeSection } from '../lib/report.js';
-import { insertConcert } from './concert.js';
+import { holdEverySeat, insertConcert } from './concert.js';
 import { Latencies, LoadClient, type Reply, StreamClient } from './http-client.js';
 import { loadTables, type RunPlan, type RunResult, type Waiters } from './load-report.js';
-import { cpuSeconds, listenOverflows, redisCalls } from './process-stats.js';
+import {
+  type CpuReading,
+  cpuBetween,
+  cpuSeconds,
+  listenOverflows,
+  readCpu,
+  redisCalls,
+} from './process-stats.js';
 import { StreamHosts } from './stream-hosts.js';
 
 /**
@@ -134,29 +141,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
   const hostsCpu = () => (streams instanceof StreamHosts ? streams.cpuSeconds() : 0);
   try {
     const concertId = await insertConcert(db, 'Load test', SEATS);
-    const placeholder = async () => {
-      const holder = await db.query<{ id: number }>(
-        `INSERT INTO users (name) VALUES ('bench-placeholder') RETURNING id`,
-      );
-      const reservation = await db.query<{ id: string }>(
-        `INSERT INTO reservations (user_id, concert_id, hold_id, fence, amount_cents, expires_at)
-         VALUES ($1, $2, 'bench-placeholder', 1, 0, now() + interval '1 hour') RETURNING id`,
-        [holder.rows[0]?.id, concertId],
-      );
-      const id = reservation.rows[0]?.id;
-      await db.query(
-        `UPDATE seats SET status = 'HELD', reservation_id = $1 WHERE concert_id = $2`,
-        [id, concertId],
-      );
-      return async () => {
-        await db.query(
-          `UPDATE seats SET status = 'AVAILABLE', reservation_id = NULL WHERE reservation_id = $1`,
-          [id],
-        );
-        await db.query(`UPDATE reservations SET status = 'CANCELLED' WHERE id = $1`, [id]);
-      };
-    };
-    const release = WAIT_S > 0 ? await placeholder() : undefined;
+    const release = WAIT_S > 0 ? await holdEverySeat(db, concertId) : undefined;
     while (servers.length < instances) servers.push(await start(env, { nodeArgs }));
     const urls = servers.map((s) => s.url);
     const queuePath = `/concerts/${concertId}/queue`;
@@ -168,6 +153,9 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     let lastBookingAt = 0;
     /** INFO commandstats' total when the last seat was paid for (the sale phase ends there). */
     let saleRedisAtEnd: Promise<number> | undefined;
+    /** What each part of the machine had used when the sale started, and when it ended. */
+    let saleCpuAtStart: CpuReading | undefined;
+    let saleCpuAtEnd: CpuReading | undefined;
     let reserveConflicts = 0;
     let soldOutSeen = 0;
     let evictedSeen = 0;
@@ -354,7 +342,10 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
         if (paid.status !== 201) return note('pay', paid);
         booked++;
         lastBookingAt = Date.now();
-        if (booked === SEATS) saleRedisAtEnd = redisCalls(admin);
+        if (booked === SEATS) {
+          saleRedisAtEnd = redisCalls(admin);
+          saleCpuAtEnd = cpuReading();
+        }
         return; // paying completes the waiting room
       }
       await http.call(base, 'DELETE /concerts/:id/queue', 'DELETE', queuePath, { token });
@@ -368,9 +359,16 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     const started = Date.now();
     const cpuNow = () => servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
     const requestsNow = () => latencies.summary().reduce((sum, [, n]) => sum + n, 0);
+    const cpuReading = () => {
+      const client = process.cpuUsage();
+      return readCpu(cpuNow(), redis.pid, (client.user + client.system) / 1e6 + hostsCpu());
+    };
     /** The waiting phase: everyone in line, nobody admitted; then the seats are released. */
     const waitPhase = async () => {
-      if (!release) return { saleStartedAt: started, saleRedisAtStart: 0, waiting: undefined };
+      if (!release) {
+        saleCpuAtStart = cpuReading();
+        return { saleStartedAt: started, saleRedisAtStart: 0, waiting: undefined };
+      }
       await sleep(ARRIVAL_S * 1000 + 2_000); // the last arrivals join and open their streams
       const at = [Date.now(), cpuNow(), await redisCalls(admin), requestsNow(), inLine] as const;
       await sleep(WAIT_S * 1000);
@@ -383,6 +381,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
         requestsPerMinute: (requestsNow() - at[3]) / minutes,
       };
       await release();
+      saleCpuAtStart = cpuReading();
       return { saleStartedAt: Date.now(), saleRedisAtStart: await redisCalls(admin), waiting };
     };
     const [phase] = await Promise.all([
@@ -419,6 +418,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       soldOutSeen,
       redisCommands,
       saleRedisCommands: (await (saleRedisAtEnd ?? redisCalls(admin))) - phase.saleRedisAtStart,
+      saleCpu: cpuBetween(saleCpuAtStart, saleCpuAtEnd ?? cpuReading(), booked),
       listenOverflows: overflows,
       requests: latencies.summary().reduce((sum, [, n]) => sum + n, 0),
       appCpuS,
