@@ -44,7 +44,9 @@ const SECRET = 'bench-load-secret-bench-load-secret!';
  * Which runs, in order: instances and how users wait (`sse` as the web page, or `poll`). The first
  * is the reference the others are compared with.
  */
-const RUNS: RunPlan[] = (process.env.BENCH_LOAD_RUNS ?? (SEED ? '2:poll' : '1:sse,1:poll,2:sse'))
+const RUNS: RunPlan[] = (
+  process.env.BENCH_LOAD_RUNS ?? (SEED ? '2:poll' : '1:sse,1w2:sse,1:poll,2:sse')
+)
   .split(',')
   .map((run) => {
     const match = /^([12])(?:w(\d))?:(sse|poll)$/.exec(run);
