@@ -42,6 +42,8 @@ export interface RunResult extends RunPlan {
   saleRedisCommands: number;
   /** Where the machine's cores went from the sale's start to the last seat paid for. */
   saleCpu: SaleCpu | undefined;
+  /** The same over the arrival (the first user to 2 s after the last), when a waiting phase follows it. */
+  arrivalCpu: SaleCpu | undefined;
   /** Connections dropped by a full accept queue during the run (see `listenOverflows`). */
   listenOverflows: number;
   requests: number;
@@ -65,6 +67,10 @@ export interface LoadSettings {
   /** Child processes holding the SSE streams (0: the load generator itself). */
   streamProcesses: number;
 }
+
+/** Cores used by the app, PostgreSQL, Redis and the load generator, as `a / b / c / d`. */
+const cores = (c: SaleCpu) =>
+  [c.app, c.postgres, c.redis, c.client].map((n) => n.toFixed(2)).join(' / ');
 
 /** The summary, latency and issue #14 target tables of `results` (the first is the reference). */
 export function loadTables(results: RunResult[], settings: LoadSettings): [Table, Table, Table] {
@@ -109,12 +115,11 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
       row('app CPU per sold seat (ms)', (r) => (r.appCpuS * 1e3) / r.booked),
       row('Redis commands per sold seat (whole run)', (r) => r.redisCommands / r.booked),
       row('Redis commands per sold seat (sale phase)', (r) => r.saleRedisCommands / r.booked),
+      row('arrival: cores used by app / PostgreSQL / Redis / load generator; machine busy', (r) =>
+        r.arrivalCpu ? `${cores(r.arrivalCpu)}; ${r.arrivalCpu.machine.toFixed(2)}` : '—',
+      ),
       row('sale phase: cores used by app / PostgreSQL / Redis / load generator', (r) =>
-        r.saleCpu
-          ? [r.saleCpu.app, r.saleCpu.postgres, r.saleCpu.redis, r.saleCpu.client]
-              .map((c) => c.toFixed(2))
-              .join(' / ')
-          : '—',
+        r.saleCpu ? cores(r.saleCpu) : '—',
       ),
       row(`sale phase: machine busy (cores of ${cpus().length})`, (r) => r.saleCpu?.machine ?? '—'),
       row('sale phase: cores taken by the hypervisor (steal)', (r) => r.saleCpu?.steal ?? '—'),
@@ -140,7 +145,7 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
         ? `Waiting phase: every seat is held by a placeholder reservation until ${settings.arrivalS} + 2 + ${settings.waitS} s, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${settings.waitS} s of waiting alone. Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
         : 'No waiting phase (BENCH_LOAD_WAIT_SECONDS=0): the sale starts with the first arrival.',
       'Invariants (read from PostgreSQL once the run settled, the same SQL as the chaos tests): no seat in two live reservations, every ASSIGNED seat in exactly one CONFIRMED reservation and back, one gateway charge per SUCCEEDED payment and none without a seat, no reservation paid twice, no hold or payment left pending, each payment.succeeded consumed exactly once per consumer.',
-      "Redis commands: INFO commandstats (every request, queue tick, BullMQ worker poll, commands inside Lua) divided by seats sold, over the whole run and over the sale phase (from the seats' release to the last seat paid for; the waiters' streams and the sold-out users' exits in that window count too). App CPU: user + system time of the app processes (/proc), start to end of the sale. Sale-phase cores: CPU seconds per wall second of each part (/proc) and of the whole machine (/proc/stat; steal: time the hypervisor gave the cores to someone else) from the seats' release to the last seat paid for.",
+      "Redis commands: INFO commandstats (every request, queue tick, BullMQ worker poll, commands inside Lua) divided by seats sold, over the whole run and over the sale phase (from the seats' release to the last seat paid for; the waiters' streams and the sold-out users' exits in that window count too). App CPU: user + system time of the app processes (/proc), start to end of the sale. Sale-phase cores: CPU seconds per wall second of each part (/proc) and of the whole machine (/proc/stat; steal: time the hypervisor gave the cores to someone else) from the seats' release to the last seat paid for; arrival: the same from the first user to 2 s after the last.",
     ],
   };
   const latencyTable: Table = {

@@ -24,6 +24,7 @@ import {
   listenOverflows,
   readCpu,
   redisCalls,
+  type SaleCpu,
 } from './process-stats.js';
 import { StreamHosts } from './stream-hosts.js';
 
@@ -155,9 +156,9 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     let lastBookingAt = 0;
     /** INFO commandstats' total when the last seat was paid for (the sale phase ends there). */
     let saleRedisAtEnd: Promise<number> | undefined;
-    /** What each part of the machine had used when the sale started, and when it ended. */
-    let saleCpuAtStart: CpuReading | undefined;
-    let saleCpuAtEnd: CpuReading | undefined;
+    /** What each part of the machine had used when the sale started and ended; the arrival's cores. */
+    let [saleCpuAtStart, saleCpuAtEnd]: (CpuReading | undefined)[] = [];
+    let arrivalCpu: SaleCpu | undefined;
     let reserveConflicts = 0;
     let soldOutSeen = 0;
     let evictedSeen = 0;
@@ -367,11 +368,13 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     };
     /** The waiting phase: everyone in line, nobody admitted; then the seats are released. */
     const waitPhase = async () => {
+      const arrivalFrom = cpuReading();
       if (!release) {
-        saleCpuAtStart = cpuReading();
+        saleCpuAtStart = arrivalFrom;
         return { saleStartedAt: started, saleRedisAtStart: 0, waiting: undefined };
       }
       await sleep(ARRIVAL_S * 1000 + 2_000); // the last arrivals join and open their streams
+      arrivalCpu = cpuBetween(arrivalFrom, cpuReading(), 0);
       const at = [Date.now(), cpuNow(), await redisCalls(admin), requestsNow(), inLine] as const;
       await sleep(WAIT_S * 1000);
       const minutes = ((Date.now() - at[0]) / 60_000) * ((at[4] + inLine) / 2);
@@ -421,6 +424,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       redisCommands,
       saleRedisCommands: (await (saleRedisAtEnd ?? redisCalls(admin))) - phase.saleRedisAtStart,
       saleCpu: cpuBetween(saleCpuAtStart, saleCpuAtEnd ?? cpuReading(), booked),
+      arrivalCpu,
       listenOverflows: overflows,
       requests: latencies.summary().reduce((sum, [, n]) => sum + n, 0),
       appCpuS,
