@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
 import type { Invariants } from '../../examples/booking-app/test/invariants.js';
 import type { Table } from '../lib/report.js';
 import type { Latencies } from './http-client.js';
-import type { SaleCpu } from './process-stats.js';
+import type { CoresUsed } from './process-stats.js';
 
 /** How waiting users learn their turn: the event stream (as the web page) or polling. */
 export type Waiters = 'sse' | 'poll';
@@ -41,9 +41,9 @@ export interface RunResult extends RunPlan {
   /** Commands from the sale's start to the last seat paid for (the waiters' streams included). */
   saleRedisCommands: number;
   /** Where the machine's cores went from the sale's start to the last seat paid for. */
-  saleCpu: SaleCpu | undefined;
+  saleCpu: CoresUsed | undefined;
   /** The same over the arrival (the first user to 2 s after the last), when a waiting phase follows it. */
-  arrivalCpu: SaleCpu | undefined;
+  arrivalCpu: CoresUsed | undefined;
   /** Connections dropped by a full accept queue during the run (see `listenOverflows`). */
   listenOverflows: number;
   requests: number;
@@ -69,7 +69,7 @@ export interface LoadSettings {
 }
 
 /** Cores used by the app, PostgreSQL, Redis and the load generator, as `a / b / c / d`. */
-const cores = (c: SaleCpu) =>
+const cores = (c: CoresUsed) =>
   [c.app, c.postgres, c.redis, c.client].map((n) => n.toFixed(2)).join(' / ');
 
 /** The summary, latency and issue #14 target tables of `results` (the first is the reference). */

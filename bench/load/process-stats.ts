@@ -75,19 +75,19 @@ export function readCpu(app: number, redisPid: number, client: number): CpuReadi
 }
 
 /**
- * Cores (CPU seconds per wall second) each part used between two readings, and the whole
- * machine's busy CPU per seat sold in between.
+ * Cores (CPU seconds per wall second) each part used between two readings (the sale phase, the
+ * arrival), and the whole machine's busy CPU per seat sold in between.
  */
-export interface SaleCpu extends Omit<CpuReading, 'at'> {
+export interface CoresUsed extends Omit<CpuReading, 'at'> {
   machineMsPerBooking: number;
 }
 
-/** {@link SaleCpu} between two readings (undefined without a start). */
+/** {@link CoresUsed} between two readings (undefined without a start). */
 export function cpuBetween(
   from: CpuReading | undefined,
   to: CpuReading,
   booked: number,
-): SaleCpu | undefined {
+): CoresUsed | undefined {
   if (!from || to.at <= from.at) return undefined;
   const wallS = (to.at - from.at) / 1000;
   const cores = (part: Exclude<keyof CpuReading, 'at'>) => (to[part] - from[part]) / wallS;

@@ -18,13 +18,13 @@ import { holdEverySeat, insertConcert } from './concert.js';
 import { Latencies, LoadClient, type Reply, StreamClient } from './http-client.js';
 import { loadTables, type RunPlan, type RunResult, type Waiters } from './load-report.js';
 import {
+  type CoresUsed,
   type CpuReading,
   cpuBetween,
   cpuSeconds,
   listenOverflows,
   readCpu,
   redisCalls,
-  type SaleCpu,
 } from './process-stats.js';
 import { StreamHosts } from './stream-hosts.js';
 
@@ -158,7 +158,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     let saleRedisAtEnd: Promise<number> | undefined;
     /** What each part of the machine had used when the sale started and ended; the arrival's cores. */
     let [saleCpuAtStart, saleCpuAtEnd]: (CpuReading | undefined)[] = [];
-    let arrivalCpu: SaleCpu | undefined;
+    let arrivalCpu: CoresUsed | undefined;
     let reserveConflicts = 0;
     let soldOutSeen = 0;
     let evictedSeen = 0;
