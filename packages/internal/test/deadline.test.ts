@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   timedFailure as failure,
   reconnectingClient,
+  redisTargets,
   silentRedis,
+  useRedis,
 } from '../../local-redis/src/testing.js';
 import { CallGuard, callErrors } from '../src/index.js';
 import { TestRedisError } from './test-errors.js';
@@ -73,3 +75,26 @@ describe('CallGuard', () => {
     expect((await failure(() => guard.within('w', Promise.reject(own)))).error).toBe(own);
   });
 });
+
+describe.each(redisTargets().filter((t) => t.name === 'standalone'))(
+  'CallGuard.pipeline on $name',
+  (target) => {
+    const redis = useRedis(target);
+
+    it('a pipeline slow to build: its bound starts once it is sent, not while this process builds it', async () => {
+      const guard = new CallGuard(1000, callErrors(TestRedisError));
+      // Building and serializing a big pipeline is the caller's own CPU time (a sketch's hasMany of
+      // 200,000 items spent over a second on it): here 1.5 s, more than the bound, before exec().
+      const replies = await guard.pipeline(redis.client, 'p', (onReply) => {
+        const pipeline = redis.client.pipeline().ping(onReply).ping(onReply);
+        const until = Date.now() + 1500;
+        while (Date.now() < until) {}
+        return pipeline.exec();
+      });
+      expect(replies).toEqual([
+        [null, 'PONG'],
+        [null, 'PONG'],
+      ]);
+    });
+  },
+);
