@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Database } from '../../src/db/database.js';
+import { waitFor } from '../helpers.js';
 
 /**
  * Where the database and Redis disagree after a run: reservations whose seat-lock hold record (key
@@ -44,12 +45,10 @@ export async function redisDisagreements(
       (await redis.llen(`${q}:wait`)) +
       (await redis.llen(`${q}:active`)) +
       (await redis.zcard(`${q}:prioritized`));
-    const until = Date.now() + (options.drainMs ?? 0);
-    let retryJobsLeft = await left();
-    while (retryJobsLeft > 0 && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      retryJobsLeft = await left();
-    }
+    // Past `drainMs` the count left is the answer (the caller prints what is still there).
+    const retryJobsLeft = options.drainMs
+      ? await waitFor(left, (n) => n === 0, options.drainMs).catch(left)
+      : await left();
     return { holdMismatches, retryJobsLeft };
   } finally {
     redis.disconnect();
