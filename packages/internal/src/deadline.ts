@@ -142,8 +142,8 @@ export class CallGuard<E extends Error> {
         return;
       }
       // The bound starts once `send` returned: queuing and serializing a large pipeline is this
-      // process's own work, not Redis's silence — over 1.5 s for 100 calls of 26,000 arguments
-      // here, which used to time out a big `hasMany` before anything was sent.
+      // process's own work, not Redis's silence — ~1.6 s for 100 calls of 26,000 arguments on an
+      // idle 2-core machine, enough under load to time out a big `hasMany` when it was counted.
       p = this.watch(operation, reject);
       sent.then(
         (value) => {
