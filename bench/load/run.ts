@@ -26,6 +26,7 @@ import {
   readCpu,
   redisCalls,
 } from './process-stats.js';
+import { RedisMonitor } from './redis-families.js';
 import { StreamHosts } from './stream-hosts.js';
 
 /**
@@ -112,6 +113,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult> {
   const redis = await spawnRedis({ port: await freePort() });
   const admin = new Redis(redis.url);
+  const monitor = RedisMonitor.start(redis.url, `${instances}w${workers}-${waiters}`);
   const schema = `bench_load_${randomBytes(4).toString('hex')}`;
   const appProcesses = instances * Math.max(1, workers);
   const env = {
@@ -403,6 +405,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     const appCpuS = servers.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0) - cpuAtStart;
     const clientCpu = process.cpuUsage(clientCpuAtStart);
     if (unexpected.length) console.warn(`unexpected statuses (first 20): ${unexpected.join(', ')}`);
+    await monitor?.printSale(phase.saleStartedAt, lastBookingAt, booked);
     // Every user paid or left; let the consumers catch up before reading the settled invariants.
     await settle(db, 30_000);
     const invariants = await readInvariants(db);
@@ -446,7 +449,7 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       );
     }
     http.close();
-    http.close();
+    monitor?.stop();
     streams.close();
     for (const s of servers) s.child.kill('SIGTERM');
     await Promise.all(servers.map((s) => stopped(s.child))); // a CPU profile is written on exit
