@@ -113,6 +113,8 @@ export interface AppDeps {
   paymentRetries?: Partial<PaymentSettings>;
   /** The outbox relay (poll 1 s, lease 5 s, fast path after each commit). @defaultValue {} */
   outbox?: Partial<OutboxRelaySettings>;
+  /** How long a `payment.succeeded` waits for others to share its BullMQ job. @defaultValue 100 */
+  eventsPublishWindowMs?: number;
   /** Recovery of stuck payments: STARTED, PG_REQUESTED, overdue RETRY_SCHEDULED (after 60 s, checked every 15 s). @defaultValue {} */
   paymentRecovery?: Partial<PaymentRecoverySettings>;
   /**
@@ -223,7 +225,13 @@ export function createApp(deps: AppDeps): Express {
   const prefix = deps.redisPrefix ?? 'bo';
   const store = new IdempotencyStore(deps.redis, { prefix });
   const trends = new ProductTrends(deps.redis, { prefix, logger });
-  const bookingEvents = new BookingEvents(deps.redis, { prefix, db: deps.db, store, logger });
+  const bookingEvents = new BookingEvents(deps.redis, {
+    prefix,
+    db: deps.db,
+    store,
+    logger,
+    publishWindowMs: deps.eventsPublishWindowMs,
+  });
   // The effects of a successful payment outside the database, performed from the outbox. Both are
   // idempotent: the publish uses the event id as BullMQ jobId (and consumers dedupe on it, finally
   // in PostgreSQL), and completing a user who already left the booking area changes nothing.

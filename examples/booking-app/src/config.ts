@@ -147,6 +147,7 @@ const schema = z.object({
   HOLD_REAPER_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
   OUTBOX_REDELIVER_AFTER_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  EVENTS_PUBLISH_WINDOW_MS: z.coerce.number().int().min(0).max(60_000).default(100),
   OUTBOX_RETENTION_HOURS: z.coerce
     .number()
     .int()
@@ -244,6 +245,8 @@ export interface AppConfig {
   holdReaper: { marginMs: number; intervalMs: number };
   /** How often every instance's outbox relay polls for due messages, and how long done ones stay. */
   outbox: { pollMs: number; retentionMs: number; redeliverAfterMs: number };
+  /** `EVENTS_PUBLISH_WINDOW_MS`: how long a `payment.succeeded` waits for others to share its job. */
+  eventsPublishWindowMs: number;
   paymentGateway: {
     latencyMs: number;
     timeoutMs: number;
@@ -344,6 +347,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       intervalMs: c.PAYMENT_RECOVERY_INTERVAL_MS,
     },
     holdReaper: { marginMs: c.HOLD_REAPER_MARGIN_MS, intervalMs: c.HOLD_REAPER_INTERVAL_MS },
+    eventsPublishWindowMs: c.EVENTS_PUBLISH_WINDOW_MS,
     outbox: {
       pollMs: c.OUTBOX_POLL_MS,
       retentionMs: c.OUTBOX_RETENTION_HOURS * 3_600_000,

@@ -141,6 +141,7 @@ export async function startRuntime(config: AppConfig): Promise<Runtime> {
       },
       holdReaper: { ...config.holdReaper, graceMs: config.holds.graceMs },
       outbox: config.outbox,
+      eventsPublishWindowMs: config.eventsPublishWindowMs,
     });
 
     // Hold expiry (also of holds that expired while every instance was down), payment retries and

@@ -112,6 +112,7 @@ describe('loadConfig', () => {
       HOLD_REAPER_MARGIN_MS: '3000',
       HOLD_REAPER_INTERVAL_MS: '700',
       OUTBOX_POLL_MS: '200',
+      EVENTS_PUBLISH_WINDOW_MS: '40',
       OUTBOX_RETENTION_HOURS: '2',
     });
     expect(config).toEqual({
@@ -166,6 +167,7 @@ describe('loadConfig', () => {
       seatStatusCacheMs: 250,
       paymentRecovery: { afterMs: 5000, intervalMs: 500 },
       holdReaper: { marginMs: 3000, intervalMs: 700 },
+      eventsPublishWindowMs: 40,
       outbox: { pollMs: 200, retentionMs: 7_200_000, redeliverAfterMs: 10_000 },
       paymentGateway: {
         latencyMs: 5,

@@ -1,7 +1,6 @@
 import { useRedis } from '@boxoffice/local-redis/testing';
-import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { EVENTS_QUEUE } from '../src/concerts/payments/booking-events.js';
+import { eventJobs } from './event-jobs.js';
 import { call, count, flowCombos, useDatabase, waitFor } from './helpers.js';
 import { usePaymentApps } from './payment-fixture.js';
 
@@ -12,20 +11,7 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
   const redis = useRedis(target);
   const { instance, login, reserve, pay } = usePaymentApps(fixture, redis);
 
-  /** The state of job `jobId` of the `payment.succeeded` queue. */
-  const jobState = async (jobId: string) => {
-    const connection = redis.connect();
-    const queue = new Queue(EVENTS_QUEUE, {
-      connection: connection as never,
-      prefix: `${redis.prefix}:{events}`,
-    });
-    try {
-      return await queue.getJobState(jobId);
-    } finally {
-      await queue.close();
-      connection.disconnect();
-    }
-  };
+  const jobState = eventJobs(redis).state;
 
   const statusOf = async (table: 'reservations' | 'seats', where: string, param: unknown) =>
     (

@@ -150,15 +150,25 @@ export class OutboxRelay {
 
   /**
    * The writer's fast path: perform the messages it claimed as it inserted them
-   * ({@link writerClaim}), right after its commit. Never throws: if this fails or the process dies
-   * first, the claim's lease lapses and a polling relay performs them.
+   * ({@link writerClaim}), right after its commit; resolves once those with a plain handler are
+   * done. Fan-out messages go on without being waited for: a publish may wait for others to share
+   * its job, and the writer's caller needs no consumer. Never throws: if this fails or the process
+   * dies first, the claim's lease lapses and a polling relay performs them.
    */
   async afterCommit(claimed: readonly ClaimedMessage[]): Promise<void> {
     if (!this.settings.immediate || claimed.length === 0) return;
+    const plain = (m: ClaimedMessage) => typeof this.deps.handlers[m.topic] === 'function';
+    const fanOut = claimed.filter((m) => !plain(m));
+    if (fanOut.length > 0) void this.#performQuietly(fanOut);
+    await this.#performQuietly(claimed.filter(plain));
+  }
+
+  async #performQuietly(messages: ClaimedMessage[]): Promise<void> {
+    if (messages.length === 0) return;
     try {
-      await this.#perform([...claimed]);
+      await this.#perform(messages);
     } catch (error) {
-      const ids = claimed.map((m) => m.id);
+      const ids = messages.map((m) => m.id);
       this.deps.logger.warn({ err: error, ids }, 'outbox fast path failed; the relay will retry');
     }
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IdempotencyStore } from '@boxoffice/idempotency';
 import { duplicateClient, type RedisClient } from '@boxoffice/internal';
 import { QueuePool } from '@boxoffice/internal/queue-pool';
@@ -28,6 +29,23 @@ export const CONSUMERS = ['confirmation-email', 'sales-stats'] as const;
 /** The BullMQ queue of `payment.succeeded`: each job carries its events to every consumer. */
 export const EVENTS_QUEUE = 'payment-succeeded';
 
+/** The name of a job carrying several events (`{ events }`); a one-event job is the event itself. */
+export const BATCH_JOB = 'payment.succeeded.batch';
+
+/** The most events one job carries. */
+const MAX_EVENTS_PER_JOB = 100;
+
+/** How long the first event of a job waits for others by default (see `publishWindowMs`). */
+export const DEFAULT_PUBLISH_WINDOW_MS = 100;
+
+/** A publish waiting for the add of its job. */
+interface QueuedEvent {
+  event: PaymentSucceeded;
+  jobId: string;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /** A consumer's delivery of an event, recorded with its effect ({@link OutboxRepository.deliverAll}). */
 interface Delivery {
   id: string;
@@ -36,15 +54,17 @@ interface Delivery {
 }
 
 /**
- * `payment.succeeded` on BullMQ: `publish` adds one job ({@link EVENTS_QUEUE}); `startConsumers`
- * runs a worker whose handler hands the event to each consumer, each at most once per event id,
+ * `payment.succeeded` on BullMQ: `publish` queues the event for a job ({@link EVENTS_QUEUE}; the
+ * events of one publish window share it); `startConsumers` runs a worker whose handler hands each
+ * event of a job to each consumer, each at most once per event id,
  * since BullMQ delivers at least once: `store.dedupe(eventId, …, { scope: consumer })` keeps
  * concurrent deliveries apart in Redis, and the effect commits together with the consumer's
  * delivery record in PostgreSQL ({@link OutboxRepository.deliverAll}: the deliveries of one
  * event-loop turn in one statement), which is what holds when Redis forgets (the event id is the
  * outbox message id; the last delivery finishes the outbox row). A consumer that fails fails the
- * job, and BullMQ's retry finds the others' effects deduped. One job for both consumers rather than
- * a queue each: every job is an add, a hand-out and a completion in Redis. The confirmation e-mail
+ * job, and BullMQ's retry finds the others' effects deduped. Every job is an add, a hand-out and a
+ * completion in Redis whatever it carries, hence one job for both consumers rather than a queue
+ * each, and the events of a publish window in one job. The confirmation e-mail
  * is a log line plus an `email.sent` business event; sales statistics are a `sales.recorded`
  * business event (what `/stats` reads). The queue lives under `<prefix>:{events}` (one hash tag, so
  * BullMQ works on Cluster). Connections: a {@link QueuePool} for publishing and a
@@ -57,14 +77,34 @@ export class BookingEvents {
   readonly #workers: Worker[] = [];
   readonly #connections: RedisClient[] = [];
   readonly #deps: { db: Database; store: IdempotencyStore; logger: Logger };
+  readonly #windowMs: number;
+  /** Events waiting for their job, and the timer that sends them. */
+  #queued: QueuedEvent[] = [];
+  #timer: NodeJS.Timeout | undefined;
 
+  /**
+   * @param options.publishWindowMs - how long the first event of a job waits for others
+   *   ({@link DEFAULT_PUBLISH_WINDOW_MS}; 0: the events published in one event-loop turn).
+   */
   constructor(
     client: RedisClient,
-    options: { prefix: string; db: Database; store: IdempotencyStore; logger: Logger },
+    options: {
+      prefix: string;
+      db: Database;
+      store: IdempotencyStore;
+      logger: Logger;
+      publishWindowMs?: number;
+    },
   ) {
     this.#client = client;
     this.#prefix = `${options.prefix}:{events}`;
     this.#deps = options;
+    this.#windowMs = options.publishWindowMs ?? DEFAULT_PUBLISH_WINDOW_MS;
+    if (!Number.isInteger(this.#windowMs) || this.#windowMs < 0 || this.#windowMs > 60_000) {
+      throw new RangeError(
+        `publishWindowMs must be an integer from 0 to 60000, got ${options.publishWindowMs}`,
+      );
+    }
     this.#queues = new QueuePool(
       client,
       {
@@ -88,16 +128,56 @@ export class BookingEvents {
   }
 
   /**
-   * Publish the event to every consumer (one job). The jobId comes from the event id (BullMQ
-   * refuses `:`), so publishing twice is one job; the `republish`-th re-publish (by the outbox
-   * relay, because a delivery is missing) gets a new job, since BullMQ ignores an id it still keeps
-   * as failed. (Batching the events of a turn into one job was tried and reverted: at the seed's
-   * scale it slowed the sale about fivefold — bench/README.)
+   * Publish the event to every consumer; resolves once the job carrying it is added. The events
+   * published within `publishWindowMs` of the first leave as one job (up to 100): a job costs
+   * 40–65 Redis commands whatever it carries (bench/README). An event alone in its job gets a jobId
+   * from the event id (BullMQ refuses `:`), so publishing it twice is one job; the `republish`-th
+   * re-publish (by the outbox relay, because a delivery is missing) gets a new one, since BullMQ
+   * ignores an id it still keeps as failed. A job of several events gets an id from theirs; an event
+   * that went out in two jobs is consumed once all the same (each consumer dedupes it).
    */
-  async publish(event: PaymentSucceeded, republish = 0): Promise<void> {
+  publish(event: PaymentSucceeded, republish = 0): Promise<void> {
     const base = event.eventId.replaceAll(':', '-');
     const jobId = republish === 0 ? base : `${base}-r${republish}`;
-    await this.#queues.add(EVENTS_QUEUE, 'payment.succeeded', event, { jobId });
+    return new Promise<void>((resolve, reject) => {
+      this.#queued.push({ event, jobId, resolve, reject });
+      if (this.#timer) return;
+      this.#timer = setTimeout(() => void this.#send(), this.#windowMs);
+    });
+  }
+
+  /** Add the queued events as jobs of up to {@link MAX_EVENTS_PER_JOB}. */
+  async #send(): Promise<void> {
+    this.#timer = undefined;
+    const queued = this.#queued.splice(0);
+    const jobs: QueuedEvent[][] = [];
+    for (let i = 0; i < queued.length; i += MAX_EVENTS_PER_JOB) {
+      jobs.push(queued.slice(i, i + MAX_EVENTS_PER_JOB));
+    }
+    await Promise.all(
+      jobs.map(async (job) => {
+        try {
+          if (job.length === 1) {
+            const [only] = job as [QueuedEvent];
+            await this.#queues.add(EVENTS_QUEUE, 'payment.succeeded', only.event, {
+              jobId: only.jobId,
+            });
+          } else {
+            const ids = job.map((q) => q.jobId).join(',');
+            const jobId = `batch-${createHash('sha256').update(ids).digest('base64url').slice(0, 22)}`;
+            await this.#queues.add(
+              EVENTS_QUEUE,
+              BATCH_JOB,
+              { events: job.map((q) => q.event) },
+              { jobId },
+            );
+          }
+          for (const q of job) q.resolve();
+        } catch (error) {
+          for (const q of job) q.reject(error);
+        }
+      }),
+    );
   }
 
   /** Start this process's consumer workers. */
@@ -145,11 +225,14 @@ export class BookingEvents {
     const worker = new Worker(
       EVENTS_QUEUE,
       async (job) => {
-        const event = job.data as PaymentSucceeded;
+        const events: PaymentSucceeded[] =
+          job.name === BATCH_JOB ? (job.data as { events: PaymentSucceeded[] }).events : [job.data];
         // Every consumer gets its turn even when another fails; then the job fails for a retry.
         const outcomes = await Promise.allSettled(
-          CONSUMERS.map((consumer) =>
-            store.dedupe(event.eventId, () => consume(consumer, event), { scope: consumer }),
+          events.flatMap((event) =>
+            CONSUMERS.map((consumer) =>
+              store.dedupe(event.eventId, () => consume(consumer, event), { scope: consumer }),
+            ),
           ),
         );
         const failed = outcomes.find((o) => o.status === 'rejected');
@@ -170,6 +253,10 @@ export class BookingEvents {
 
   /** Stop the workers and close the connections this instance opened. */
   async close(): Promise<void> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      await this.#send();
+    }
     await Promise.all(this.#workers.splice(0).map((w) => w.close()));
     await this.#queues.close();
     for (const c of this.#connections.splice(0)) c.disconnect();
