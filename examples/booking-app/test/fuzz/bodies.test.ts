@@ -1,7 +1,7 @@
 import { parseIdempotencyKey } from '@boxoffice/idempotency';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { call } from '../helpers.js';
+import { call, count, waitFor } from '../helpers.js';
 import {
   badJsonText,
   expectProblem4xx,
@@ -238,6 +238,13 @@ describe('HTTP fuzz: request bodies', { timeout: 120_000 }, () => {
     // a second payment or charge.
     const first = await pay('"fuzz-key-1"', { reservationId });
     expect(first.status).toBe(201);
+    // The 201 does not wait for the publish of payment.succeeded (it leaves within the publish
+    // window); the state every reuse must keep is the one after it, its job in Redis.
+    const eventId = `payment.succeeded:${first.body.payment.id}`;
+    await waitFor(
+      () => count(fixture.db, 'SELECT published FROM outbox WHERE id = $1', [eventId]),
+      (n) => n === 1,
+    );
     const paid = await snapshot(fixture.db, redis);
     await fc.assert(
       // Unknown members are ignored (so `amount` pays nothing more), but change the fingerprint.
