@@ -10,7 +10,7 @@ import { OutboxRelay } from '../src/events/outbox-relay.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { eventJobs } from './event-jobs.js';
-import { count, flowCombos, useDatabase, waitFor } from './helpers.js';
+import { count, flowCombos, useDatabase } from './helpers.js';
 import { usePaymentApps } from './payment-fixture.js';
 
 /** A `payment.succeeded` event whose ids all derive from `id`. */
@@ -68,7 +68,7 @@ describe.each(flowCombos())(
       }
     });
 
-    it("the fast path waits for a message's plain effect, not for a fan-out's publish", async () => {
+    it("the fast path waits for a message's plain effect, not for a fan-out's publish; stop() waits for that", async () => {
       const eventId = 'payment.succeeded:fast';
       const roomId = 'room.complete:fast';
       await fixture.db.transaction((tx) =>
@@ -108,11 +108,20 @@ describe.each(flowCombos())(
       expect(completed).toEqual([{ concertId: 1, userId: 1 }]);
       expect(await pending()).toContain(eventId);
       expect(await pending()).not.toContain(roomId);
-      // Released, the publish is recorded: handed to its consumers (published once), not done yet.
+      // stop() waits for the fan-out on its way (50 ms: ample to see it waits, as it never ends
+      // before the release); released, the publish is recorded: handed to its consumers
+      // (published once), not done yet.
+      let stopped = false;
+      const stopping = r.stop().then(() => {
+        stopped = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(stopped).toBe(false);
       release();
-      const published = () =>
-        count(fixture.db, 'SELECT published FROM outbox WHERE id = $1', [eventId]);
-      await waitFor(published, (n) => n === 1);
+      await stopping;
+      expect(await count(fixture.db, 'SELECT published FROM outbox WHERE id = $1', [eventId])).toBe(
+        1,
+      );
       expect(await pending()).toContain(eventId);
     });
   },

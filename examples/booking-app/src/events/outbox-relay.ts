@@ -105,6 +105,8 @@ export class OutboxRelay {
     defer: 'turn',
   });
   #prunedAt = Number.NEGATIVE_INFINITY;
+  /** Fast-path fan-outs still on their way (`stop()` waits for them). */
+  readonly #fanOuts = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -159,7 +161,11 @@ export class OutboxRelay {
     if (!this.settings.immediate || claimed.length === 0) return;
     const plain = (m: ClaimedMessage) => typeof this.deps.handlers[m.topic] === 'function';
     const fanOut = claimed.filter((m) => !plain(m));
-    if (fanOut.length > 0) void this.#performQuietly(fanOut);
+    if (fanOut.length > 0) {
+      const performing = this.#performQuietly(fanOut);
+      this.#fanOuts.add(performing);
+      void performing.finally(() => this.#fanOuts.delete(performing));
+    }
     await this.#performQuietly(claimed.filter(plain));
   }
 
@@ -298,8 +304,9 @@ export class OutboxRelay {
     this.#loop.start();
   }
 
-  /** Stop and wait for the round in progress. */
+  /** Stop, and wait for the round in progress and for the fast path's fan-outs still on their way. */
   async stop(): Promise<void> {
     await this.#loop.stop();
+    await Promise.all(this.#fanOuts);
   }
 }
