@@ -20,6 +20,9 @@ const FAMILIES: readonly (readonly [RegExp, string])[] = [
   [/:trend:/, 'trending sketches'],
 ];
 
+/** Commands without a key (connection set-up, the bench's INFO, the scripts' TIME). */
+const KEYLESS = new Set(['info', 'ping', 'hello', 'client', 'time']);
+
 /** One MONITOR line: `<seconds.micros> [<db> <client or lua>] "cmd" "arg" …`. */
 const LINE = /^(\d+)\.(\d+) \[\d+ ([^\]]+)\] (.*)$/;
 const ARG = /"((?:[^"\\]|\\.)*)"/g;
@@ -27,14 +30,14 @@ const ARG = /"((?:[^"\\]|\\.)*)"/g;
 /** The family of one command (its key, or what it is when it has none). */
 export function familyOf(fromScript: boolean, args: readonly string[]): string {
   const command = (args[0] ?? '').toLowerCase();
-  const key =
-    command === 'evalsha' || command === 'eval'
-      ? args[2] !== '0'
-        ? args[3]
-        : undefined
-      : command === 'publish' || !['info', 'ping', 'hello', 'client', 'time'].includes(command)
-        ? args[1]
-        : undefined;
+  const script = command === 'evalsha' || command === 'eval';
+  const key = script
+    ? args[2] !== '0'
+      ? args[3]
+      : undefined
+    : KEYLESS.has(command)
+      ? undefined
+      : args[1];
   if (key === undefined) {
     return command === 'time' && fromScript ? 'server clock (TIME inside scripts)' : 'connections';
   }

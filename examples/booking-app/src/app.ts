@@ -233,8 +233,9 @@ export function createApp(deps: AppDeps): Express {
     publishWindowMs: deps.eventsPublishWindowMs,
   });
   // The effects of a successful payment outside the database, performed from the outbox. Both are
-  // idempotent: the publish uses the event id as BullMQ jobId (and consumers dedupe on it, finally
-  // in PostgreSQL), and completing a user who already left the booking area changes nothing.
+  // idempotent: an event alone in its BullMQ job has the event id as jobId, and consumers dedupe
+  // on the event id (finally in PostgreSQL) whichever job brought it; completing a user who
+  // already left the booking area changes nothing.
   const outbox = new OutboxRelay({
     db: deps.db,
     logger,

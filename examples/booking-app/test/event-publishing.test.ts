@@ -10,7 +10,7 @@ import { OutboxRelay } from '../src/events/outbox-relay.js';
 import { createLogger } from '../src/observability/logger.js';
 import { AppMetrics } from '../src/observability/metrics.js';
 import { eventJobs } from './event-jobs.js';
-import { count, flowCombos, useDatabase } from './helpers.js';
+import { count, flowCombos, useDatabase, waitFor } from './helpers.js';
 import { usePaymentApps } from './payment-fixture.js';
 
 /** A `payment.succeeded` event whose ids all derive from `id`. */
@@ -77,12 +77,6 @@ describe.each(flowCombos())(
           { id: roomId, topic: 'room.complete', payload: { concertId: 1, userId: 1 } },
         ]),
       );
-      const claimed = await outboxRepo().claim({
-        limit: 2,
-        leaseMs: 5_000,
-        ids: [eventId, roomId],
-      });
-      expect(claimed).toHaveLength(2);
       let release = () => {};
       const publishing = new Promise<void>((resolve) => {
         release = resolve;
@@ -99,23 +93,32 @@ describe.each(flowCombos())(
           },
         },
       });
-      // Without the change afterCommit waits for the held publish forever; 5 s only bounds the test.
-      const answer = await Promise.race([
-        r.afterCommit(claimed).then(() => 'answered'),
-        new Promise((resolve) => setTimeout(resolve, 5_000, 'still waiting for the publish')),
-      ]);
-      expect(answer).toBe('answered');
+      // Claimed as a paying writer claims them: with the relay's own lease.
+      const claimed = await outboxRepo().claim({
+        limit: 2,
+        leaseMs: r.settings.leaseMs,
+        ids: [eventId, roomId],
+      });
+      expect(claimed).toHaveLength(2);
+      // Without the change afterCommit waits for the held publish and never answers.
+      let answered = false;
+      void r.afterCommit(claimed).then(() => {
+        answered = true;
+      });
+      await waitFor(async () => answered, Boolean).catch(() => {
+        throw new Error('afterCommit is still waiting for the held fan-out publish');
+      });
       expect(completed).toEqual([{ concertId: 1, userId: 1 }]);
       expect(await pending()).toContain(eventId);
       expect(await pending()).not.toContain(roomId);
-      // stop() waits for the fan-out on its way (50 ms: ample to see it waits, as it never ends
-      // before the release); released, the publish is recorded: handed to its consumers
+      // stop() waits for the fan-out on its way (without that, it resolves within the turn: the
+      // relay's loop never started); released, the publish is recorded: handed to its consumers
       // (published once), not done yet.
       let stopped = false;
       const stopping = r.stop().then(() => {
         stopped = true;
       });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setImmediate(resolve));
       expect(stopped).toBe(false);
       release();
       await stopping;

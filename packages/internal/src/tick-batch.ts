@@ -12,9 +12,11 @@ import type { RedisScript } from './script.js';
  * - `tick`: at `process.nextTick`, after the promise continuations of the reply that started the
  *   tick, so callers that loop (acquire, release, acquire…) stay in step and share one call a round;
  * - `turn`: at `setImmediate`, after the I/O callbacks of this turn, so every request that arrived
- *   together shares one batch.
+ *   together shares one batch;
+ * - `{ afterMs }`: `afterMs` after the first item of the batch, so what is queued within that
+ *   window shares one batch (an explicit {@link TickBatch.flush} starts the next window afresh).
  */
-export type TickBatchDefer = 'tick' | 'turn';
+export type TickBatchDefer = 'tick' | 'turn' | { afterMs: number };
 
 /** Options of a {@link TickBatch}. */
 export interface TickBatchOptions {
@@ -36,9 +38,10 @@ export interface TickBatchOptions {
 export class TickBatch<T> {
   readonly #send: (items: T[]) => void;
   readonly #max: number;
-  readonly #turn: boolean;
+  readonly #defer: TickBatchDefer;
   #items: T[] = [];
   #scheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #flushScheduled = (): void => {
     this.#scheduled = false;
     this.flush();
@@ -47,7 +50,7 @@ export class TickBatch<T> {
   constructor(send: (items: T[]) => void, options: TickBatchOptions = {}) {
     this.#send = send;
     this.#max = options.max ?? Number.POSITIVE_INFINITY;
-    this.#turn = options.defer === 'turn';
+    this.#defer = options.defer ?? 'tick';
   }
 
   /** Queue `item` for this tick's batch. */
@@ -57,13 +60,21 @@ export class TickBatch<T> {
     if (items.length >= this.#max) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
-      if (this.#turn) setImmediate(this.#flushScheduled);
-      else process.nextTick(this.#flushScheduled);
+      const defer = this.#defer;
+      if (defer === 'turn') setImmediate(this.#flushScheduled);
+      else if (defer === 'tick') process.nextTick(this.#flushScheduled);
+      else this.#timer = setTimeout(this.#flushScheduled, defer.afterMs);
     }
   }
 
   /** Send the queued items now (nothing when none are). */
   flush(): void {
+    if (this.#timer !== undefined) {
+      // A window ends with its batch: the next item starts a new one.
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#scheduled = false;
+    }
     const items = this.#items;
     if (items.length === 0) return;
     this.#items = [];

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { redisTargets, silentRedis, useRedis } from '../../local-redis/src/testing.js';
 import {
   CallGuard,
@@ -51,6 +51,45 @@ describe('TickBatch', () => {
     expect(sent).toEqual([]);
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(sent).toEqual([[1, 2]]);
+  });
+
+  it('{ afterMs } sends what the window after the first item queued; a flush or max ends the window', () => {
+    vi.useFakeTimers();
+    try {
+      const sent: number[][] = [];
+      const batch = new TickBatch<number>((items) => sent.push(items), {
+        defer: { afterMs: 100 },
+        max: 3,
+      });
+      batch.add(1);
+      vi.advanceTimersByTime(60);
+      batch.add(2);
+      vi.advanceTimersByTime(39);
+      expect(sent).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(sent).toEqual([[1, 2]]);
+      // After a flush, the next item waits a whole window of its own.
+      batch.add(3);
+      vi.advanceTimersByTime(50);
+      batch.flush();
+      batch.add(4);
+      vi.advanceTimersByTime(99);
+      expect(sent).toEqual([[1, 2], [3]]);
+      vi.advanceTimersByTime(1);
+      expect(sent).toEqual([[1, 2], [3], [4]]);
+      // At max at once, and the window starts again with the next item.
+      batch.add(5);
+      batch.add(6);
+      batch.add(7);
+      expect(sent.at(-1)).toEqual([5, 6, 7]);
+      batch.add(8);
+      vi.advanceTimersByTime(99);
+      expect(sent.at(-1)).toEqual([5, 6, 7]);
+      vi.advanceTimersByTime(1);
+      expect(sent.at(-1)).toEqual([8]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('sends at once at max, and on flush; later items wait for the tick', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IdempotencyStore } from '@boxoffice/idempotency';
-import { duplicateClient, type RedisClient } from '@boxoffice/internal';
+import { duplicateClient, type RedisClient, TickBatch } from '@boxoffice/internal';
 import { QueuePool } from '@boxoffice/internal/queue-pool';
 import { Worker } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
@@ -77,10 +77,9 @@ export class BookingEvents {
   readonly #workers: Worker[] = [];
   readonly #connections: RedisClient[] = [];
   readonly #deps: { db: Database; store: IdempotencyStore; logger: Logger };
-  readonly #windowMs: number;
-  /** Events waiting for their job, and the timer that sends them. */
-  #queued: QueuedEvent[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  /** The events of one publish window, sent as one job; and the adds on their way. */
+  readonly #outgoing: TickBatch<QueuedEvent>;
+  readonly #adding = new Set<Promise<void>>();
 
   /**
    * @param options.publishWindowMs - how long the first event of a job waits for others
@@ -99,12 +98,20 @@ export class BookingEvents {
     this.#client = client;
     this.#prefix = `${options.prefix}:{events}`;
     this.#deps = options;
-    this.#windowMs = options.publishWindowMs ?? DEFAULT_PUBLISH_WINDOW_MS;
-    if (!Number.isInteger(this.#windowMs) || this.#windowMs < 0 || this.#windowMs > 60_000) {
+    const windowMs = options.publishWindowMs ?? DEFAULT_PUBLISH_WINDOW_MS;
+    if (!Number.isInteger(windowMs) || windowMs < 0 || windowMs > 60_000) {
       throw new RangeError(
         `publishWindowMs must be an integer from 0 to 60000, got ${options.publishWindowMs}`,
       );
     }
+    this.#outgoing = new TickBatch(
+      (events) => {
+        const adding = this.#add(events);
+        this.#adding.add(adding);
+        void adding.finally(() => this.#adding.delete(adding));
+      },
+      { defer: windowMs === 0 ? 'turn' : { afterMs: windowMs }, max: MAX_EVENTS_PER_JOB },
+    );
     this.#queues = new QueuePool(
       client,
       {
@@ -140,44 +147,28 @@ export class BookingEvents {
     const base = event.eventId.replaceAll(':', '-');
     const jobId = republish === 0 ? base : `${base}-r${republish}`;
     return new Promise<void>((resolve, reject) => {
-      this.#queued.push({ event, jobId, resolve, reject });
-      if (this.#timer) return;
-      this.#timer = setTimeout(() => void this.#send(), this.#windowMs);
+      this.#outgoing.add({ event, jobId, resolve, reject });
     });
   }
 
-  /** Add the queued events as jobs of up to {@link MAX_EVENTS_PER_JOB}. */
-  async #send(): Promise<void> {
-    this.#timer = undefined;
-    const queued = this.#queued.splice(0);
-    const jobs: QueuedEvent[][] = [];
-    for (let i = 0; i < queued.length; i += MAX_EVENTS_PER_JOB) {
-      jobs.push(queued.slice(i, i + MAX_EVENTS_PER_JOB));
+  /** Add `events` as one job (an event alone: a job of its own, with its event-derived id). */
+  async #add(events: QueuedEvent[]): Promise<void> {
+    try {
+      if (events.length === 1) {
+        const [only] = events as [QueuedEvent];
+        await this.#queues.add(EVENTS_QUEUE, 'payment.succeeded', only.event, {
+          jobId: only.jobId,
+        });
+      } else {
+        const ids = events.map((q) => q.jobId).join(',');
+        const jobId = `batch-${createHash('sha256').update(ids).digest('base64url').slice(0, 22)}`;
+        const data = { events: events.map((q) => q.event) };
+        await this.#queues.add(EVENTS_QUEUE, BATCH_JOB, data, { jobId });
+      }
+      for (const q of events) q.resolve();
+    } catch (error) {
+      for (const q of events) q.reject(error);
     }
-    await Promise.all(
-      jobs.map(async (job) => {
-        try {
-          if (job.length === 1) {
-            const [only] = job as [QueuedEvent];
-            await this.#queues.add(EVENTS_QUEUE, 'payment.succeeded', only.event, {
-              jobId: only.jobId,
-            });
-          } else {
-            const ids = job.map((q) => q.jobId).join(',');
-            const jobId = `batch-${createHash('sha256').update(ids).digest('base64url').slice(0, 22)}`;
-            await this.#queues.add(
-              EVENTS_QUEUE,
-              BATCH_JOB,
-              { events: job.map((q) => q.event) },
-              { jobId },
-            );
-          }
-          for (const q of job) q.resolve();
-        } catch (error) {
-          for (const q of job) q.reject(error);
-        }
-      }),
-    );
   }
 
   /** Start this process's consumer workers. */
@@ -253,10 +244,8 @@ export class BookingEvents {
 
   /** Stop the workers and close the connections this instance opened. */
   async close(): Promise<void> {
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      await this.#send();
-    }
+    this.#outgoing.flush();
+    await Promise.all(this.#adding);
     await Promise.all(this.#workers.splice(0).map((w) => w.close()));
     await this.#queues.close();
     for (const c of this.#connections.splice(0)) c.disconnect();
