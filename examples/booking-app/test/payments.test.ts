@@ -1,5 +1,6 @@
 import { useRedis } from '@boxoffice/local-redis/testing';
 import { describe, expect, it } from 'vitest';
+import { CONSUMERS } from '../src/concerts/payments/booking-events.js';
 import { eventJobs } from './event-jobs.js';
 import { call, count, flowCombos, useDatabase, waitFor } from './helpers.js';
 import { usePaymentApps } from './payment-fixture.js';
@@ -71,6 +72,14 @@ describe.each(combos)('payments on $name', ({ db: backend, redis: target }) => {
         [subject],
       );
     await waitFor(consumed, (n) => n === 2);
+    // One dedupe record per event for both consumers (a dedupe costs 4 Redis commands), none each.
+    const eventId = `payment.succeeded:${res.body.payment.id}`;
+    const store = env.locals.idempotencyStore;
+    await waitFor(
+      () => store.get(eventId, { scope: 'payment.succeeded' }),
+      (record) => record?.state === 'done',
+    );
+    for (const scope of CONSUMERS) expect(await store.get(eventId, { scope })).toBeNull();
     // ...through the outbox: both messages written with the payment; payment.succeeded is done
     // in the transaction of the last consumer's effect.
     expect(

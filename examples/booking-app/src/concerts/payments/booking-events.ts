@@ -23,7 +23,7 @@ export interface PaymentSucceeded {
   at: string;
 }
 
-/** The consumers of `payment.succeeded`: each records its own delivery and dedupes on its own. */
+/** The consumers of `payment.succeeded`: each records its own delivery; they share a dedupe. */
 export const CONSUMERS = ['confirmation-email', 'sales-stats'] as const;
 
 /** The BullMQ queue of `payment.succeeded`: each job carries its events to every consumer. */
@@ -31,6 +31,12 @@ export const EVENTS_QUEUE = 'payment-succeeded';
 
 /** The name of a job carrying several events (`{ events }`); a one-event job is the event itself. */
 export const BATCH_JOB = 'payment.succeeded.batch';
+
+/**
+ * The dedupe scope of an event's consumers: one record per event for both (they run in the same
+ * worker), not one each — a dedupe is 4 Redis commands; the delivery rows keep each once.
+ */
+const DEDUPE_SCOPE = 'payment.succeeded';
 
 /** The most events one job carries. */
 const MAX_EVENTS_PER_JOB = 100;
@@ -57,12 +63,12 @@ interface Delivery {
  * `payment.succeeded` on BullMQ: `publish` queues the event for a job ({@link EVENTS_QUEUE}; the
  * events of one publish window share it); `startConsumers` runs a worker whose handler hands each
  * event of a job to each consumer, each at most once per event id,
- * since BullMQ delivers at least once: `store.dedupe(eventId, …, { scope: consumer })` keeps
- * concurrent deliveries apart in Redis, and the effect commits together with the consumer's
- * delivery record in PostgreSQL ({@link OutboxRepository.deliverAll}: the deliveries of one
+ * since BullMQ delivers at least once: `store.dedupe(eventId, …)` (one record per event for both
+ * consumers) keeps concurrent deliveries apart in Redis, and each effect commits together with its
+ * consumer's delivery record in PostgreSQL ({@link OutboxRepository.deliverAll}: the deliveries of one
  * event-loop turn in one statement), which is what holds when Redis forgets (the event id is the
  * outbox message id; the last delivery finishes the outbox row). A consumer that fails fails the
- * job, and BullMQ's retry finds the others' effects deduped. Every job is an add, a hand-out and a
+ * job, and BullMQ's retry finds the others' delivery rows. Every job is an add, a hand-out and a
  * completion in Redis whatever it carries, hence one job for both consumers rather than a queue
  * each, and the events of a publish window in one job. The confirmation e-mail
  * is a log line plus an `email.sent` business event; sales statistics are a `sales.recorded`
@@ -141,7 +147,7 @@ export class BookingEvents {
    * from the event id (BullMQ refuses `:`), so publishing it twice is one job; the `republish`-th
    * re-publish (by the outbox relay, because a delivery is missing) gets a new one, since BullMQ
    * ignores an id it still keeps as failed. A job of several events gets an id from theirs; an event
-   * that went out in two jobs is consumed once all the same (each consumer dedupes it).
+   * that went out in two jobs is consumed once all the same (its dedupe, its delivery rows).
    */
   publish(event: PaymentSucceeded, republish = 0): Promise<void> {
     const base = event.eventId.replaceAll(':', '-');
@@ -213,17 +219,21 @@ export class BookingEvents {
         );
       }
     };
+    // Every consumer gets its turn even when another fails; then the event's dedupe records
+    // nothing and the job fails for a retry, where a consumer already done finds its delivery row.
+    const consumeAll = async (e: PaymentSucceeded) => {
+      const outcomes = await Promise.allSettled(CONSUMERS.map((consumer) => consume(consumer, e)));
+      const failed = outcomes.find((o) => o.status === 'rejected');
+      if (failed) throw failed.reason;
+    };
     const worker = new Worker(
       EVENTS_QUEUE,
       async (job) => {
         const events: PaymentSucceeded[] =
           job.name === BATCH_JOB ? (job.data as { events: PaymentSucceeded[] }).events : [job.data];
-        // Every consumer gets its turn even when another fails; then the job fails for a retry.
         const outcomes = await Promise.allSettled(
-          events.flatMap((event) =>
-            CONSUMERS.map((consumer) =>
-              store.dedupe(event.eventId, () => consume(consumer, event), { scope: consumer }),
-            ),
+          events.map((event) =>
+            store.dedupe(event.eventId, () => consumeAll(event), { scope: DEDUPE_SCOPE }),
           ),
         );
         const failed = outcomes.find((o) => o.status === 'rejected');
