@@ -27,6 +27,11 @@ export class Latencies {
     this.timeline?.push([Date.now(), label, ms]);
   }
 
+  /** How many requests under `label` have answered so far. */
+  count(label: string): number {
+    return this.#samples.get(label)?.length ?? 0;
+  }
+
   /** [label, count, p50, p99, max] per endpoint, in first-seen order. */
   summary(): [string, number, number, number, number][] {
     return [...this.#samples].map(([label, list]) => {

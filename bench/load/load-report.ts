@@ -20,6 +20,8 @@ export interface RunResult extends RunPlan {
   waitPhase:
     | {
         waiters: number;
+        /** Seconds from the last arrival to the phase's start (everyone in line, streams open). */
+        startedAfterS: number;
         minutes: number;
         appCpuMsPerMinute: number;
         redisPerMinute: number;
@@ -40,6 +42,8 @@ export interface RunResult extends RunPlan {
   redisCommands: number;
   /** Commands from the sale's start to the last seat paid for (the waiters' streams included). */
   saleRedisCommands: number;
+  /** The same per sold seat without the waiters' visits, with `BENCH_LOAD_REDIS_MONITOR` only. */
+  saleRedisPerSeatOutsideWaiting: number | undefined;
   /** Where the machine's cores went from the sale's start to the last seat paid for. */
   saleCpu: CoresUsed | undefined;
   /** The same over the arrival (the first user to 2 s after the last), when a waiting phase follows it. */
@@ -96,6 +100,10 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
       row('users evicted while waiting', (r) => r.evictedSeen),
       row('waiting phase: users in line', (r) => r.waitPhase?.waiters ?? '—'),
       row(
+        'waiting phase: began after the last arrival (s)',
+        (r) => r.waitPhase?.startedAfterS ?? '—',
+      ),
+      row(
         'waiting phase: app CPU per waiting user-minute (ms)',
         (r) => r.waitPhase?.appCpuMsPerMinute ?? '—',
       ),
@@ -115,6 +123,14 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
       row('app CPU per sold seat (ms)', (r) => (r.appCpuS * 1e3) / r.booked),
       row('Redis commands per sold seat (whole run)', (r) => r.redisCommands / r.booked),
       row('Redis commands per sold seat (sale phase)', (r) => r.saleRedisCommands / r.booked),
+      ...(results.some((r) => r.saleRedisPerSeatOutsideWaiting !== undefined)
+        ? [
+            row(
+              "Redis commands per sold seat (sale phase, all but the waiters' visits; MONITOR)",
+              (r) => r.saleRedisPerSeatOutsideWaiting ?? '—',
+            ),
+          ]
+        : []),
       row('arrival: cores used by app / PostgreSQL / Redis / load generator; machine busy', (r) =>
         r.arrivalCpu ? `${cores(r.arrivalCpu)}; ${r.arrivalCpu.machine.toFixed(2)}` : '—',
       ),
@@ -142,10 +158,10 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
           ]
         : []),
       settings.waitS > 0
-        ? `Waiting phase: every seat is held by a placeholder reservation until ${settings.arrivalS} + 2 + ${settings.waitS} s, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${settings.waitS} s of waiting alone. Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
+        ? `Waiting phase: every seat is held by a placeholder reservation, so the app pauses the room (no seat AVAILABLE) and everyone waits; its rows measure ${settings.waitS} s of waiting alone, from the moment every user is in line and (SSE) has its stream open — at least 2 s after the last arrival (the row "began after the last arrival"; a backlogged arrival opens streams late). Then the seats are released and the sale starts: admissions, bookings/s and "sold out after" count from that moment.`
         : 'No waiting phase (BENCH_LOAD_WAIT_SECONDS=0): the sale starts with the first arrival.',
       'Invariants (read from PostgreSQL once the run settled, the same SQL as the chaos tests): no seat in two live reservations, every ASSIGNED seat in exactly one CONFIRMED reservation and back, one gateway charge per SUCCEEDED payment and none without a seat, no reservation paid twice, no hold or payment left pending, each payment.succeeded consumed exactly once per consumer.',
-      "Redis commands: INFO commandstats (every request, queue tick, BullMQ worker poll, commands inside Lua) divided by seats sold, over the whole run and over the sale phase (from the seats' release to the last seat paid for; the waiters' streams and the sold-out users' exits in that window count too). App CPU: user + system time of the app processes (/proc), start to end of the sale. Sale-phase cores: CPU seconds per wall second of each part (/proc) and of the whole machine (/proc/stat; steal: time the hypervisor gave the cores to someone else) from the seats' release to the last seat paid for; arrival: the same from the first user to 2 s after the last.",
+      "Redis commands: INFO commandstats (every request, queue tick, BullMQ worker poll, commands inside Lua) divided by seats sold, over the whole run and over the sale phase (from the seats' release to the last seat paid for; the waiters' streams and the sold-out users' exits in that window count too); the row marked MONITOR (`BENCH_LOAD_REDIS_MONITOR` runs only) leaves out every command of the waiting room's visit.lua calls — the waiters' joins, heartbeats and status reads — read off Redis MONITOR, which adds to Redis' own CPU. App CPU: user + system time of the app processes (/proc), start to end of the sale. Sale-phase cores: CPU seconds per wall second of each part (/proc) and of the whole machine (/proc/stat; steal: time the hypervisor gave the cores to someone else) from the seats' release to the last seat paid for; arrival: the same from the first user to 2 s after the last.",
     ],
   };
   const latencyTable: Table = {
@@ -209,10 +225,14 @@ export function loadTables(results: RunResult[], settings: LoadSettings): [Table
         `${Math.round(p99)} ms (${endpoint})`,
         met(p99 <= 500),
       ]);
+      const outside = sse1.saleRedisPerSeatOutsideWaiting;
+      const perSeat = outside ?? sse1.saleRedisCommands / sse1.booked;
       rows.push([
-        '≤ 50 Redis commands per sold seat outside waiting (here: the sale phase, the waiters beside it included)',
-        sse1.saleRedisCommands / sse1.booked,
-        met(sse1.saleRedisCommands / sse1.booked <= 50),
+        outside === undefined
+          ? '≤ 50 Redis commands per sold seat outside waiting (here: the sale phase, the waiters beside it included)'
+          : "≤ 50 Redis commands per sold seat outside waiting (the sale phase but the waiters' visits, by MONITOR)",
+        perSeat,
+        met(perSeat <= 50),
       ]);
     }
     const workers1 = find((r) => r.instances === 1 && r.workers > 0 && r.waiters === 'sse');
