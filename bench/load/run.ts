@@ -102,6 +102,8 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
     let reserveConflicts = 0;
     let soldOutSeen = 0;
     let evictedSeen = 0;
+    /** Users whose arrival is over: joined (whatever the answer), or stopped before the join. */
+    let arrived = 0;
     let inLine = 0;
     let waitingMs = 0;
     const unexpected: string[] = [];
@@ -205,16 +207,20 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       // The waiting page names the concert from the seat layout (kept by the browser for the seat
       // page: `max-age=3600`).
       const ids = await seatLayout(base);
-      if (!ids) return;
+      if (!ids) return void arrived++;
       const login = await http.call(base, 'POST /auth/demo-login', 'POST', '/auth/demo-login', {
         body: { name: `fan${i}` },
       });
-      if (login.status !== 200) return note('login', login);
+      if (login.status !== 200) {
+        arrived++;
+        return note('login', login);
+      }
       const token = login.body.token as string;
       let status = await http.call(base, `POST ${'/concerts/:id/queue'}`, 'POST', queuePath, {
         token,
       });
       const joinedAt = Date.now();
+      arrived++;
       inLine++;
       status =
         waiters === 'sse'
@@ -315,13 +321,17 @@ async function run({ instances, workers, waiters }: RunPlan): Promise<RunResult>
       }
       await sleep(ARRIVAL_S * 1000 + 2_000); // the last arrivals join and open their streams
       arrivalCpu = cpuBetween(arrivalFrom, cpuReading(), 0);
-      // Waiting alone: not before everyone is in line with the stream open (a backlogged arrival
-      // opens streams late), within a bound, after which the phase starts anyway and says so.
-      const ready = () =>
-        inLine === USERS && (waiters === 'poll' || latencies.count(OPEN) >= USERS);
+      // Waiting alone: not before every user has joined and, with SSE, opened a stream (a
+      // backlogged arrival opens streams late; streams opened ≥ users in line), within a bound,
+      // after which the phase starts anyway and says so.
+      const opened = () => latencies.count(OPEN);
+      const ready = () => arrived === USERS && (waiters === 'poll' || opened() >= inLine);
       for (const bound = Date.now() + 120_000; !ready() && Date.now() < bound; ) await sleep(100);
       const lateS = (Date.now() - started) / 1000 - ARRIVAL_S;
-      if (!ready()) console.warn(`waiting phase: ${inLine} in line, ${latencies.count(OPEN)} open`);
+      if (!ready()) {
+        const counts = `${arrived} of ${USERS} arrived, ${inLine} in line, ${opened()} streams`;
+        console.warn(`waiting phase began anyway: ${counts}`);
+      }
       const at = [Date.now(), cpuNow(), await redisCalls(admin), requestsNow(), inLine] as const;
       await sleep(WAIT_S * 1000);
       const minutes = ((Date.now() - at[0]) / 60_000) * ((at[4] + inLine) / 2);

@@ -38,7 +38,7 @@ export const SOURCE_ADDRESSES = Array.from(
 );
 /**
  * Seconds every user waits in a room that admits nobody (every seat held by a placeholder
- * reservation, so the app pauses the room), once everyone is in line (with SSE: stream open): the
+ * reservation, so the app pauses the room), once everyone has joined (with SSE: opened a stream): the
  * cost of waiting alone, per waiting user-minute. Then the seats are released and the sale starts. 0 skips the phase.
  */
 export const WAIT_S = Number(process.env.BENCH_LOAD_WAIT_SECONDS ?? 20);
