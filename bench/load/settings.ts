@@ -38,8 +38,9 @@ export const SOURCE_ADDRESSES = Array.from(
 );
 /**
  * Seconds every user waits in a room that admits nobody (every seat held by a placeholder
- * reservation, so the app pauses the room), once everyone has joined (with SSE: opened a stream): the
- * cost of waiting alone, per waiting user-minute. Then the seats are released and the sale starts. 0 skips the phase.
+ * reservation, so the app pauses the room), from 2 s after the last arrival (with SSE: from once
+ * everyone has joined and opened a stream): the cost of waiting alone, per waiting user-minute.
+ * Then the seats are released and the sale starts. 0 skips the phase.
  */
 export const WAIT_S = Number(process.env.BENCH_LOAD_WAIT_SECONDS ?? 20);
 /** The label of a stream's opening (until its answer's headers). */
