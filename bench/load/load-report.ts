@@ -20,7 +20,7 @@ export interface RunResult extends RunPlan {
   waitPhase:
     | {
         waiters: number;
-        /** Seconds from the last arrival to the phase's start (everyone in line, streams open). */
+        /** Seconds from the last arrival to the phase's start (2; with SSE, once streams opened). */
         startedAfterS: number;
         minutes: number;
         appCpuMsPerMinute: number;

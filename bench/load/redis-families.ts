@@ -98,11 +98,12 @@ export class RedisMonitor {
       const fromScript = m[3] === 'lua';
       const command = (args[0] ?? '').toLowerCase();
       const body = command === 'eval' ? args[1] : command === 'script' ? args[2] : undefined;
-      if (body?.includes(VISIT_HEADER)) visitShas.add(sha1(body));
+      const visitBody = body?.includes(VISIT_HEADER) === true;
+      if (visitBody) visitShas.add(sha1(body as string));
       if (!fromScript) {
         inVisit =
-          (command === 'evalsha' && visitShas.has(args[1] ?? '')) ||
-          (command === 'eval' && visitShas.has(sha1(body ?? '')));
+          (command === 'eval' && visitBody) ||
+          (command === 'evalsha' && visitShas.has(args[1] ?? ''));
       }
       const atMs = Number(m[1]) * 1000 + Number(m[2]) / 1000;
       if (atMs < fromMs || atMs > toMs) continue;

@@ -221,23 +221,18 @@ export class BookingEvents {
     };
     // Every consumer gets its turn even when another fails; then the event's dedupe records
     // nothing and the job fails for a retry, where a consumer already done finds its delivery row.
-    const consumeAll = async (e: PaymentSucceeded) => {
-      const outcomes = await Promise.allSettled(CONSUMERS.map((consumer) => consume(consumer, e)));
-      const failed = outcomes.find((o) => o.status === 'rejected');
-      if (failed) throw failed.reason;
-    };
+    const consumeAll = (e: PaymentSucceeded) =>
+      allOrFirstError(CONSUMERS.map((consumer) => consume(consumer, e)));
     const worker = new Worker(
       EVENTS_QUEUE,
       async (job) => {
         const events: PaymentSucceeded[] =
           job.name === BATCH_JOB ? (job.data as { events: PaymentSucceeded[] }).events : [job.data];
-        const outcomes = await Promise.allSettled(
+        await allOrFirstError(
           events.map((event) =>
             store.dedupe(event.eventId, () => consumeAll(event), { scope: DEDUPE_SCOPE }),
           ),
         );
-        const failed = outcomes.find((o) => o.status === 'rejected');
-        if (failed) throw failed.reason;
       },
       {
         connection: this.#connect({ maxRetriesPerRequest: null }) as never,
@@ -260,4 +255,10 @@ export class BookingEvents {
     await this.#queues.close();
     for (const c of this.#connections.splice(0)) c.disconnect();
   }
+}
+
+/** Wait for every one of `work` (none is cut short by another's failure); then throw the first error. */
+async function allOrFirstError(work: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((o) => o.status === 'rejected');
+  if (failed) throw failed.reason;
 }
